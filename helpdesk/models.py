@@ -1,0 +1,93 @@
+"""Accounts: the custom User (role customer / agent / admin) and Organization."""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+
+class Organization(models.Model):
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    domain = models.CharField(
+        _("email domain"), max_length=255, blank=True,
+        help_text=_("Customers signing up with this email domain join the organization."),
+    )
+    shares_tickets = models.BooleanField(
+        _("members see each other's tickets"), default=False,
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("organization")
+        verbose_name_plural = _("organizations")
+
+    def __str__(self):
+        return self.name
+
+
+class HelpdeskUserManager(UserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("role", User.Role.ADMIN)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    class Role(models.TextChoices):
+        CUSTOMER = "customer", _("Customer")
+        AGENT = "agent", _("Agent")
+        ADMIN = "admin", _("Admin")
+
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.CUSTOMER, db_index=True)
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("organization"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="members",
+    )
+    language = models.CharField(
+        _("preferred language"), max_length=8, choices=settings.LANGUAGES, default="en",
+        help_text=_("Used for the interface and for messages sent to this person."),
+    )
+    timezone = models.CharField(_("time zone"), max_length=64, default="UTC")
+
+    objects = HelpdeskUserManager()
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"), name="unique_user_email_ci", condition=~models.Q(email=""),
+                violation_error_message=_("A user with this email already exists."),
+            ),
+        ]
+
+    def save(self, *args, **kwargs):
+        # Role is the single source of truth for Django's staff flags: only
+        # admins reach /admin/.
+        if self.is_superuser:
+            self.role = self.Role.ADMIN
+        self.is_staff = self.role == self.Role.ADMIN
+        self.email = (self.email or "").strip()
+        super().save(*args, **kwargs)
+
+    @property
+    def is_customer(self):
+        return self.role == self.Role.CUSTOMER
+
+    @property
+    def is_agent(self):
+        """Agents and admins both work tickets."""
+        return self.role in (self.Role.AGENT, self.Role.ADMIN)
+
+    @property
+    def is_helpdesk_admin(self):
+        return self.role == self.Role.ADMIN
+
+    @property
+    def display_name(self):
+        return self.get_full_name() or self.email or self.username
+
+    def __str__(self):
+        return self.display_name

@@ -1,0 +1,26 @@
+"""A fixed-window rate limit on the cache (Redis in production), keyed by
+client address, for public endpoints such as sign-up."""
+
+import time
+
+from django.core.cache import cache
+
+
+def _parse(rate: str):
+    count, _, period = rate.partition("/")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[:1] or "m"]
+    return int(count), seconds
+
+
+def client_ip(request):
+    return request.META.get("REMOTE_ADDR", "unknown")
+
+
+def rate_limited(request, scope: str, rate: str) -> bool:
+    """Count this request; True when the client is over the limit."""
+    limit, period = _parse(rate)
+    window = int(time.time() // period)
+    key = f"rl:{scope}:{client_ip(request)}:{window}"
+    added = cache.add(key, 1, timeout=period + 1)
+    count = 1 if added else cache.incr(key)
+    return count > limit

@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from channels_inbox.views import widget_js
+from tickets.views.attachments import download_attachment
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("portal/signup/", views.signup, name="signup"),
+    path("i18n/setlang/", views.set_language, name="set_language"),
+    path("attachments/<int:pk>/", download_attachment, name="attachment"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("helpdesk.api.urls")),
+    path("portal/", include("tickets.urls_portal")),
+    path("agent/", include("tickets.urls_agent")),
+    path("kb/", include("knowledgebase.urls")),
+    path("widget.js", widget_js, name="widget_js"),
+]

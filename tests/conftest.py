@@ -1,0 +1,55 @@
+"""Shared fixtures. The suite runs against the real PostgreSQL and Redis
+(DATABASE_URL, REDIS_URL): it refuses to run on anything else rather than
+skip, and says how to start what is missing."""
+
+import pytest
+
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        pytest.exit("The tests need PostgreSQL: set DATABASE_URL=postgres://… (see README).", returncode=2)
+    import psycopg2
+    import redis
+
+    db = settings.DATABASES["default"]
+    try:
+        psycopg2.connect(dbname="postgres", user=db["USER"], password=db["PASSWORD"] or None, host=db["HOST"],
+                         port=db["PORT"] or 5432, connect_timeout=3).close()
+    except psycopg2.OperationalError as exc:
+        pytest.exit(
+            f"PostgreSQL is not reachable at {db['HOST']}:{db['PORT'] or 5432} ({exc}).\n"
+            "Start it (Debian: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) "
+            "or point DATABASE_URL at a running server.", returncode=2)
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        pytest.exit(
+            f"Redis is not reachable at {settings.REDIS_URL} ({exc}).\n"
+            "Start it (redis-server --daemonize yes --port 6379) or point REDIS_URL at a running server.",
+            returncode=2)
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager(settings):
+    """Unit tests run outbox tasks inline; tests marked `worker` use a real
+    Celery worker process instead."""
+    from helpdesk.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+from tests.factories import *  # noqa: E402,F401,F403  (fixtures below use them)
+from tests.fixtures import *  # noqa: E402,F401,F403

@@ -1,0 +1,13 @@
+"""Settings for the test suite: the real PostgreSQL and Redis by default
+(override with DATABASE_URL / REDIS_URL), never the demo's SQLite."""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/helpdesk")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+os.environ.setdefault("MEDIA_ROOT", "/tmp/helpdesk-test-media")
+os.environ.setdefault("CACHE_KEY_PREFIX", "helpdesk-test")
+
+from helpdesk.settings import *  # noqa: E402,F401,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: tests only

@@ -1,0 +1,3 @@
+def test_create(ticket):
+    assert ticket.number == 1001
+    assert ticket.events.count() == 1

@@ -1,0 +1,106 @@
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+from rest_framework import serializers
+
+from ..models import Attachment, Message, Priority, Status, Ticket, TicketEvent, TicketType
+
+User = get_user_model()
+
+
+class UserRefSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="display_name", read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "name", "email", "role"]
+
+
+class NamedRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+class TicketTypeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TicketType
+        fields = ["id", "name", "description", "default_priority", "active"]
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    type = NamedRefSerializer(read_only=True)
+    requester = UserRefSerializer(read_only=True)
+    organization = NamedRefSerializer(read_only=True)
+    assignee = UserRefSerializer(read_only=True)
+    tier = NamedRefSerializer(read_only=True)
+    group = NamedRefSerializer(read_only=True)
+    tags = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id", "number", "subject", "status", "priority", "type", "channel", "requester", "organization",
+            "assignee", "tier", "group", "tags", "language", "custom_fields", "follow_up_of",
+            "created_at", "updated_at", "first_response_at", "solved_at", "closed_at",
+        ]
+        read_only_fields = fields
+
+    def get_tags(self, obj) -> list[str]:
+        return [t.name for t in obj.tags.all()]
+
+
+class TicketCreateSerializer(serializers.Serializer):
+    subject = serializers.CharField(max_length=100_000, trim_whitespace=False, allow_blank=True)
+    body = serializers.CharField(max_length=1_000_000, trim_whitespace=False, allow_blank=True)
+    body_html = serializers.CharField(required=False, allow_blank=True, max_length=1_000_000)
+    type = serializers.IntegerField(required=False, allow_null=True)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    requester = serializers.IntegerField(required=False, help_text="Agents only: the customer the ticket is for.")
+    tags = serializers.ListField(child=serializers.CharField(max_length=60), required=False, max_length=50)
+    attachments = serializers.ListField(child=serializers.FileField(), required=False)
+
+
+class TicketUpdateSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    type = serializers.IntegerField(required=False, allow_null=True)
+    assignee = serializers.IntegerField(required=False, allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField(max_length=60), required=False, max_length=50)
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Attachment
+        fields = ["id", "filename", "content_type", "size", "url"]
+
+    def get_url(self, obj) -> str:
+        return reverse("attachment", args=[obj.pk])
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    author = UserRefSerializer(read_only=True)
+    attachments = AttachmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Message
+        fields = ["id", "author", "internal", "channel", "body", "body_html", "attachments", "created_at"]
+        read_only_fields = fields
+
+
+class MessageCreateSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=1_000_000, trim_whitespace=False, allow_blank=True)
+    body_html = serializers.CharField(required=False, allow_blank=True, max_length=1_000_000)
+    internal = serializers.BooleanField(default=False)
+    status = serializers.ChoiceField(choices=Status.choices, required=False,
+                                     help_text="Set the ticket status in the same step (agents; customers: solved).")
+    attachments = serializers.ListField(child=serializers.FileField(), required=False)
+
+
+class TicketEventSerializer(serializers.ModelSerializer):
+    actor = UserRefSerializer(read_only=True)
+
+    class Meta:
+        model = TicketEvent
+        fields = ["id", "kind", "actor", "field", "old_value", "new_value", "data", "created_at"]
+        read_only_fields = fields

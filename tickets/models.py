@@ -1,0 +1,266 @@
+"""Tickets: data and invariants only. Every write goes through tickets.services."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("New")
+    OPEN = "open", _("Open")
+    PENDING = "pending", _("Pending")
+    ON_HOLD = "on_hold", _("On hold")
+    SOLVED = "solved", _("Solved")
+    CLOSED = "closed", _("Closed")
+
+
+# The one place that says which status changes are allowed. Closed is final:
+# a reply to a closed ticket opens a follow-up ticket instead.
+ALLOWED_TRANSITIONS = {
+    Status.NEW: {Status.OPEN, Status.PENDING, Status.ON_HOLD, Status.SOLVED},
+    Status.OPEN: {Status.PENDING, Status.ON_HOLD, Status.SOLVED},
+    Status.PENDING: {Status.OPEN, Status.ON_HOLD, Status.SOLVED},
+    Status.ON_HOLD: {Status.OPEN, Status.PENDING, Status.SOLVED},
+    Status.SOLVED: {Status.OPEN, Status.CLOSED},
+    Status.CLOSED: set(),
+}
+UNSOLVED_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
+
+
+class Priority(models.TextChoices):
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+PRIORITY_RANK = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.URGENT: 3}
+
+
+class Channel(models.TextChoices):
+    PORTAL = "portal", _("Portal")
+    EMAIL = "email", _("Email")
+    CHAT = "chat", _("Chat")
+    TELEGRAM = "telegram", _("Telegram")
+    PHONE = "phone", _("Phone")
+    API = "api", _("API")
+
+
+class TicketType(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    default_priority = models.CharField(
+        _("default priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL,
+    )
+    active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name = _("ticket type")
+        verbose_name_plural = _("ticket types")
+
+    def __str__(self):
+        return self.name
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=50, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+
+    def __str__(self):
+        return self.name
+
+
+class TicketCounter(models.Model):
+    """One row holding the last ticket number handed out: `#1042` numbers are
+    gapless and sequential, taken under a row lock in the creating transaction."""
+
+    last_number = models.PositiveBigIntegerField(default=settings.HELPDESK_FIRST_TICKET_NUMBER)
+
+
+class Ticket(models.Model):
+    number = models.PositiveBigIntegerField(_("number"), unique=True, editable=False)
+    subject = models.CharField(_("subject"), max_length=settings.HELPDESK_SUBJECT_MAX_LENGTH)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.NEW)
+    priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    type = models.ForeignKey(
+        TicketType, verbose_name=_("type"), null=True, blank=True, on_delete=models.PROTECT, related_name="tickets",
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.PORTAL)
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("requester"), on_delete=models.PROTECT,
+        related_name="requested_tickets",
+    )
+    organization = models.ForeignKey(
+        "helpdesk.Organization", verbose_name=_("organization"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="tickets",
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("assignee"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="assigned_tickets",
+    )
+    tier = models.ForeignKey(
+        "escalation.Tier", verbose_name=_("tier"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="tickets",
+    )
+    group = models.ForeignKey(
+        "escalation.Group", verbose_name=_("group"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="tickets",
+    )
+    tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="tickets")
+    language = models.CharField(_("language"), max_length=8, blank=True)
+    custom_fields = models.JSONField(_("custom fields"), default=dict, blank=True)
+    follow_up_of = models.ForeignKey(
+        "self", verbose_name=_("follow-up of"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="follow_ups",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
+    solved_at = models.DateTimeField(_("solved"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        ordering = ["-updated_at", "-id"]
+        indexes = [
+            # The agent queue: filter by status / assignee / group, newest activity first.
+            models.Index(fields=["status", "-updated_at", "-id"], name="ticket_status_updated"),
+            models.Index(fields=["assignee", "status", "-updated_at", "-id"], name="ticket_assignee_status"),
+            models.Index(fields=["group", "status", "-updated_at", "-id"], name="ticket_group_status"),
+            models.Index(fields=["-updated_at", "-id"], name="ticket_updated"),
+            models.Index(fields=["requester", "-updated_at"], name="ticket_requester"),
+            models.Index(fields=["organization", "-updated_at"], name="ticket_org"),
+            # Subject search uses a trigram index, created on PostgreSQL only by
+            # migration 0002 (SQLite, for the demo, has no such index type).
+        ]
+
+    def __str__(self):
+        return f"#{self.number} {self.subject}"
+
+    @property
+    def display_number(self):
+        return f"#{self.number}"
+
+    @property
+    def is_closed(self):
+        return self.status == Status.CLOSED
+
+    def can_transition_to(self, status):
+        return status in ALLOWED_TRANSITIONS[Status(self.status)]
+
+
+def attachment_path(instance, filename):
+    return f"attachments/{instance.message.ticket_id}/{instance.message_id}/{filename}"
+
+
+class Message(models.Model):
+    ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("author"), null=True, on_delete=models.SET_NULL,
+        related_name="messages",
+    )
+    internal = models.BooleanField(_("internal note"), default=False)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.PORTAL)
+    body = models.TextField(_("body"))
+    body_html = models.TextField(_("HTML body (sanitized)"), blank=True)
+    # Set by channel adapters (email Message-ID, Telegram message id…) for threading.
+    external_id = models.CharField(_("external id"), max_length=255, blank=True, db_index=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        indexes = [models.Index(fields=["ticket", "created_at"], name="message_ticket_created")]
+
+    def __str__(self):
+        return f"{'note' if self.internal else 'reply'} on #{self.ticket_id}"
+
+    @property
+    def is_public(self):
+        return not self.internal
+
+
+class Attachment(models.Model):
+    message = models.ForeignKey(Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(_("file"), upload_to=attachment_path, max_length=500)
+    filename = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=120)
+    size = models.PositiveBigIntegerField(_("size"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self):
+        return self.filename
+
+
+class TicketEvent(models.Model):
+    """One row per change: the audit history shown on the ticket page and the
+    transactional outbox that the trigger engine consumes (ordered by id;
+    `processed_at` marks what a worker has handled)."""
+
+    class Kind(models.TextChoices):
+        CREATED = "ticket_created", _("Ticket created")
+        UPDATED = "ticket_updated", _("Ticket updated")
+        STATUS = "status_changed", _("Status changed")
+        PRIORITY = "priority_changed", _("Priority changed")
+        TYPE = "type_changed", _("Type changed")
+        ASSIGNEE = "assignee_changed", _("Assignee changed")
+        TIER = "tier_changed", _("Tier changed")
+        GROUP = "group_changed", _("Group changed")
+        TAG_ADDED = "tag_added", _("Tag added")
+        TAG_REMOVED = "tag_removed", _("Tag removed")
+        MESSAGE = "message_added", _("Message added")
+        REOPENED = "ticket_reopened", _("Ticket reopened")
+        FOLLOW_UP = "follow_up_created", _("Follow-up created")
+        SLA_WARNING = "sla_warning", _("SLA warning")
+        SLA_BREACHED = "sla_breached", _("SLA breached")
+        ESCALATION_DUE = "escalation_due", _("Escalation due")
+
+    id = models.BigAutoField(primary_key=True)
+    ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    field = models.CharField(_("field"), max_length=50, blank=True)
+    old_value = models.JSONField(_("old value"), null=True, blank=True)
+    new_value = models.JSONField(_("new value"), null=True, blank=True)
+    # Extra facts about the change: message id and visibility, the trigger that
+    # caused it, its explanation…
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    # Causal chain for the trigger engine's loop guard: the event that caused
+    # this one (through a trigger action) and how deep the chain is.
+    cause = models.ForeignKey(
+        "self", verbose_name=_("cause"), null=True, blank=True, on_delete=models.SET_NULL, related_name="effects",
+    )
+    chain_depth = models.PositiveSmallIntegerField(_("chain depth"), default=0)
+    internal = models.BooleanField(
+        _("internal"), default=True, help_text=_("Hidden from customers (e.g. internal notes, assignments)."),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("ticket event")
+        verbose_name_plural = _("ticket events")
+        indexes = [
+            models.Index(fields=["ticket", "id"], name="event_ticket_id"),
+            # The outbox: only unprocessed events are indexed.
+            models.Index(fields=["id"], name="event_unprocessed", condition=models.Q(processed_at__isnull=True)),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} on #{self.ticket_id}"

@@ -1,0 +1,122 @@
+"""Every read that depends on who asks. Views, the API and consumers call these
+and never filter by permission themselves."""
+
+from django.db.models import Prefetch, Q
+
+from .models import Message, Status, Tag, Ticket, TicketEvent, TicketType
+
+
+def visible_tickets(user):
+    """Customers: their own tickets, plus their organization's when it shares.
+    Agents and admins: all tickets (tier scoping narrows agents later)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Ticket.objects.none()
+    if user.is_agent:
+        return Ticket.objects.all()
+    own = Q(requester=user)
+    if user.organization_id and user.organization.shares_tickets:
+        own |= Q(organization_id=user.organization_id)
+    return Ticket.objects.filter(own)
+
+
+def ticket_list(user):
+    """visible_tickets with what a list row shows, in a constant number of queries."""
+    return (
+        visible_tickets(user)
+        .select_related("requester", "organization", "type", "assignee", "tier", "group")
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.only("id", "name")))
+    )
+
+
+def get_visible_ticket(user, *, number=None, pk=None, for_update=False):
+    """The ticket if this user may see it, else Ticket.DoesNotExist (callers
+    answer 404 either way: existence is not leaked)."""
+    qs = ticket_list(user)
+    return qs.get(number=number) if number is not None else qs.get(pk=pk)
+
+
+def visible_messages(user, ticket):
+    qs = ticket.messages.select_related("author").prefetch_related("attachments")
+    if not user.is_agent:
+        qs = qs.filter(internal=False)
+    return qs
+
+
+def visible_events(user, ticket):
+    qs = ticket.events.select_related("actor")
+    if not user.is_agent:
+        qs = qs.filter(internal=False)
+    return qs
+
+
+def visible_attachment(user, attachment_id):
+    from .models import Attachment
+
+    tickets = visible_tickets(user)
+    qs = Attachment.objects.select_related("message").filter(pk=attachment_id, message__ticket__in=tickets)
+    if not user.is_agent:
+        qs = qs.filter(message__internal=False)
+    return qs.get()
+
+
+def active_ticket_types():
+    return TicketType.objects.filter(active=True)
+
+
+def assignable_agents():
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    return User.objects.filter(role__in=[User.Role.AGENT, User.Role.ADMIN], is_active=True).order_by(
+        "first_name", "last_name", "username"
+    )
+
+
+def requester_other_tickets(user, ticket, limit=5):
+    return (
+        visible_tickets(user)
+        .filter(requester_id=ticket.requester_id)
+        .exclude(pk=ticket.pk)
+        .only("id", "number", "subject", "status", "updated_at")
+        .order_by("-updated_at")[:limit]
+    )
+
+
+def queue_counts(user):
+    """Counts for the agent sidebar views, in one query."""
+    from django.db.models import Count
+
+    unsolved = [s.value for s in (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)]
+    qs = visible_tickets(user)
+    return qs.aggregate(
+        mine=Count("id", filter=Q(assignee=user, status__in=unsolved)),
+        unassigned=Count("id", filter=Q(assignee__isnull=True, status__in=unsolved)),
+        open=Count("id", filter=Q(status__in=[Status.NEW, Status.OPEN])),
+        pending=Count("id", filter=Q(status__in=[Status.PENDING, Status.ON_HOLD])),
+        solved=Count("id", filter=Q(status=Status.SOLVED)),
+    )
+
+
+def timeline(user, ticket):
+    """Messages and events merged in time order for the ticket page."""
+    messages = list(visible_messages(user, ticket))
+    events = [e for e in visible_events(user, ticket) if e.kind != TicketEvent.Kind.MESSAGE]
+    items = [("message", m.created_at, m.id, m) for m in messages] + [("event", e.created_at, e.id, e) for e in events]
+    items.sort(key=lambda item: (item[1], 0 if item[0] == "event" else 1, item[2]))
+    return [(kind, obj) for kind, _at, _id, obj in items]
+
+
+__all__ = [
+    "Message",
+    "visible_tickets",
+    "ticket_list",
+    "get_visible_ticket",
+    "visible_messages",
+    "visible_events",
+    "visible_attachment",
+    "active_ticket_types",
+    "assignable_agents",
+    "requester_other_tickets",
+    "queue_counts",
+    "timeline",
+]

@@ -1,0 +1,459 @@
+"""Every write to tickets goes through a function here: keyword arguments, one
+transaction each, and a TicketEvent for every change in that same transaction.
+After commit the events are handed to a Celery task (the outbox)."""
+
+import logging
+import mimetypes
+import os
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from helpdesk.html import sanitize_html
+
+from .models import (
+    ALLOWED_TRANSITIONS,
+    Attachment,
+    Channel,
+    Message,
+    Priority,
+    Status,
+    Tag,
+    Ticket,
+    TicketCounter,
+    TicketEvent,
+    TicketType,
+)
+
+logger = logging.getLogger(__name__)
+
+Kind = TicketEvent.Kind
+UNSET = object()
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_TAG_RE = re.compile(r"^[\w][\w\-.:]{0,49}$", re.UNICODE)
+
+
+@dataclass
+class EventContext:
+    """Who or what caused a change: lets the trigger engine chain events
+    (`cause`, `chain_depth`) and explain them (`data`)."""
+
+    cause: TicketEvent | None = None
+    data: dict | None = None
+
+
+# --- validation helpers -------------------------------------------------------
+
+def clean_subject(subject) -> str:
+    subject = _CONTROL_CHARS.sub("", " ".join(str(subject or "").split()))
+    if not subject:
+        raise ValidationError({"subject": [_("Enter a subject.")]})
+    limit = settings.HELPDESK_SUBJECT_MAX_LENGTH
+    if len(subject) > limit:
+        raise ValidationError(
+            {"subject": [_("Keep the subject under %(limit)d characters (it has %(n)d).") % {"limit": limit, "n": len(subject)}]}
+        )
+    return subject
+
+
+def clean_body(body, *, field="body") -> str:
+    # NUL cannot be stored by PostgreSQL; other control characters are noise.
+    body = _CONTROL_CHARS.sub("", str(body or "").replace("\r\n", "\n")).strip()
+    if not body:
+        raise ValidationError({field: [_("Write a message.")]})
+    limit = settings.HELPDESK_BODY_MAX_CHARS
+    if len(body) > limit:
+        raise ValidationError({field: [_("The message is too long (at most %(limit)d characters).") % {"limit": limit}]})
+    return body
+
+
+def clean_tag(name) -> str:
+    name = str(name or "").strip().lower().replace(" ", "-")
+    if not _TAG_RE.match(name):
+        raise ValidationError({"tags": [_("“%(tag)s” is not a valid tag: use letters, digits, - . : _ (up to 50).") % {"tag": name[:60]}]})
+    return name
+
+
+def validate_attachments(files) -> list:
+    """Check count, size and type of uploads before anything is written."""
+    files = [f for f in (files or []) if f]
+    errors = []
+    if len(files) > settings.HELPDESK_ATTACHMENT_MAX_COUNT:
+        errors.append(_("Attach at most %(n)d files.") % {"n": settings.HELPDESK_ATTACHMENT_MAX_COUNT})
+    allowed = set(settings.HELPDESK_ATTACHMENT_CONTENT_TYPES)
+    limit = settings.HELPDESK_ATTACHMENT_MAX_BYTES
+    for f in files:
+        name = os.path.basename(getattr(f, "name", "") or "file")
+        if f.size > limit:
+            errors.append(_("“%(name)s” is too large (%(size)d MB at most).") % {"name": name, "size": limit // (1024 * 1024)})
+        # The declared type and the type implied by the name must both be allowed:
+        # a script renamed or relabelled is refused either way.
+        declared = (getattr(f, "content_type", "") or "").split(";")[0].strip().lower()
+        guessed = (mimetypes.guess_type(name)[0] or "").lower()
+        if guessed not in allowed or (declared and declared != "application/octet-stream" and declared not in allowed):
+            errors.append(_("“%(name)s”: this file type is not allowed.") % {"name": name})
+    if errors:
+        raise ValidationError({"attachments": errors})
+    return files
+
+
+def _validate_type(ticket_type):
+    if ticket_type is None:
+        return None
+    if isinstance(ticket_type, int | str):
+        ticket_type = TicketType.objects.filter(pk=ticket_type).first()
+        if ticket_type is None:
+            raise ValidationError({"type": [_("Unknown ticket type.")]})
+    if not ticket_type.active:
+        raise ValidationError({"type": [_("This ticket type is no longer in use.")]})
+    return ticket_type
+
+
+def _validate_priority(priority):
+    if priority not in Priority.values:
+        raise ValidationError({"priority": [_("Choose one of: %(values)s.") % {"values": ", ".join(Priority.values)}]})
+    return priority
+
+
+def _validate_assignee(assignee):
+    if assignee is not None and not assignee.is_agent:
+        raise ValidationError({"assignee": [_("Only agents can be assigned tickets.")]})
+    if assignee is not None and not assignee.is_active:
+        raise ValidationError({"assignee": [_("This agent's account is disabled.")]})
+    return assignee
+
+
+# --- events and the outbox ------------------------------------------------------
+
+def _record(ticket, kind, *, actor=None, field="", old=None, new=None, data=None, internal=True, ctx=None, events=None):
+    cause = ctx.cause if ctx else None
+    merged = dict(data or {})
+    if ctx and ctx.data:
+        merged.update(ctx.data)
+    event = TicketEvent.objects.create(
+        ticket=ticket, kind=kind, actor=actor, field=field, old_value=old, new_value=new, data=merged,
+        internal=internal, cause=cause, chain_depth=(cause.chain_depth + 1) if cause else 0,
+    )
+    if events is not None:
+        events.append(event)
+    return event
+
+
+def _dispatch_after_commit(events):
+    """Hand the new events to a worker once the transaction has committed. If
+    the broker is down the events stay unprocessed and the periodic sweep picks
+    them up: delayed, never lost."""
+    if not events:
+        return
+    ids = [e.id for e in events]
+
+    def send():
+        from .tasks import process_ticket_events
+
+        try:
+            process_ticket_events.delay(ids)
+        except Exception:  # broker unreachable: the sweep will find them
+            logger.warning("could not enqueue ticket events %s; the sweep will process them", ids, exc_info=True)
+
+    transaction.on_commit(send)
+
+
+def _value(obj):
+    """A JSON-friendly value for the event log."""
+    if obj is None:
+        return None
+    if hasattr(obj, "pk"):
+        return {"id": obj.pk, "name": str(obj)}
+    return obj
+
+
+def _next_number() -> int:
+    """The next `#number`: the counter row's lock is held until commit, so
+    numbers are sequential and gapless under concurrency."""
+    if not TicketCounter.objects.filter(pk=1).update(last_number=F("last_number") + 1):
+        # The row is made by a migration; recreate it if a flush removed it.
+        start = Ticket.objects.aggregate(m=Max("number"))["m"] or settings.HELPDESK_FIRST_TICKET_NUMBER
+        TicketCounter.objects.get_or_create(pk=1, defaults={"last_number": start})
+        TicketCounter.objects.filter(pk=1).update(last_number=F("last_number") + 1)
+    return TicketCounter.objects.values_list("last_number", flat=True).get(pk=1)
+
+
+def _store_attachments(message, files):
+    for f in files:
+        name = os.path.basename(getattr(f, "name", "") or "file")[:200]
+        att = Attachment(
+            message=message, filename=name, size=f.size,
+            content_type=(mimetypes.guess_type(name)[0] or "application/octet-stream"),
+        )
+        att.file.save(name, f, save=False)
+        att.save()
+
+
+# --- use cases ---------------------------------------------------------------------
+
+def create_ticket(
+    *, requester, subject, body, actor=None, type=None, priority=None, channel=Channel.PORTAL,
+    attachments=(), body_html="", tags=(), language="", custom_fields=None, assignee=None,
+    follow_up_of=None, external_id="", ctx=None,
+) -> Ticket:
+    """Open a ticket with its first message (from the requester)."""
+    actor = actor or requester
+    errors = {}
+    cleaned = {}
+    for key, fn in (("subject", lambda: clean_subject(subject)), ("body", lambda: clean_body(body)),
+                    ("type", lambda: _validate_type(type)), ("attachments", lambda: validate_attachments(attachments)),
+                    ("tags", lambda: [clean_tag(t) for t in tags]),
+                    ("assignee", lambda: _validate_assignee(assignee))):
+        try:
+            cleaned[key] = fn()
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if priority is not None:
+        try:
+            _validate_priority(priority)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if channel not in Channel.values:
+        errors["channel"] = [_("Unknown channel.")]
+    if not requester.is_active:
+        errors["requester"] = [_("This account is disabled.")]
+    if errors:
+        raise ValidationError(errors)
+
+    ticket_type = cleaned["type"]
+    events = []
+    with transaction.atomic():
+        ticket = Ticket.objects.create(
+            number=_next_number(),
+            subject=cleaned["subject"],
+            status=Status.OPEN if cleaned["assignee"] else Status.NEW,
+            priority=priority or (ticket_type.default_priority if ticket_type else Priority.NORMAL),
+            type=ticket_type,
+            channel=channel,
+            requester=requester,
+            organization=requester.organization,
+            assignee=cleaned["assignee"],
+            language=language or requester.language or "",
+            custom_fields=custom_fields or {},
+            follow_up_of=follow_up_of,
+        )
+        if cleaned["tags"]:
+            ticket.tags.set(_get_or_create_tags(cleaned["tags"]))
+        message = Message.objects.create(
+            ticket=ticket, author=requester, internal=False, channel=channel,
+            body=cleaned["body"], body_html=sanitize_html(body_html), external_id=external_id,
+        )
+        _store_attachments(message, cleaned["attachments"])
+        _record(ticket, Kind.CREATED, actor=actor, internal=False, ctx=ctx, events=events, data={
+            "channel": channel, "type": _value(ticket_type), "priority": ticket.priority,
+            "message_id": message.pk, "follow_up_of": follow_up_of.number if follow_up_of else None,
+        })
+        if follow_up_of is not None:
+            _record(follow_up_of, Kind.FOLLOW_UP, actor=actor, internal=False, ctx=ctx, events=events,
+                    data={"follow_up": ticket.number})
+        _dispatch_after_commit(events)
+    return ticket
+
+
+def _get_or_create_tags(names):
+    existing = {t.name: t for t in Tag.objects.filter(name__in=names)}
+    for name in names:
+        if name not in existing:
+            existing[name], _created = Tag.objects.get_or_create(name=name)
+    return [existing[n] for n in names]
+
+
+def _lock(ticket) -> Ticket:
+    """Re-read the ticket under a row lock so concurrent changes serialize."""
+    return Ticket.objects.select_for_update().get(pk=ticket.pk)
+
+
+def _apply_status(ticket, status, *, actor, ctx, events, reopened=False):
+    old = ticket.status
+    if status == old:
+        return False
+    if status not in Status.values:
+        raise ValidationError({"status": [_("Unknown status “%(s)s”.") % {"s": status}]})
+    if status not in ALLOWED_TRANSITIONS[Status(old)]:
+        raise ValidationError({"status": [
+            _("A ticket cannot go from %(old)s to %(new)s.") % {"old": Status(old).label, "new": Status(status).label}
+        ]})
+    now = timezone.now()
+    ticket.status = status
+    if status == Status.SOLVED:
+        ticket.solved_at = now
+    elif status == Status.CLOSED:
+        ticket.closed_at = now
+    elif old == Status.SOLVED:
+        ticket.solved_at = None
+    _record(ticket, Kind.STATUS, actor=actor, field="status", old=old, new=status, internal=False, ctx=ctx, events=events)
+    if reopened or (old == Status.SOLVED and status == Status.OPEN):
+        _record(ticket, Kind.REOPENED, actor=actor, internal=False, ctx=ctx, events=events)
+    return True
+
+
+def add_message(
+    *, ticket, author, body, internal=False, body_html="", attachments=(), status=None,
+    channel=None, external_id="", ctx=None,
+) -> Message:
+    """A public reply or an internal note. A customer's reply reopens a solved
+    (or pending) ticket; an agent may set the status in the same step."""
+    errors = {}
+    try:
+        body = clean_body(body)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    try:
+        attachments = validate_attachments(attachments)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    if internal and not author.is_agent:
+        raise PermissionDenied(_("Only agents can write internal notes."))
+    if status is not None and not author.is_agent and status != Status.SOLVED:
+        raise PermissionDenied(_("Customers can only mark a ticket solved."))
+
+    events = []
+    with transaction.atomic():
+        ticket = _lock(ticket)
+        if ticket.status == Status.CLOSED:
+            raise ValidationError({"body": [_("This ticket is closed and accepts no replies; open a new ticket instead.")]})
+        message = Message.objects.create(
+            ticket=ticket, author=author, internal=internal, channel=channel or ticket.channel,
+            body=body, body_html=sanitize_html(body_html), external_id=external_id,
+        )
+        _store_attachments(message, attachments)
+        _record(ticket, Kind.MESSAGE, actor=author, internal=internal, ctx=ctx, events=events, data={
+            "message_id": message.pk, "internal": internal, "author_role": author.role,
+            "by_requester": author.pk == ticket.requester_id,
+        })
+        fields = ["updated_at"]
+        if not internal and author.is_agent:
+            if ticket.first_response_at is None:
+                ticket.first_response_at = timezone.now()
+                fields.append("first_response_at")
+            target = status or (Status.OPEN if ticket.status == Status.NEW else None)
+        elif not internal:
+            # A customer writes: the ball is back in the agents' court.
+            target = status or (Status.OPEN if ticket.status in (Status.SOLVED, Status.PENDING, Status.ON_HOLD) else None)
+        else:
+            target = status
+        if target and _apply_status(ticket, target, actor=author, ctx=ctx, events=events):
+            fields += ["status", "solved_at", "closed_at"]
+        ticket.save(update_fields=fields)
+        _dispatch_after_commit(events)
+    return message
+
+
+EDITABLE_FIELDS = ("status", "priority", "type", "assignee", "tags", "tier", "group")
+CUSTOMER_EDITABLE_FIELDS = ("status",)
+
+
+def update_ticket(*, ticket, actor, ctx=None, **changes) -> Ticket:
+    """Change ticket properties (status, priority, type, assignee, tags, tier,
+    group) in one transaction, one event per field that really changed."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({f: [_("This field cannot be changed here.")] for f in sorted(unknown)})
+    if not actor.is_agent:
+        if set(changes) - set(CUSTOMER_EDITABLE_FIELDS) or changes.get("status") not in (None, Status.SOLVED):
+            raise PermissionDenied(_("Customers can only mark their ticket solved."))
+
+    events = []
+    with transaction.atomic():
+        ticket = _lock(ticket)
+        fields = {"updated_at"}
+        if "status" in changes and changes["status"] is not None:
+            if _apply_status(ticket, changes["status"], actor=actor, ctx=ctx, events=events):
+                fields |= {"status", "solved_at", "closed_at"}
+        if "priority" in changes and changes["priority"] != ticket.priority:
+            new = _validate_priority(changes["priority"])
+            _record(ticket, Kind.PRIORITY, actor=actor, field="priority", old=ticket.priority, new=new, ctx=ctx, events=events)
+            ticket.priority = new
+            fields.add("priority")
+        if "type" in changes and changes["type"] != ticket.type:
+            new = _validate_type(changes["type"])
+            if new != ticket.type:
+                _record(ticket, Kind.TYPE, actor=actor, field="type", old=_value(ticket.type), new=_value(new), ctx=ctx, events=events)
+                ticket.type = new
+                fields.add("type")
+        if "assignee" in changes and changes["assignee"] != ticket.assignee:
+            new = _validate_assignee(changes["assignee"])
+            _record(ticket, Kind.ASSIGNEE, actor=actor, field="assignee", old=_value(ticket.assignee), new=_value(new), ctx=ctx, events=events)
+            ticket.assignee = new
+            fields.add("assignee")
+            if new is not None and ticket.status == Status.NEW:
+                _apply_status(ticket, Status.OPEN, actor=actor, ctx=ctx, events=events)
+                fields.add("status")
+        for name, kind in (("tier", Kind.TIER), ("group", Kind.GROUP)):
+            if name in changes and changes[name] != getattr(ticket, name):
+                _record(ticket, kind, actor=actor, field=name, old=_value(getattr(ticket, name)), new=_value(changes[name]), ctx=ctx, events=events)
+                setattr(ticket, name, changes[name])
+                fields.add(name)
+        if "tags" in changes and changes["tags"] is not None:
+            _set_tags(ticket, [clean_tag(t) for t in changes["tags"]], actor=actor, ctx=ctx, events=events)
+        ticket.save(update_fields=sorted(fields))
+        _dispatch_after_commit(events)
+    return ticket
+
+
+def _set_tags(ticket, names, *, actor, ctx, events):
+    names = list(dict.fromkeys(names))
+    current = {t.name: t for t in ticket.tags.all()}
+    added = [n for n in names if n not in current]
+    removed = [n for n in current if n not in names]
+    if added:
+        ticket.tags.add(*_get_or_create_tags(added))
+        for n in added:
+            _record(ticket, Kind.TAG_ADDED, actor=actor, field="tags", new=n, ctx=ctx, events=events)
+    if removed:
+        ticket.tags.remove(*[current[n] for n in removed])
+        for n in removed:
+            _record(ticket, Kind.TAG_REMOVED, actor=actor, field="tags", old=n, ctx=ctx, events=events)
+
+
+def add_tags(*, ticket, actor, tags, ctx=None) -> Ticket:
+    current = list(ticket.tags.values_list("name", flat=True))
+    return update_ticket(ticket=ticket, actor=actor, tags=current + [clean_tag(t) for t in tags], ctx=ctx)
+
+
+def remove_tags(*, ticket, actor, tags, ctx=None) -> Ticket:
+    drop = {clean_tag(t) for t in tags}
+    current = [n for n in ticket.tags.values_list("name", flat=True) if n not in drop]
+    return update_ticket(ticket=ticket, actor=actor, tags=current, ctx=ctx)
+
+
+def assign_ticket(*, ticket, actor, assignee, ctx=None) -> Ticket:
+    return update_ticket(ticket=ticket, actor=actor, assignee=assignee, ctx=ctx)
+
+
+def change_status(*, ticket, actor, status, ctx=None) -> Ticket:
+    return update_ticket(ticket=ticket, actor=actor, status=status, ctx=ctx)
+
+
+def receive_message(
+    *, requester, body, subject="", channel=Channel.PORTAL, ticket=None, body_html="", attachments=(),
+    external_id="", type=None, language="",
+) -> tuple[Ticket, Message, bool]:
+    """The entry point for every inbound channel: thread the message onto the
+    ticket it answers, or open a new one (a follow-up when that ticket is
+    closed). Returns (ticket, message, created)."""
+    if ticket is not None and ticket.status != Status.CLOSED:
+        message = add_message(ticket=ticket, author=requester, body=body, body_html=body_html,
+                              attachments=attachments, channel=channel, external_id=external_id)
+        ticket.refresh_from_db()
+        return ticket, message, False
+    new = create_ticket(
+        requester=requester, subject=subject or (ticket.subject if ticket else ""), body=body, body_html=body_html,
+        channel=channel, attachments=attachments, external_id=external_id, language=language,
+        type=type if type is not None else (ticket.type if ticket and ticket.type and ticket.type.active else None),
+        follow_up_of=ticket,
+    )
+    return new, new.messages.get(), True

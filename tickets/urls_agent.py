@@ -1,0 +1,14 @@
+from django.urls import path
+
+from .views import agent
+
+app_name = "agent"
+urlpatterns = [
+    path("", agent.queue, name="queue"),
+    path("queue/rows/", agent.queue_rows, name="queue_rows"),
+    path("counts/", agent.counts, name="counts"),
+    path("tickets/bulk/", agent.bulk, name="bulk"),
+    path("tickets/<int:number>/", agent.ticket_detail, name="ticket"),
+    path("tickets/<int:number>/reply/", agent.reply, name="reply"),
+    path("tickets/<int:number>/properties/", agent.properties, name="properties"),
+]

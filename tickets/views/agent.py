@@ -1,0 +1,199 @@
+"""The agent dashboard: queue, ticket page, reply, properties, bulk actions.
+Thin: forms parse, services write, selectors read."""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from .. import selectors, services
+from ..filters import VIEW_CHOICES, TicketFilter
+from ..forms import AgentReplyForm, PropertiesForm
+from ..models import Priority, Status, Ticket
+
+PAGE_SIZE = 50
+
+
+def agent_required(view):
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_agent:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _ticket_or_404(request, number):
+    try:
+        return selectors.get_visible_ticket(request.user, number=number)
+    except Ticket.DoesNotExist:
+        raise Http404 from None
+
+
+def _errors_to_messages(request, exc):
+    for field, errs in getattr(exc, "message_dict", {"": exc.messages}).items():
+        for err in errs:
+            messages.error(request, err)
+
+
+def _queue_context(request):
+    params = request.GET.copy()
+    if not params.get("view") and not any(k in params for k in ("status", "q", "assignee", "tag", "priority", "type")):
+        params["view"] = "open"
+    filterset = TicketFilter(params, queryset=selectors.ticket_list(request.user), request=request)
+    qs = filterset.qs if filterset.is_valid() else selectors.ticket_list(request.user).none()
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = params.copy()
+    query.pop("page", None)
+    sort_query = query.copy()
+    sort_query.pop("ordering", None)
+    return {
+        "filterset": filterset,
+        "page": page,
+        "tickets": page.object_list,
+        "current_view": params.get("view", ""),
+        "ordering": params.get("ordering", ""),
+        "querystring": query.urlencode(),
+        "sort_querystring": sort_query.urlencode(),
+        "views": VIEW_CHOICES,
+        "statuses": Status.choices,
+        "priorities": Priority.choices,
+        "ticket_types": selectors.active_ticket_types(),
+        "agents": selectors.assignable_agents(),
+    }
+
+
+@agent_required
+def queue(request):
+    context = _queue_context(request)
+    context["counts"] = selectors.queue_counts(request.user)
+    return render(request, "agent/queue.html", context)
+
+
+@agent_required
+def queue_rows(request):
+    """htmx partial: the table body and pager, for polling and filtering."""
+    return render(request, "agent/_queue_table.html", _queue_context(request))
+
+
+@agent_required
+def counts(request):
+    return render(request, "agent/_counts.html", {
+        "counts": selectors.queue_counts(request.user), "views": VIEW_CHOICES,
+        "current_view": request.GET.get("view", ""),
+    })
+
+
+def _ticket_context(request, ticket, reply_form=None):
+    return {
+        "ticket": ticket,
+        "timeline": selectors.timeline(request.user, ticket),
+        "reply_form": reply_form or AgentReplyForm(),
+        "properties_form": PropertiesForm(initial={
+            "status": ticket.status, "priority": ticket.priority, "type": ticket.type_id,
+            "assignee": ticket.assignee_id, "tags": " ".join(t.name for t in ticket.tags.all()),
+        }),
+        "other_tickets": selectors.requester_other_tickets(request.user, ticket),
+        "allowed_statuses": [ticket.status, *sorted(
+            s for s in Status.values if ticket.can_transition_to(s))],
+        "statuses": Status.choices,
+    }
+
+
+@agent_required
+def ticket_detail(request, number):
+    ticket = _ticket_or_404(request, number)
+    return render(request, "agent/ticket.html", _ticket_context(request, ticket))
+
+
+@agent_required
+@require_POST
+def reply(request, number):
+    ticket = _ticket_or_404(request, number)
+    form = AgentReplyForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.add_message(
+                ticket=ticket, author=request.user, body=form.cleaned_data["body"],
+                internal=form.cleaned_data["internal"], status=form.cleaned_data["status"] or None,
+                attachments=form.cleaned_data["attachments"],
+            )
+        except ValidationError as exc:
+            for field, errs in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errs)
+        else:
+            messages.success(request, _("Internal note added.") if form.cleaned_data["internal"] else _("Reply sent."))
+            return redirect("agent:ticket", number=ticket.number)
+    ticket = _ticket_or_404(request, number)
+    return render(request, "agent/ticket.html", _ticket_context(request, ticket, reply_form=form), status=400)
+
+
+@agent_required
+@require_POST
+def properties(request, number):
+    """Save the properties panel; htmx posts only the field that changed."""
+    ticket = _ticket_or_404(request, number)
+    form = PropertiesForm(request.POST)
+    form.is_valid()
+    changes = {}
+    for name in ("status", "priority", "type", "assignee", "tags"):
+        if name in request.POST and name not in form.errors:
+            value = form.cleaned_data.get(name)
+            if name in ("status", "priority") and not value:
+                continue
+            changes[name] = value
+    status = 200
+    if form.errors:
+        for errs in form.errors.values():
+            for err in errs:
+                messages.error(request, err)
+        status = 400
+    elif changes:
+        try:
+            services.update_ticket(ticket=ticket, actor=request.user, **changes)
+            messages.success(request, _("Ticket updated."))
+        except ValidationError as exc:
+            _errors_to_messages(request, exc)
+            status = 400
+    if not request.htmx:
+        return redirect("agent:ticket", number=number)
+    ticket = _ticket_or_404(request, number)
+    return render(request, "agent/_ticket_main.html", _ticket_context(request, ticket), status=status)
+
+
+@agent_required
+@require_POST
+def bulk(request):
+    """Assign or change the status of several tickets at once."""
+    numbers = [int(n) for n in request.POST.getlist("tickets") if n.isdigit()][:200]
+    tickets = list(selectors.visible_tickets(request.user).filter(number__in=numbers))
+    action = request.POST.get("action", "")
+    changes = {}
+    if action == "assign_me":
+        changes = {"assignee": request.user}
+    elif action.startswith("status:") and action[7:] in Status.values:
+        changes = {"status": action[7:]}
+    if not tickets or not changes:
+        messages.error(request, _("Select tickets and an action."))
+        return redirect(request.POST.get("next") or "agent:queue")
+    done, failed = 0, []
+    for ticket in tickets:
+        try:
+            services.update_ticket(ticket=ticket, actor=request.user, **changes)
+            done += 1
+        except ValidationError:
+            failed.append(f"#{ticket.number}")
+    if done:
+        messages.success(request, _("%(n)d tickets updated.") % {"n": done})
+    if failed:
+        messages.warning(request, _("Not changed (not allowed from their status): %(list)s") % {"list": ", ".join(failed)})
+    nxt = request.POST.get("next") or ""
+    return redirect(nxt if nxt.startswith("/agent/") else "agent:queue")

@@ -1,0 +1,114 @@
+"""The customer portal. Works without JavaScript; htmx only improves it."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from .. import selectors, services
+from ..forms import NewTicketForm, ReplyForm
+from ..models import Channel, Status, Ticket
+
+
+def _ticket_or_404(request, number):
+    try:
+        return selectors.get_visible_ticket(request.user, number=number)
+    except Ticket.DoesNotExist:
+        raise Http404 from None
+
+
+def _apply_errors(form, exc):
+    for field, errs in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errs)
+
+
+def home(request):
+    recent = []
+    if request.user.is_authenticated:
+        recent = selectors.ticket_list(request.user).order_by("-updated_at")[:5]
+    return render(request, "portal/home.html", {"recent_tickets": recent})
+
+
+@login_required
+def ticket_list(request):
+    qs = selectors.ticket_list(request.user).order_by("-updated_at", "-id")
+    status = request.GET.get("status", "")
+    if status == "open":
+        qs = qs.exclude(status__in=[Status.SOLVED, Status.CLOSED])
+    elif status == "solved":
+        qs = qs.filter(status__in=[Status.SOLVED, Status.CLOSED])
+    page = Paginator(qs, 20).get_page(request.GET.get("page"))
+    return render(request, "portal/ticket_list.html", {"page": page, "tickets": page.object_list, "status": status})
+
+
+@login_required
+def new_ticket(request):
+    form = NewTicketForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            ticket = services.create_ticket(
+                requester=request.user, subject=form.cleaned_data["subject"], body=form.cleaned_data["body"],
+                type=form.cleaned_data["type"], attachments=form.cleaned_data["attachments"], channel=Channel.PORTAL,
+                language=request.LANGUAGE_CODE,
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("Ticket %(number)s created. We will reply here and by email.") % {
+                "number": ticket.display_number})
+            return redirect("portal:ticket", number=ticket.number)
+    return render(request, "portal/new_ticket.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+def ticket_detail(request, number, reply_form=None, status=200):
+    ticket = _ticket_or_404(request, number)
+    return render(request, "portal/ticket.html", {
+        "ticket": ticket,
+        "conversation": selectors.visible_messages(request.user, ticket),
+        "reply_form": reply_form or ReplyForm(),
+        "can_solve": ticket.can_transition_to(Status.SOLVED),
+    }, status=status)
+
+
+@login_required
+@require_POST
+def reply(request, number):
+    ticket = _ticket_or_404(request, number)
+    form = ReplyForm(request.POST, request.FILES)
+    if form.is_valid():
+        if ticket.status == Status.CLOSED:
+            # A closed ticket takes no replies: the message opens a linked follow-up.
+            new, _msg, _created = services.receive_message(
+                requester=request.user, ticket=ticket, body=form.cleaned_data["body"],
+                attachments=form.cleaned_data["attachments"], channel=Channel.PORTAL,
+            )
+            messages.info(request, _("%(old)s was closed, so we opened %(new)s for your message.") % {
+                "old": ticket.display_number, "new": new.display_number})
+            return redirect("portal:ticket", number=new.number)
+        try:
+            services.add_message(ticket=ticket, author=request.user, body=form.cleaned_data["body"],
+                                 attachments=form.cleaned_data["attachments"], channel=Channel.PORTAL)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("Your reply was sent."))
+            return redirect("portal:ticket", number=number)
+    return ticket_detail(request, number, reply_form=form, status=400)
+
+
+@login_required
+@require_POST
+def solve(request, number):
+    ticket = _ticket_or_404(request, number)
+    try:
+        services.change_status(ticket=ticket, actor=request.user, status=Status.SOLVED)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+    else:
+        messages.success(request, _("Marked as solved. Reply any time to reopen it."))
+    return redirect("portal:ticket", number=number)
