@@ -158,8 +158,8 @@ def _dispatch_after_commit(events):
 
         try:
             process_ticket_events.delay(ids)
-        except Exception:  # broker unreachable: the sweep will find them
-            logger.warning("could not enqueue ticket events %s; the sweep will process them", ids, exc_info=True)
+        except Exception as exc:  # broker unreachable: the sweep will find them
+            logger.warning("could not enqueue ticket events %s (%s); the periodic sweep will process them", ids, exc)
 
     transaction.on_commit(send)
 

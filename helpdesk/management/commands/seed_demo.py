@@ -1,0 +1,145 @@
+"""Idempotent demo data: an admin, agents, customers in two organizations,
+ticket types and a few dozen multilingual tickets with conversations."""
+
+import random
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from helpdesk.models import Organization
+from tickets import services
+from tickets.models import Priority, Status, Ticket, TicketType
+
+User = get_user_model()
+
+DEMO_PASSWORD = "demo-pass-2026"
+
+AGENTS = [
+    ("anna", "Anna", "Petrova", "ru"),
+    ("marco", "Marco", "Rossi", "it"),
+    ("eleni", "Eleni", "Papadopoulou", "el"),
+    ("sam", "Sam", "Carter", "en"),
+]
+ORGS = [
+    ("Acme Printing", "acme.example", True),
+    ("Βήτα Logistics", "vita.example", False),
+]
+CUSTOMERS = [
+    ("olga@acme.example", "Ольга", "Смирнова", "ru", 0),
+    ("luca@acme.example", "Luca", "Bianchi", "it", 0),
+    ("nikos@vita.example", "Νίκος", "Γεωργίου", "el", 1),
+    ("jane@vita.example", "Jane", "Doe", "en", 1),
+    ("ivan@example.net", "Иван", "Кузнецов", "ru", None),
+]
+TYPES = [
+    ("problem", "Something does not work as it should.", Priority.NORMAL),
+    ("repair", "A device needs a repair or a replacement.", Priority.NORMAL),
+    ("payment", "Invoices, refunds, charges.", Priority.HIGH),
+    ("question", "How do I…?", Priority.LOW),
+]
+CONVERSATIONS = [
+    ("ru", "problem", "Принтер не печатает после обновления",
+     "Здравствуйте! После обновления драйвера принтер HP LaserJet перестал печатать. Горит оранжевый индикатор.",
+     ["Добрый день! Попробуйте, пожалуйста, выключить принтер на 30 секунд и переустановить драйвер.",
+      "Спасибо, помогло! 🙏"]),
+    ("it", "payment", "Fattura duplicata per novembre",
+     "Buongiorno, ho ricevuto due fatture per lo stesso mese. Potete verificare?",
+     ["Buongiorno Luca, abbiamo annullato la fattura duplicata. Riceverà il rimborso entro 5 giorni."]),
+    ("el", "repair", "Ο σαρωτής χρειάζεται επισκευή",
+     "Καλησπέρα, ο σαρωτής στο γραφείο 2 κάνει θόρυβο και μπλοκάρει το χαρτί.",
+     ["Γεια σας Νίκο, στέλνουμε τεχνικό την Πέμπτη."]),
+    ("en", "question", "How do I add a second user to our account?",
+     "Hi, we hired a new colleague. How can she log in to the portal and see our tickets?",
+     []),
+    ("en", "problem", "Login page shows an error 🔥",
+     "Since this morning the login page says 'Something went wrong'. Screenshot attached in my head.",
+     ["Thanks Jane, we are looking into it.", "Any news? It still fails."]),
+    ("ru", "payment", "Возврат средств за заказ 4411",
+     "Прошу вернуть деньги за заказ 4411, товар не пришёл.", []),
+    ("it", "repair", "Toner che perde",
+     "Il toner nuovo perde polvere dentro la stampante.", ["Le inviamo un toner sostitutivo."]),
+    ("el", "question", "Ερώτηση για την εγγύηση",
+     "Ισχύει η εγγύηση αν ο εκτυπωτής αγοράστηκε στο εξωτερικό;", []),
+]
+STATUS_CYCLE = [Status.NEW, Status.OPEN, Status.PENDING, Status.OPEN, Status.SOLVED, Status.ON_HOLD, Status.OPEN]
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) demo users, organizations, ticket types and tickets. Idempotent."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            admin = self._user("admin", "Ada", "Admin", User.Role.ADMIN, "en", email="admin@helpdesk.localhost")
+            agents = [self._user(u, f, last, User.Role.AGENT, lang, email=f"{u}@helpdesk.localhost")
+                      for u, f, last, lang in AGENTS]
+            orgs = []
+            for name, domain, shares in ORGS:
+                org, _ = Organization.objects.get_or_create(name=name, defaults={"domain": domain, "shares_tickets": shares})
+                orgs.append(org)
+            customers = [
+                self._user(email, f, last, User.Role.CUSTOMER, lang, email=email, organization=orgs[o] if o is not None else None)
+                for email, f, last, lang, o in CUSTOMERS
+            ]
+            types = {}
+            for i, (name, description, prio) in enumerate(TYPES):
+                types[name], _ = TicketType.objects.get_or_create(
+                    name=name, defaults={"description": description, "default_priority": prio, "position": i})
+            self._escalation_demo()
+            created = 0
+            if not Ticket.objects.exists():
+                created = self._tickets(agents, customers, types)
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} tickets created)."))
+        self.stdout.write("Logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"  admin    {admin.username:<22} → /admin/ and /agent/")
+        for a in agents:
+            self.stdout.write(f"  agent    {a.username:<22} → /agent/")
+        for c in customers:
+            self.stdout.write(f"  customer {c.email:<22} → /portal/")
+
+    def _user(self, username, first, last, role, lang, email, organization=None):
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"first_name": first, "last_name": last, "role": role, "language": lang,
+                                         "email": email, "organization": organization})
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        return user
+
+    def _escalation_demo(self):
+        try:
+            from escalation.demo import seed_escalation_demo
+        except ImportError:
+            return
+        seed_escalation_demo()
+
+    def _tickets(self, agents, customers, types):
+        rng = random.Random(42)
+        by_lang = {}
+        for c in customers:
+            by_lang.setdefault(c.language, []).append(c)
+        count = 0
+        for round_ in range(4):
+            for i, (lang, type_name, subject, body, replies) in enumerate(CONVERSATIONS):
+                requester = rng.choice(by_lang.get(lang) or customers)
+                suffix = "" if round_ == 0 else f" ({round_ + 1})"
+                ticket = services.create_ticket(requester=requester, subject=subject + suffix, body=body,
+                                                type=types[type_name], language=lang)
+                count += 1
+                agent = agents[(i + round_) % len(agents)]
+                target = STATUS_CYCLE[(i + round_) % len(STATUS_CYCLE)]
+                if target == Status.NEW:
+                    continue
+                services.assign_ticket(ticket=ticket, actor=agent, assignee=agent)
+                if i % 3 == 0:
+                    services.add_message(ticket=ticket, author=agent, internal=True,
+                                         body="Checked the logs: the customer's account looks fine.")
+                for j, text in enumerate(replies):
+                    author = agent if j % 2 == 0 else requester
+                    services.add_message(ticket=ticket, author=author, body=text)
+                if rng.random() < 0.3:
+                    services.add_tags(ticket=ticket, actor=agent, tags=[rng.choice(["vip", "printer", "billing", "bug"])])
+                ticket.refresh_from_db()
+                if ticket.status != target and ticket.can_transition_to(target):
+                    services.change_status(ticket=ticket, actor=agent, status=target)
+        return count
