@@ -34,7 +34,7 @@ static_build/.built: package.json package-lock.json scripts/build-assets.sh
 assets: static_build/.built
 
 run: install assets
-	@mkdir -p var
+	@mkdir -p var/static
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py seed_demo
 	@echo "Serving the helpdesk at http://$(HOST):$(PORT)/ (Ctrl-C stops it)"

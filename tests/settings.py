@@ -11,3 +11,6 @@ os.environ.setdefault("CACHE_KEY_PREFIX", "helpdesk-test")
 from helpdesk.settings import *  # noqa: E402,F401,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: tests only
+
+STATIC_ROOT = "/tmp/helpdesk-test-static"
+os.makedirs(STATIC_ROOT, exist_ok=True)
