@@ -236,6 +236,8 @@ HELPDESK_BODY_MAX_CHARS = env.int("BODY_MAX_CHARS", default=200_000)
 HELPDESK_QUEUE_POLL_SECONDS = env.int("QUEUE_POLL_SECONDS", default=15)
 HELPDESK_SIGNUP_RATE = env("SIGNUP_RATE", default="10/h")
 HELPDESK_FIRST_TICKET_NUMBER = 1000
+# Where customers reach the portal: links in outgoing messages.
+HELPDESK_BASE_URL = env("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2621440
 

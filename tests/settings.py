@@ -14,3 +14,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: t
 
 STATIC_ROOT = "/tmp/helpdesk-test-static"
 os.makedirs(STATIC_ROOT, exist_ok=True)
+
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

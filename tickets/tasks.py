@@ -15,7 +15,10 @@ logger = logging.getLogger(__name__)
 
 # Consumers of ticket events, called in order for every event inside the
 # processing transaction. The trigger engine and live queue updates register here.
-DEFAULT_EVENT_HANDLERS = ["channels_inbox.realtime.broadcast_ticket_event"]
+DEFAULT_EVENT_HANDLERS = [
+    "tickets.notifications.notify_requester",
+    "channels_inbox.realtime.broadcast_ticket_event",
+]
 
 
 def _handlers():

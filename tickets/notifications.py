@@ -1,0 +1,43 @@
+"""Tells the requester about an agent's public reply, in the requester's
+preferred language. Runs in the worker as an outbox handler. For now every
+ticket is answered by email; the email channel issue adds threading headers and
+the other channels answer through their own adapters."""
+
+import logging
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+
+from .models import Message, TicketEvent
+
+logger = logging.getLogger(__name__)
+
+
+def notify_requester(event):
+    if event.kind != TicketEvent.Kind.MESSAGE or event.data.get("internal", True):
+        return
+    if event.data.get("by_requester") or event.data.get("author_role") == "customer":
+        return
+    message = Message.objects.select_related("ticket__requester", "author").filter(pk=event.data.get("message_id")).first()
+    if message is None or message.internal:
+        return
+    ticket = message.ticket
+    requester = ticket.requester
+    if not requester.email or not requester.is_active:
+        return
+    with translation.override(requester.language or settings.LANGUAGE_CODE):
+        context = {
+            "ticket": ticket,
+            "message": message,
+            "requester": requester,
+            "url": settings.HELPDESK_BASE_URL + reverse("portal:ticket", args=[ticket.number]),
+        }
+        subject = render_to_string("emails/agent_reply_subject.txt", context).strip()
+        body = render_to_string("emails/agent_reply.txt", context)
+    email = EmailMessage(subject=" ".join(subject.split()), body=body, to=[requester.email],
+                         headers={"Auto-Submitted": "auto-replied", "X-Helpdesk-Ticket": str(ticket.number)})
+    email.send()
+    logger.info("notified requester of ticket %s", ticket.number)
