@@ -214,6 +214,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"PriorityEnum": "tickets.models.Priority", "StatusEnum": "tickets.models.Status"},
 }
 
 # --- helpdesk ---------------------------------------------------------------
@@ -257,6 +258,7 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", default=False) else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "helpdesk.views.csrf_failure"
 
 # --- logging ----------------------------------------------------------------
 LOG_FORMAT = env("LOG_FORMAT", default="text")

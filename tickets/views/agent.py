@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from .. import selectors, services
@@ -18,6 +19,11 @@ from ..forms import AgentReplyForm, PropertiesForm
 from ..models import Priority, Status, Ticket
 
 PAGE_SIZE = 50
+SORT_COLUMNS = [
+    ("number", _lazy("Number")), ("subject", _lazy("Subject")), ("status", _lazy("Status")),
+    ("priority", _lazy("Priority")), ("", _lazy("Type")), ("", _lazy("Group")), ("", _lazy("Assignee")),
+    ("updated_at", _lazy("Updated")),
+]
 
 
 def agent_required(view):
@@ -64,6 +70,7 @@ def _queue_context(request):
         "querystring": query.urlencode(),
         "sort_querystring": sort_query.urlencode(),
         "views": VIEW_CHOICES,
+        "sort_columns": SORT_COLUMNS,
         "statuses": Status.choices,
         "priorities": Priority.choices,
         "ticket_types": selectors.active_ticket_types(),
@@ -102,9 +109,10 @@ def _ticket_context(request, ticket, reply_form=None):
             "assignee": ticket.assignee_id, "tags": " ".join(t.name for t in ticket.tags.all()),
         }),
         "other_tickets": selectors.requester_other_tickets(request.user, ticket),
-        "allowed_statuses": [ticket.status, *sorted(
-            s for s in Status.values if ticket.can_transition_to(s))],
+        "allowed_statuses": [s for s in Status.values if s == ticket.status or ticket.can_transition_to(s)],
         "statuses": Status.choices,
+        "ticket_types": selectors.active_ticket_types(),
+        "agents": selectors.assignable_agents(),
     }
 
 

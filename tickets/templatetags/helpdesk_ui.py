@@ -1,0 +1,52 @@
+from django import template
+from django.utils.html import format_html
+
+from ..models import Priority, Status
+
+register = template.Library()
+
+STATUS_COLOURS = {
+    Status.NEW: "bg-yellow-lt",
+    Status.OPEN: "bg-red-lt",
+    Status.PENDING: "bg-blue-lt",
+    Status.ON_HOLD: "bg-purple-lt",
+    Status.SOLVED: "bg-green-lt",
+    Status.CLOSED: "bg-secondary-lt",
+}
+PRIORITY_CLASSES = {
+    Priority.LOW: "text-secondary",
+    Priority.NORMAL: "",
+    Priority.HIGH: "text-orange",
+    Priority.URGENT: "badge bg-red text-red-fg priority-urgent",
+}
+
+
+@register.simple_tag
+def status_badge(ticket_or_status):
+    value = getattr(ticket_or_status, "status", ticket_or_status)
+    return format_html('<span class="badge {}" data-status="{}">{}</span>', STATUS_COLOURS.get(value, ""), value,
+                       Status(value).label)
+
+
+@register.simple_tag
+def priority_label(ticket):
+    value = ticket.priority
+    icon = ' <i class="ti ti-alert-triangle" aria-hidden="true"></i>' if value == Priority.URGENT else ""
+    return format_html('<span class="{}">{}{}</span>', PRIORITY_CLASSES.get(value, ""), Priority(value).label,
+                       format_html(icon) if icon else "")
+
+
+@register.filter
+def status_label(value):
+    try:
+        return Status(value).label
+    except ValueError:
+        return value
+
+
+@register.filter
+def priority_text(value):
+    try:
+        return Priority(value).label
+    except ValueError:
+        return value
