@@ -445,6 +445,8 @@ def receive_message(
     """The entry point for every inbound channel: thread the message onto the
     ticket it answers, or open a new one (a follow-up when that ticket is
     closed). Returns (ticket, message, created)."""
+    if ticket is not None:
+        ticket.refresh_from_db(fields=["status"])
     if ticket is not None and ticket.status != Status.CLOSED:
         message = add_message(ticket=ticket, author=requester, body=body, body_html=body_html,
                               attachments=attachments, channel=channel, external_id=external_id)
