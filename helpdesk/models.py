@@ -65,10 +65,8 @@ class User(AbstractUser):
 
     def save(self, *args, **kwargs):
         # Role is the single source of truth for Django's staff flags: only
-        # admins reach /admin/.
-        if self.is_superuser:
-            self.role = self.Role.ADMIN
-        self.is_staff = self.role == self.Role.ADMIN
+        # admins reach /admin/, and there they may configure everything.
+        self.is_staff = self.is_superuser = self.role == self.Role.ADMIN
         self.email = (self.email or "").strip()
         super().save(*args, **kwargs)
 

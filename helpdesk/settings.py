@@ -239,7 +239,9 @@ HELPDESK_SIGNUP_RATE = env("SIGNUP_RATE", default="10/h")
 HELPDESK_FIRST_TICKET_NUMBER = 1000
 # Where customers reach the portal: links in outgoing messages.
 HELPDESK_BASE_URL = env("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
-DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Non-file request bodies (JSON, form fields); uploads stream to disk and are
+# limited by HELPDESK_ATTACHMENT_MAX_BYTES instead.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=16 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2621440
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

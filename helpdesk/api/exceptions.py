@@ -1,7 +1,8 @@
 """Django's ValidationError and PermissionDenied raised by services become
 DRF's 400 (with field errors) and 403; DoesNotExist becomes 404."""
 
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -15,4 +16,7 @@ def exception_handler(exc, context):
         exc = exceptions.PermissionDenied(detail=str(exc) or None)
     elif isinstance(exc, ObjectDoesNotExist):
         exc = exceptions.NotFound()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = exceptions.ValidationError({"detail": [
+            f"The request body is too large (at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)} MB)."]})
     return drf_exception_handler(exc, context)
