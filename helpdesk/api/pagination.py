@@ -1,7 +1,28 @@
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+
+from helpdesk.pagination import CappedPaginator
 
 
 class StandardPagination(PageNumberPagination):
+    """Page numbers with a capped count: `count` stops at 10,001 and
+    `count_capped` says so (narrow the filters to count exactly)."""
+
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 100
+    django_paginator_class = CappedPaginator
+
+    def get_paginated_response(self, data):
+        return Response({
+            "count": self.page.paginator.count,
+            "count_capped": self.page.paginator.count_capped,
+            "next": self.get_next_link(),
+            "previous": self.get_previous_link(),
+            "results": data,
+        })
+
+    def get_paginated_response_schema(self, schema):
+        schema = super().get_paginated_response_schema(schema)
+        schema["properties"]["count_capped"] = {"type": "boolean", "example": False}
+        return schema

@@ -6,12 +6,13 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
+
+from helpdesk.pagination import CappedPaginator
 
 from .. import selectors, services
 from ..filters import VIEW_CHOICES, TicketFilter
@@ -56,7 +57,7 @@ def _queue_context(request):
         params["view"] = "open"
     filterset = TicketFilter(params, queryset=selectors.ticket_list(request.user), request=request)
     qs = filterset.qs if filterset.is_valid() else selectors.ticket_list(request.user).none()
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = params.copy()
     query.pop("page", None)
     sort_query = query.copy()

@@ -3,11 +3,12 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+
+from helpdesk.pagination import CappedPaginator
 
 from .. import selectors, services
 from ..forms import NewTicketForm, ReplyForm
@@ -41,7 +42,7 @@ def ticket_list(request):
         qs = qs.exclude(status__in=[Status.SOLVED, Status.CLOSED])
     elif status == "solved":
         qs = qs.filter(status__in=[Status.SOLVED, Status.CLOSED])
-    page = Paginator(qs, 20).get_page(request.GET.get("page"))
+    page = CappedPaginator(qs, 20).get_page(request.GET.get("page"))
     return render(request, "portal/ticket_list.html", {"page": page, "tickets": page.object_list, "status": status})
 
 
