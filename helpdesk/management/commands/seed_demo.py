@@ -6,10 +6,11 @@ import random
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from helpdesk.models import Organization
 from tickets import services
-from tickets.models import Priority, Status, Ticket, TicketType
+from tickets.models import Priority, Status, Ticket, TicketEvent, TicketType
 
 User = get_user_model()
 
@@ -89,6 +90,9 @@ class Command(BaseCommand):
             created = 0
             if not Ticket.objects.exists():
                 created = self._tickets(agents, customers, types)
+                # The demo's history is not live traffic: no notifications or
+                # trigger runs for it when the worker starts.
+                TicketEvent.objects.filter(processed_at__isnull=True).update(processed_at=timezone.now())
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} tickets created)."))
         self.stdout.write("Logins (password for all: %s):" % DEMO_PASSWORD)
         self.stdout.write(f"  admin    {admin.username:<22} → /admin/ and /agent/")

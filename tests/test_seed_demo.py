@@ -1,0 +1,19 @@
+from django.core.management import call_command
+
+from helpdesk.models import User
+from tickets.models import Ticket, TicketEvent, TicketType
+
+
+def test_seed_demo_is_idempotent_and_prints_logins(db, capsys):
+    call_command("seed_demo")
+    first = capsys.readouterr().out
+    counts = (User.objects.count(), Ticket.objects.count(), TicketType.objects.count())
+    call_command("seed_demo")
+    assert (User.objects.count(), Ticket.objects.count(), TicketType.objects.count()) == counts
+    assert counts[1] >= 24
+    assert "admin" in first and "olga@acme.example" in first and "demo-pass-2026" in first
+    assert User.objects.get(username="admin").is_staff
+    assert User.objects.filter(role="customer", organization__isnull=False).values("organization").distinct().count() == 2
+    assert Ticket.objects.filter(subject__contains="Принтер").exists()
+    assert Ticket.objects.filter(messages__internal=True).exists()
+    assert not TicketEvent.objects.filter(processed_at__isnull=True).exists()
