@@ -46,7 +46,7 @@ def _ticket_or_404(request, number):
 
 
 def _errors_to_messages(request, exc):
-    for field, errs in getattr(exc, "message_dict", {"": exc.messages}).items():
+    for errs in getattr(exc, "message_dict", {"": exc.messages}).values():
         for err in errs:
             messages.error(request, err)
 

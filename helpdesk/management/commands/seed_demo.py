@@ -94,7 +94,7 @@ class Command(BaseCommand):
                 # trigger runs for it when the worker starts.
                 TicketEvent.objects.filter(processed_at__isnull=True).update(processed_at=timezone.now())
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} tickets created)."))
-        self.stdout.write("Logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Logins (password for all: {DEMO_PASSWORD}):")
         self.stdout.write(f"  admin    {admin.username:<22} → /admin/ and /agent/")
         for a in agents:
             self.stdout.write(f"  agent    {a.username:<22} → /agent/")
