@@ -3,6 +3,7 @@ client address, for public endpoints such as sign-up."""
 
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 
 
@@ -13,6 +14,15 @@ def _parse(rate: str):
 
 
 def client_ip(request):
+    """The client's address. Behind `HELPDESK_PROXY_HOPS` trusted proxies it is
+    the entry the outermost of them appended to X-Forwarded-For (entries left of
+    it are whatever the client claimed); otherwise every visitor would share the
+    proxy's address and one limit."""
+    hops = settings.HELPDESK_PROXY_HOPS
+    if hops:
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
     return request.META.get("REMOTE_ADDR", "unknown")
 
 

@@ -1,5 +1,7 @@
 """Writes for accounts."""
 
+import hashlib
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -9,6 +11,17 @@ from django.utils.translation import gettext as _
 from .models import Organization
 
 
+def _username_for(email):
+    """The login is the email; the username mirrors it, shortened with a hash
+    when an address (up to 254 characters) exceeds the 150 a username holds."""
+    username = email.lower()
+    limit = get_user_model()._meta.get_field("username").max_length
+    if len(username) > limit:
+        digest = hashlib.sha256(username.encode()).hexdigest()[:16]
+        username = f"{username[:limit - 17]}~{digest}"
+    return username
+
+
 def create_customer(*, email, password, first_name="", last_name="", language="en", organization=None):
     """Self sign-up: the email is the login; an organization whose domain
     matches the address adopts the customer."""
@@ -16,7 +29,8 @@ def create_customer(*, email, password, first_name="", last_name="", language="e
     email = (email or "").strip()
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationError({"email": [_("An account with this email already exists.")]})
-    candidate = User(username=email.lower(), email=email, first_name=first_name, last_name=last_name)
+    username = _username_for(email)
+    candidate = User(username=username, email=email, first_name=first_name, last_name=last_name)
     validate_password(password, user=candidate)
     if organization is None and "@" in email:
         domain = email.rsplit("@", 1)[1].lower()
@@ -24,7 +38,7 @@ def create_customer(*, email, password, first_name="", last_name="", language="e
     try:
         with transaction.atomic():
             user = User.objects.create_user(
-                username=email.lower(), email=email, password=password, first_name=first_name,
+                username=username, email=email, password=password, first_name=first_name,
                 last_name=last_name, role=User.Role.CUSTOMER, language=language or "en", organization=organization,
             )
     except IntegrityError:

@@ -258,6 +258,10 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", default=False) else None
+# Reverse proxies in front of the app: rate limits key on the client address the
+# nearest one appended to X-Forwarded-For, not on the proxy's own address.
+HELPDESK_PROXY_HOPS = env.int("PROXY_HOPS", default=1 if env.bool("BEHIND_PROXY", default=False) else 0)
+REST_FRAMEWORK["NUM_PROXIES"] = HELPDESK_PROXY_HOPS
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 CSRF_FAILURE_VIEW = "helpdesk.views.csrf_failure"

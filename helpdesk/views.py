@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
@@ -62,15 +63,21 @@ def signup(request):
             form.add_error(None, _("Too many sign-ups from your address. Try again later."))
             return render(request, "registration/signup.html", {"form": form}, status=429)
         if form.is_valid():
-            user = services.create_customer(
-                email=form.cleaned_data["email"], password=form.cleaned_data["password1"],
-                first_name=form.cleaned_data["first_name"], last_name=form.cleaned_data["last_name"],
-                language=request.LANGUAGE_CODE,
-            )
-            login(request, user, backend="helpdesk.auth_backends.EmailOrUsernameBackend")
-            messages.success(request, _("Welcome! Your account is ready."))
-            return redirect("portal:home")
-    return render(request, "registration/signup.html", {"form": form})
+            try:
+                user = services.create_customer(
+                    email=form.cleaned_data["email"], password=form.cleaned_data["password1"],
+                    first_name=form.cleaned_data["first_name"], last_name=form.cleaned_data["last_name"],
+                    language=request.LANGUAGE_CODE,
+                )
+            except ValidationError as exc:
+                # The same address signed up a moment ago (after the form's check).
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                login(request, user, backend="helpdesk.auth_backends.EmailOrUsernameBackend")
+                messages.success(request, _("Welcome! Your account is ready."))
+                return redirect("portal:home")
+    return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
 
 
 @require_POST

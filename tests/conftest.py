@@ -5,7 +5,6 @@ skip, and says how to start what is missing."""
 import pytest
 
 
-
 def pytest_configure(config):
     from django.conf import settings
 

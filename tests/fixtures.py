@@ -1,6 +1,13 @@
 import pytest
 
-from tests.factories import PASSWORD, AdminFactory, AgentFactory, CustomerFactory, OrganizationFactory, TicketTypeFactory
+from tests.factories import (
+    PASSWORD,
+    AdminFactory,
+    AgentFactory,
+    CustomerFactory,
+    OrganizationFactory,
+    TicketTypeFactory,
+)
 from tickets import services
 
 __all__ = ["password", "customer", "other_customer", "agent", "admin_user", "ticket_type", "ticket", "api", "make_ticket"]

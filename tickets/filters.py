@@ -2,10 +2,10 @@
 in both places."""
 
 import django_filters
-from django.db.models import Q
+from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils.translation import gettext_lazy as _
 
-from .models import Channel, Priority, Status, Ticket
+from .models import PRIORITY_RANK, Channel, Priority, Status, Ticket
 
 ASSIGNEE_CHOICES = (("me", _("Me")), ("unassigned", _("Unassigned")), ("anyone", _("Anyone")))
 VIEW_CHOICES = (
@@ -19,12 +19,37 @@ VIEW_CHOICES = (
 SORT_FIELDS = ("number", "subject", "status", "priority", "updated_at", "created_at")
 UNSOLVED = [Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD]
 
+# Priority sorts by urgency and status by the workflow, not alphabetically.
+RANKS = {
+    "priority": PRIORITY_RANK,
+    "status": {s: i for i, s in enumerate(Status)},
+}
+
+
+class TicketOrderingFilter(django_filters.OrderingFilter):
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        ordering = []
+        for param in value:
+            name = param.lstrip("-")
+            if name in RANKS:
+                alias = f"{name}_rank"
+                qs = qs.alias(**{alias: Case(*[When(**{name: k}, then=Value(v)) for k, v in RANKS[name].items()],
+                                             output_field=IntegerField())})
+                ordering.append(f"-{alias}" if param.startswith("-") else alias)
+            else:
+                ordering.append(self.get_ordering_value(param))
+        # A unique last key keeps pages stable when the sort key ties.
+        used = {o.lstrip("-") for o in ordering}
+        return qs.order_by(*ordering, *[k for k in ("-updated_at", "-id") if k.lstrip("-") not in used])
+
 
 class TicketFilter(django_filters.FilterSet):
     view = django_filters.ChoiceFilter(label=_("View"), choices=VIEW_CHOICES, method="filter_view")
-    status = django_filters.MultipleChoiceFilter(label=_("Status"), choices=Status.choices)
-    priority = django_filters.MultipleChoiceFilter(label=_("Priority"), choices=Priority.choices)
-    channel = django_filters.MultipleChoiceFilter(label=_("Channel"), choices=Channel.choices)
+    status = django_filters.MultipleChoiceFilter(label=_("Status"), choices=Status.choices, distinct=False)
+    priority = django_filters.MultipleChoiceFilter(label=_("Priority"), choices=Priority.choices, distinct=False)
+    channel = django_filters.MultipleChoiceFilter(label=_("Channel"), choices=Channel.choices, distinct=False)
     type = django_filters.NumberFilter(label=_("Type"), field_name="type_id")
     assignee = django_filters.CharFilter(label=_("Assignee"), method="filter_assignee",
                                          help_text=_("me, unassigned, anyone, or an agent id"))
@@ -33,7 +58,7 @@ class TicketFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Search"), method="filter_q", help_text=_("Text in the subject, or #number"))
     requester = django_filters.NumberFilter(label=_("Requester"), field_name="requester_id")
     organization = django_filters.NumberFilter(label=_("Organization"), field_name="organization_id")
-    ordering = django_filters.OrderingFilter(
+    ordering = TicketOrderingFilter(
         label=_("Sort"),
         fields=[(f, f) for f in SORT_FIELDS],
     )
@@ -64,7 +89,7 @@ class TicketFilter(django_filters.FilterSet):
             return qs.filter(assignee__isnull=True)
         if value in ("", "anyone", "any"):
             return qs
-        if value.isdigit():
+        if value.isdecimal():  # not isdigit(): "²" is a digit int() refuses
             return qs.filter(assignee_id=int(value))
         return qs.none()
 
@@ -79,10 +104,10 @@ class TicketFilter(django_filters.FilterSet):
         value = " ".join(value.split())
         if not value:
             return qs
-        if value.startswith("#") and value[1:].isdigit():
+        if value.startswith("#") and value[1:].isdecimal():
             return qs.filter(number=int(value[1:]))
         cond = Q(subject__icontains=value)
-        if value.isdigit():
+        if value.isdecimal():
             cond |= Q(number=int(value))
         return qs.filter(cond)
 

@@ -203,3 +203,161 @@ def test_list_query_count_is_constant(api, agent):
 @pytest.mark.parametrize("path", ["", "messages/", "events/"])
 def test_unknown_ticket_is_404(api, agent, path):
     assert api.as_user(agent).get(f"/api/v1/tickets/999999/{path}").status_code == 404
+
+
+def test_token_refused_for_disabled_or_incomplete_logins(client, customer, password):
+    response = client.post("/api/v1/auth/token/", {"username": customer.username}, content_type="application/json")
+    assert response.status_code == 400 and "password" in response.json()
+    customer.is_active = False
+    customer.save()
+    response = client.post("/api/v1/auth/token/", {"username": customer.username, "password": password},
+                           content_type="application/json")
+    assert response.status_code == 400 and "token" not in response.json()
+
+
+def test_ordering_by_priority_and_status_follows_their_meaning(api, agent, customer, make_ticket):
+    for priority in ("low", "urgent", "normal", "high"):
+        make_ticket(customer, subject=priority, priority=priority)
+    api.as_user(agent)
+
+    def column(query, key):
+        return [r[key] for r in api.get(f"/api/v1/tickets/?{query}").json()["results"]]
+
+    assert column("ordering=-priority", "priority") == ["urgent", "high", "normal", "low"]
+    assert column("ordering=priority", "priority") == ["low", "normal", "high", "urgent"]
+    tickets = {t.subject: t for t in Ticket.objects.all()}
+    services.change_status(ticket=tickets["low"], actor=agent, status=Status.PENDING)
+    services.change_status(ticket=tickets["high"], actor=agent, status=Status.SOLVED)
+    services.change_status(ticket=tickets["urgent"], actor=agent, status=Status.OPEN)
+    assert column("ordering=status", "status") == ["new", "open", "pending", "solved"]
+    assert column("ordering=-status,-priority", "subject") == ["high", "low", "urgent", "normal"]
+
+
+def test_pages_do_not_overlap_when_the_sort_key_ties(api, agent, customer, make_ticket):
+    for i in range(12):
+        make_ticket(customer, subject=f"same {i}")
+    api.as_user(agent)
+    seen = []
+    for page in (1, 2, 3):
+        body = api.get(f"/api/v1/tickets/?ordering=priority&page_size=5&page={page}").json()
+        seen += [r["id"] for r in body["results"]]
+    assert sorted(seen) == sorted(Ticket.objects.values_list("id", flat=True))
+    assert body["next"] is None and body["previous"]
+
+
+def test_more_filters(api, agent, customer, make_ticket):
+    email = make_ticket(customer, subject="By mail", channel="email", tags=["Billing"])
+    other = make_ticket(customer, subject="Other")
+    api.as_user(agent)
+
+    def ids(query):
+        return {r["id"] for r in api.get(f"/api/v1/tickets/?{query}").json()["results"]}
+
+    assert ids("channel=email") == {email.pk}
+    assert ids("tag=BILLING") == {email.pk}
+    assert ids("assignee=anyone") == {email.pk, other.pk}
+    assert ids("assignee=nobody-like-this") == set()
+    assert ids(f"q={other.number}") == {other.pk}
+    assert ids("view=unassigned") == {email.pk, other.pk}
+    assert ids("view=mine") == set()
+
+
+def test_customer_create_cannot_choose_requester_and_agent_needs_a_real_one(api, customer, agent, other_customer):
+    response = api.as_user(customer).post("/api/v1/tickets/", {"subject": "s", "body": "b",
+                                                               "requester": other_customer.pk}, format="json")
+    assert response.status_code == 400 and "requester" in response.json()
+    response = api.as_user(agent).post("/api/v1/tickets/", {"subject": "s", "body": "b", "requester": 999999},
+                                       format="json")
+    assert response.status_code == 400 and response.json() == {"requester": ["Unknown user."]}
+    assert not Ticket.objects.exists()
+
+
+def test_patch_type_and_unassign_write_events(api, agent, ticket, ticket_type):
+    api.as_user(agent)
+    api.patch(f"/api/v1/tickets/{ticket.pk}/", {"assignee": agent.pk, "type": ticket_type.pk}, format="json")
+    response = api.patch(f"/api/v1/tickets/{ticket.pk}/", {"assignee": None, "type": None}, format="json")
+    assert response.status_code == 200
+    assert (response.json()["assignee"], response.json()["type"]) == (None, None)
+    rows = list(ticket.events.filter(kind__in=["assignee_changed", "type_changed"])
+                .values_list("kind", "old_value", "new_value"))
+    assert rows == [
+        ("type_changed", None, {"id": ticket_type.pk, "name": "problem"}),
+        ("assignee_changed", None, {"id": agent.pk, "name": str(agent)}),
+        ("type_changed", {"id": ticket_type.pk, "name": "problem"}, None),
+        ("assignee_changed", {"id": agent.pk, "name": str(agent)}, None),
+    ]
+
+
+def test_patch_with_nothing_new_writes_nothing(api, agent, ticket):
+    api.as_user(agent)
+    before = (Ticket.objects.get(pk=ticket.pk).updated_at, ticket.events.count())
+    for payload in ({}, {"priority": "normal", "tags": []}):
+        assert api.patch(f"/api/v1/tickets/{ticket.pk}/", payload, format="json").status_code == 200
+    assert (Ticket.objects.get(pk=ticket.pk).updated_at, ticket.events.count()) == before
+
+
+def test_customer_reply_can_mark_solved_but_not_other_statuses(api, customer, ticket):
+    api.as_user(customer)
+    response = api.post(f"/api/v1/tickets/{ticket.pk}/messages/", {"body": "x", "status": "pending"}, format="json")
+    assert response.status_code == 403
+    response = api.post(f"/api/v1/tickets/{ticket.pk}/messages/", {"body": "Thanks, works now", "status": "solved"},
+                        format="json")
+    assert response.status_code == 201 and response.json()["author"]["id"] == customer.pk
+    ticket.refresh_from_db()
+    assert ticket.status == "solved" and ticket.messages.count() == 2
+
+
+def test_messages_and_events_are_paginated(api, agent, ticket):
+    for i in range(30):
+        services.add_message(ticket=ticket, author=agent, body=f"m{i}", internal=bool(i % 2))
+    api.as_user(agent)
+    # 31 messages; events: created, 30 message_added, and new → open on the first public reply.
+    for path, total in (("messages", 31), ("events", 32)):
+        body = api.get(f"/api/v1/tickets/{ticket.pk}/{path}/").json()
+        assert body["count"] == total and len(body["results"]) == 25 and body["next"]
+        assert len(api.get(f"/api/v1/tickets/{ticket.pk}/{path}/?page=2").json()["results"]) == total - 25
+
+
+def test_ticket_type_fields(api, customer):
+    TicketTypeFactory(name="billing", description="Invoices", default_priority="high")
+    row = api.as_user(customer).get("/api/v1/ticket-types/").json()["results"][0]
+    assert row == {"id": row["id"], "name": "billing", "description": "Invoices", "default_priority": "high",
+                   "active": True}
+
+
+def test_me_patch_validates_language_and_timezone(api, customer):
+    api.as_user(customer)
+    response = api.patch("/api/v1/users/me/", {"language": "xx"}, format="json")
+    assert response.status_code == 400 and "language" in response.json()
+    response = api.patch("/api/v1/users/me/", {"timezone": ""}, format="json")
+    assert response.status_code == 400 and "timezone" in response.json()
+    response = api.patch("/api/v1/users/me/", {"email": "new@example.org", "first_name": "Мария"}, format="json")
+    assert response.status_code == 200
+    customer.refresh_from_db()
+    assert (customer.email, customer.first_name, customer.language, customer.timezone) == (
+        customer.email, "Мария", "en", "UTC")
+    assert customer.email != "new@example.org"
+
+
+@pytest.mark.parametrize("path", ["messages", "events"])
+def test_conversation_query_count_is_constant(api, agent, customer, path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    ticket = services.create_ticket(requester=customer, subject="s", body="b")
+    api.as_user(agent)
+
+    def grow(n):
+        for i in range(n):
+            author = agent if i % 2 else customer
+            services.add_message(ticket=ticket, author=author, body=f"m{i}", internal=bool(i % 2 and author.is_agent),
+                                 attachments=[SimpleUploadedFile(f"f{i}.txt", b"x", "text/plain")])
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            assert api.get(f"/api/v1/tickets/{ticket.pk}/{path}/?page_size=100").status_code == 200
+        return len(ctx.captured_queries)
+
+    grow(3)
+    few = count()
+    grow(40)
+    assert count() == few

@@ -138,3 +138,138 @@ def test_body_over_the_request_limit_is_a_clear_400(api, customer, settings, unc
                                           format="json")
     assert response.status_code == 400
     assert "too large" in str(response.json())
+
+
+def test_service_refuses_a_10_mb_subject_and_body(customer, settings, unchanged):
+    with pytest.raises(ValidationError) as exc:
+        services.create_ticket(requester=customer, subject="x" * 10 * 1024 * 1024, body="b" * (settings.HELPDESK_BODY_MAX_CHARS + 1))
+    assert set(exc.value.message_dict) == {"subject", "body"}
+    assert "under 255 characters" in exc.value.message_dict["subject"][0]
+
+
+@pytest.mark.parametrize(("data", "field", "text"), [
+    ({"subject": "", "body": "b"}, "subject", "This field is required."),
+    ({"subject": "x" * 10 * 1024 * 1024, "body": "b"}, "subject", "at most 255 characters"),
+    ({"subject": "s", "body": ""}, "body", "This field is required."),
+    ({"subject": "s", "body": "b", "type": "424242"}, "type", "Select a valid choice."),
+])
+def test_portal_new_ticket_form_errors(client, customer, unchanged, data, field, text):
+    client.force_login(customer)
+    response = client.post(reverse("portal:new_ticket"), data)
+    assert response.status_code == 400
+    assert text in response.content.decode()
+    assert field in response.context["form"].errors
+
+
+def test_inactive_type_is_refused_by_the_service_and_the_portal(client, customer, unchanged):
+    retired = TicketTypeFactory(name="retired-2", active=False)
+    with pytest.raises(ValidationError) as exc:
+        services.create_ticket(requester=customer, subject="s", body="b", type=retired)
+    assert exc.value.message_dict == {"type": ["This ticket type is no longer in use."]}
+    client.force_login(customer)
+    response = client.post(reverse("portal:new_ticket"), {"subject": "s", "body": "b", "type": retired.pk})
+    assert response.status_code == 400 and "type" in response.context["form"].errors
+
+
+@pytest.mark.parametrize("bad_type", ["printer", "-1", "", "1.5", 10**30])
+def test_service_refuses_unknown_type_values(customer, unchanged, bad_type):
+    with pytest.raises(ValidationError) as exc:
+        services.create_ticket(requester=customer, subject="s", body="b", type=bad_type)
+    assert exc.value.message_dict == {"type": ["Unknown ticket type."]}
+
+
+def test_api_type_must_be_a_number(api, customer, unchanged):
+    response = api.as_user(customer).post("/api/v1/tickets/", {"subject": "s", "body": "b", "type": "printer"},
+                                          format="json")
+    assert response.status_code == 400 and "type" in response.json()
+
+
+@pytest.mark.parametrize(("upload", "text"), [
+    (("evil.exe", b"MZ", "application/x-msdownload"), "file type is not allowed"),
+    (("page.html", b"<script>alert(1)</script>", "image/png"), "file type is not allowed"),
+    (("big.pdf", b"%PDF" + b"0" * 4096, "application/pdf"), "too large"),
+])
+def test_reply_attachments_are_checked_too(api, client, customer, ticket, settings, upload, text):
+    settings.HELPDESK_ATTACHMENT_MAX_BYTES = 1024
+    before = _counts()
+    response = api.as_user(customer).post(f"/api/v1/tickets/{ticket.pk}/messages/",
+                                          {"body": "see file", "attachments": [SimpleUploadedFile(*upload)]},
+                                          format="multipart")
+    assert response.status_code == 400 and text in str(response.json()["attachments"])
+    client.force_login(customer)
+    response = client.post(reverse("portal:reply", args=[ticket.number]),
+                           {"body": "see file", "attachments": [SimpleUploadedFile(*upload)]})
+    assert response.status_code == 400 and text in response.content.decode()
+    assert _counts() == before
+
+
+def test_too_many_attachments(api, customer, settings, unchanged):
+    settings.HELPDESK_ATTACHMENT_MAX_COUNT = 2
+    files = [SimpleUploadedFile(f"f{i}.txt", b"x", "text/plain") for i in range(3)]
+    response = api.as_user(customer).post("/api/v1/tickets/", {"subject": "s", "body": "b", "attachments": files},
+                                          format="multipart")
+    assert response.status_code == 400 and "at most 2 files" in str(response.json()["attachments"])
+
+
+def test_invalid_status_via_patch(api, agent, ticket):
+    before = _counts()
+    api.as_user(agent)
+    response = api.patch(f"/api/v1/tickets/{ticket.pk}/", {"status": "closed", "priority": "urgent"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"status": ["A ticket cannot go from New to Closed."]}
+    response = api.patch(f"/api/v1/tickets/{ticket.pk}/", {"status": "exploded"}, format="json")
+    assert response.status_code == 400 and "not a valid choice" in response.json()["status"][0]
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.priority) == ("new", "normal") and _counts() == before
+
+
+def test_unknown_ticket_is_404_for_every_verb(api, agent, unchanged):
+    api.as_user(agent)
+    assert api.patch("/api/v1/tickets/999999/", {"status": "open"}, format="json").status_code == 404
+    assert api.post("/api/v1/tickets/999999/messages/", {"body": "x"}, format="json").status_code == 404
+    assert api.get("/api/v1/tickets/not-a-number/").status_code == 404
+
+
+@pytest.mark.parametrize(("subject", "query"), [
+    ("Принтер не печатает", "Принтер"),
+    ("Принтер не печатает", "принтер"),
+    ("Ο Εκτυπωτής δεν τυπώνει", "Εκτυπωτής"),
+    ("Ο Εκτυπωτής δεν τυπώνει", "εκτυπωτής"),
+    ("Server 🔥 again", "🔥"),
+])
+def test_search_finds_any_script(api, customer, agent, make_ticket, subject, query):
+    wanted = make_ticket(customer, subject=subject, body=subject)
+    make_ticket(customer, subject="Printer is fine")
+    results = api.as_user(agent).get("/api/v1/tickets/", {"q": query}).json()["results"]
+    assert [(r["id"], r["subject"]) for r in results] == [(wanted.pk, subject)]
+    assert api.get(f"/api/v1/tickets/{wanted.pk}/messages/").json()["results"][0]["body"] == subject
+
+
+def test_any_script_is_shown_intact_on_the_portal(client, customer, make_ticket):
+    ticket = make_ticket(customer, subject="Принтер 🔥 Εκτυπωτής", body="Не печатает — δεν τυπώνει 🧯")
+    client.force_login(customer)
+    html = client.get(reverse("portal:ticket", args=[ticket.number])).content.decode()
+    assert "Принтер 🔥 Εκτυπωτής" in html and "Не печатает — δεν τυπώνει 🧯" in html
+
+
+def test_reply_html_is_sanitized_and_plain_body_escaped(api, client, customer, ticket):
+    hostile = '<img src=x onerror="alert(1)"><script>steal()</script><b>bold</b>'
+    response = api.as_user(customer).post(f"/api/v1/tickets/{ticket.pk}/messages/",
+                                          {"body": hostile, "body_html": hostile}, format="json")
+    assert response.status_code == 201
+    assert response.json()["body_html"] == '<img src="x"><b>bold</b>'
+    assert response.json()["body"] == hostile  # plain text is kept as written; every page escapes it
+    client.force_login(customer)
+    html = client.get(reverse("portal:ticket", args=[ticket.number])).content.decode()
+    assert "<script>steal()</script>" not in html and "onerror=\"alert(1)\"" not in html
+    assert "&lt;script&gt;steal()&lt;/script&gt;" in html
+
+
+@pytest.mark.parametrize("query", ["q=²", "q=%23²", "assignee=²", "q=%23", f"q={'9' * 30}", f"q=%23{'9' * 30}",
+                                   f"assignee={'9' * 30}"])
+def test_odd_filter_values_are_not_server_errors(api, client, agent, ticket, query):
+    # "²".isdigit() is true but int("²") fails: this used to be a 500 in the API and the queue.
+    response = api.as_user(agent).get(f"/api/v1/tickets/?{query}")
+    assert response.status_code == 200 and response.json()["count"] == 0
+    client.force_login(agent)
+    assert client.get(f"/agent/?{query}").status_code == 200

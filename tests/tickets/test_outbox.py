@@ -5,6 +5,7 @@ import threading
 
 import pytest
 from django.db import connection, transaction
+from django.utils.timezone import now
 
 from tickets import services
 from tickets.models import TicketEvent
@@ -68,21 +69,34 @@ def test_sweep_processes_events_whose_task_was_lost(recorded, ticket):
 def test_broker_outage_does_not_fail_the_request(customer, settings, django_capture_on_commit_callbacks):
     from helpdesk.celery import app
 
+    saved = {k: app.conf[k] for k in ("broker_url", "broker_connection_max_retries", "broker_transport_options")}
     app.conf.task_always_eager = False
-    old = app.conf.broker_url
     app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
     app.conf.broker_connection_max_retries = 0
     app.conf.broker_transport_options = {"max_retries": 0}
     try:
-        app.pool.force_close_all()
+        _reset_broker_pools(app)
         with django_capture_on_commit_callbacks(execute=True):
             ticket = services.create_ticket(requester=customer, subject="during outage", body="b")
     finally:
-        app.conf.broker_url = old
-        app.pool.force_close_all()
+        app.conf.update(saved)
         app.conf.task_always_eager = True
+        # Closed pools would make every later (eager) dispatch fail quietly.
+        _reset_broker_pools(app)
     assert ticket.events.get().processed_at is None  # kept for the sweep, not lost
     assert process_pending_events() == 1
+    # And the broker is usable again for the tests that follow.
+    with django_capture_on_commit_callbacks(execute=True):
+        again = services.create_ticket(requester=customer, subject="after outage", body="b")
+    assert again.events.get().processed_at is not None
+
+
+def _reset_broker_pools(app):
+    from kombu import pools
+
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -112,3 +126,130 @@ def test_concurrent_workers_never_share_an_event(settings, customer):
         t.join()
     assert sorted(CALLS) == sorted(TicketEvent.objects.values_list("id", flat=True))
     assert len(CALLS) == len(set(CALLS)) == 40
+
+
+def writing_then_failing_handler(event):
+    """Writes, then fails: its writes must be undone, nothing else."""
+    TicketEvent.objects.filter(pk=event.pk).update(data={"spoiled": True})
+    raise RuntimeError("half-done handler")
+
+
+def test_failing_handler_is_isolated(settings, ticket):
+    CALLS.clear()
+    settings.HELPDESK_EVENT_HANDLERS = [
+        "tests.tickets.test_outbox.writing_then_failing_handler",
+        "tests.tickets.test_outbox.recording_handler",
+    ]
+    event = ticket.events.get()
+    assert process_events() == 1
+    event.refresh_from_db()
+    assert event.processed_at is not None  # marked despite the failure
+    assert "spoiled" not in event.data  # the failed handler's write was rolled back
+    assert CALLS == [event.id]  # the next handler still ran
+    CALLS.clear()
+
+
+def test_default_handler_registry(settings):
+    from channels_inbox.realtime import broadcast_ticket_event
+    from tickets.notifications import notify_requester
+    from tickets.tasks import _handlers
+
+    if hasattr(settings, "HELPDESK_EVENT_HANDLERS"):
+        del settings.HELPDESK_EVENT_HANDLERS
+    from escalation.engine import run_triggers
+
+    assert _handlers() == [run_triggers, notify_requester, broadcast_ticket_event]
+    settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_outbox.recording_handler"]
+    assert _handlers() == [recording_handler]
+
+
+def test_process_events_takes_only_the_given_ids(recorded, customer, make_ticket):
+    first, second = make_ticket(customer), make_ticket(customer)
+    wanted = first.events.get().id
+    assert process_events([wanted]) == 1
+    assert recorded == [wanted]
+    assert second.events.get().processed_at is None
+    assert process_events([wanted]) == 0  # already done: never twice
+
+
+def test_one_dispatch_per_transaction_processes_every_event(recorded, ticket, agent,
+                                                            django_capture_on_commit_callbacks):
+    TicketEvent.objects.update(processed_at=now())
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.update_ticket(ticket=ticket, actor=agent, priority="high", assignee=agent, tags=["x"])
+    events = list(ticket.events.order_by("id").values_list("id", "processed_at")[1:])
+    assert len(callbacks) == 1 and len(events) == 4  # priority, assignee, status (new → open), tag
+    assert recorded == [e[0] for e in events] and all(at is not None for _id, at in events)
+
+
+def test_broadcast_reaches_channel_layer_groups(settings, agent, ticket):
+    """The realtime handler publishes through the real Redis pub/sub channel
+    layer to the `agents` group and the ticket's own group."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync, sync_to_async
+    from channels.layers import get_channel_layer
+
+    from channels_inbox.realtime import AGENTS_GROUP, ticket_group
+
+    settings.HELPDESK_EVENT_HANDLERS = ["channels_inbox.realtime.broadcast_ticket_event"]
+    layer = get_channel_layer()
+    assert type(layer).__name__ == "RedisPubSubChannelLayer"
+
+    async def scenario():
+        agents_channel = await layer.new_channel()
+        ticket_channel = await layer.new_channel()
+        await layer.group_add(AGENTS_GROUP, agents_channel)
+        await layer.group_add(ticket_group(ticket.pk), ticket_channel)
+        try:
+            await sync_to_async(process_events)()
+            await sync_to_async(services.add_message)(ticket=ticket, author=agent, body="psst", internal=True)
+            await sync_to_async(process_events)()
+            received = []
+            for channel in (agents_channel, ticket_channel):
+                received.append([await asyncio.wait_for(layer.receive(channel), 5) for _ in range(2)])
+            return received
+        finally:
+            await layer.group_discard(AGENTS_GROUP, agents_channel)
+            await layer.group_discard(ticket_group(ticket.pk), ticket_channel)
+
+    for messages in async_to_sync(scenario)():
+        assert messages == [
+            {"type": "ticket.event", "event": "ticket_created", "ticket_id": ticket.pk, "number": ticket.number,
+             "internal": False},
+            {"type": "ticket.event", "event": "message_added", "ticket_id": ticket.pk, "number": ticket.number,
+             "internal": True},
+        ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_ticket_locked_by_a_request_does_not_hold_back_its_events(settings, customer):
+    """The outbox locks event rows only: a request busy with the same ticket
+    neither blocks the worker nor makes it skip the ticket's events."""
+    from tickets.models import Ticket
+
+    CALLS.clear()
+    settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_outbox.recording_handler"]
+    ticket = services.create_ticket(requester=customer, subject="busy", body="b")
+    TicketEvent.objects.update(processed_at=None)
+    CALLS.clear()
+    locked, release = threading.Event(), threading.Event()
+
+    def request_holding_the_ticket():
+        try:
+            with transaction.atomic():
+                Ticket.objects.select_for_update().get(pk=ticket.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=request_holding_the_ticket)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        assert process_events() == 1
+    finally:
+        release.set()
+        holder.join()
+    assert CALLS == [ticket.events.get().id]

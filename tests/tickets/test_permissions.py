@@ -112,3 +112,109 @@ def test_admin_role_is_the_only_way_to_staff(db):
     agent.save()
     agent.refresh_from_db()
     assert agent.is_staff is True
+
+
+def test_anonymous_is_refused_everywhere(api, client, ticket):
+    for method, path in [("get", "/api/v1/tickets/"), ("get", f"/api/v1/tickets/{ticket.pk}/"),
+                         ("get", f"/api/v1/tickets/{ticket.pk}/messages/"), ("get", f"/api/v1/tickets/{ticket.pk}/events/"),
+                         ("get", "/api/v1/ticket-types/"), ("get", "/api/v1/users/me/"),
+                         ("post", "/api/v1/tickets/"), ("post", f"/api/v1/tickets/{ticket.pk}/messages/"),
+                         ("patch", f"/api/v1/tickets/{ticket.pk}/")]:
+        response = getattr(api, method)(path, {"subject": "s", "body": "b", "status": "solved"}
+                                        if method != "get" else None, format="json")
+        assert response.status_code in (401, 403), (method, path, response.status_code)
+    for method, name, args in [("get", "portal:tickets", []), ("get", "portal:new_ticket", []),
+                               ("get", "portal:ticket", [ticket.number]), ("post", "portal:reply", [ticket.number]),
+                               ("post", "portal:solve", [ticket.number]), ("get", "agent:queue", [])]:
+        url = reverse(name, args=args)
+        response = getattr(client, method)(url, {"body": "x"} if method == "post" else None)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("login")), url
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.messages.count()) == ("new", 1)
+
+
+def test_customer_guessing_numbers_and_ids_finds_only_their_own(api, client, customer, other_customer, make_ticket):
+    mine = make_ticket(customer)
+    theirs = [make_ticket(other_customer) for _ in range(3)]
+    api.as_user(customer)
+    client.force_login(customer)
+    for t in [mine, *theirs]:
+        expected = 200 if t == mine else 404
+        assert api.get(f"/api/v1/tickets/{t.pk}/").status_code == expected
+        assert client.get(reverse("portal:ticket", args=[t.number])).status_code == expected
+    # An unknown id looks exactly like an invisible one.
+    unknown = api.get("/api/v1/tickets/999999/")
+    invisible = api.get(f"/api/v1/tickets/{theirs[0].pk}/")
+    assert unknown.status_code == invisible.status_code == 404 and unknown.json() == invisible.json()
+    assert [r["number"] for r in api.get("/api/v1/tickets/?page_size=100").json()["results"]] == [mine.number]
+
+
+def test_customer_events_exclude_internal_ones(api, customer, agent, ticket, ticket_type):
+    services.add_message(ticket=ticket, author=agent, body="INTERNAL-NOTE", internal=True)
+    services.update_ticket(ticket=ticket, actor=agent, priority="urgent", assignee=agent, tags=["vip"], type=ticket_type)
+    services.add_message(ticket=ticket, author=agent, body="Public answer", status="pending")
+    agent_events = api.as_user(agent).get(f"/api/v1/tickets/{ticket.pk}/events/").json()["results"]
+    customer_events = api.as_user(customer).get(f"/api/v1/tickets/{ticket.pk}/events/").json()["results"]
+    internal_ids = set(ticket.events.filter(internal=True).values_list("id", flat=True))
+    assert internal_ids and internal_ids <= {e["id"] for e in agent_events}
+    assert not internal_ids & {e["id"] for e in customer_events}
+    assert [e["kind"] for e in customer_events] == [
+        "ticket_created", "status_changed", "message_added", "status_changed"]
+    for kind in ("priority_changed", "assignee_changed", "tag_added", "type_changed"):
+        assert kind not in str(customer_events)
+
+
+def test_customers_cannot_change_agent_fields_via_api(api, customer, agent, ticket, ticket_type):
+    api.as_user(customer)
+    for payload in ({"tags": ["x"]}, {"type": ticket_type.pk}, {"status": "solved", "priority": "low"}):
+        assert api.patch(f"/api/v1/tickets/{ticket.pk}/", payload, format="json").status_code == 403, payload
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.priority, ticket.type, ticket.events.count()) == ("new", "normal", None, 1)
+
+
+def test_sharing_organization_members_work_together_but_never_see_notes(api, client, agent, make_ticket):
+    org = OrganizationFactory(shares_tickets=True)
+    alice, bob = CustomerFactory(organization=org), CustomerFactory(organization=org)
+    outsider = CustomerFactory(organization=OrganizationFactory(shares_tickets=True))
+    ticket = make_ticket(alice, subject="Shared printer")
+    services.add_message(ticket=ticket, author=agent, body="INTERNAL-SHARED", internal=True)
+    make_ticket(outsider, subject="Outsider ticket")
+
+    api.as_user(bob)
+    assert [r["subject"] for r in api.get("/api/v1/tickets/").json()["results"]] == ["Shared printer"]
+    assert api.post(f"/api/v1/tickets/{ticket.pk}/messages/", {"body": "Same here"}, format="json").status_code == 201
+    assert "INTERNAL-SHARED" not in str(api.get(f"/api/v1/tickets/{ticket.pk}/messages/").json())
+    client.force_login(bob)
+    html = client.get(reverse("portal:ticket", args=[ticket.number])).content.decode()
+    assert "Same here" in html and "INTERNAL-SHARED" not in html
+    assert api.as_user(outsider).get(f"/api/v1/tickets/{ticket.pk}/").status_code == 404
+
+
+def test_leaving_sharing_off_keeps_colleagues_apart(api, client, make_ticket):
+    org = OrganizationFactory(shares_tickets=False)
+    alice, bob = CustomerFactory(organization=org), CustomerFactory(organization=org)
+    ticket = make_ticket(alice)
+    client.force_login(bob)
+    assert client.get(reverse("portal:ticket", args=[ticket.number])).status_code == 404
+    assert api.as_user(bob).get("/api/v1/tickets/").json()["count"] == 0
+    org.shares_tickets = True
+    org.save()
+    assert api.as_user(bob).get("/api/v1/tickets/").json()["count"] == 1
+
+
+def test_disabled_accounts_lose_api_access(api, customer, ticket):
+    api.as_user(customer)
+    assert api.get("/api/v1/tickets/").status_code == 200
+    customer.is_active = False
+    customer.save()
+    assert api.get("/api/v1/tickets/").status_code == 401
+
+
+def test_customers_cannot_open_the_agent_workspace_or_admin(client, customer, ticket):
+    client.force_login(customer)
+    assert client.get(reverse("agent:queue")).status_code == 403
+    assert client.get(reverse("agent:ticket", args=[ticket.number])).status_code == 403
+    assert client.post(reverse("agent:reply", args=[ticket.number]), {"body": "x", "internal": "on"}).status_code == 403
+    assert ticket.messages.count() == 1
+    assert client.get("/admin/").status_code == 302

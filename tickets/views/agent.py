@@ -182,7 +182,7 @@ def properties(request, number):
 @require_POST
 def bulk(request):
     """Assign or change the status of several tickets at once."""
-    numbers = [int(n) for n in request.POST.getlist("tickets") if n.isdigit()][:200]
+    numbers = [int(n) for n in request.POST.getlist("tickets") if n.isdecimal()][:200]
     tickets = list(selectors.visible_tickets(request.user).filter(number__in=numbers))
     action = request.POST.get("action", "")
     changes = {}
