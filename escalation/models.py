@@ -1,7 +1,8 @@
-"""Tiers (L1–L4) and groups (queues of agents). The trigger engine, agent
-profiles, SLA policies and escalation rules build on these."""
+"""Tiers (L1–L4), groups (queues of agents), agent profiles, and the
+admin-configured triggers that route and escalate tickets."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -36,6 +37,12 @@ class Group(models.Model):
         limit_choices_to={"role__in": ["agent", "admin"]},
     )
     description = models.TextField(_("description"), blank=True)
+    # Round-robin position: the member who got the last ticket. The group row
+    # is locked while the next member is chosen, so concurrent assignments
+    # never pick the same turn.
+    last_assigned = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+",
+    )
 
     class Meta:
         ordering = ["tier__level", "name"]
@@ -44,3 +51,110 @@ class Group(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class AgentProfile(models.Model):
+    class Presence(models.TextChoices):
+        ONLINE = "online", _("Online")
+        AWAY = "away", _("Away")
+        OFFLINE = "offline", _("Offline")
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, verbose_name=_("agent"), on_delete=models.CASCADE,
+                                related_name="agent_profile", limit_choices_to={"role__in": ["agent", "admin"]})
+    skills = models.JSONField(_("skills"), default=list, blank=True,
+                              help_text=_("Tags such as a language (ru) or a product (printers)."))
+    max_open_tickets = models.PositiveIntegerField(_("capacity: open tickets"), default=20)
+    max_concurrent_chats = models.PositiveIntegerField(_("capacity: concurrent chats"), default=3)
+    presence = models.CharField(_("presence"), max_length=10, choices=Presence.choices, default=Presence.ONLINE)
+    presence_changed_at = models.DateTimeField(_("presence changed"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("agent profile")
+        verbose_name_plural = _("agent profiles")
+
+    def __str__(self):
+        return f"{self.user} ({self.get_presence_display()})"
+
+    def clean(self):
+        if not isinstance(self.skills, list) or not all(isinstance(s, str) and s.strip() for s in self.skills):
+            raise ValidationError({"skills": _("Skills are a list of words, e.g. [\"ru\", \"printers\"].")})
+        self.skills = sorted({s.strip().lower() for s in self.skills})
+
+
+class Trigger(models.Model):
+    """When one of `events` happens and the conditions match, run the actions.
+    Conditions: {"all": [{field, operator, value}], "any": [...]}. Actions:
+    [{"type": ..., ...}]. Both are validated by escalation.rules."""
+
+    name = models.CharField(_("name"), max_length=150)
+    description = models.TextField(_("description"), blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveIntegerField(_("position"), default=0, db_index=True)
+    events = models.JSONField(_("events"), default=list)
+    conditions = models.JSONField(_("conditions"), default=dict, blank=True)
+    actions = models.JSONField(_("actions"), default=list)
+    stop_processing = models.BooleanField(_("stop processing further triggers"), default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("trigger")
+        verbose_name_plural = _("triggers")
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        from .rules import validate_trigger_definition
+
+        cleaned = validate_trigger_definition(events=self.events, conditions=self.conditions, actions=self.actions)
+        self.events, self.conditions, self.actions = cleaned
+
+
+class TriggerFiring(models.Model):
+    """The explanation of one firing: which conditions matched and what the
+    actions did (or why they failed)."""
+
+    trigger = models.ForeignKey(Trigger, verbose_name=_("trigger"), on_delete=models.CASCADE, related_name="firings")
+    ticket = models.ForeignKey("tickets.Ticket", verbose_name=_("ticket"), on_delete=models.CASCADE,
+                               related_name="trigger_firings")
+    event = models.ForeignKey("tickets.TicketEvent", verbose_name=_("event"), on_delete=models.CASCADE,
+                              related_name="trigger_firings")
+    # The change that started the causal chain (its batch id): a trigger fires
+    # at most once per ticket per chain.
+    chain = models.CharField(_("causal chain"), max_length=32)
+    matched = models.JSONField(_("matched conditions"), default=list)
+    actions_done = models.JSONField(_("actions done"), default=list)
+    errors = models.JSONField(_("errors"), default=list)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("trigger firing")
+        verbose_name_plural = _("trigger firings")
+        constraints = [
+            models.UniqueConstraint(fields=["trigger", "ticket", "chain"], name="trigger_once_per_chain"),
+        ]
+
+    def __str__(self):
+        return f"{self.trigger} on #{self.ticket_id}"
+
+
+class Notification(models.Model):
+    """A dashboard notification for an agent (from a trigger's notify action)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    ticket = models.ForeignKey("tickets.Ticket", null=True, on_delete=models.CASCADE, related_name="notifications")
+    text = models.CharField(_("text"), max_length=500)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_unread")]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+
+    def __str__(self):
+        return self.text

@@ -54,6 +54,16 @@ class TicketType(models.Model):
     )
     active = models.BooleanField(_("active"), default=True)
     position = models.PositiveIntegerField(_("position"), default=0)
+    default_tier = models.ForeignKey(
+        "escalation.Tier", verbose_name=_("default tier"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", help_text=_("New tickets of this type start here (L1 when empty)."),
+    )
+    default_group = models.ForeignKey(
+        "escalation.Group", verbose_name=_("default group"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # [{"name": "order_id", "label": "Order", "kind": "text|number|choice|date", "required": true, "choices": [...]}]
+    field_definitions = models.JSONField(_("custom fields"), default=list, blank=True)
 
     class Meta:
         ordering = ["position", "name"]

@@ -6,13 +6,29 @@ from django.db.models import Prefetch, Q
 from .models import Message, Status, Tag, Ticket, TicketEvent, TicketType
 
 
+def agent_scope(user):
+    """Agents see tickets in the tiers and groups they belong to, tickets
+    assigned to them, and tickets not yet routed anywhere (to triage)."""
+    from escalation.models import Group
+
+    my_groups = Group.objects.filter(members=user)
+    return (
+        Q(assignee=user)
+        | Q(group__in=my_groups.values("id"))
+        | Q(tier__in=my_groups.values("tier_id"))
+        | Q(tier__isnull=True, group__isnull=True)
+    )
+
+
 def visible_tickets(user):
     """Customers: their own tickets, plus their organization's when it shares.
-    Agents and admins: all tickets (tier scoping narrows agents later)."""
+    Agents: their tiers and groups (agent_scope). Admins: all tickets."""
     if user is None or not user.is_authenticated or not user.is_active:
         return Ticket.objects.none()
-    if user.is_agent:
+    if user.is_helpdesk_admin:
         return Ticket.objects.all()
+    if user.is_agent:
+        return Ticket.objects.filter(agent_scope(user))
     own = Q(requester=user)
     if user.organization_id and user.organization.shares_tickets:
         own |= Q(organization_id=user.organization_id)

@@ -6,7 +6,9 @@ import logging
 import mimetypes
 import os
 import re
+import uuid
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -46,6 +48,9 @@ class EventContext:
 
     cause: TicketEvent | None = None
     data: dict | None = None
+    # Events written under one context share a batch: one update, evaluated
+    # once by the trigger engine.
+    batch: str = dataclass_field(default_factory=lambda: uuid.uuid4().hex)
 
 
 # --- validation helpers -------------------------------------------------------
@@ -107,7 +112,7 @@ def _validate_type(ticket_type):
     if ticket_type is None:
         return None
     if isinstance(ticket_type, int | str):
-        ticket_type = TicketType.objects.filter(pk=ticket_type).first()
+        ticket_type = TicketType.objects.filter(pk=ticket_type).first() if str(ticket_type).isdecimal() else None
         if ticket_type is None:
             raise ValidationError({"type": [_("Unknown ticket type.")]})
     if not ticket_type.active:
@@ -136,6 +141,15 @@ def _record(ticket, kind, *, actor=None, field="", old=None, new=None, data=None
     merged = dict(data or {})
     if ctx and ctx.data:
         merged.update(ctx.data)
+    # One service call (or one trigger's actions) is one batch; the chain is
+    # the batch that started it all.
+    if ctx is not None:
+        merged["batch"] = ctx.batch
+    elif events:
+        merged["batch"] = events[0].data["batch"]
+    else:
+        merged["batch"] = uuid.uuid4().hex
+    merged["chain"] = cause.data.get("chain", cause.data.get("batch")) if cause else merged["batch"]
     event = TicketEvent.objects.create(
         ticket=ticket, kind=kind, actor=actor, field=field, old_value=old, new_value=new, data=merged,
         internal=internal, cause=cause, chain_depth=(cause.chain_depth + 1) if cause else 0,
@@ -239,6 +253,8 @@ def create_ticket(
             requester=requester,
             organization=requester.organization,
             assignee=cleaned["assignee"],
+            tier=_default_tier(ticket_type),
+            group=ticket_type.default_group if ticket_type else None,
             language=language or requester.language or "",
             custom_fields=custom_fields or {},
             follow_up_of=follow_up_of,
@@ -259,6 +275,17 @@ def create_ticket(
                     data={"follow_up": ticket.number})
         _dispatch_after_commit(events)
     return ticket
+
+
+def _default_tier(ticket_type):
+    """New tickets land in their type's tier, else L1 (when tiers exist)."""
+    from escalation.models import Tier
+
+    if ticket_type is not None and ticket_type.default_group_id:
+        return ticket_type.default_group.tier
+    if ticket_type is not None and ticket_type.default_tier_id:
+        return ticket_type.default_tier
+    return Tier.objects.filter(level=1).first()
 
 
 def _get_or_create_tags(names):
@@ -356,14 +383,16 @@ EDITABLE_FIELDS = ("status", "priority", "type", "assignee", "tags", "tier", "gr
 CUSTOMER_EDITABLE_FIELDS = ("status",)
 
 
-def update_ticket(*, ticket, actor, ctx=None, **changes) -> Ticket:
+def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), **changes) -> Ticket:
     """Change ticket properties (status, priority, type, assignee, tags, tier,
-    group) in one transaction, one event per field that really changed."""
+    group) in one transaction, one event per field that really changed.
+    `add_tags` / `remove_tags` edit the tag set relative to its locked state."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({f: [_("This field cannot be changed here.")] for f in sorted(unknown)})
     if not actor.is_agent:
-        if set(changes) - set(CUSTOMER_EDITABLE_FIELDS) or changes.get("status") not in (None, Status.SOLVED):
+        if (set(changes) - set(CUSTOMER_EDITABLE_FIELDS) or add_tags or remove_tags
+                or changes.get("status") not in (None, Status.SOLVED)):
             raise PermissionDenied(_("Customers can only mark their ticket solved."))
 
     events = []
@@ -378,7 +407,7 @@ def update_ticket(*, ticket, actor, ctx=None, **changes) -> Ticket:
             _record(ticket, Kind.PRIORITY, actor=actor, field="priority", old=ticket.priority, new=new, ctx=ctx, events=events)
             ticket.priority = new
             fields.add("priority")
-        if "type" in changes and changes["type"] != ticket.type:
+        if "type" in changes and changes["type"] != ticket.type and not _same_type(changes["type"], ticket):
             new = _validate_type(changes["type"])
             if new != ticket.type:
                 _record(ticket, Kind.TYPE, actor=actor, field="type", old=_value(ticket.type), new=_value(new), ctx=ctx, events=events)
@@ -399,9 +428,25 @@ def update_ticket(*, ticket, actor, ctx=None, **changes) -> Ticket:
                 fields.add(name)
         if "tags" in changes and changes["tags"] is not None:
             _set_tags(ticket, [clean_tag(t) for t in changes["tags"]], actor=actor, ctx=ctx, events=events)
-        ticket.save(update_fields=sorted(fields))
+        if add_tags or remove_tags:
+            # Computed under the row lock: concurrent tag edits never undo each other.
+            drop = {clean_tag(t) for t in remove_tags}
+            keep = [n for n in ticket.tags.values_list("name", flat=True) if n not in drop]
+            _set_tags(ticket, keep + [n for n in map(clean_tag, add_tags) if n not in drop],
+                      actor=actor, ctx=ctx, events=events)
+        if events:
+            # Nothing changed, nothing written: a no-op edit must not move the
+            # ticket to the top of the queue.
+            ticket.save(update_fields=sorted(fields))
         _dispatch_after_commit(events)
     return ticket
+
+
+def _same_type(value, ticket):
+    """An id for the type the ticket already has (even a retired one) is no change."""
+    if isinstance(value, int | str) and str(value).isdecimal():
+        return int(value) == ticket.type_id
+    return False
 
 
 def _set_tags(ticket, names, *, actor, ctx, events):
@@ -420,14 +465,11 @@ def _set_tags(ticket, names, *, actor, ctx, events):
 
 
 def add_tags(*, ticket, actor, tags, ctx=None) -> Ticket:
-    current = list(ticket.tags.values_list("name", flat=True))
-    return update_ticket(ticket=ticket, actor=actor, tags=current + [clean_tag(t) for t in tags], ctx=ctx)
+    return update_ticket(ticket=ticket, actor=actor, add_tags=[clean_tag(t) for t in tags], ctx=ctx)
 
 
 def remove_tags(*, ticket, actor, tags, ctx=None) -> Ticket:
-    drop = {clean_tag(t) for t in tags}
-    current = [n for n in ticket.tags.values_list("name", flat=True) if n not in drop]
-    return update_ticket(ticket=ticket, actor=actor, tags=current, ctx=ctx)
+    return update_ticket(ticket=ticket, actor=actor, remove_tags=[clean_tag(t) for t in tags], ctx=ctx)
 
 
 def assign_ticket(*, ticket, actor, assignee, ctx=None) -> Ticket:
@@ -446,7 +488,8 @@ def receive_message(
     ticket it answers, or open a new one (a follow-up when that ticket is
     closed). Returns (ticket, message, created)."""
     if ticket is not None:
-        ticket.refresh_from_db(fields=["status"])
+        # The caller's copy may be stale (status, type, subject changed since it was read).
+        ticket.refresh_from_db()
     if ticket is not None and ticket.status != Status.CLOSED:
         message = add_message(ticket=ticket, author=requester, body=body, body_html=body_html,
                               attachments=attachments, channel=channel, external_id=external_id)

@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 # Consumers of ticket events, called in order for every event inside the
 # processing transaction. The trigger engine and live queue updates register here.
 DEFAULT_EVENT_HANDLERS = [
+    "escalation.engine.run_triggers",
     "tickets.notifications.notify_requester",
     "channels_inbox.realtime.broadcast_ticket_event",
 ]
@@ -33,7 +34,10 @@ def process_events(event_ids=None, *, limit=500) -> int:
         qs = TicketEvent.objects.filter(processed_at__isnull=True).order_by("id")
         if event_ids is not None:
             qs = qs.filter(id__in=event_ids)
-        events = list(qs.select_for_update(skip_locked=True).select_related("ticket")[:limit])
+        # Lock the event rows only (`of`): locking the joined tickets too would
+        # skip the events of any ticket a request is changing right now, and
+        # block that request while the handlers run.
+        events = list(qs.select_for_update(skip_locked=True, of=("self",)).select_related("ticket")[:limit])
         for event in events:
             for handler in handlers:
                 try:

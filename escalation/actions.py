@@ -1,0 +1,238 @@
+"""Trigger actions: validated definitions, carried out as service calls (so
+every action records its own TicketEvent, caused by the triggering event)."""
+
+import string
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from tickets import services
+from tickets.models import Priority, Status, TicketType
+
+from .assignment import FALLBACKS, STRATEGIES, choose_agent
+from .models import Group, Notification, Tier
+
+ACTION_TYPES = (
+    "set_priority", "set_status", "set_type", "set_tier", "set_group", "assign", "assign_group",
+    "add_tags", "remove_tags", "add_note", "notify", "reply", "escalate", "webhook",
+)
+TEMPLATE_FIELDS = {"ticket_number", "ticket_subject", "requester_name", "ticket_status", "ticket_priority"}
+
+
+def _ref(model, value, *, by=("name",)):
+    if value is None or value == "":
+        return None
+    cond = Q()
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        cond |= Q(pk=int(value))
+    for attr in by:
+        cond |= Q(**{f"{attr}__iexact": str(value)})
+    return model.objects.filter(cond).first()
+
+
+def _tier(value):
+    if isinstance(value, str) and value.upper().startswith("L") and value[1:].isdigit():
+        value = int(value[1:])
+    if isinstance(value, int):
+        return Tier.objects.filter(level=value).first()
+    return _ref(Tier, value)
+
+
+def _agent(value):
+    User = get_user_model()
+    user = _ref(User, value, by=("username", "email"))
+    return user if user is not None and user.is_agent and user.is_active else None
+
+
+def _tags(value):
+    if not isinstance(value, list) or not value:
+        raise ValueError(_("expects a non-empty list of tags"))
+    try:
+        return [services.clean_tag(t) for t in value]
+    except Exception as exc:  # ValidationError from clean_tag
+        raise ValueError("; ".join(getattr(exc, "messages", [str(exc)]))) from None
+
+
+def _template(text):
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(_("expects a text"))
+    names = {f for _lit, f, _spec, _conv in string.Formatter().parse(text) if f}
+    unknown = names - TEMPLATE_FIELDS
+    if unknown:
+        raise ValueError(_("unknown placeholders %(u)s (known: %(k)s)") % {
+            "u": ", ".join(sorted(unknown)), "k": ", ".join(sorted(TEMPLATE_FIELDS))})
+    return text
+
+
+def validate_action(action):
+    if not isinstance(action, dict) or action.get("type") not in ACTION_TYPES:
+        raise ValueError(_("unknown action type “%(t)s” (known: %(k)s)") % {
+            "t": action.get("type") if isinstance(action, dict) else action, "k": ", ".join(ACTION_TYPES)})
+    kind = action["type"]
+    value = action.get("value")
+    if kind == "set_priority":
+        if value not in Priority.values:
+            raise ValueError(_("priority must be one of %(v)s") % {"v": ", ".join(Priority.values)})
+    elif kind == "set_status":
+        if value not in Status.values:
+            raise ValueError(_("status must be one of %(v)s") % {"v": ", ".join(Status.values)})
+    elif kind == "set_type":
+        if _ref(TicketType, value) is None:
+            raise ValueError(_("unknown ticket type “%(v)s”") % {"v": value})
+    elif kind in ("set_tier", "escalate"):
+        if _tier(action.get("tier", value)) is None:
+            raise ValueError(_("unknown tier “%(v)s”") % {"v": action.get("tier", value)})
+    elif kind == "set_group":
+        if _ref(Group, value) is None:
+            raise ValueError(_("unknown group “%(v)s”") % {"v": value})
+    elif kind == "assign":
+        agent = _agent(action.get("agent"))
+        if agent is None:
+            raise ValueError(_("unknown or inactive agent “%(v)s”") % {"v": action.get("agent")})
+        group = action.get("group")
+        if group is not None:
+            g = _ref(Group, group)
+            if g is None or not g.members.filter(pk=agent.pk).exists():
+                raise ValueError(_("%(a)s is not a member of group “%(g)s”") % {"a": agent, "g": group})
+    elif kind == "assign_group":
+        if _ref(Group, action.get("group")) is None:
+            raise ValueError(_("unknown group “%(v)s”") % {"v": action.get("group")})
+        if action.get("strategy", "round_robin") not in STRATEGIES:
+            raise ValueError(_("strategy must be one of %(v)s") % {"v": ", ".join(STRATEGIES)})
+        if action.get("fallback", "none") not in FALLBACKS:
+            raise ValueError(_("fallback must be one of %(v)s") % {"v": ", ".join(FALLBACKS)})
+    elif kind in ("add_tags", "remove_tags"):
+        action = {**action, "tags": _tags(action.get("tags"))}
+    elif kind in ("add_note", "reply"):
+        _template(action.get("body"))
+    elif kind == "notify":
+        to = action.get("to", "assignee")
+        if to not in ("assignee", "group", "lead") and _agent(to) is None:
+            raise ValueError(_("notify “to” is assignee, group, lead or an agent"))
+        _template(action.get("message", "Ticket #{ticket_number}: {ticket_subject}"))
+    elif kind == "webhook":
+        url = action.get("url", "")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 2000:
+            raise ValueError(_("webhook url must be an http(s) URL"))
+        if not isinstance(action.get("secret", ""), str):
+            raise ValueError(_("webhook secret must be text"))
+    return dict(action)
+
+
+def render_template(text, ticket):
+    return text.format(
+        ticket_number=ticket.number, ticket_subject=ticket.subject, requester_name=ticket.requester.display_name,
+        ticket_status=ticket.get_status_display(), ticket_priority=ticket.get_priority_display(),
+    )
+
+
+def perform(action, *, ticket, ctx, actor=None, dry_run=False):
+    """Carry out one action; returns a sentence saying what it did. With
+    dry_run, says what it would do and changes nothing."""
+    kind = action["type"]
+    value = action.get("value")
+
+    def update(**changes):
+        if not dry_run:
+            services.update_ticket(ticket=ticket, actor=actor or _system_actor(), ctx=ctx, **changes)
+
+    if kind == "set_priority":
+        update(priority=value)
+        return f"priority → {value}"
+    if kind == "set_status":
+        update(status=value)
+        return f"status → {value}"
+    if kind == "set_type":
+        t = _ref(TicketType, value)
+        update(type=t)
+        return f"type → {t}"
+    if kind == "set_tier":
+        tier = _tier(value)
+        update(tier=tier)
+        return f"tier → {tier}"
+    if kind == "set_group":
+        group = _ref(Group, value)
+        update(group=group, tier=group.tier)
+        return f"group → {group}"
+    if kind == "escalate":
+        tier = _tier(action.get("tier", value))
+        group = _ref(Group, action["group"]) if action.get("group") else tier.groups.order_by("id").first()
+        update(tier=tier, group=group, assignee=None)
+        return f"escalated to {tier}" + (f" ({group})" if group else "")
+    if kind == "assign":
+        agent = _agent(action["agent"])
+        update(assignee=agent)
+        return f"assigned to {agent}"
+    if kind == "assign_group":
+        group = _ref(Group, action["group"])
+        strategy = action.get("strategy", "round_robin")
+        if dry_run:
+            return f"assign within {group} ({strategy})"
+        agent = choose_agent(group, strategy=strategy, ticket=ticket, fallback=action.get("fallback", "none"))
+        changes = {"group": group, "tier": group.tier}
+        if agent is not None:
+            changes["assignee"] = agent
+        update(**changes)
+        return f"assigned to {agent} in {group} ({strategy})" if agent else f"queued in {group}: nobody available"
+    if kind == "add_tags":
+        if not dry_run:
+            services.add_tags(ticket=ticket, actor=actor or _system_actor(), tags=action["tags"], ctx=ctx)
+        return "tags + " + ", ".join(action["tags"])
+    if kind == "remove_tags":
+        if not dry_run:
+            services.remove_tags(ticket=ticket, actor=actor or _system_actor(), tags=action["tags"], ctx=ctx)
+        return "tags − " + ", ".join(action["tags"])
+    if kind == "add_note":
+        if not dry_run:
+            services.add_message(ticket=ticket, author=actor or _system_actor(), internal=True,
+                                 body=render_template(action["body"], ticket), ctx=ctx)
+        return "internal note added"
+    if kind == "reply":
+        if not dry_run:
+            services.add_message(ticket=ticket, author=actor or _system_actor(), internal=False,
+                                 body=render_template(action["body"], ticket), ctx=ctx)
+        return "reply sent to the requester"
+    if kind == "notify":
+        recipients = _recipients(action.get("to", "assignee"), ticket)
+        text = render_template(action.get("message", "Ticket #{ticket_number}: {ticket_subject}"), ticket)[:500]
+        if not dry_run:
+            Notification.objects.bulk_create([Notification(user=u, ticket=ticket, text=text) for u in recipients])
+            if action.get("email"):
+                from django.core.mail import send_mass_mail
+
+                send_mass_mail([(text, text, None, [u.email]) for u in recipients if u.email], fail_silently=False)
+        return "notified " + (", ".join(str(u) for u in recipients) or "nobody")
+    if kind == "webhook":
+        if not dry_run:
+            from django.db import transaction
+
+            from .tasks import call_webhook
+
+            payload = {"event": ctx.cause.kind if ctx and ctx.cause else None, "ticket": {
+                "id": ticket.pk, "number": ticket.number, "subject": ticket.subject, "status": ticket.status,
+                "priority": ticket.priority}}
+            transaction.on_commit(lambda: call_webhook.delay(action["url"], action.get("secret", ""), payload))
+        return f"webhook → {action['url']}"
+    raise ValueError(kind)
+
+
+def _recipients(to, ticket):
+    if to == "assignee":
+        return [ticket.assignee] if ticket.assignee else []
+    if to == "lead":
+        return [ticket.group.lead] if ticket.group and ticket.group.lead else []
+    if to == "group":
+        return list(ticket.group.members.filter(is_active=True)) if ticket.group else []
+    agent = _agent(to)
+    return [agent] if agent else []
+
+
+def _system_actor():
+    """Changes made by triggers are attributed to a system account, with the
+    trigger named in the event's data."""
+    User = get_user_model()
+    user, _created = User.objects.get_or_create(
+        username="system", defaults={"role": User.Role.AGENT, "first_name": "Helpdesk", "last_name": "automation",
+                                     "is_active": False})
+    return user

@@ -1,0 +1,72 @@
+"""Choosing an agent inside a group: round robin, least loaded, or by skills.
+Correct under concurrency: the group row is locked while its next member is
+chosen, so two workers never hand out the same turn or the last free slot."""
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q
+
+from tickets.models import UNSOLVED_STATUSES
+
+from .models import AgentProfile, Group
+
+STRATEGIES = ("round_robin", "least_loaded", "skills")
+FALLBACKS = ("none", "least_loaded", "lead")
+
+
+def _candidates(group, *, skills=()):
+    """Active, online members under capacity, with their open-ticket load."""
+    User = get_user_model()
+    qs = (
+        User.objects.filter(agent_groups=group, is_active=True, role__in=[User.Role.AGENT, User.Role.ADMIN])
+        .filter(Q(agent_profile__isnull=True) | Q(agent_profile__presence=AgentProfile.Presence.ONLINE))
+        .annotate(load=Count("assigned_tickets", filter=Q(assigned_tickets__status__in=UNSOLVED_STATUSES)))
+        .select_related("agent_profile")
+        .order_by("id")
+    )
+    members = []
+    for user in qs:
+        profile = getattr(user, "agent_profile", None)
+        capacity = profile.max_open_tickets if profile else 20
+        if user.load >= capacity:
+            continue
+        if skills:
+            have = set(profile.skills if profile else [])
+            if not set(skills) <= have:
+                continue
+        members.append(user)
+    return members
+
+
+def choose_agent(group, *, strategy, ticket=None, fallback="none"):
+    """The agent to assign, or None. Call inside a transaction: the group row
+    stays locked until it commits."""
+    group = Group.objects.select_for_update().get(pk=group.pk)
+    if strategy == "skills" and ticket is not None:
+        wanted = sorted({t.name for t in ticket.tags.all()} | ({ticket.language} if ticket.language else set()))
+        members = _candidates(group, skills=wanted)
+        if not members:
+            # Nobody has every skill: the best partial match, then the fallback.
+            everyone = _candidates(group)
+            scored = [(len(set(getattr(getattr(m, "agent_profile", None), "skills", [])) & set(wanted)), m)
+                      for m in everyone]
+            best = max((s for s, _ in scored), default=0)
+            members = [m for s, m in scored if s == best and best > 0]
+        chosen = min(members, key=lambda m: (m.load, m.id)) if members else None
+    elif strategy == "least_loaded":
+        members = _candidates(group)
+        chosen = min(members, key=lambda m: (m.load, m.id)) if members else None
+    else:
+        members = _candidates(group)
+        chosen = None
+        if members:
+            after = group.last_assigned_id or 0
+            later = [m for m in members if m.id > after]
+            chosen = later[0] if later else members[0]
+    if chosen is None and fallback == "least_loaded" and strategy != "least_loaded":
+        members = _candidates(group)
+        chosen = min(members, key=lambda m: (m.load, m.id)) if members else None
+    elif chosen is None and fallback == "lead" and group.lead_id and group.lead.is_active:
+        chosen = group.lead
+    if chosen is not None:
+        Group.objects.filter(pk=group.pk).update(last_assigned=chosen)
+    return chosen

@@ -1,0 +1,348 @@
+"""Trigger conditions and actions: the vocabulary, its validation, and the
+evaluation of conditions against a ticket and the change that happened.
+
+A condition is {"field": ..., "operator": ..., "value": ...}. Fields name what
+a condition looks at; operators how. Everything an admin saves goes through
+validate_trigger_definition(), which returns cleaned copies or raises a
+ValidationError that names the broken item."""
+
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import datetime, time
+
+import regex
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tickets.models import Channel, Priority, Status, TicketEvent
+
+REGEX_MAX_LENGTH = 200
+REGEX_TIMEOUT_SECONDS = 0.05
+TEXT_LIMIT = 20_000  # characters of a body a regex looks at
+
+# The events a trigger can listen to. Field changes are all `ticket_updated`.
+EVENTS = {
+    "ticket_created", "ticket_updated", "message_added", "ticket_reopened",
+    "sla_warning", "sla_breached", "escalation_due",
+}
+UPDATE_KINDS = {
+    TicketEvent.Kind.STATUS, TicketEvent.Kind.PRIORITY, TicketEvent.Kind.TYPE, TicketEvent.Kind.ASSIGNEE,
+    TicketEvent.Kind.TIER, TicketEvent.Kind.GROUP, TicketEvent.Kind.TAG_ADDED, TicketEvent.Kind.TAG_REMOVED,
+}
+
+
+def listened_kind(event_kind):
+    return "ticket_updated" if event_kind in UPDATE_KINDS else event_kind
+
+
+# --- fields --------------------------------------------------------------------
+
+# kind: choice (one of known values), ref (an object matched by id or name),
+# tags (a set), text, number, bool.
+FIELDS = {
+    "type": "ref", "priority": "choice", "status": "choice", "channel": "choice", "tier": "ref", "group": "ref",
+    "assignee": "ref", "organization": "ref", "tags": "tags", "subject": "text", "body": "text",
+    "requester_email": "text", "requester_domain": "text", "language": "choice",
+    "within_business_hours": "bool", "hours_since_created": "number",
+    "message_internal": "bool", "message_author_role": "choice",
+}
+CHOICES = {
+    "priority": set(Priority.values), "status": set(Status.values), "channel": set(Channel.values),
+    "language": {code for code, _name in settings.LANGUAGES} | {""},
+    "message_author_role": {"customer", "agent", "admin"},
+}
+CHANGE_FIELDS = {"status", "priority", "type", "tier", "group", "assignee", "tags"}
+OPERATORS = {
+    "choice": {"is", "is_not", "in", "not_in", "is_set", "is_not_set"},
+    "ref": {"is", "is_not", "in", "not_in", "is_set", "is_not_set"},
+    "tags": {"contains", "not_contains", "in", "not_in", "is_set", "is_not_set"},
+    "text": {"is", "is_not", "contains", "not_contains", "starts_with", "matches_regex", "is_set", "is_not_set"},
+    "number": {"is", "is_not", "gt", "lt", "is_set", "is_not_set"},
+    "bool": {"is"},
+}
+CHANGE_OPERATORS = {"changed", "changed_from", "changed_to"}
+NO_VALUE = {"is_set", "is_not_set", "changed"}
+LIST_VALUE = {"in", "not_in"}
+
+
+def field_kind(name):
+    if name.startswith("custom."):
+        return "custom"
+    return FIELDS.get(name)
+
+
+# --- validation ------------------------------------------------------------------
+
+def _compile(pattern):
+    if not isinstance(pattern, str) or not pattern:
+        raise ValueError(_("a regular expression is required"))
+    if len(pattern) > REGEX_MAX_LENGTH:
+        raise ValueError(_("the regular expression is longer than %(n)d characters") % {"n": REGEX_MAX_LENGTH})
+    try:
+        return regex.compile(pattern, regex.IGNORECASE | regex.UNICODE)
+    except regex.error as exc:
+        raise ValueError(_("invalid regular expression: %(e)s") % {"e": exc}) from None
+
+
+def _check_value(name, kind, operator, value):
+    if operator in NO_VALUE:
+        return None
+    if operator in LIST_VALUE:
+        if not isinstance(value, list) or not value:
+            raise ValueError(_("expects a non-empty list of values"))
+        return [_check_value(name, kind, "is", v) for v in value]
+    if operator == "matches_regex":
+        _compile(value)
+        return value
+    if kind == "number" or operator in ("gt", "lt"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(_("expects a number"))
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(_("expects true or false"))
+        return value
+    if kind == "choice":
+        value = str(value).lower()
+        if value not in CHOICES[name]:
+            raise ValueError(_("“%(v)s” is not one of %(choices)s") % {"v": value, "choices": ", ".join(sorted(CHOICES[name]))})
+        return value
+    if kind in ("ref", "tags", "text", "custom"):
+        if not isinstance(value, str | int) or isinstance(value, bool) or str(value).strip() == "":
+            raise ValueError(_("expects a value"))
+        return value.strip().lower() if isinstance(value, str) and kind in ("tags",) else value
+    return value
+
+
+def validate_condition(cond):
+    if not isinstance(cond, dict):
+        raise ValueError(_("a condition is an object with field, operator and value"))
+    name, operator, value = cond.get("field"), cond.get("operator"), cond.get("value")
+    kind = field_kind(name) if isinstance(name, str) else None
+    if kind is None:
+        raise ValueError(_("unknown field “%(f)s”") % {"f": name})
+    if operator in CHANGE_OPERATORS:
+        if name not in CHANGE_FIELDS:
+            raise ValueError(_("“%(f)s” has no change to look at") % {"f": name})
+        value = None if operator == "changed" else _check_value(name, kind if kind != "tags" else "text", "is", value)
+    else:
+        allowed = OPERATORS.get(kind, {"is", "is_not", "in", "not_in", "contains", "not_contains", "starts_with",
+                                       "matches_regex", "gt", "lt", "is_set", "is_not_set"})
+        if operator not in allowed:
+            raise ValueError(_("operator “%(o)s” does not apply to %(f)s (use one of: %(ops)s)") % {
+                "o": operator, "f": name, "ops": ", ".join(sorted(allowed | (CHANGE_OPERATORS if name in CHANGE_FIELDS else set())))})
+        value = _check_value(name, kind, operator, value)
+    cleaned = {"field": name, "operator": operator}
+    if operator not in NO_VALUE:
+        cleaned["value"] = value
+    return cleaned
+
+
+def validate_trigger_definition(*, events, conditions, actions):
+    """Cleaned (events, conditions, actions), or a ValidationError naming what is wrong."""
+    from .actions import validate_action
+
+    errors = {}
+    if not isinstance(events, list) or not events:
+        errors["events"] = [_("Choose at least one event.")]
+    else:
+        unknown = [e for e in events if e not in EVENTS]
+        if unknown:
+            errors["events"] = [_("Unknown events: %(e)s. Known: %(k)s.") % {"e": ", ".join(map(str, unknown)), "k": ", ".join(sorted(EVENTS))}]
+    conditions = conditions or {}
+    cleaned_conditions = {"all": [], "any": []}
+    if not isinstance(conditions, dict) or set(conditions) - {"all", "any"}:
+        errors["conditions"] = [_("Conditions are {\"all\": [...], \"any\": [...]}.")]
+    else:
+        messages = []
+        for group in ("all", "any"):
+            items = conditions.get(group) or []
+            if not isinstance(items, list):
+                messages.append(_("“%(g)s” must be a list.") % {"g": group})
+                continue
+            for i, cond in enumerate(items, 1):
+                try:
+                    cleaned_conditions[group].append(validate_condition(cond))
+                except ValueError as exc:
+                    messages.append(_("%(g)s condition %(i)d: %(e)s") % {"g": group, "i": i, "e": exc})
+        if messages:
+            errors["conditions"] = messages
+    cleaned_actions = []
+    if not isinstance(actions, list) or not actions:
+        errors["actions"] = [_("Add at least one action.")]
+    else:
+        messages = []
+        for i, action in enumerate(actions, 1):
+            try:
+                cleaned_actions.append(validate_action(action))
+            except ValueError as exc:
+                messages.append(_("action %(i)d: %(e)s") % {"i": i, "e": exc})
+        if messages:
+            errors["actions"] = messages
+    if errors:
+        raise ValidationError(errors)
+    return list(dict.fromkeys(events)), cleaned_conditions, cleaned_actions
+
+
+# --- evaluation --------------------------------------------------------------------
+
+@dataclass
+class Facts:
+    """What conditions look at: the ticket now, the message (for
+    message_added) and the changes of the batch being evaluated."""
+
+    ticket: object
+    event: object = None
+    message: object = None
+    changes: dict = field(default_factory=dict)  # field -> (old, new)
+    now: datetime = field(default_factory=timezone.now)
+
+    def ref_keys(self, obj):
+        if obj is None:
+            return set()
+        keys = {str(obj.pk), str(obj).lower()}
+        for attr in ("name", "username", "email"):
+            value = getattr(obj, attr, None)
+            if value:
+                keys.add(str(value).lower())
+        if hasattr(obj, "level"):
+            keys |= {f"l{obj.level}", str(obj.level)}
+        return keys
+
+    def value(self, name):
+        t = self.ticket
+        if name in ("priority", "status", "channel", "language"):
+            return getattr(t, name) or ""
+        if name in ("type", "tier", "group", "assignee", "organization"):
+            return getattr(t, name)
+        if name == "tags":
+            return {tag.name for tag in t.tags.all()}
+        if name == "subject":
+            return t.subject
+        if name == "body":
+            message = self.message or t.messages.order_by("-id").first()
+            return (message.body if message else "")[:TEXT_LIMIT]
+        if name == "requester_email":
+            return (t.requester.email or "").lower()
+        if name == "requester_domain":
+            return (t.requester.email or "").rpartition("@")[2].lower()
+        if name == "hours_since_created":
+            return (self.now - t.created_at).total_seconds() / 3600
+        if name == "within_business_hours":
+            return within_business_hours(self.now)
+        if name == "message_internal":
+            return bool(self.message and self.message.internal)
+        if name == "message_author_role":
+            return self.message.author.role if self.message and self.message.author else ""
+        if name.startswith("custom."):
+            return (t.custom_fields or {}).get(name[7:])
+        raise KeyError(name)
+
+
+def _norm(value):
+    if value is None:
+        return ""
+    if hasattr(value, "pk"):
+        return value
+    return str(value).lower()
+
+
+def _matches_one(facts, kind, actual, expected):
+    if kind == "ref":
+        return str(expected).lower() in facts.ref_keys(actual)
+    if kind == "tags":
+        return str(expected).lower() in actual
+    if kind == "number":
+        return actual is not None and float(actual) == float(expected)
+    if kind == "bool":
+        return bool(actual) is expected
+    return _norm(actual) == _norm(expected)
+
+
+def _change_matches(facts, name, operator, value):
+    if name not in facts.changes:
+        return False
+    if operator == "changed":
+        return True
+    old, new = facts.changes[name]
+    side = old if operator == "changed_from" else new
+    if name == "tags":
+        return str(value).lower() in (side or set())
+    if isinstance(side, dict):  # refs are logged as {"id", "name"}
+        return str(value).lower() in {str(side.get("id")), str(side.get("name", "")).lower()}
+    return _norm(side) == _norm(value)
+
+
+def evaluate_condition(cond, facts):
+    name, operator, expected = cond["field"], cond["operator"], cond.get("value")
+    if operator in CHANGE_OPERATORS:
+        return _change_matches(facts, name, operator, expected)
+    kind = field_kind(name)
+    actual = facts.value(name)
+    empty = actual is None or actual == "" or actual == set()
+    if operator == "is_set":
+        return not empty
+    if operator == "is_not_set":
+        return empty
+    if kind == "custom":
+        kind = "number" if operator in ("gt", "lt") or isinstance(actual, int | float) else "text"
+    if operator == "is":
+        return _matches_one(facts, kind, actual, expected)
+    if operator == "is_not":
+        return not _matches_one(facts, kind, actual, expected)
+    if operator == "in":
+        return any(_matches_one(facts, kind, actual, v) for v in expected)
+    if operator == "not_in":
+        return not any(_matches_one(facts, kind, actual, v) for v in expected)
+    if operator == "contains":
+        return (str(expected).lower() in actual) if kind == "tags" else str(expected).lower() in _norm(actual)
+    if operator == "not_contains":
+        return not ((str(expected).lower() in actual) if kind == "tags" else str(expected).lower() in _norm(actual))
+    if operator == "starts_with":
+        return _norm(actual).startswith(str(expected).lower())
+    if operator in ("gt", "lt"):
+        try:
+            number = float(actual)
+        except (TypeError, ValueError):
+            return False
+        return number > float(expected) if operator == "gt" else number < float(expected)
+    if operator == "matches_regex":
+        try:
+            return _compile(expected).search(str(actual or "")[:TEXT_LIMIT], timeout=REGEX_TIMEOUT_SECONDS) is not None
+        except TimeoutError:
+            # A pattern that backtracks forever is treated as not matching.
+            raise RegexTimeout(expected) from None
+    raise ValueError(operator)
+
+
+class RegexTimeout(Exception):
+    pass
+
+
+def evaluate(conditions, facts):
+    """(matched: bool, explanation: list of conditions that held)."""
+    matched = []
+    for cond in conditions.get("all", []):
+        if not evaluate_condition(cond, facts):
+            return False, matched
+        matched.append(cond)
+    any_conditions = conditions.get("any", [])
+    if any_conditions:
+        hits = [c for c in any_conditions if evaluate_condition(c, facts)]
+        if not hits:
+            return False, matched
+        matched.extend(hits)
+    return True, matched
+
+
+def within_business_hours(moment):
+    """Default calendar until the SLA issue brings BusinessHours: Monday to
+    Friday, HELPDESK_BUSINESS_HOURS (start, end) in HELPDESK_BUSINESS_TZ."""
+    tz = zoneinfo.ZoneInfo(getattr(settings, "HELPDESK_BUSINESS_TZ", "UTC"))
+    start, end = getattr(settings, "HELPDESK_BUSINESS_HOURS", ("09:00", "18:00"))
+    local = moment.astimezone(tz)
+    if local.weekday() >= 5:
+        return False
+    return time.fromisoformat(start) <= local.time() < time.fromisoformat(end)
