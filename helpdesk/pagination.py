@@ -1,11 +1,11 @@
 """Counting a million rows to print "1–50 of 812,345" costs more than the page
 itself. Lists count up to a cap (an index-only COUNT over a LIMIT subquery) and
-say "10,000+" beyond it."""
+say "1,000+" beyond it."""
 
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 
 
 def capped_count(queryset, cap=COUNT_CAP):

@@ -8,16 +8,16 @@ from .models import Message, Status, Tag, Ticket, TicketEvent, TicketType
 
 def agent_scope(user):
     """Agents see tickets in the tiers and groups they belong to, tickets
-    assigned to them, and tickets not yet routed anywhere (to triage)."""
+    assigned to them, and tickets not yet routed anywhere (to triage). The
+    memberships are read first so the ticket query gets plain id lists the
+    planner can use indexes for."""
     from escalation.models import Group
 
-    my_groups = Group.objects.filter(members=user)
-    return (
-        Q(assignee=user)
-        | Q(group__in=my_groups.values("id"))
-        | Q(tier__in=my_groups.values("tier_id"))
-        | Q(tier__isnull=True, group__isnull=True)
-    )
+    memberships = list(Group.objects.filter(members=user).values_list("id", "tier_id"))
+    scope = Q(assignee=user) | Q(tier__isnull=True, group__isnull=True)
+    if memberships:
+        scope |= Q(group_id__in=[g for g, _t in memberships]) | Q(tier_id__in={t for _g, t in memberships})
+    return scope
 
 
 def visible_tickets(user):

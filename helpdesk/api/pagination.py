@@ -5,7 +5,7 @@ from helpdesk.pagination import CappedPaginator
 
 
 class StandardPagination(PageNumberPagination):
-    """Page numbers with a capped count: `count` stops at 10,001 and
+    """Page numbers with a capped count: `count` stops at 1,001 and
     `count_capped` says so (narrow the filters to count exactly)."""
 
     page_size = 25
