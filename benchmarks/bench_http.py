@@ -178,6 +178,7 @@ def cmd_read(args):
             ("Queue page /agent/?view=mine", web_client, "/agent/?view=mine"),
             ("Queue page /agent/?view=unassigned", web_client, "/agent/?view=unassigned"),
             ("Queue rows /agent/queue/rows/?view=open (poll)", web_client, "/agent/queue/rows/?view=open"),
+            ("Sidebar counts /agent/counts/ (loaded after the page)", web_client, "/agent/counts/"),
         ]
         for name, make, path in cases:
             if args.only and args.only not in name:

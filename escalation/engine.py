@@ -66,7 +66,7 @@ def run_triggers(event, *, triggers=None):
     if not triggers:
         return
     # The ticket row lock serializes trigger runs for one ticket across workers.
-    ticket = Ticket.objects.select_for_update().select_related(
+    ticket = Ticket.objects.select_for_update(of=("self",)).select_related(
         "requester", "type", "tier", "group", "assignee", "organization").get(pk=event.ticket_id)
     chain = event.data.get("chain") or event.data.get("batch") or str(event.id)
     fired = set(TriggerFiring.objects.filter(ticket=ticket, chain=chain).values_list("trigger_id", flat=True))

@@ -58,7 +58,8 @@ OPERATORS = {
     "choice": {"is", "is_not", "in", "not_in", "is_set", "is_not_set"},
     "ref": {"is", "is_not", "in", "not_in", "is_set", "is_not_set"},
     "tags": {"contains", "not_contains", "in", "not_in", "is_set", "is_not_set"},
-    "text": {"is", "is_not", "contains", "not_contains", "starts_with", "matches_regex", "is_set", "is_not_set"},
+    "text": {"is", "is_not", "in", "not_in", "contains", "not_contains", "starts_with", "matches_regex", "is_set",
+             "is_not_set"},
     "number": {"is", "is_not", "gt", "lt", "is_set", "is_not_set"},
     "bool": {"is"},
 }

@@ -1,0 +1,307 @@
+"""The trigger engine end to end through the outbox (Celery eager in these
+tests; tests/escalation/test_worker.py uses real worker processes)."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from django.urls import reverse
+
+from escalation.engine import MAX_CHAIN_DEPTH
+from escalation.models import AgentProfile, Group, Notification, TriggerFiring
+from tests.factories import AgentFactory, TicketTypeFactory
+from tickets import services
+from tickets.models import Ticket, TicketEvent
+from tickets.tasks import process_events
+
+
+def create(customer, **kw):
+    kw.setdefault("subject", "Card charged twice")
+    kw.setdefault("body", "Please refund")
+    ticket = services.create_ticket(requester=customer, **kw)
+    for _ in range(10):  # the trigger's own changes are events too
+        if not process_events():
+            break
+    ticket.refresh_from_db()
+    return ticket
+
+
+def test_payment_tickets_go_to_billing_round_robin_with_explanation(customer, billing, make_trigger):
+    payment = TicketTypeFactory(name="payment")
+    trigger = make_trigger(name="Payments → Billing L1", all=[{"field": "type", "operator": "is", "value": "payment"}],
+                           actions=[{"type": "assign_group", "group": "Billing L1", "strategy": "round_robin"}])
+    tickets = [create(customer, type=payment) for _ in range(10)]
+    counts = {a.pk: sum(t.assignee_id == a.pk for t in tickets) for a in billing.agents}
+    assert list(counts.values()) == [2] * 5
+    first = tickets[0]
+    assert first.group == billing and first.tier.level == 1
+    firing = TriggerFiring.objects.get(ticket=first)
+    assert firing.trigger == trigger and firing.errors == []
+    assert firing.matched == [{"field": "type", "operator": "is", "value": "payment"}]
+    assert "round_robin" in firing.actions_done[0]
+    event = first.events.get(kind=TicketEvent.Kind.ASSIGNEE)
+    assert event.data["trigger_name"] == "Payments → Billing L1" and event.cause.kind == "ticket_created"
+    assert event.actor.username == "system"
+
+
+def test_explanation_on_the_ticket_page(client, customer, billing, make_trigger, admin_user):
+    payment = TicketTypeFactory(name="payment")
+    make_trigger(name="Payments → Billing L1", all=[{"field": "type", "operator": "is", "value": "payment"}],
+                 actions=[{"type": "assign_group", "group": "Billing L1", "strategy": "round_robin"}])
+    ticket = create(customer, type=payment)
+    client.force_login(admin_user)
+    html = client.get(reverse("agent:ticket", args=[ticket.number])).content.decode()
+    assert f"assigned the ticket to {ticket.assignee.display_name}" in html
+    assert "by trigger “Payments → Billing L1”" in html
+
+
+def test_non_matching_trigger_does_nothing(customer, billing, make_trigger):
+    make_trigger(all=[{"field": "priority", "operator": "is", "value": "urgent"}],
+                 actions=[{"type": "set_tier", "value": "L2"}])
+    ticket = create(customer)
+    assert ticket.tier.level == 1 and not TriggerFiring.objects.exists()
+
+
+def test_every_action(customer, billing, make_trigger, tiers, mailoutbox):
+    lead = billing.agents[0]
+    billing.lead = lead
+    billing.save()
+    make_trigger(name="everything", actions=[
+        {"type": "set_priority", "value": "urgent"},
+        {"type": "set_type", "value": TicketTypeFactory(name="repair").name},
+        {"type": "add_tags", "tags": ["vip", "auto"]},
+        {"type": "remove_tags", "tags": ["auto"]},
+        {"type": "set_group", "value": "Billing L1"},
+        {"type": "assign", "agent": billing.agents[2].username},
+        {"type": "add_note", "body": "Routed #{ticket_number} automatically"},
+        {"type": "notify", "to": "lead", "message": "Urgent: {ticket_subject}", "email": True},
+        {"type": "reply", "body": "Hello {requester_name}, we got ticket #{ticket_number}."},
+        {"type": "set_status", "value": "pending"},
+    ])
+    ticket = create(customer)
+    assert ticket.priority == "urgent" and ticket.type.name == "repair"
+    assert list(ticket.tags.values_list("name", flat=True)) == ["vip"]
+    assert ticket.group == billing and ticket.assignee == billing.agents[2] and ticket.status == "pending"
+    note, reply = ticket.messages.order_by("id")[1:3]
+    assert note.internal and note.body == f"Routed #{ticket.number} automatically"
+    assert not reply.internal and reply.body.startswith(f"Hello {customer.display_name}")
+    assert Notification.objects.get(user=lead).text == "Urgent: Card charged twice"
+    assert [m.to for m in mailoutbox] == [[lead.email], [customer.email]]  # lead notified; requester gets the reply
+    assert TriggerFiring.objects.get().errors == []
+
+
+def test_escalate_to_tier(customer, billing, make_trigger, tiers):
+    l2 = Group.objects.create(name="Tech L2", tier=tiers[2])
+    make_trigger(all=[{"field": "subject", "operator": "contains", "value": "outage"}],
+                 actions=[{"type": "escalate", "tier": "L2"}])
+    ticket = create(customer, subject="Total outage")
+    assert ticket.tier == tiers[2] and ticket.group == l2 and ticket.assignee is None
+
+
+def test_order_and_stop_processing(customer, billing, make_trigger):
+    make_trigger(name="second", position=2, actions=[{"type": "add_tags", "tags": ["second"]}])
+    make_trigger(name="first", position=1, stop=True, all=[{"field": "subject", "operator": "contains", "value": "stop"}],
+                 actions=[{"type": "add_tags", "tags": ["first"]}])
+    stopped = create(customer, subject="please stop")
+    assert list(stopped.tags.values_list("name", flat=True)) == ["first"]
+    both = create(customer, subject="carry on")
+    assert list(both.tags.values_list("name", flat=True)) == ["second"]
+
+
+def test_later_triggers_see_earlier_changes(customer, billing, make_trigger):
+    make_trigger(name="a", position=1, actions=[{"type": "set_priority", "value": "urgent"}])
+    make_trigger(name="b", position=2, all=[{"field": "priority", "operator": "is", "value": "urgent"}],
+                 actions=[{"type": "add_tags", "tags": ["hot"]}])
+    assert list(create(customer).tags.values_list("name", flat=True)) == ["hot"]
+
+
+def test_loop_guard_stops_flip_flopping_triggers(customer, billing, make_trigger):
+    make_trigger(name="up", events=["ticket_created", "ticket_updated"],
+                 all=[{"field": "priority", "operator": "is_not", "value": "high"}],
+                 actions=[{"type": "set_priority", "value": "high"}])
+    make_trigger(name="down", events=["ticket_updated"], all=[{"field": "priority", "operator": "is", "value": "high"}],
+                 actions=[{"type": "set_priority", "value": "low"}])
+    ticket = create(customer)
+    for _ in range(10):
+        if not process_events():
+            break
+    assert process_events() == 0  # the chain ended by itself
+    ticket.refresh_from_db()
+    fired = list(TriggerFiring.objects.filter(ticket=ticket).values_list("trigger__name", flat=True))
+    assert sorted(fired) == ["down", "up"]  # each once in the chain
+    assert ticket.priority == "low"
+
+
+def test_chain_depth_cap(customer, billing, make_trigger, caplog):
+    ticket = create(customer)
+    event = ticket.events.first()
+    deep = TicketEvent.objects.create(ticket=ticket, kind="ticket_updated", chain_depth=MAX_CHAIN_DEPTH,
+                                      cause=event, data={"batch": "x", "chain": "x"})
+    make_trigger(events=["ticket_updated"], actions=[{"type": "add_tags", "tags": ["never"]}])
+    process_events([deep.id])
+    assert "chain stopped" in caplog.text
+    assert not ticket.tags.filter(name="never").exists()
+
+
+def test_one_update_is_one_evaluation(customer, agent, billing, make_trigger):
+    ticket = create(customer)
+    make_trigger(events=["ticket_updated"], actions=[{"type": "add_note", "body": "updated"}])
+    services.update_ticket(ticket=ticket, actor=agent, priority="high", tags=["a", "b"], status="pending")
+    process_events()
+    process_events()
+    assert ticket.messages.filter(internal=True, body="updated").count() == 1
+
+
+def test_message_added_conditions(customer, agent, billing, make_trigger):
+    ticket = create(customer)
+    make_trigger(events=["message_added"], all=[
+        {"field": "message_author_role", "operator": "is", "value": "customer"},
+        {"field": "message_internal", "operator": "is", "value": False},
+        {"field": "body", "operator": "contains", "value": "angry"}],
+        actions=[{"type": "set_priority", "value": "high"}])
+    services.add_message(ticket=ticket, author=agent, body="angry note", internal=True)
+    process_events()
+    ticket.refresh_from_db()
+    assert ticket.priority == "normal"
+    services.add_message(ticket=ticket, author=customer, body="I am angry")
+    process_events()
+    ticket.refresh_from_db()
+    assert ticket.priority == "high"
+
+
+def test_failing_action_does_not_block_the_others(customer, billing, make_trigger):
+    trigger = make_trigger(actions=[{"type": "set_status", "value": "closed"},  # new → closed is refused
+                                    {"type": "add_tags", "tags": ["still"]}])
+    ticket = create(customer)
+    assert list(ticket.tags.values_list("name", flat=True)) == ["still"]
+    firing = TriggerFiring.objects.get(trigger=trigger)
+    assert firing.errors and "set_status" in firing.errors[0]
+
+
+def test_hostile_regex_is_logged_not_stalling(customer, billing, make_trigger):
+    make_trigger(all=[{"field": "body", "operator": "matches_regex", "value": r"(a+)+$b"}],
+                 actions=[{"type": "add_tags", "tags": ["x"]}])
+    ticket = create(customer, body="a" * 5000)
+    firing = TriggerFiring.objects.get(ticket=ticket)
+    assert "timed out" in firing.errors[0] and not ticket.tags.exists()
+
+
+def test_least_loaded_respects_capacity_and_presence(customer, billing, make_trigger):
+    a, b, c, d, e = billing.agents
+    AgentProfile.objects.filter(user__in=[a, b, c]).update(max_open_tickets=2)
+    AgentProfile.objects.filter(user__in=[d]).update(presence="offline")
+    AgentProfile.objects.filter(user__in=[e]).update(presence="away")
+    make_trigger(actions=[{"type": "assign_group", "group": "Billing L1", "strategy": "least_loaded"}])
+    tickets = [create(customer) for _ in range(8)]
+    loads = [sum(t.assignee_id == x.pk for t in tickets) for x in (a, b, c, d, e)]
+    assert loads == [2, 2, 2, 0, 0]
+    assert [t.assignee for t in tickets[6:]] == [None, None]  # everyone full: queued in the group
+    assert all(t.group == billing for t in tickets)
+
+
+def test_skills_strategy_and_fallback(customer, billing, make_trigger):
+    a, b, *_ = billing.agents
+    AgentProfile.objects.filter(user=b).update(skills=["ru", "printers"])
+    make_trigger(actions=[{"type": "assign_group", "group": "Billing L1", "strategy": "skills", "fallback": "lead"}])
+    customer.language = "ru"
+    customer.save()
+    ticket = create(customer, tags=["printers"], language="ru")
+    assert ticket.assignee == b
+    AgentProfile.objects.filter(user=b).update(presence="offline")
+    billing.lead = a
+    billing.save()
+    customer.language = "el"
+    customer.save()
+    other = create(customer, tags=["scanners"], language="el")
+    assert other.assignee == a  # nobody has the skills: the lead
+
+
+def test_type_defaults_route_new_tickets(customer, billing, tiers):
+    payment = TicketTypeFactory(name="payment", default_group=billing)
+    ticket = create(customer, type=payment)
+    assert ticket.group == billing and ticket.tier == tiers[1]
+    escalated = TicketTypeFactory(name="security", default_tier=tiers[3])
+    assert create(customer, type=escalated).tier == tiers[3]
+    assert create(customer).tier == tiers[1]  # L1 by default
+
+
+class Hook(BaseHTTPRequestHandler):
+    received = []
+    fail_first = 0
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if Hook.fail_first:
+            Hook.fail_first -= 1
+            self.send_response(503)
+            self.end_headers()
+            return
+        Hook.received.append((self.headers["X-Helpdesk-Signature"], body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def hook_server():
+    Hook.received, Hook.fail_first = [], 0
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+
+
+def test_webhook_is_signed(customer, billing, make_trigger, hook_server, django_capture_on_commit_callbacks):
+    import hashlib
+    import hmac
+
+    make_trigger(actions=[{"type": "webhook", "url": hook_server, "secret": "s3cret"},
+                          {"type": "add_tags", "tags": ["after-webhook"]}])
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = services.create_ticket(requester=customer, subject="Hook me", body="b")
+        process_events()
+    [(signature, body)] = Hook.received
+    assert signature == "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    assert json.loads(body)["ticket"]["number"] == ticket.number
+    assert ticket.tags.filter(name="after-webhook").exists()
+
+
+def test_webhook_retries_with_backoff(hook_server):
+    from escalation.tasks import call_webhook
+
+    Hook.fail_first = 1
+    from celery.exceptions import Retry
+
+    with pytest.raises(Retry, match="HTTP 503"):  # a 503 schedules a retry with backoff
+        call_webhook.apply(args=[hook_server, "k", {"x": 1}])
+    assert call_webhook.apply(args=[hook_server, "k", {"x": 1}]).get() == 204
+    assert len(Hook.received) == 1
+
+
+def test_tier_scoping_in_api_and_ui(api, client, customer, tiers, make_ticket):
+    l1_agent, l3_agent = AgentFactory(), AgentFactory()
+    Group.objects.create(name="Support L1", tier=tiers[1]).members.add(l1_agent)
+    Group.objects.create(name="Engineering L3", tier=tiers[3]).members.add(l3_agent)
+    l3_only = TicketTypeFactory(name="bug", default_tier=tiers[3])
+    deep = make_ticket(customer, type=l3_only)
+    shallow = make_ticket(customer)
+    assert api.as_user(l1_agent).get(f"/api/v1/tickets/{deep.pk}/").status_code == 404
+    assert api.as_user(l3_agent).get(f"/api/v1/tickets/{deep.pk}/").status_code == 200
+    assert {t["number"] for t in api.as_user(l1_agent).get("/api/v1/tickets/").json()["results"]} == {shallow.number}
+    client.force_login(l1_agent)
+    assert client.get(reverse("agent:ticket", args=[deep.number])).status_code == 404
+    services.assign_ticket(ticket=deep, actor=l3_agent, assignee=l1_agent)
+    assert client.get(reverse("agent:ticket", args=[deep.number])).status_code == 200  # assigned to them
+
+
+def test_system_actor_is_not_assignable(customer, billing, make_trigger):
+    from tickets.selectors import assignable_agents
+
+    make_trigger(actions=[{"type": "add_note", "body": "hi"}])
+    create(customer)
+    assert not assignable_agents().filter(username="system").exists()
+    assert Ticket.objects.count() == 1
