@@ -1,0 +1,59 @@
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from ..models import Group, Tier, Trigger, TriggerFiring
+from ..rules import validate_trigger_definition
+
+
+class TierSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tier
+        fields = ["id", "level", "name", "description"]
+
+
+class GroupSerializer(serializers.ModelSerializer):
+    members = serializers.PrimaryKeyRelatedField(
+        many=True, required=False,
+        queryset=get_user_model().objects.filter(role__in=["agent", "admin"], is_active=True))
+
+    class Meta:
+        model = Group
+        fields = ["id", "name", "tier", "members", "lead", "description"]
+
+    def validate(self, attrs):
+        lead = attrs.get("lead")
+        if lead is not None and not lead.is_agent:
+            raise serializers.ValidationError({"lead": ["The lead must be an agent."]})
+        return attrs
+
+
+class TriggerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Trigger
+        fields = ["id", "name", "description", "active", "position", "events", "conditions", "actions",
+                  "stop_processing", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate(self, attrs):
+        current = self.instance
+        try:
+            events, conditions, actions = validate_trigger_definition(
+                events=attrs.get("events", current.events if current else None),
+                conditions=attrs.get("conditions", current.conditions if current else {}),
+                actions=attrs.get("actions", current.actions if current else None),
+            )
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        attrs.update(events=events, conditions=conditions, actions=actions)
+        return attrs
+
+
+class DryRunSerializer(serializers.Serializer):
+    ticket = serializers.IntegerField(help_text="Ticket id")
+
+
+class TriggerFiringSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TriggerFiring
+        fields = ["id", "trigger", "ticket", "event", "chain", "matched", "actions_done", "errors", "created_at"]
