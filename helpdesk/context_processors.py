@@ -2,7 +2,14 @@ from django.conf import settings
 
 
 def helpdesk(request):
+    user = getattr(request, "user", None)
+    agent_presence = None
+    if user is not None and user.is_authenticated and user.is_agent and request.path.startswith("/agent/"):
+        from escalation.services import presence_of
+
+        agent_presence = presence_of(user)
     return {
+        "agent_presence": agent_presence,
         "HELPDESK_NAME": "Helpdesk",
         "QUEUE_POLL_SECONDS": settings.HELPDESK_QUEUE_POLL_SECONDS,
     }

@@ -17,3 +17,18 @@ def test_seed_demo_is_idempotent_and_prints_logins(db, capsys):
     assert Ticket.objects.filter(subject__contains="Принтер").exists()
     assert Ticket.objects.filter(messages__internal=True).exists()
     assert not TicketEvent.objects.filter(processed_at__isnull=True).exists()
+
+
+def test_seed_demo_routes_new_tickets(db):
+    from escalation.models import Group, Tier, Trigger
+    from tickets import services
+    from tickets.tasks import process_events
+
+    call_command("seed_demo")
+    assert Tier.objects.count() == 4 and Group.objects.count() == 4 and Trigger.objects.count() == 5
+    olga = User.objects.get(email="olga@acme.example")
+    ticket = services.create_ticket(requester=olga, subject="Charged twice", body="b",
+                                    type=TicketType.objects.get(name="payment"))
+    process_events()
+    ticket.refresh_from_db()
+    assert ticket.group.name == "Billing L1" and ticket.assignee.username in ("marco", "sam")

@@ -83,3 +83,25 @@ def test_admin_trigger_form_validates_and_dry_runs(client, admin_user, customer,
     page = client.get(f"/admin/escalation/trigger/{trigger.pk}/dry-run/", {"ticket": ticket.number}).content.decode()
     assert "matches" in page and "priority → high" in page
     assert client.get(f"/admin/escalation/trigger/{trigger.pk}/change/").status_code == 200
+
+
+def test_presence_switch_in_the_dashboard(client, agent, billing, customer, make_trigger):
+    from escalation.models import AgentProfile
+    from tickets.tasks import process_events
+
+    client.force_login(agent)
+    assert 'id="presence"' in client.get("/agent/").content.decode()
+    response = client.post("/agent/presence/", {"presence": "away"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "You are now away" in response.content.decode()
+    assert AgentProfile.objects.get(user=agent).presence == "away"
+    assert client.post("/agent/presence/", {"presence": "asleep"}).status_code == 302
+    assert AgentProfile.objects.get(user=agent).presence == "away"
+    # Offline agents get nothing new.
+    for member in billing.agents:
+        client.force_login(member)
+        client.post("/agent/presence/", {"presence": "offline"})
+    make_trigger(actions=[{"type": "assign_group", "group": "Billing L1", "strategy": "round_robin"}])
+    ticket = services.create_ticket(requester=customer, subject="s", body="b")
+    process_events()
+    ticket.refresh_from_db()
+    assert ticket.assignee is None and ticket.group == billing

@@ -206,3 +206,20 @@ def bulk(request):
         messages.warning(request, _("Not changed (not allowed from their status): %(list)s") % {"list": ", ".join(failed)})
     nxt = request.POST.get("next") or ""
     return redirect(nxt if nxt.startswith("/agent/") else "agent:queue")
+
+
+@agent_required
+@require_POST
+def presence(request):
+    from escalation.services import set_presence
+
+    try:
+        profile = set_presence(user=request.user, presence=request.POST.get("presence", ""))
+    except ValidationError as exc:
+        _errors_to_messages(request, exc)
+    else:
+        messages.success(request, _("You are now %(presence)s.") % {"presence": profile.get_presence_display().lower()})
+    if request.htmx:
+        return render(request, "partials/messages.html", status=200)
+    nxt = request.POST.get("next") or ""
+    return redirect(nxt if nxt.startswith("/agent/") else "agent:queue")

@@ -1,0 +1,104 @@
+"""Real Celery worker processes against Redis and PostgreSQL: 200 tickets
+arrive at once, two workers process the events, and every ticket is routed
+exactly once — round robin exactly balanced, capacity never exceeded."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from escalation.models import AgentProfile, Group, TriggerFiring
+from helpdesk.celery import app
+from tests.factories import AgentFactory, TicketTypeFactory
+from tickets import services
+from tickets.models import Ticket, TicketEvent
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def start_workers(queue, n=2):
+    """Worker processes on their own queue, so nothing else in Redis reaches them."""
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "helpdesk.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "CELERY_QUEUE": queue,
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "LOG_LEVEL": "WARNING",
+    }
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "--pool=solo", "-Q", queue,
+             "-n", f"w{i}-{queue}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip",
+             "--loglevel=WARNING"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for i in range(n)
+    ]
+
+
+def test_two_workers_route_200_simultaneous_tickets(tiers, customer, make_trigger):
+    payment, repair = TicketTypeFactory(name="payment"), TicketTypeFactory(name="repair")
+    billing = Group.objects.create(name="Billing L1", tier=tiers[1])
+    tech = Group.objects.create(name="Tech L2", tier=tiers[2])
+    billing_agents = [AgentFactory(username=f"rr{i}") for i in range(5)]
+    tech_agents = [AgentFactory(username=f"ll{i}") for i in range(3)]
+    for a in billing_agents:
+        AgentProfile.objects.create(user=a, max_open_tickets=100)
+    for a in tech_agents:
+        AgentProfile.objects.create(user=a, max_open_tickets=25)
+    billing.members.set(billing_agents)
+    tech.members.set(tech_agents)
+    make_trigger(name="rr", all=[{"field": "type", "operator": "is", "value": "payment"}],
+                 actions=[{"type": "assign_group", "group": "Billing L1", "strategy": "round_robin"}])
+    make_trigger(name="ll", all=[{"field": "type", "operator": "is", "value": "repair"}],
+                 actions=[{"type": "assign_group", "group": "Tech L2", "strategy": "least_loaded"}])
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    workers = start_workers(queue)
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = queue
+    try:
+        time.sleep(3)  # let both workers connect
+        started = time.monotonic()
+        for i in range(200):
+            services.create_ticket(requester=customer, subject=f"t{i}", body="b",
+                                   type=payment if i % 2 == 0 else repair)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if not TicketEvent.objects.filter(processed_at__isnull=True).exists() and \
+                    TriggerFiring.objects.count() == 200:
+                break
+            time.sleep(0.25)
+        elapsed = time.monotonic() - started
+    finally:
+        app.conf.task_always_eager = True
+        app.conf.task_default_queue = "celery"
+        for w in workers:
+            w.terminate()
+        errors = [w.communicate(timeout=20)[1] for w in workers]
+    assert all(w.returncode is not None for w in workers)
+    assert not TicketEvent.objects.filter(processed_at__isnull=True).exists(), errors
+    # Every ticket routed exactly once.
+    firings = Counter(TriggerFiring.objects.values_list("ticket_id", flat=True))
+    assert len(firings) == 200 and set(firings.values()) == {1}
+    assignments = Counter(TicketEvent.objects.filter(kind="assignee_changed").values_list("ticket_id", flat=True))
+    assert set(assignments.values()) == {1}
+    # Round robin: 100 tickets over 5 agents, exactly 20 each.
+    rr = Counter(Ticket.objects.filter(type=payment).values_list("assignee__username", flat=True))
+    assert rr == {f"rr{i}": 20 for i in range(5)}
+    # Least loaded with capacity 25 each: 75 assigned, nobody over capacity, 25 wait in the group.
+    ll = Counter(Ticket.objects.filter(type=repair).values_list("assignee__username", flat=True))
+    assert ll == {"ll0": 25, "ll1": 25, "ll2": 25, None: 25}
+    assert Ticket.objects.filter(type=repair, group=tech).count() == 100
+    print(f"200 tickets routed by 2 workers in {elapsed:.1f}s")
