@@ -5,7 +5,7 @@ chosen, so two workers never hand out the same turn or the last free slot."""
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Q
 
-from tickets.models import UNSOLVED_STATUSES
+from tickets.models import UNSOLVED_STATUSES, Ticket
 
 from .models import AgentProfile, Group
 
@@ -16,15 +16,21 @@ FALLBACKS = ("none", "least_loaded", "lead")
 def _candidates(group, *, skills=()):
     """Active, online members under capacity, with their open-ticket load."""
     User = get_user_model()
-    qs = (
+    qs = list(
         User.objects.filter(agent_groups=group, is_active=True, role__in=[User.Role.AGENT, User.Role.ADMIN])
         .filter(Q(agent_profile__isnull=True) | Q(agent_profile__presence=AgentProfile.Presence.ONLINE))
-        .annotate(load=Count("assigned_tickets", filter=Q(assigned_tickets__status__in=UNSOLVED_STATUSES)))
         .select_related("agent_profile")
         .order_by("id")
     )
+    # Open-ticket load per member: one grouped count over the
+    # (assignee, status) index, not a join through every ticket they ever had.
+    loads = dict(
+        Ticket.objects.filter(assignee_id__in=[u.id for u in qs], status__in=UNSOLVED_STATUSES)
+        .order_by().values_list("assignee_id").annotate(n=Count("id"))
+    )
     members = []
     for user in qs:
+        user.load = loads.get(user.id, 0)
         profile = getattr(user, "agent_profile", None)
         capacity = profile.max_open_tickets if profile else 20
         if user.load >= capacity:

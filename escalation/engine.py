@@ -70,11 +70,10 @@ def run_triggers(event, *, triggers=None):
         "requester", "type", "tier", "group", "assignee", "organization").get(pk=event.ticket_id)
     chain = event.data.get("chain") or event.data.get("batch") or str(event.id)
     fired = set(TriggerFiring.objects.filter(ticket=ticket, chain=chain).values_list("trigger_id", flat=True))
+    facts, _events = build_facts(event, ticket)
     for trigger in triggers:
         if trigger.id in fired:
             continue  # the loop guard: once per ticket per causal chain
-        ticket.refresh_from_db()
-        facts, _events = build_facts(event, ticket)
         try:
             matched, explanation = evaluate(trigger.conditions, facts)
         except RegexTimeout as exc:
@@ -97,9 +96,11 @@ def run_triggers(event, *, triggers=None):
                 logger.warning("trigger %s action %s failed on ticket %s: %s", trigger.id, action.get("type"),
                                ticket.pk, exc)
                 errors.append(f"{action.get('type')}: {exc}")
-            ticket.refresh_from_db()
+            ticket.refresh_from_db()  # the next action works on the changed ticket
         TriggerFiring.objects.create(trigger=trigger, ticket=ticket, event=event, chain=chain, matched=explanation,
                                      actions_done=done, errors=errors)
+        # Later triggers see what this one changed.
+        facts, _events = build_facts(event, ticket)
         if trigger.stop_processing:
             break
 

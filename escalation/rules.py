@@ -9,6 +9,7 @@ ValidationError that names the broken item."""
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from functools import cached_property
 
 import regex
 from django.conf import settings
@@ -200,6 +201,15 @@ class Facts:
     changes: dict = field(default_factory=dict)  # field -> (old, new)
     now: datetime = field(default_factory=timezone.now)
 
+    @cached_property
+    def tags(self):
+        return {tag.name for tag in self.ticket.tags.all()}
+
+    @cached_property
+    def body(self):
+        message = self.message or self.ticket.messages.order_by("-id").only("body").first()
+        return (message.body if message else "")[:TEXT_LIMIT]
+
     def ref_keys(self, obj):
         if obj is None:
             return set()
@@ -219,12 +229,11 @@ class Facts:
         if name in ("type", "tier", "group", "assignee", "organization"):
             return getattr(t, name)
         if name == "tags":
-            return {tag.name for tag in t.tags.all()}
+            return self.tags
         if name == "subject":
             return t.subject
         if name == "body":
-            message = self.message or t.messages.order_by("-id").first()
-            return (message.body if message else "")[:TEXT_LIMIT]
+            return self.body
         if name == "requester_email":
             return (t.requester.email or "").lower()
         if name == "requester_domain":

@@ -27,27 +27,30 @@ def _handlers():
 
 
 def process_events(event_ids=None, *, limit=500) -> int:
-    """Process unprocessed events (the given ones, or the oldest). Returns how many."""
+    """Process unprocessed events (the given ones, or the oldest), each in its
+    own short transaction so that locks a handler takes (a ticket, a group's
+    round-robin turn) are held for one event, not a whole batch. Returns how
+    many were processed."""
     handlers = _handlers()
     done = 0
-    with transaction.atomic():
-        qs = TicketEvent.objects.filter(processed_at__isnull=True).order_by("id")
-        if event_ids is not None:
-            qs = qs.filter(id__in=event_ids)
-        # Lock the event rows only (`of`): locking the joined tickets too would
-        # skip the events of any ticket a request is changing right now, and
-        # block that request while the handlers run.
-        events = list(qs.select_for_update(skip_locked=True, of=("self",)).select_related("ticket")[:limit])
-        for event in events:
+    while done < limit:
+        with transaction.atomic():
+            qs = TicketEvent.objects.filter(processed_at__isnull=True).order_by("id")
+            if event_ids is not None:
+                qs = qs.filter(id__in=event_ids)
+            # Lock the event row only (`of`): locking the joined ticket too would
+            # skip the events of any ticket a request is changing right now.
+            event = qs.select_for_update(skip_locked=True, of=("self",)).select_related("ticket").first()
+            if event is None:
+                break
             for handler in handlers:
                 try:
                     with transaction.atomic():
                         handler(event)
                 except Exception:
                     logger.exception("event handler %s failed on event %s", handler, event.id)
-            done += 1
-        if events:
-            TicketEvent.objects.filter(id__in=[e.id for e in events]).update(processed_at=timezone.now())
+            TicketEvent.objects.filter(id=event.id).update(processed_at=timezone.now())
+        done += 1
     return done
 
 

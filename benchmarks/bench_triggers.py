@@ -1,0 +1,217 @@
+"""Trigger-engine throughput and routing latency on the benchmark database
+(benchmarks/seed.py), with 50 active triggers of mixed conditions.
+
+    .venv/bin/python benchmarks/bench_triggers.py throughput --events 3000
+    .venv/bin/python benchmarks/bench_triggers.py latency --rate 100 --seconds 20
+
+throughput: N tickets are created with no worker running (their events wait
+in the outbox), then 1 and 2 processes drain the outbox with the same code the
+Celery task runs (tickets.tasks.process_events); events/s is every event
+processed, including the ones the triggers' own actions create.
+
+latency: real Celery workers (2, solo pool) consume while a producer creates
+tickets at a fixed rate; the latency of a ticket is the time from its creation
+to the commit of its trigger-made assignment (both timestamps from the database).
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/helpdesk_bench_1m"
+
+
+def setup_django(database_url, queue=None):
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "helpdesk.settings"
+    os.environ["LOG_LEVEL"] = "ERROR"
+    os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
+    if queue:
+        os.environ["CELERY_QUEUE"] = queue
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def install_triggers():
+    """50 active triggers: 44 that rarely match, 6 that route and tag."""
+    from django.contrib.auth import get_user_model
+
+    from escalation.models import AgentProfile, Group, Tier, Trigger
+
+    User = get_user_model()
+    Trigger.objects.all().delete()
+    tiers = {lvl: Tier.objects.get_or_create(level=lvl, defaults={"name": f"L{lvl}"})[0] for lvl in (1, 2, 3, 4)}
+    groups = []
+    for i, name in enumerate(["Bench Billing", "Bench Support", "Bench Tech"]):
+        group, _ = Group.objects.get_or_create(name=name, defaults={"tier": tiers[1 + (i == 2)]})
+        members = list(User.objects.filter(username__in=[f"agent{n}" for n in range(2 + i * 15, 17 + i * 15)]))
+        group.members.set(members)
+        for m in members:
+            AgentProfile.objects.update_or_create(user=m, defaults={"presence": "online", "max_open_tickets": 10_000})
+        groups.append(group)
+    specs = []
+    for i in range(44):
+        field = ["subject", "requester_domain", "priority", "tags", "channel", "body"][i % 6]
+        cond = {
+            "subject": {"field": "subject", "operator": "contains", "value": f"never-{i}"},
+            "requester_domain": {"field": "requester_domain", "operator": "is", "value": f"nowhere{i}.example"},
+            "priority": {"field": "priority", "operator": "is", "value": "urgent"},
+            "tags": {"field": "tags", "operator": "contains", "value": f"tag-{i}"},
+            "channel": {"field": "channel", "operator": "is", "value": "telegram"},
+            "body": {"field": "body", "operator": "matches_regex", "value": rf"\bcode-{i}\b"},
+        }[field]
+        specs.append({"name": f"rare {i}", "events": ["ticket_created", "ticket_updated"], "conditions": {"all": [cond]},
+                      "actions": [{"type": "add_tags", "tags": [f"rare-{i}"]}]})
+    specs += [
+        {"name": "payment → billing", "events": ["ticket_created"],
+         "conditions": {"all": [{"field": "type", "operator": "is", "value": "payment"}]},
+         "actions": [{"type": "assign_group", "group": "Bench Billing", "strategy": "round_robin"}]},
+        {"name": "problem → support", "events": ["ticket_created"],
+         "conditions": {"all": [{"field": "type", "operator": "in", "value": ["problem", "question"]}]},
+         "actions": [{"type": "assign_group", "group": "Bench Support", "strategy": "least_loaded"}]},
+        {"name": "repair → tech", "events": ["ticket_created"],
+         "conditions": {"all": [{"field": "type", "operator": "is", "value": "repair"}]},
+         "actions": [{"type": "assign_group", "group": "Bench Tech", "strategy": "round_robin"}]},
+        {"name": "printer tag", "events": ["ticket_created"],
+         "conditions": {"any": [{"field": "subject", "operator": "contains", "value": "printer"},
+                                {"field": "body", "operator": "contains", "value": "toner"}]},
+         "actions": [{"type": "add_tags", "tags": ["printer"]}]},
+        {"name": "high after hours", "events": ["ticket_created"],
+         "conditions": {"all": [{"field": "within_business_hours", "operator": "is", "value": False},
+                                {"field": "type", "operator": "is", "value": "payment"}]},
+         "actions": [{"type": "set_priority", "value": "high"}]},
+        {"name": "reopened → note", "events": ["ticket_reopened"], "conditions": {},
+         "actions": [{"type": "add_note", "body": "Reopened #{ticket_number}"}]},
+    ]
+    for position, spec in enumerate(specs):
+        t = Trigger(position=position, **spec)
+        t.full_clean()
+        t.save()
+    return len(specs)
+
+
+def make_tickets(n):
+    from django.contrib.auth import get_user_model
+
+    from tickets import services
+    from tickets.models import TicketType
+
+    User = get_user_model()
+    customers = list(User.objects.filter(role="customer").order_by("id")[:500])
+    types = list(TicketType.objects.order_by("id"))
+    for i in range(n):
+        services.create_ticket(requester=customers[i % len(customers)], subject=f"Bench printer ticket {i}",
+                               body="The printer needs toner and a refund", type=types[i % len(types)])
+
+
+def drain(database_url):
+    setup_django(database_url)
+    from tickets.tasks import process_events
+
+    n = 0
+    while True:
+        done = process_events(limit=50)
+        if not done:
+            return n
+        n += done
+
+
+def cmd_throughput(args):
+    queue = f"bench-{uuid.uuid4().hex[:6]}"  # dispatches go to a queue nobody reads
+    setup_django(args.database_url, queue)
+    from django.db import connection
+
+    from tickets.models import TicketEvent
+
+    print(json.dumps({"triggers": install_triggers()}))
+    TicketEvent.objects.filter(processed_at__isnull=True).update(processed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    for processes in (1, 2):
+        make_tickets(args.events // 5)
+        pending = TicketEvent.objects.filter(processed_at__isnull=True).count()
+        connection.close()
+        start = time.perf_counter()
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            counts = pool.map(drain, [args.database_url] * processes)
+        elapsed = time.perf_counter() - start
+        total = sum(counts)
+        print(json.dumps({"processes": processes, "events_at_start": pending, "events_processed": total,
+                          "seconds": round(elapsed, 2), "events_per_s": round(total / elapsed, 1),
+                          "events_per_s_per_process": round(total / elapsed / processes, 1)}), flush=True)
+    import redis
+
+    redis.Redis.from_url(os.environ["REDIS_URL"]).delete(queue)
+
+
+def cmd_latency(args):
+    queue = f"bench-{uuid.uuid4().hex[:6]}"
+    setup_django(args.database_url, queue)
+    from django.db.models import Min
+
+    from tickets.models import Ticket, TicketEvent
+
+    install_triggers()
+    TicketEvent.objects.filter(processed_at__isnull=True).update(processed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    env = {**os.environ, "CELERY_QUEUE": queue}
+    workers = [subprocess.Popen([sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "--pool=solo", "-Q", queue,
+                                 "-n", f"bench{i}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip",
+                                 "--loglevel=ERROR"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+               for i in range(args.workers)]
+    try:
+        time.sleep(4)
+        first_id = (Ticket.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
+        interval = 1 / args.rate
+        start = time.perf_counter()
+        n = 0
+        while time.perf_counter() - start < args.seconds:
+            make_tickets(1)
+            n += 1
+            sleep = start + n * interval - time.perf_counter()
+            if sleep > 0:
+                time.sleep(sleep)
+        produced_rate = n / (time.perf_counter() - start)
+        deadline = time.time() + 120
+        while time.time() < deadline and TicketEvent.objects.filter(processed_at__isnull=True).exists():
+            time.sleep(0.5)
+        tickets = Ticket.objects.filter(id__gte=first_id).annotate(
+            assigned_at=Min("events__created_at", filter=__import__("django.db.models", fromlist=["Q"]).Q(
+                events__kind="assignee_changed")))
+        lat = [(t.assigned_at - t.created_at).total_seconds() * 1000 for t in tickets if t.assigned_at]
+        lat.sort()
+        print(json.dumps({
+            "workers": args.workers, "offered_rate": args.rate, "achieved_rate": round(produced_rate, 1), "tickets": n,
+            "assigned": len(lat), "median_ms": round(statistics.median(lat), 1) if lat else None,
+            "p95_ms": round(lat[int(0.95 * (len(lat) - 1))], 1) if lat else None,
+            "p99_ms": round(lat[int(0.99 * (len(lat) - 1))], 1) if lat else None,
+        }), flush=True)
+    finally:
+        for w in workers:
+            w.terminate()
+        for w in workers:
+            w.wait(timeout=30)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["throughput", "latency"])
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    (cmd_throughput if args.what == "throughput" else cmd_latency)(args)
+
+
+if __name__ == "__main__":
+    main()
