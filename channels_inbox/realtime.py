@@ -2,6 +2,7 @@
 `agents` (every signed-in agent: queue counts and rows), `ticket-<id>`."""
 
 import logging
+from collections import deque
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -15,7 +16,17 @@ def ticket_group(ticket_id):
     return f"ticket-{ticket_id}"
 
 
+_recent_batches = deque(maxlen=512)
+
+
 def broadcast_ticket_event(event):
+    """One push per change: an update that wrote several events (status,
+    assignee, tags…) tells the browsers once; they refetch over HTTP."""
+    batch = (event.data or {}).get("batch")
+    if batch is not None:
+        if batch in _recent_batches:
+            return
+        _recent_batches.append(batch)
     layer = get_channel_layer()
     if layer is None:
         return
