@@ -46,6 +46,8 @@ class Server:
             "LOG_LEVEL": "WARNING",
             "THROTTLE_AUTH": "10000/min",
         }
+        # The schema follows the code: apply any migration newer than the seed.
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
         self.proc = subprocess.Popen(
             [str(ROOT / ".venv/bin/gunicorn"), "helpdesk.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
              "--log-level", "warning", "--keep-alive", "30"],
