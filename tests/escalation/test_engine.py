@@ -271,15 +271,17 @@ def test_webhook_is_signed(customer, billing, make_trigger, hook_server, django_
 
 
 def test_webhook_retries_with_backoff(hook_server):
-    from escalation.tasks import call_webhook
+    from escalation.tasks import WebhookFailed, call_webhook, post_webhook
 
     Hook.fail_first = 1
-    from celery.exceptions import Retry
-
-    with pytest.raises(Retry, match="HTTP 503"):  # a 503 schedules a retry with backoff
-        call_webhook.apply(args=[hook_server, "k", {"x": 1}])
-    assert call_webhook.apply(args=[hook_server, "k", {"x": 1}]).get() == 204
+    with pytest.raises(WebhookFailed, match="HTTP 503"):  # retryable: the task retries on it
+        post_webhook(hook_server, "k", {"x": 1})
+    assert post_webhook(hook_server, "k", {"x": 1}) == 204
     assert len(Hook.received) == 1
+    assert call_webhook.autoretry_for == (WebhookFailed,)
+    assert call_webhook.retry_backoff == 2 and call_webhook.max_retries == 6
+    with pytest.raises(WebhookFailed):
+        post_webhook("http://127.0.0.1:9/nothing-listens", "", {})
 
 
 def test_tier_scoping_in_api_and_ui(api, client, customer, tiers, make_ticket):
