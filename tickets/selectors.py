@@ -35,11 +35,14 @@ def visible_tickets(user):
     return Ticket.objects.filter(own)
 
 
+LIST_RELATED = ("requester", "organization", "type", "assignee", "tier", "group")
+
+
 def ticket_list(user):
     """visible_tickets with what a list row shows, in a constant number of queries."""
     return (
         visible_tickets(user)
-        .select_related("requester", "organization", "type", "assignee", "tier", "group")
+        .select_related(*LIST_RELATED)
         .prefetch_related(Prefetch("tags", queryset=Tag.objects.only("id", "name")))
     )
 

@@ -1,6 +1,6 @@
 import pytest
 
-from escalation.models import Trigger
+from escalation.models import Group, Trigger
 from tickets import services
 
 
@@ -105,3 +105,15 @@ def test_presence_switch_in_the_dashboard(client, agent, billing, customer, make
     process_events()
     ticket.refresh_from_db()
     assert ticket.assignee is None and ticket.group == billing
+
+
+def test_agent_can_file_a_ticket_into_a_tier_they_cannot_see(api, customer, tiers):
+    from tests.factories import AgentFactory, TicketTypeFactory
+
+    l1_agent = AgentFactory()
+    Group.objects.create(name="Support L1", tier=tiers[1]).members.add(l1_agent)
+    security = TicketTypeFactory(name="security", default_tier=tiers[3])
+    response = api.as_user(l1_agent).post("/api/v1/tickets/", {"subject": "Leak", "body": "b", "type": security.pk,
+                                                               "requester": customer.pk}, format="json")
+    assert response.status_code == 201 and response.json()["tier"]["id"] == tiers[3].pk
+    assert api.get(f"/api/v1/tickets/{response.json()['id']}/").status_code == 404  # then out of their scope

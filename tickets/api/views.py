@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from .. import selectors, services
 from ..filters import TicketFilter
-from ..models import Channel
+from ..models import Channel, Ticket
 from .serializers import (
     MessageCreateSerializer,
     MessageSerializer,
@@ -64,7 +64,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
             requester=requester, actor=user, subject=v["subject"], body=v["body"], body_html=v.get("body_html", ""),
             type=v.get("type"), channel=Channel.API, attachments=v.get("attachments", []), **extra,
         )
-        ticket = selectors.ticket_list(user).get(pk=ticket.pk)
+        # Read back by primary key: the creator may not see the ticket through
+        # the list scope (an agent filing into another tier), and a PK read is cheap.
+        ticket = Ticket.objects.select_related(*selectors.LIST_RELATED).prefetch_related("tags").get(pk=ticket.pk)
         return Response(TicketSerializer(ticket).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=TicketUpdateSerializer, responses={200: TicketSerializer})
