@@ -32,3 +32,9 @@ def test_seed_demo_routes_new_tickets(db):
     process_events()
     ticket.refresh_from_db()
     assert ticket.group.name == "Billing L1" and ticket.assignee.username in ("marco", "sam")
+
+
+def test_demo_payment_tickets_sit_in_billing(db):
+    call_command("seed_demo")
+    payment = Ticket.objects.filter(type__name="payment")
+    assert payment.exists() and all(t.group.name == "Billing L1" for t in payment)

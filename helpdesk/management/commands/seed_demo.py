@@ -87,6 +87,7 @@ class Command(BaseCommand):
                 types[name], _ = TicketType.objects.get_or_create(
                     name=name, defaults={"description": description, "default_priority": prio, "position": i})
             self._escalation_demo()
+            types = {name: TicketType.objects.get(pk=t.pk) for name, t in types.items()}  # with routing defaults
             created = 0
             if not Ticket.objects.exists():
                 created = self._tickets(agents, customers, types)
