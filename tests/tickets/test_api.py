@@ -361,3 +361,11 @@ def test_conversation_query_count_is_constant(api, agent, customer, path):
     few = count()
     grow(40)
     assert count() == few
+
+
+def test_openapi_schema_is_valid_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    out = tmp_path / "schema.yml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    assert "/api/v1/triggers/{id}/dry-run/" in out.read_text()
