@@ -5,7 +5,17 @@ from .models import Tag, Ticket, TicketEvent, TicketType
 
 @admin.register(TicketType)
 class TicketTypeAdmin(admin.ModelAdmin):
-    list_display = ("name", "default_priority", "active", "position")
+    list_display = ("name", "default_priority", "default_tier", "default_group", "active", "position")
+    list_select_related = ("default_tier", "default_group")
+    fields = ("name", "description", "active", "position", "default_priority", "default_tier", "default_group",
+              "field_definitions")
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "field_definitions":
+            kwargs["help_text"] = (
+                '[{"name": "order_id", "label": "Order number", "kind": "text|number|choice|date", '
+                '"required": true, "choices": ["a", "b"]}]')
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
     list_filter = ("active", "default_priority")
     list_editable = ("active", "position")
     search_fields = ("name", "description")

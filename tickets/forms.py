@@ -30,6 +30,39 @@ class NewTicketForm(forms.Form):
                            max_length=200_000)
     attachments = MultipleFileField(label=_("Attachments"))
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Every type's custom fields are in the form (shown for the chosen type
+        # by app.js; all visible without JavaScript); the service validates the
+        # chosen type's values, required ones included.
+        self.type_fieldsets = []
+        for ticket_type in self.fields["type"].queryset:
+            names = []
+            for d in ticket_type.field_definitions or []:
+                name = f"cf_{ticket_type.pk}_{d['name']}"
+                kind = d["kind"]
+                if kind == "choice":
+                    field = forms.ChoiceField(choices=[("", "—")] + [(c, c) for c in d["choices"]])
+                elif kind == "date":
+                    field = forms.CharField(widget=forms.DateInput(attrs={"type": "date"}))
+                elif kind == "number":
+                    field = forms.CharField(widget=forms.NumberInput(attrs={"step": "any"}))
+                else:
+                    field = forms.CharField(max_length=1000)
+                field.required = False
+                field.label = d["label"] + (" *" if d.get("required") else "")
+                self.fields[name] = field
+                names.append(name)
+            if names:
+                self.type_fieldsets.append((ticket_type, [self[n] for n in names]))
+
+    def custom_values(self, ticket_type):
+        if ticket_type is None:
+            return {}
+        prefix = f"cf_{ticket_type.pk}_"
+        return {name[len(prefix):]: value for name, value in self.cleaned_data.items()
+                if name.startswith(prefix) and value not in (None, "")}
+
 
 class ReplyForm(forms.Form):
     body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 5}), max_length=200_000)

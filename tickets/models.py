@@ -1,6 +1,7 @@
 """Tickets: data and invariants only. Every write goes through tickets.services."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -72,6 +73,14 @@ class TicketType(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        from .custom_fields import validate_definitions
+
+        try:
+            self.field_definitions = validate_definitions(self.field_definitions)
+        except ValidationError as exc:
+            raise ValidationError({"field_definitions": exc.messages}) from None
 
 
 class Tag(models.Model):

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from helpdesk.html import sanitize_html
 
+from .custom_fields import clean_values as clean_custom_values
 from .models import (
     ALLOWED_TRANSITIONS,
     Attachment,
@@ -235,6 +236,11 @@ def create_ticket(
             errors.update(exc.message_dict)
     if channel not in Channel.values:
         errors["channel"] = [_("Unknown channel.")]
+    if "type" in cleaned:
+        try:
+            cleaned["custom_fields"] = clean_custom_values(cleaned["type"], custom_fields)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
     if not requester.is_active:
         errors["requester"] = [_("This account is disabled.")]
     if errors:
@@ -256,7 +262,7 @@ def create_ticket(
             tier=_default_tier(ticket_type),
             group=ticket_type.default_group if ticket_type else None,
             language=language or requester.language or "",
-            custom_fields=custom_fields or {},
+            custom_fields=cleaned["custom_fields"],
             follow_up_of=follow_up_of,
         )
         if cleaned["tags"]:

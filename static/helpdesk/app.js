@@ -68,4 +68,15 @@
     };
   }
   document.addEventListener("DOMContentLoaded", function () { connect(1000); });
+
+  // New-ticket form: show only the chosen type's custom fields.
+  function syncTypeFields() {
+    var select = document.getElementById("id_type");
+    if (!select) return;
+    document.querySelectorAll(".type-fields").forEach(function (fs) {
+      fs.hidden = fs.dataset.type !== select.value;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", syncTypeFields);
+  document.addEventListener("change", function (e) { if (e.target && e.target.id === "id_type") syncTypeFields(); });
 })();

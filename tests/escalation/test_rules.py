@@ -20,6 +20,9 @@ def cond(field, operator, value=None):
 def facts(customer, ticket_type, agent, make_ticket):
     customer.email = "Olga@Acme.Example"
     customer.save()
+    ticket_type.field_definitions = [{"name": "order", "label": "Order", "kind": "number"},
+                                     {"name": "plan", "label": "Plan", "kind": "text"}]
+    ticket_type.save()
     ticket = make_ticket(customer, subject="Refund for order 4411", body="Принтер сломался, верните деньги",
                          type=ticket_type, tags=["vip", "billing"], custom_fields={"order": 4411, "plan": "gold"})
     services.assign_ticket(ticket=ticket, actor=agent, assignee=agent)

@@ -322,7 +322,7 @@ def test_ticket_type_fields(api, customer):
     TicketTypeFactory(name="billing", description="Invoices", default_priority="high")
     row = api.as_user(customer).get("/api/v1/ticket-types/").json()["results"][0]
     assert row == {"id": row["id"], "name": "billing", "description": "Invoices", "default_priority": "high",
-                   "active": True}
+                   "active": True, "field_definitions": []}
 
 
 def test_me_patch_validates_language_and_timezone(api, customer):

@@ -22,7 +22,7 @@ class NamedRefSerializer(serializers.Serializer):
 class TicketTypeSerializer(serializers.ModelSerializer):
     class Meta:
         model = TicketType
-        fields = ["id", "name", "description", "default_priority", "active"]
+        fields = ["id", "name", "description", "default_priority", "active", "field_definitions"]
 
 
 class TicketSerializer(serializers.Serializer):
@@ -64,6 +64,7 @@ class TicketCreateSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     requester = serializers.IntegerField(required=False, help_text="Agents only: the customer the ticket is for.")
     tags = serializers.ListField(child=serializers.CharField(max_length=60), required=False, max_length=50)
+    custom_fields = serializers.DictField(required=False, help_text="Values for the ticket type's custom fields.")
     attachments = serializers.ListField(child=serializers.FileField(), required=False)
 
 

@@ -62,7 +62,8 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
             raise ValidationError({k: ["Only agents can set this."] for k in ("priority", "requester", "tags") if k in v})
         ticket = services.create_ticket(
             requester=requester, actor=user, subject=v["subject"], body=v["body"], body_html=v.get("body_html", ""),
-            type=v.get("type"), channel=Channel.API, attachments=v.get("attachments", []), **extra,
+            type=v.get("type"), channel=Channel.API, attachments=v.get("attachments", []),
+            custom_fields=v.get("custom_fields"), **extra,
         )
         # Read back by primary key: the creator may not see the ticket through
         # the list scope (an agent filing into another tier), and a PK read is cheap.

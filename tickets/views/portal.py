@@ -54,7 +54,7 @@ def new_ticket(request):
             ticket = services.create_ticket(
                 requester=request.user, subject=form.cleaned_data["subject"], body=form.cleaned_data["body"],
                 type=form.cleaned_data["type"], attachments=form.cleaned_data["attachments"], channel=Channel.PORTAL,
-                language=request.LANGUAGE_CODE,
+                language=request.LANGUAGE_CODE, custom_fields=form.custom_values(form.cleaned_data["type"]),
             )
         except ValidationError as exc:
             _apply_errors(form, exc)
