@@ -24,3 +24,9 @@ def set_presence(*, user, presence):
 def presence_of(user):
     profile = AgentProfile.objects.filter(user=user).only("presence").first()
     return profile.presence if profile else AgentProfile.Presence.ONLINE
+
+
+def mark_notifications_read(*, user):
+    from .models import Notification
+
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())

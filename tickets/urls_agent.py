@@ -8,6 +8,7 @@ urlpatterns = [
     path("queue/rows/", agent.queue_rows, name="queue_rows"),
     path("counts/", agent.counts, name="counts"),
     path("presence/", agent.presence, name="presence"),
+    path("notifications/read/", agent.notifications_read, name="notifications_read"),
     path("tickets/bulk/", agent.bulk, name="bulk"),
     path("tickets/<int:number>/", agent.ticket_detail, name="ticket"),
     path("tickets/<int:number>/reply/", agent.reply, name="reply"),

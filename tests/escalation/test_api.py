@@ -117,3 +117,22 @@ def test_agent_can_file_a_ticket_into_a_tier_they_cannot_see(api, customer, tier
                                                                "requester": customer.pk}, format="json")
     assert response.status_code == 201 and response.json()["tier"]["id"] == tiers[3].pk
     assert api.get(f"/api/v1/tickets/{response.json()['id']}/").status_code == 404  # then out of their scope
+
+
+def test_notifications_show_in_the_dashboard(client, customer, billing, make_trigger):
+    from escalation.models import Notification
+    from tickets.tasks import process_events
+
+    lead = billing.agents[0]
+    billing.lead = lead
+    billing.save()
+    make_trigger(actions=[{"type": "set_group", "value": "Billing L1"},
+                          {"type": "notify", "to": "lead", "message": "New in Billing: {ticket_subject}"}])
+    services.create_ticket(requester=customer, subject="Невозвратный платёж", body="b")
+    process_events()
+    client.force_login(lead)
+    html = client.get("/agent/").content.decode()
+    assert "New in Billing: Невозвратный платёж" in html and 'data-unread="1"' in html
+    assert client.post("/agent/notifications/read/", {"next": "/agent/"}).status_code == 302
+    assert not Notification.objects.filter(user=lead, read_at__isnull=True).exists()
+    assert 'data-unread' not in client.get("/agent/").content.decode()

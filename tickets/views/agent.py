@@ -223,3 +223,13 @@ def presence(request):
         return render(request, "partials/messages.html", status=200)
     nxt = request.POST.get("next") or ""
     return redirect(nxt if nxt.startswith("/agent/") else "agent:queue")
+
+
+@agent_required
+@require_POST
+def notifications_read(request):
+    from escalation.services import mark_notifications_read
+
+    mark_notifications_read(user=request.user)
+    nxt = request.POST.get("next") or ""
+    return redirect(nxt if nxt.startswith("/agent/") else "agent:queue")
