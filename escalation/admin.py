@@ -69,6 +69,9 @@ class TriggerAdmin(admin.ModelAdmin):
     search_fields = ("name", "description")
     change_form_template = "admin/escalation/trigger/change_form.html"
 
+    class Media:
+        js = ("escalation/trigger_editor.js",)
+
     @admin.display(description=_("events"))
     def event_list(self, obj):
         return ", ".join(obj.events)
