@@ -50,3 +50,16 @@ def priority_text(value):
         return Priority(value).label
     except ValueError:
         return value
+
+
+@register.simple_tag
+def ago(moment):
+    """"5 minutes ago", with the exact time (in the user's zone) on hover."""
+    from django.template.defaultfilters import date as date_filter
+    from django.utils.timesince import timesince
+    from django.utils.translation import gettext as _
+
+    if not moment:
+        return "—"
+    return format_html('<span title="{}">{}</span>', date_filter(moment, "DATETIME_FORMAT"),
+                       _("%(since)s ago") % {"since": timesince(moment)})
