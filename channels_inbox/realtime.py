@@ -1,10 +1,12 @@
 """Pushes ticket changes to agents' browsers over the channel layer. Groups:
 `agents` (every signed-in agent: queue counts and rows), `ticket-<id>`."""
 
+import asyncio
 import logging
+import os
+import threading
 from collections import deque
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 logger = logging.getLogger(__name__)
@@ -17,6 +19,25 @@ def ticket_group(ticket_id):
 
 
 _recent_batches = deque(maxlen=512)
+_loop_state = {"loop": None, "pid": None}
+_loop_lock = threading.Lock()
+
+
+def _sender_loop():
+    """One event loop per process, in a daemon thread, for sends from sync
+    code. async_to_sync would start a fresh loop per call, and the Redis
+    channel layer would open a new connection each time (~10 ms a push)."""
+    with _loop_lock:
+        if _loop_state["loop"] is None or _loop_state["pid"] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="channel-layer-sender", daemon=True).start()
+            _loop_state.update(loop=loop, pid=os.getpid())
+        return _loop_state["loop"]
+
+
+def _group_send(layer, group, payload):
+    future = asyncio.run_coroutine_threadsafe(layer.group_send(group, payload), _sender_loop())
+    future.result(timeout=5)
 
 
 def broadcast_ticket_event(event):
@@ -38,7 +59,7 @@ def broadcast_ticket_event(event):
         "internal": event.internal,
     }
     try:
-        async_to_sync(layer.group_send)(AGENTS_GROUP, payload)
-        async_to_sync(layer.group_send)(ticket_group(event.ticket_id), payload)
+        _group_send(layer, AGENTS_GROUP, payload)
+        _group_send(layer, ticket_group(event.ticket_id), payload)
     except Exception:  # a push is a courtesy: the queue also polls
         logger.warning("could not push event %s to the channel layer", event.id, exc_info=True)

@@ -13,15 +13,25 @@ STRATEGIES = ("round_robin", "least_loaded", "skills")
 FALLBACKS = ("none", "least_loaded", "lead")
 
 
-def _candidates(group, *, skills=()):
-    """Active, online members under capacity, with their open-ticket load."""
+def _members(group):
+    """Active, online members of the group, in id order."""
     User = get_user_model()
-    qs = list(
+    return list(
         User.objects.filter(agent_groups=group, is_active=True, role__in=[User.Role.AGENT, User.Role.ADMIN])
         .filter(Q(agent_profile__isnull=True) | Q(agent_profile__presence=AgentProfile.Presence.ONLINE))
         .select_related("agent_profile")
         .order_by("id")
     )
+
+
+def _capacity(user):
+    profile = getattr(user, "agent_profile", None)
+    return profile.max_open_tickets if profile else 20
+
+
+def _candidates(group, *, skills=()):
+    """Online members under capacity, each with `load` (open tickets)."""
+    qs = _members(group)
     # Open-ticket load per member: one grouped count over the
     # (assignee, status) index, not a join through every ticket they ever had.
     loads = dict(
@@ -31,16 +41,20 @@ def _candidates(group, *, skills=()):
     members = []
     for user in qs:
         user.load = loads.get(user.id, 0)
-        profile = getattr(user, "agent_profile", None)
-        capacity = profile.max_open_tickets if profile else 20
-        if user.load >= capacity:
+        if user.load >= _capacity(user):
             continue
         if skills:
-            have = set(profile.skills if profile else [])
-            if not set(skills) <= have:
+            profile = getattr(user, "agent_profile", None)
+            if not set(skills) <= set(profile.skills if profile else []):
                 continue
         members.append(user)
     return members
+
+
+def _has_room(user):
+    """Under capacity? A count that stops at the capacity (index-only)."""
+    capacity = _capacity(user)
+    return Ticket.objects.filter(assignee=user, status__in=UNSOLVED_STATUSES).order_by().values("id")[:capacity].count() < capacity
 
 
 def choose_agent(group, *, strategy, ticket=None, fallback="none"):
@@ -62,12 +76,12 @@ def choose_agent(group, *, strategy, ticket=None, fallback="none"):
         members = _candidates(group)
         chosen = min(members, key=lambda m: (m.load, m.id)) if members else None
     else:
-        members = _candidates(group)
-        chosen = None
-        if members:
-            after = group.last_assigned_id or 0
-            later = [m for m in members if m.id > after]
-            chosen = later[0] if later else members[0]
+        # Round robin: the next online member after the cursor who has room;
+        # loads are only counted for the members actually considered.
+        members = _members(group)
+        after = group.last_assigned_id or 0
+        ordered = [m for m in members if m.id > after] + [m for m in members if m.id <= after]
+        chosen = next((m for m in ordered if _has_room(m)), None)
     if chosen is None and fallback == "least_loaded" and strategy != "least_loaded":
         members = _candidates(group)
         chosen = min(members, key=lambda m: (m.load, m.id)) if members else None
