@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from tickets import services
 from tickets.models import Priority, Status, TicketType
+from tickets.services import EventContext
 
 from .assignment import FALLBACKS, STRATEGIES, choose_agent
 from .models import Group, Notification, Tier
@@ -173,7 +174,10 @@ def perform(action, *, ticket, ctx, actor=None, dry_run=False):
         changes = {"group": group, "tier": group.tier}
         if agent is not None:
             changes["assignee"] = agent
-        update(**changes)
+        # The strategy goes into these events' data, so the ticket page can say
+        # "assigned to Anna by trigger … (round robin)".
+        with_strategy = EventContext(cause=ctx.cause, data={**(ctx.data or {}), "strategy": strategy}, batch=ctx.batch)
+        services.update_ticket(ticket=ticket, actor=actor or _system_actor(), ctx=with_strategy, **changes)
         return f"assigned to {agent} in {group} ({strategy})" if agent else f"queued in {group}: nobody available"
     if kind == "add_tags":
         if not dry_run:

@@ -53,7 +53,7 @@ def test_explanation_on_the_ticket_page(client, customer, billing, make_trigger,
     client.force_login(admin_user)
     html = client.get(reverse("agent:ticket", args=[ticket.number])).content.decode()
     assert f"assigned the ticket to {ticket.assignee.display_name}" in html
-    assert "by trigger “Payments → Billing L1”" in html
+    assert "by trigger “Payments → Billing L1” (round robin)" in html
 
 
 def test_non_matching_trigger_does_nothing(customer, billing, make_trigger):

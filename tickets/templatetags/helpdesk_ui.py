@@ -63,3 +63,10 @@ def ago(moment):
         return "—"
     return format_html('<span title="{}">{}</span>', date_filter(moment, "DATETIME_FORMAT"),
                        _("%(since)s ago") % {"since": timesince(moment)})
+
+
+@register.filter
+def strategy_label(value):
+    from django.utils.translation import gettext as _
+
+    return {"round_robin": _("round robin"), "least_loaded": _("least loaded"), "skills": _("by skills")}.get(value, value)
