@@ -29,26 +29,27 @@ def _capacity(user):
     return profile.max_open_tickets if profile else 20
 
 
-def _candidates(group, *, skills=()):
+def _candidates(group):
     """Online members under capacity, each with `load` (open tickets)."""
-    qs = _members(group)
+    members = _members(group)
     # Open-ticket load per member: one grouped count over the
     # (assignee, status) index, not a join through every ticket they ever had.
     loads = dict(
-        Ticket.objects.filter(assignee_id__in=[u.id for u in qs], status__in=UNSOLVED_STATUSES)
+        Ticket.objects.filter(assignee_id__in=[u.id for u in members], status__in=UNSOLVED_STATUSES)
         .order_by().values_list("assignee_id").annotate(n=Count("id"))
     )
-    members = []
-    for user in qs:
+    for user in members:
         user.load = loads.get(user.id, 0)
-        if user.load >= _capacity(user):
-            continue
-        if skills:
-            profile = getattr(user, "agent_profile", None)
-            if not set(skills) <= set(profile.skills if profile else []):
-                continue
-        members.append(user)
-    return members
+    return [u for u in members if u.load < _capacity(u)]
+
+
+def _skills(user):
+    profile = getattr(user, "agent_profile", None)
+    return set(profile.skills if profile else [])
+
+
+def _least_loaded(members):
+    return min(members, key=lambda m: (m.load, m.id)) if members else None
 
 
 def _has_room(user):
@@ -61,20 +62,21 @@ def choose_agent(group, *, strategy, ticket=None, fallback="none"):
     """The agent to assign, or None. Call inside a transaction: the group row
     stays locked until it commits."""
     group = Group.objects.select_for_update().get(pk=group.pk)
+    available = None  # members under capacity, loads counted once and reused by the fallback
     if strategy == "skills" and ticket is not None:
-        wanted = sorted({t.name for t in ticket.tags.all()} | ({ticket.language} if ticket.language else set()))
-        members = _candidates(group, skills=wanted)
-        if not members:
-            # Nobody has every skill: the best partial match, then the fallback.
-            everyone = _candidates(group)
-            scored = [(len(set(getattr(getattr(m, "agent_profile", None), "skills", [])) & set(wanted)), m)
-                      for m in everyone]
-            best = max((s for s, _ in scored), default=0)
-            members = [m for s, m in scored if s == best and best > 0]
-        chosen = min(members, key=lambda m: (m.load, m.id)) if members else None
+        wanted = {t.name for t in ticket.tags.all()} | ({ticket.language} if ticket.language else set())
+        available = _candidates(group)
+        if wanted:
+            # Everyone with every skill, else the best partial match (none: fallback).
+            scored = [(len(_skills(m) & wanted), m) for m in available]
+            best = max((score for score, _m in scored), default=0)
+            matching = [m for score, m in scored if score == best and best > 0]
+        else:
+            matching = available
+        chosen = _least_loaded(matching)
     elif strategy == "least_loaded":
-        members = _candidates(group)
-        chosen = min(members, key=lambda m: (m.load, m.id)) if members else None
+        available = _candidates(group)
+        chosen = _least_loaded(available)
     else:
         # Round robin: the next online member after the cursor who has room;
         # loads are only counted for the members actually considered.
@@ -82,9 +84,8 @@ def choose_agent(group, *, strategy, ticket=None, fallback="none"):
         after = group.last_assigned_id or 0
         ordered = [m for m in members if m.id > after] + [m for m in members if m.id <= after]
         chosen = next((m for m in ordered if _has_room(m)), None)
-    if chosen is None and fallback == "least_loaded" and strategy != "least_loaded":
-        members = _candidates(group)
-        chosen = min(members, key=lambda m: (m.load, m.id)) if members else None
+    if chosen is None and fallback == "least_loaded":
+        chosen = _least_loaded(available if available is not None else _candidates(group))
     elif chosen is None and fallback == "lead" and group.lead_id and group.lead.is_active:
         chosen = group.lead
     if chosen is not None:

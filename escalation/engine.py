@@ -11,7 +11,7 @@ from tickets.services import EventContext
 
 from .actions import perform
 from .models import Trigger, TriggerFiring
-from .rules import Facts, RegexTimeout, evaluate, listened_kind
+from .rules import UPDATE_KINDS, Facts, RegexTimeout, evaluate, listened_kind
 
 logger = logging.getLogger(__name__)
 
@@ -34,16 +34,16 @@ def _batch_changes(event):
         elif e.field:
             first_old = changes.get(e.field, (e.old_value, None))[0]
             changes[e.field] = (first_old, e.new_value)
-    return events, changes
+    return changes
 
 
 def build_facts(event, ticket):
     kind = listened_kind(event.kind)
-    events, changes = _batch_changes(event) if kind == "ticket_updated" else ([event], {})
+    changes = _batch_changes(event) if kind == "ticket_updated" else {}
     message = None
     if event.data.get("message_id"):
         message = Message.objects.select_related("author").filter(pk=event.data["message_id"]).first()
-    return Facts(ticket=ticket, event=event, message=message, changes=changes), events
+    return Facts(ticket=ticket, event=event, message=message, changes=changes)
 
 
 def run_triggers(event, *, triggers=None):
@@ -57,7 +57,7 @@ def run_triggers(event, *, triggers=None):
         # One update is one evaluation: only the batch's first field change runs the triggers.
         batch = event.data.get("batch")
         if batch and TicketEvent.objects.filter(ticket_id=event.ticket_id, data__batch=batch, id__lt=event.id,
-                                                kind__in=[k.value for k in _update_kinds()]).exists():
+                                                kind__in=UPDATE_KINDS).exists():
             return
     if triggers is None:
         triggers = [t for t in Trigger.objects.filter(active=True).order_by("position", "id") if kind in t.events]
@@ -70,7 +70,7 @@ def run_triggers(event, *, triggers=None):
         "requester", "type", "tier", "group", "assignee", "organization").get(pk=event.ticket_id)
     chain = event.data.get("chain") or event.data.get("batch") or str(event.id)
     fired = set(TriggerFiring.objects.filter(ticket=ticket, chain=chain).values_list("trigger_id", flat=True))
-    facts, _events = build_facts(event, ticket)
+    facts = build_facts(event, ticket)
     for trigger in triggers:
         if trigger.id in fired:
             continue  # the loop guard: once per ticket per causal chain
@@ -100,7 +100,7 @@ def run_triggers(event, *, triggers=None):
         TriggerFiring.objects.create(trigger=trigger, ticket=ticket, event=event, chain=chain, matched=explanation,
                                      actions_done=done, errors=errors)
         # Later triggers see what this one changed.
-        facts, _events = build_facts(event, ticket)
+        facts = build_facts(event, ticket)
         if trigger.stop_processing:
             break
 
@@ -121,9 +121,3 @@ def dry_run(trigger, ticket):
 def _describe(cond):
     value = cond.get("value")
     return f"{cond['field']} {cond['operator']}" + (f" {value}" if value is not None else "")
-
-
-def _update_kinds():
-    from .rules import UPDATE_KINDS
-
-    return UPDATE_KINDS

@@ -3,7 +3,6 @@ import logging
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import HttpResponseRedirect, JsonResponse
@@ -99,5 +98,3 @@ def set_language(request):
 def csrf_failure(request, reason=""):
     return render(request, "403_csrf.html", status=403)
 
-
-__all__ = ["home", "healthz", "readyz", "signup", "set_language", "cache"]

@@ -3,7 +3,7 @@ and never filter by permission themselves."""
 
 from django.db.models import Prefetch, Q
 
-from .models import Message, Status, Tag, Ticket, TicketEvent, TicketType
+from .models import Status, Tag, Ticket, TicketEvent, TicketType
 
 
 def agent_scope(user):
@@ -126,19 +126,3 @@ def timeline(user, ticket):
     items = [("message", m.created_at, m.id, m) for m in messages] + [("event", e.created_at, e.id, e) for e in events]
     items.sort(key=lambda item: (item[1], 0 if item[0] == "event" else 1, item[2]))
     return [(kind, obj) for kind, _at, _id, obj in items]
-
-
-__all__ = [
-    "Message",
-    "visible_tickets",
-    "ticket_list",
-    "get_visible_ticket",
-    "visible_messages",
-    "visible_events",
-    "visible_attachment",
-    "active_ticket_types",
-    "assignable_agents",
-    "requester_other_tickets",
-    "queue_counts",
-    "timeline",
-]

@@ -105,10 +105,7 @@ def _ticket_context(request, ticket, reply_form=None):
         "ticket": ticket,
         "timeline": selectors.timeline(request.user, ticket),
         "reply_form": reply_form or AgentReplyForm(),
-        "properties_form": PropertiesForm(initial={
-            "status": ticket.status, "priority": ticket.priority, "type": ticket.type_id,
-            "assignee": ticket.assignee_id, "tags": " ".join(t.name for t in ticket.tags.all()),
-        }),
+        "priorities": Priority.choices,
         "other_tickets": selectors.requester_other_tickets(request.user, ticket),
         "allowed_statuses": [s for s in Status.values if s == ticket.status or ticket.can_transition_to(s)],
         "statuses": Status.choices,

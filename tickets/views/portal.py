@@ -82,23 +82,22 @@ def reply(request, number):
     ticket = _ticket_or_404(request, number)
     form = ReplyForm(request.POST, request.FILES)
     if form.is_valid():
-        if ticket.status == Status.CLOSED:
-            # A closed ticket takes no replies: the message opens a linked follow-up.
-            new, _msg, _created = services.receive_message(
+        try:
+            # The inbound entry point threads the reply, or opens a linked
+            # follow-up when the ticket is closed (the same rule as email).
+            target, _message, created = services.receive_message(
                 requester=request.user, ticket=ticket, body=form.cleaned_data["body"],
                 attachments=form.cleaned_data["attachments"], channel=Channel.PORTAL,
             )
-            messages.info(request, _("%(old)s was closed, so we opened %(new)s for your message.") % {
-                "old": ticket.display_number, "new": new.display_number})
-            return redirect("portal:ticket", number=new.number)
-        try:
-            services.add_message(ticket=ticket, author=request.user, body=form.cleaned_data["body"],
-                                 attachments=form.cleaned_data["attachments"], channel=Channel.PORTAL)
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
-            messages.success(request, _("Your reply was sent."))
-            return redirect("portal:ticket", number=number)
+            if created:
+                messages.info(request, _("%(old)s was closed, so we opened %(new)s for your message.") % {
+                    "old": ticket.display_number, "new": target.display_number})
+            else:
+                messages.success(request, _("Your reply was sent."))
+            return redirect("portal:ticket", number=target.number)
     return ticket_detail(request, number, reply_form=form, status=400)
 
 
