@@ -168,67 +168,49 @@ def test_readyz_checks_database_and_redis(client, db, settings):
     assert response.json()["checks"]["redis"].startswith("error")
 
 
-def test_json_log_line_with_traceback_and_any_script(settings):
+@pytest.fixture
+def json_log(settings):
+    """The production logging config with LOG_FORMAT=json, writing to a buffer."""
     import io
     import logging.config
 
-    config = {**settings.LOGGING, "handlers": {"console": {"class": "logging.StreamHandler",
-                                                           "formatter": "json", "stream": "ext://sys.stdout"}}}
-    logging.config.dictConfig(config)
+    stream = io.StringIO()
+    logging.config.dictConfig({**settings.LOGGING, "handlers": {"console": {
+        "class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}}})
+    logging.getLogger().handlers[0].setStream(stream)
+    yield stream
+    logging.config.dictConfig(settings.LOGGING)
+
+
+def test_json_log_line_with_traceback_and_any_script(json_log):
+    import logging
+
     try:
-        stream = io.StringIO()
-        logging.getLogger().handlers[0].setStream(stream)
-        try:
-            raise ValueError("Принтер сломался")
-        except ValueError:
-            logging.getLogger("helpdesk.test").exception("Εκτυπωτής %s", "🔥")
-        lines = stream.getvalue().splitlines()
-        assert len(lines) == 1
-        record = json.loads(lines[0])
-        assert record["message"] == "Εκτυπωτής 🔥" and record["level"] == "ERROR"
-        assert "Traceback" in record["exc_info"] and "Принтер сломался" in record["exc_info"]
-    finally:
-        logging.config.dictConfig(settings.LOGGING)
+        raise ValueError("Принтер сломался")
+    except ValueError:
+        logging.getLogger("helpdesk.test").exception("Εκτυπωτής %s", "🔥")
+    lines = json_log.getvalue().splitlines()
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert record["message"] == "Εκτυπωτής 🔥" and record["level"] == "ERROR"
+    assert "Traceback" in record["exc_info"] and "Принтер сломался" in record["exc_info"]
 
 
-def test_json_log_lines(settings):
-    import logging.config
+def test_json_log_lines(json_log):
+    import logging
 
-    config = {**settings.LOGGING, "handlers": {"console": {"class": "logging.StreamHandler",
-                                                           "formatter": "json", "stream": "ext://sys.stdout"}}}
-    logging.config.dictConfig(config)
-    try:
-        import io
-
-        stream = io.StringIO()
-        handler = logging.getLogger().handlers[0]
-        handler.setStream(stream)
-        logging.getLogger("helpdesk.test").warning("ticket %s created", 1042)
-        line = stream.getvalue().strip()
-        record = json.loads(line)
-        assert record["message"] == "ticket 1042 created"
-        assert record["level"] == "WARNING" and record["logger"] == "helpdesk.test" and "time" in record
-        assert "\n" not in line
-    finally:
-        logging.config.dictConfig(settings.LOGGING)
+    logging.getLogger("helpdesk.test").warning("ticket %s created", 1042)
+    line = json_log.getvalue().strip()
+    record = json.loads(line)
+    assert record["message"] == "ticket 1042 created"
+    assert record["level"] == "WARNING" and record["logger"] == "helpdesk.test" and "time" in record
+    assert "\n" not in line
 
 
-def test_request_logs_are_json_lines_too(settings, client, db):
+def test_request_logs_are_json_lines_too(json_log, client, db):
     """Django's own request log carries the request object; it must still
     come out as one JSON object, not a logging error."""
-    import io
-    import logging.config
-
-    config = {**settings.LOGGING, "handlers": {"console": {"class": "logging.StreamHandler",
-                                                           "formatter": "json", "stream": "ext://sys.stdout"}}}
-    logging.config.dictConfig(config)
-    try:
-        stream = io.StringIO()
-        logging.getLogger().handlers[0].setStream(stream)
-        assert client.get("/api/v1/tickets/").status_code == 401
-        lines = stream.getvalue().splitlines()
-    finally:
-        logging.config.dictConfig(settings.LOGGING)
-    records = [json.loads(line) for line in lines]
+    assert client.get("/api/v1/tickets/").status_code == 401
+    records = [json.loads(line) for line in json_log.getvalue().splitlines()]
     assert [(r["logger"], r["status_code"], r["message"]) for r in records] == [
         ("django.request", 401, "Unauthorized: /api/v1/tickets/")]

@@ -120,8 +120,7 @@ def test_customers_cannot_write_internal_notes_or_set_other_statuses(ticket, cus
 
 
 def test_closed_ticket_refuses_replies(ticket, agent, customer):
-    services.change_status(ticket=ticket, actor=agent, status=Status.SOLVED)
-    services.change_status(ticket=ticket, actor=agent, status=Status.CLOSED)
+    _put_in(ticket, Status.CLOSED, agent)
     for author in (agent, customer):
         with pytest.raises(ValidationError):
             services.add_message(ticket=ticket, author=author, body="hello?")
@@ -129,8 +128,7 @@ def test_closed_ticket_refuses_replies(ticket, agent, customer):
 
 
 def test_receive_message_on_closed_ticket_opens_linked_follow_up(ticket, agent, customer):
-    services.change_status(ticket=ticket, actor=agent, status=Status.SOLVED)
-    services.change_status(ticket=ticket, actor=agent, status=Status.CLOSED)
+    _put_in(ticket, Status.CLOSED, agent)
     new, message, created = services.receive_message(requester=customer, ticket=ticket, body="Back again")
     assert created and new.pk != ticket.pk
     assert new.follow_up_of == ticket and new.subject == ticket.subject
