@@ -115,8 +115,9 @@ def seed(url, n_tickets, seed_value=1):
                f"customer{i}@org{(i % 200) + 1}.example", False, True, joined, "customer",
                (i % 200) + 1 if i % 5 else None, rng.choice(["en", "ru", "it", "el"]), "UTC") for i in customers]
     copy_rows(cur, "helpdesk_user", user_cols, users)
-    copy_rows(cur, "tickets_tickettype", ["id", "name", "description", "default_priority", "active", "position"],
-              ((i + 1, name, "", "normal", True, i) for i, name in enumerate(TYPES)))
+    copy_rows(cur, "tickets_tickettype", ["id", "name", "description", "default_priority", "active", "position",
+                                          "field_definitions"],
+              ((i + 1, name, "", "normal", True, i, "[]") for i, name in enumerate(TYPES)))
     tags = [f"tag{i}" for i in range(20)]
     copy_rows(cur, "tickets_tag", ["id", "name"], ((i + 1, t) for i, t in enumerate(tags)))
     conn.commit()
