@@ -5,9 +5,9 @@ import asyncio
 import logging
 import os
 import threading
-from collections import deque
 
 from channels.layers import get_channel_layer
+from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +18,6 @@ def ticket_group(ticket_id):
     return f"ticket-{ticket_id}"
 
 
-_recent_batches = deque(maxlen=512)
 _loop_state = {"loop": None, "pid": None}
 _loop_lock = threading.Lock()
 
@@ -35,31 +34,36 @@ def _sender_loop():
         return _loop_state["loop"]
 
 
-def _group_send(layer, group, payload):
-    future = asyncio.run_coroutine_threadsafe(layer.group_send(group, payload), _sender_loop())
-    future.result(timeout=5)
+def _sent(future):
+    if future.exception() is not None:  # a push is a courtesy: the queue also polls
+        logger.warning("could not push to the channel layer: %s", future.exception())
 
 
-def broadcast_ticket_event(event):
-    """One push per change: an update that wrote several events (status,
-    assignee, tags…) tells the browsers once; they refetch over HTTP."""
-    batch = (event.data or {}).get("batch")
-    if batch is not None:
-        if batch in _recent_batches:
-            return
-        _recent_batches.append(batch)
+def _push(payload, groups):
     layer = get_channel_layer()
     if layer is None:
         return
+
+    async def send():
+        for group in groups:
+            await layer.group_send(group, payload)
+
+    # Not awaited: the worker goes on with the next ticket while the loop sends.
+    asyncio.run_coroutine_threadsafe(send(), _sender_loop()).add_done_callback(_sent)
+
+
+def broadcast_ticket_event(events):
+    """Outbox handler: one push per ticket and pass, after commit, so that the
+    browsers' refetch sees what the triggers changed in the same pass."""
+    first = events[0]
     payload = {
         "type": "ticket.event",
-        "event": event.kind,
-        "ticket_id": event.ticket_id,
-        "number": event.ticket.number,
-        "internal": event.internal,
+        "event": first.kind,
+        "ticket_id": first.ticket_id,
+        "number": first.ticket.number,
+        "internal": all(e.internal for e in events),
     }
-    try:
-        _group_send(layer, AGENTS_GROUP, payload)
-        _group_send(layer, ticket_group(event.ticket_id), payload)
-    except Exception:  # a push is a courtesy: the queue also polls
-        logger.warning("could not push event %s to the channel layer", event.id, exc_info=True)
+    transaction.on_commit(lambda: _push(payload, [AGENTS_GROUP, ticket_group(first.ticket_id)]))
+
+
+broadcast_ticket_event.writes = False

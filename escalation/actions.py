@@ -21,7 +21,8 @@ ACTION_TYPES = (
 TEMPLATE_FIELDS = {"ticket_number", "ticket_subject", "requester_name", "ticket_status", "ticket_priority"}
 
 
-def _ref(model, value, *, by=("name",)):
+def _ref(source, value, *, by=("name",)):
+    """The object of a model (or queryset) named by id or by one of `by`."""
     if value is None or value == "":
         return None
     cond = Q()
@@ -29,7 +30,8 @@ def _ref(model, value, *, by=("name",)):
         cond |= Q(pk=int(value))
     for attr in by:
         cond |= Q(**{f"{attr}__iexact": str(value)})
-    return model.objects.filter(cond).first()
+    queryset = source._default_manager.all() if isinstance(source, type) else source
+    return queryset.filter(cond).first()
 
 
 def _tier(value):
@@ -129,85 +131,92 @@ def render_template(text, ticket):
 
 
 def perform(action, *, ticket, ctx, actor=None, dry_run=False):
-    """Carry out one action; returns a sentence saying what it did. With
-    dry_run, says what it would do and changes nothing."""
+    """Carry out one action. Returns (a sentence saying what it did, the
+    ticket as the action left it). With dry_run, says what it would do and
+    changes nothing."""
     kind = action["type"]
     value = action.get("value")
+    actor = actor or (None if dry_run else system_actor())
+    result = {"ticket": ticket}
 
     def update(**changes):
         if not dry_run:
-            services.update_ticket(ticket=ticket, actor=actor or _system_actor(), ctx=ctx, **changes)
+            result["ticket"] = services.update_ticket(ticket=ticket, actor=actor, ctx=ctx, **changes)
+
+    def note(internal):
+        if not dry_run:
+            message = services.add_message(ticket=ticket, author=actor, internal=internal,
+                                           body=render_template(action["body"], ticket), ctx=ctx)
+            result["ticket"] = message.ticket
 
     if kind == "set_priority":
         update(priority=value)
-        return f"priority → {value}"
-    if kind == "set_status":
+        text = f"priority → {value}"
+    elif kind == "set_status":
         update(status=value)
-        return f"status → {value}"
-    if kind == "set_type":
+        text = f"status → {value}"
+    elif kind == "set_type":
         t = _ref(TicketType, value)
         update(type=t)
-        return f"type → {t}"
-    if kind == "set_tier":
+        text = f"type → {t}"
+    elif kind == "set_tier":
         tier = _tier(value)
         update(tier=tier)
-        return f"tier → {tier}"
-    if kind == "set_group":
-        group = _ref(Group, value)
+        text = f"tier → {tier}"
+    elif kind == "set_group":
+        group = _group(value)
         update(group=group, tier=group.tier)
-        return f"group → {group}"
-    if kind == "escalate":
+        text = f"group → {group}"
+    elif kind == "escalate":
         tier = _tier(action.get("tier", value))
-        group = _ref(Group, action["group"]) if action.get("group") else tier.groups.order_by("id").first()
+        group = _group(action["group"]) if action.get("group") else tier.groups.order_by("id").first()
         update(tier=tier, group=group, assignee=None)
-        return f"escalated to {tier}" + (f" ({group})" if group else "")
-    if kind == "assign":
+        text = f"escalated to {tier}" + (f" ({group})" if group else "")
+    elif kind == "assign":
         agent = _agent(action["agent"])
         update(assignee=agent)
-        return f"assigned to {agent}"
-    if kind == "assign_group":
-        group = _ref(Group, action["group"])
+        text = f"assigned to {agent}"
+    elif kind == "assign_group":
+        group = _group(action["group"], lock=not dry_run)
         strategy = action.get("strategy", "round_robin")
         if dry_run:
-            return f"assign within {group} ({strategy})"
-        agent = choose_agent(group, strategy=strategy, ticket=ticket, fallback=action.get("fallback", "none"))
+            return f"assign within {group} ({strategy})", ticket
+        agent = choose_agent(group, strategy=strategy, ticket=ticket, fallback=action.get("fallback", "none"),
+                             locked=True)
         changes = {"group": group, "tier": group.tier}
         if agent is not None:
             changes["assignee"] = agent
         # The strategy goes into these events' data, so the ticket page can say
         # "assigned to Anna by trigger … (round robin)".
         with_strategy = EventContext(cause=ctx.cause, data={**(ctx.data or {}), "strategy": strategy}, batch=ctx.batch)
-        services.update_ticket(ticket=ticket, actor=actor or _system_actor(), ctx=with_strategy, **changes)
-        return f"assigned to {agent} in {group} ({strategy})" if agent else f"queued in {group}: nobody available"
-    if kind == "add_tags":
+        result["ticket"] = services.update_ticket(ticket=ticket, actor=actor, ctx=with_strategy, **changes)
+        text = f"assigned to {agent} in {group} ({strategy})" if agent else f"queued in {group}: nobody available"
+    elif kind == "add_tags":
         if not dry_run:
-            services.add_tags(ticket=ticket, actor=actor or _system_actor(), tags=action["tags"], ctx=ctx)
-        return "tags + " + ", ".join(action["tags"])
-    if kind == "remove_tags":
+            result["ticket"] = services.add_tags(ticket=ticket, actor=actor, tags=action["tags"], ctx=ctx)
+        text = "tags + " + ", ".join(action["tags"])
+    elif kind == "remove_tags":
         if not dry_run:
-            services.remove_tags(ticket=ticket, actor=actor or _system_actor(), tags=action["tags"], ctx=ctx)
-        return "tags − " + ", ".join(action["tags"])
-    if kind == "add_note":
-        if not dry_run:
-            services.add_message(ticket=ticket, author=actor or _system_actor(), internal=True,
-                                 body=render_template(action["body"], ticket), ctx=ctx)
-        return "internal note added"
-    if kind == "reply":
-        if not dry_run:
-            services.add_message(ticket=ticket, author=actor or _system_actor(), internal=False,
-                                 body=render_template(action["body"], ticket), ctx=ctx)
-        return "reply sent to the requester"
-    if kind == "notify":
+            result["ticket"] = services.remove_tags(ticket=ticket, actor=actor, tags=action["tags"], ctx=ctx)
+        text = "tags − " + ", ".join(action["tags"])
+    elif kind == "add_note":
+        note(internal=True)
+        text = "internal note added"
+    elif kind == "reply":
+        note(internal=False)
+        text = "reply sent to the requester"
+    elif kind == "notify":
         recipients = _recipients(action.get("to", "assignee"), ticket)
-        text = render_template(action.get("message", "Ticket #{ticket_number}: {ticket_subject}"), ticket)[:500]
+        message = render_template(action.get("message", "Ticket #{ticket_number}: {ticket_subject}"), ticket)[:500]
         if not dry_run:
-            Notification.objects.bulk_create([Notification(user=u, ticket=ticket, text=text) for u in recipients])
+            Notification.objects.bulk_create([Notification(user=u, ticket=ticket, text=message) for u in recipients])
             if action.get("email"):
                 from django.core.mail import send_mass_mail
 
-                send_mass_mail([(text, text, None, [u.email]) for u in recipients if u.email], fail_silently=False)
-        return "notified " + (", ".join(str(u) for u in recipients) or "nobody")
-    if kind == "webhook":
+                send_mass_mail([(message, message, None, [u.email]) for u in recipients if u.email],
+                               fail_silently=False)
+        text = "notified " + (", ".join(str(u) for u in recipients) or "nobody")
+    elif kind == "webhook":
         if not dry_run:
             from django.db import transaction
 
@@ -217,8 +226,20 @@ def perform(action, *, ticket, ctx, actor=None, dry_run=False):
                 "id": ticket.pk, "number": ticket.number, "subject": ticket.subject, "status": ticket.status,
                 "priority": ticket.priority}}
             transaction.on_commit(lambda: call_webhook.delay(action["url"], action.get("secret", ""), payload))
-        return f"webhook → {action['url']}"
-    raise ValueError(kind)
+        text = f"webhook → {action['url']}"
+    else:
+        raise ValueError(kind)
+    return text, result["ticket"]
+
+
+def _group(value, *, lock=False):
+    groups = Group.objects.select_related("tier")
+    if lock:  # the round-robin cursor and the capacity check need the row locked
+        groups = groups.select_for_update(of=("self",))
+    group = _ref(groups, value)
+    if group is None:
+        raise ValueError(_("unknown group “%(v)s”") % {"v": value})
+    return group
 
 
 def _recipients(to, ticket):
@@ -232,7 +253,7 @@ def _recipients(to, ticket):
     return [agent] if agent else []
 
 
-def _system_actor():
+def system_actor():
     """Changes made by triggers are attributed to a system account, with the
     trigger named in the event's data."""
     User = get_user_model()

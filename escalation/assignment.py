@@ -58,10 +58,11 @@ def _has_room(user):
     return Ticket.objects.filter(assignee=user, status__in=UNSOLVED_STATUSES).order_by().values("id")[:capacity].count() < capacity
 
 
-def choose_agent(group, *, strategy, ticket=None, fallback="none"):
+def choose_agent(group, *, strategy, ticket=None, fallback="none", locked=False):
     """The agent to assign, or None. Call inside a transaction: the group row
-    stays locked until it commits."""
-    group = Group.objects.select_for_update().get(pk=group.pk)
+    stays locked until it commits (`locked`: the caller read it FOR UPDATE)."""
+    if not locked:
+        group = Group.objects.select_for_update().get(pk=group.pk)
     available = None  # members under capacity, loads counted once and reused by the fallback
     if strategy == "skills" and ticket is not None:
         wanted = {t.name for t in ticket.tags.all()} | ({ticket.language} if ticket.language else set())

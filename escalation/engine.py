@@ -6,10 +6,11 @@ import logging
 
 from django.db import transaction
 
-from tickets.models import Message, Ticket, TicketEvent
+from tickets import outbox
+from tickets.models import Ticket, TicketEvent
 from tickets.services import EventContext
 
-from .actions import perform
+from .actions import perform, system_actor
 from .models import Trigger, TriggerFiring
 from .rules import UPDATE_KINDS, Facts, RegexTimeout, evaluate, listened_kind
 
@@ -20,11 +21,8 @@ logger = logging.getLogger(__name__)
 MAX_CHAIN_DEPTH = 5
 
 
-def _batch_changes(event):
-    """All field changes of the event's batch: field -> (old, new)."""
-    batch = event.data.get("batch")
-    events = [event] if not batch else list(
-        TicketEvent.objects.filter(ticket_id=event.ticket_id, data__batch=batch).order_by("id"))
+def _changes(events):
+    """The field changes of one batch's events: field -> (old, new)."""
     changes = {}
     for e in events:
         if e.kind in (TicketEvent.Kind.TAG_ADDED, TicketEvent.Kind.TAG_REMOVED):
@@ -37,72 +35,179 @@ def _batch_changes(event):
     return changes
 
 
-def build_facts(event, ticket):
-    kind = listened_kind(event.kind)
-    changes = _batch_changes(event) if kind == "ticket_updated" else {}
-    message = None
-    if event.data.get("message_id"):
-        message = Message.objects.select_related("author").filter(pk=event.data["message_id"]).first()
-    return Facts(ticket=ticket, event=event, message=message, changes=changes)
+def _evaluations(events, handled):
+    """What to evaluate, in order: (event, listened kind, changes). Every
+    event is one evaluation, except field changes: one batch (one update,
+    however many fields it touched) is one `ticket_updated` evaluation."""
+    out, batches = [], {}
+    for event in events:
+        kind = listened_kind(event.kind)
+        if event.chain_depth >= MAX_CHAIN_DEPTH:
+            logger.warning("trigger chain stopped at depth %s on ticket %s (event %s)", event.chain_depth,
+                           event.ticket_id, event.id)
+            continue
+        if kind != "ticket_updated":
+            out.append((event, kind, None))
+            continue
+        batch = event.data.get("batch") or f"event-{event.id}"
+        if batch not in batches:
+            batches[batch] = []
+            out.append((event, kind, batches[batch]))
+        batches[batch].append(event)
+    return [(e, kind, _changes(c) if c is not None else {}) for e, kind, c in out
+            if c is None or not _split_batch(e, handled)]
 
 
-def run_triggers(event, *, triggers=None):
-    """Outbox handler. Runs inside the event-processing transaction."""
-    kind = listened_kind(event.kind)
-    if event.chain_depth >= MAX_CHAIN_DEPTH:
-        logger.warning("trigger chain stopped at depth %s on ticket %s (event %s)", event.chain_depth,
-                       event.ticket_id, event.id)
+def _split_batch(event, handled):
+    """Is an earlier change of this event's batch outside this pass (another
+    worker has it, or had it)? Then that pass evaluates the batch. Changes
+    made by this pass's own triggers are complete here: no query."""
+    batch = event.data.get("batch")
+    if not batch or event.cause_id in handled:
+        return False
+    return TicketEvent.objects.filter(
+        ticket_id=event.ticket_id, data__batch=batch, id__lt=event.id, kind__in=UPDATE_KINDS).exists()
+
+
+def _chain(event):
+    return event.data.get("chain") or event.data.get("batch") or str(event.id)
+
+
+class _PassState:
+    """What the engine reads once per outbox pass (one ticket, one
+    transaction) and reuses between its rounds. The ticket stays locked for
+    the whole pass, so what was read stays true, except what the triggers'
+    own actions change: those replace the ticket and drop the tags or body."""
+
+    def __init__(self):
+        self.triggers = list(Trigger.objects.filter(active=True).order_by("position", "id"))
+        self.ticket = None
+        self.fired = {}  # chain -> ids of the triggers that fired in it (the loop guard)
+        self.actor = None
+        self.tags = None
+        self.latest_body = None
+        self.messages = {}
+
+    def lock_ticket(self, ticket_id):
+        if self.ticket is None:
+            # The row lock serializes trigger runs for one ticket across workers.
+            self.ticket = Ticket.objects.select_for_update(of=("self",)).select_related(
+                "requester", "type", "tier", "group", "assignee", "organization").get(pk=ticket_id)
+        return self.ticket
+
+    def load_fired(self, chains):
+        missing = set(chains) - set(self.fired)
+        for chain in missing:
+            self.fired[chain] = set()
+        if missing:
+            for trigger_id, chain in TriggerFiring.objects.filter(
+                    ticket=self.ticket, chain__in=missing).values_list("trigger_id", "chain"):
+                self.fired[chain].add(trigger_id)
+
+    def facts(self, event, changes):
+        facts = Facts(ticket=self.ticket, event=event, changes=changes, tag_names=self.tags,
+                      latest_body=self.latest_body)
+        message_id = event.data.get("message_id")
+        if message_id in self.messages:
+            facts.message = self.messages[message_id]
+        return facts
+
+    def remember(self, facts):
+        """Keep what the facts read, for the next evaluations."""
+        if "tags" in facts.__dict__:
+            self.tags = facts.tags
+        if "message" in facts.__dict__ and facts.message is not None:
+            self.messages[facts.message.pk] = facts.message
+        if facts.read_latest_body is not None:
+            self.latest_body = facts.read_latest_body
+
+    def changed_by(self, actions, ticket):
+        self.ticket = _with_relations(ticket, self.ticket)
+        kinds = {a.get("type") for a in actions}
+        if kinds & {"add_tags", "remove_tags"}:
+            self.tags = None
+        if kinds & {"add_note", "reply"}:
+            self.latest_body = None
+
+
+def _with_relations(new, old):
+    """`new` (a service's fresh copy of the ticket) keeps the related objects
+    `old` had read, where they are still the same."""
+    for name in ("requester", "type", "tier", "group", "assignee", "organization"):
+        cache = Ticket._meta.get_field(name)
+        if not cache.is_cached(new) and cache.is_cached(old) and getattr(new, cache.attname) == getattr(old, cache.attname):
+            cache.set_cached_value(new, cache.get_cached_value(old))
+    return new
+
+
+def run_triggers(events):
+    """Outbox handler: the events of one ticket, in order, inside the
+    event-processing transaction. Within one pass the ticket is locked and
+    read once, the triggers loaded once, the loop guard read once per chain."""
+    running = outbox.current()
+    handled = running.handled if running else set()
+    evaluations = _evaluations(events, handled)
+    if not evaluations:
         return
-    if kind == "ticket_updated":
-        # One update is one evaluation: only the batch's first field change runs the triggers.
-        batch = event.data.get("batch")
-        if batch and TicketEvent.objects.filter(ticket_id=event.ticket_id, data__batch=batch, id__lt=event.id,
-                                                kind__in=UPDATE_KINDS).exists():
-            return
-    if triggers is None:
-        triggers = [t for t in Trigger.objects.filter(active=True).order_by("position", "id") if kind in t.events]
-    else:
-        triggers = [t for t in triggers if kind in t.events]
-    if not triggers:
+    state = running.state.get("triggers") if running else None
+    if state is None:
+        state = _PassState()
+        if running:
+            running.state["triggers"] = state
+    kinds = {kind for _e, kind, _c in evaluations}
+    if not any(kinds & set(t.events) for t in state.triggers):
         return
-    # The ticket row lock serializes trigger runs for one ticket across workers.
-    ticket = Ticket.objects.select_for_update(of=("self",)).select_related(
-        "requester", "type", "tier", "group", "assignee", "organization").get(pk=event.ticket_id)
-    chain = event.data.get("chain") or event.data.get("batch") or str(event.id)
-    fired = set(TriggerFiring.objects.filter(ticket=ticket, chain=chain).values_list("trigger_id", flat=True))
-    facts = build_facts(event, ticket)
+    state.lock_ticket(evaluations[0][0].ticket_id)
+    state.load_fired({_chain(e) for e, _k, _c in evaluations})
+    firings = []
+    for event, kind, changes in evaluations:
+        _evaluate_event(event, [t for t in state.triggers if kind in t.events], changes, state, firings)
+    TriggerFiring.objects.bulk_create(firings)
+
+
+def _evaluate_event(event, triggers, changes, state, firings):
+    chain = _chain(event)
+    fired = state.fired[chain]
+    facts = state.facts(event, changes)
     for trigger in triggers:
         if trigger.id in fired:
-            continue  # the loop guard: once per ticket per causal chain
+            continue
         try:
             matched, explanation = evaluate(trigger.conditions, facts)
         except RegexTimeout as exc:
-            logger.warning("trigger %s: regex %r timed out on ticket %s", trigger.id, str(exc), ticket.pk)
-            TriggerFiring.objects.create(trigger=trigger, ticket=ticket, event=event, chain=chain, matched=[],
-                                         errors=[f"regex timed out: {exc}"])
+            logger.warning("trigger %s: regex %r timed out on ticket %s", trigger.id, str(exc), event.ticket_id)
+            firings.append(TriggerFiring(trigger=trigger, ticket=state.ticket, event=event, chain=chain, matched=[],
+                                         errors=[f"regex timed out: {exc}"]))
             continue
         if not matched:
             continue
+        fired.add(trigger.id)
+        state.remember(facts)
         ctx = EventContext(cause=event, data={
             "trigger": trigger.id, "trigger_name": trigger.name, "chain": chain,
             "explanation": "; ".join(_describe(c) for c in explanation),
         })
+        state.actor = state.actor or system_actor()
+        ticket = state.ticket
         done, errors = [], []
         for action in trigger.actions:
             try:
                 with transaction.atomic():
-                    done.append(perform(action, ticket=ticket, ctx=ctx))
+                    text, ticket = perform(action, ticket=ticket, ctx=ctx, actor=state.actor)
+                done.append(text)
             except Exception as exc:  # one failing action never blocks the others
                 logger.warning("trigger %s action %s failed on ticket %s: %s", trigger.id, action.get("type"),
-                               ticket.pk, exc)
+                               event.ticket_id, exc)
                 errors.append(f"{action.get('type')}: {exc}")
-            ticket.refresh_from_db()  # the next action works on the changed ticket
-        TriggerFiring.objects.create(trigger=trigger, ticket=ticket, event=event, chain=chain, matched=explanation,
-                                     actions_done=done, errors=errors)
+                ticket.refresh_from_db()  # the failed action's changes were rolled back, not its in-memory ones
+        firings.append(TriggerFiring(trigger=trigger, ticket=ticket, event=event, chain=chain, matched=explanation,
+                                     actions_done=done, errors=errors))
         # Later triggers see what this one changed.
-        facts = build_facts(event, ticket)
+        state.changed_by(trigger.actions, ticket)
+        facts = state.facts(event, changes)
         if trigger.stop_processing:
             break
+    state.remember(facts)
 
 
 def dry_run(trigger, ticket):
@@ -114,7 +219,7 @@ def dry_run(trigger, ticket):
         matched, explanation = evaluate(trigger.conditions, facts)
     except RegexTimeout as exc:
         return {"matches": False, "matched_conditions": [], "actions": [], "errors": [f"regex timed out: {exc}"]}
-    actions = [perform(a, ticket=ticket, ctx=None, dry_run=True) for a in trigger.actions] if matched else []
+    actions = [perform(a, ticket=ticket, ctx=None, dry_run=True)[0] for a in trigger.actions] if matched else []
     return {"matches": matched, "matched_conditions": explanation, "actions": actions, "errors": []}
 
 

@@ -193,22 +193,43 @@ def validate_trigger_definition(*, events, conditions, actions):
 @dataclass
 class Facts:
     """What conditions look at: the ticket now, the message (for
-    message_added) and the changes of the batch being evaluated."""
+    message_added) and the changes of the batch being evaluated. The message,
+    the latest body and the tags are read only if a condition asks for them;
+    pass `tag_names` when they are already known."""
 
     ticket: object
     event: object = None
-    message: object = None
     changes: dict = field(default_factory=dict)  # field -> (old, new)
     now: datetime = field(default_factory=timezone.now)
+    tag_names: set | None = None
+    latest_body: str | None = None
+    read_latest_body = None  # set when `body` had to read the latest message
 
     @cached_property
     def tags(self):
+        if self.tag_names is not None:
+            return self.tag_names
         return {tag.name for tag in self.ticket.tags.all()}
 
     @cached_property
+    def message(self):
+        message_id = (getattr(self.event, "data", None) or {}).get("message_id")
+        if not message_id:
+            return None
+        from tickets.models import Message
+
+        return Message.objects.select_related("author").filter(pk=message_id).first()
+
+    @cached_property
     def body(self):
-        message = self.message or self.ticket.messages.order_by("-id").only("body").first()
-        return (message.body if message else "")[:TEXT_LIMIT]
+        """The event's message, else the latest message."""
+        if self.message is not None:
+            return self.message.body[:TEXT_LIMIT]
+        if self.latest_body is None:
+            self.read_latest_body = (
+                self.ticket.messages.order_by("-id").values_list("body", flat=True).first() or "")[:TEXT_LIMIT]
+            return self.read_latest_body
+        return self.latest_body
 
     def ref_keys(self, obj):
         if obj is None:

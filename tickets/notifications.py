@@ -16,7 +16,16 @@ from .models import Message, TicketEvent
 logger = logging.getLogger(__name__)
 
 
-def notify_requester(event):
+def notify_requester(events):
+    """Outbox handler: an email for each public agent reply among the events."""
+    for event in events:
+        _notify(event)
+
+
+notify_requester.writes = False
+
+
+def _notify(event):
     if event.kind != TicketEvent.Kind.MESSAGE or event.data.get("internal", True):
         return
     if event.data.get("by_requester") or event.data.get("author_role") == "customer":

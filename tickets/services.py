@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from helpdesk.html import sanitize_html
 
+from . import outbox
 from .custom_fields import clean_values as clean_custom_values
 from .models import (
     ALLOWED_TRANSITIONS,
@@ -137,7 +138,9 @@ def _validate_assignee(assignee):
 
 # --- events and the outbox ------------------------------------------------------
 
-def _record(ticket, kind, *, actor=None, field="", old=None, new=None, data=None, internal=True, ctx=None, events=None):
+def _record(ticket, kind, *, events, actor=None, field="", old=None, new=None, data=None, internal=True, ctx=None):
+    """A TicketEvent for one change, added to `events`; _save_events() writes
+    the whole list in one INSERT before the service's transaction commits."""
     cause = ctx.cause if ctx else None
     merged = dict(data or {})
     if ctx and ctx.data:
@@ -151,22 +154,29 @@ def _record(ticket, kind, *, actor=None, field="", old=None, new=None, data=None
     else:
         merged["batch"] = uuid.uuid4().hex
     merged["chain"] = cause.data.get("chain", cause.data.get("batch")) if cause else merged["batch"]
-    event = TicketEvent.objects.create(
+    event = TicketEvent(
         ticket=ticket, kind=kind, actor=actor, field=field, old_value=old, new_value=new, data=merged,
         internal=internal, cause=cause, chain_depth=(cause.chain_depth + 1) if cause else 0,
     )
-    if events is not None:
-        events.append(event)
+    events.append(event)
     return event
 
 
-def _dispatch_after_commit(events):
-    """Hand the new events to a worker once the transaction has committed. If
-    the broker is down the events stay unprocessed and the periodic sweep picks
-    them up: delayed, never lost."""
+def _save_events(events):
+    """Write the change's events (one INSERT) and hand them to a worker once
+    the transaction has committed. If the broker is down the events stay
+    unprocessed and the periodic sweep picks them up: delayed, never lost."""
     if not events:
         return
-    ids = [e.id for e in events]
+    TicketEvent.objects.bulk_create([e for e in events if e.pk is None])
+    # Events the outbox's handlers write for the ticket it is processing are
+    # processed in that same pass (tickets.tasks), not dispatched to another task.
+    running = outbox.current()
+    ids = [e.id for e in events if running is None or e.ticket_id != running.ticket_id]
+    if running is not None:
+        running.written += len(events) - len(ids)
+    if not ids:
+        return
 
     def send():
         from .tasks import process_ticket_events
@@ -279,7 +289,7 @@ def create_ticket(
         if follow_up_of is not None:
             _record(follow_up_of, Kind.FOLLOW_UP, actor=actor, internal=False, ctx=ctx, events=events,
                     data={"follow_up": ticket.number})
-        _dispatch_after_commit(events)
+        _save_events(events)
     return ticket
 
 
@@ -302,9 +312,10 @@ def _get_or_create_tags(names):
     return [existing[n] for n in names]
 
 
-def _lock(ticket) -> Ticket:
-    """Re-read the ticket under a row lock so concurrent changes serialize."""
-    return Ticket.objects.select_for_update().get(pk=ticket.pk)
+def _lock(ticket, *related) -> Ticket:
+    """Re-read the ticket under a row lock so concurrent changes serialize
+    (with the related objects the change will look at, in the same query)."""
+    return Ticket.objects.select_for_update(of=("self",)).select_related(*related).get(pk=ticket.pk)
 
 
 def _apply_status(ticket, status, *, actor, ctx, events, reopened=False):
@@ -381,7 +392,7 @@ def add_message(
         if target and _apply_status(ticket, target, actor=author, ctx=ctx, events=events):
             fields += ["status", "solved_at", "closed_at"]
         ticket.save(update_fields=fields)
-        _dispatch_after_commit(events)
+        _save_events(events)
     return message
 
 
@@ -403,7 +414,7 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), **cha
 
     events = []
     with transaction.atomic():
-        ticket = _lock(ticket)
+        ticket = _lock(ticket, *(name for name in ("type", "assignee", "tier", "group") if name in changes))
         fields = {"updated_at"}
         if "status" in changes and changes["status"] is not None:
             if _apply_status(ticket, changes["status"], actor=actor, ctx=ctx, events=events):
@@ -437,14 +448,15 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), **cha
         if add_tags or remove_tags:
             # Computed under the row lock: concurrent tag edits never undo each other.
             drop = {clean_tag(t) for t in remove_tags}
-            keep = [n for n in ticket.tags.values_list("name", flat=True) if n not in drop]
+            current = {t.name: t for t in ticket.tags.all()}
+            keep = [n for n in current if n not in drop]
             _set_tags(ticket, keep + [n for n in map(clean_tag, add_tags) if n not in drop],
-                      actor=actor, ctx=ctx, events=events)
+                      actor=actor, ctx=ctx, events=events, current=current)
         if events:
             # Nothing changed, nothing written: a no-op edit must not move the
             # ticket to the top of the queue.
             ticket.save(update_fields=sorted(fields))
-        _dispatch_after_commit(events)
+        _save_events(events)
     return ticket
 
 
@@ -455,9 +467,9 @@ def _same_type(value, ticket):
     return False
 
 
-def _set_tags(ticket, names, *, actor, ctx, events):
+def _set_tags(ticket, names, *, actor, ctx, events, current=None):
     names = list(dict.fromkeys(names))
-    current = {t.name: t for t in ticket.tags.all()}
+    current = current if current is not None else {t.name: t for t in ticket.tags.all()}
     added = [n for n in names if n not in current]
     removed = [n for n in current if n not in names]
     if added:

@@ -9,48 +9,102 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from . import outbox
 from .models import TicketEvent
 
 logger = logging.getLogger(__name__)
 
-# Consumers of ticket events, called in order for every event inside the
-# processing transaction. The trigger engine and live queue updates register here.
+# Consumers of ticket events. Each is called with the events of one ticket, in
+# id order, inside the processing transaction, and in its own savepoint (a
+# failing handler's writes are undone, the others go on) unless it declares
+# `writes = False` (it only reads and talks to the outside world). The trigger engine, requester
+# notifications and live queue updates register here.
 DEFAULT_EVENT_HANDLERS = [
     "escalation.engine.run_triggers",
     "tickets.notifications.notify_requester",
     "channels_inbox.realtime.broadcast_ticket_event",
 ]
 
+# Handlers may write new events for the ticket (a trigger's actions); those are
+# processed in the same transaction, round after round, up to this many rounds
+# (the trigger engine's chain cap stops well before). Leftovers are dispatched.
+MAX_ROUNDS = 20
+
 
 def _handlers():
     return [import_string(path) for path in getattr(settings, "HELPDESK_EVENT_HANDLERS", DEFAULT_EVENT_HANDLERS)]
 
 
+def _claim(event_ids):
+    """Lock the oldest unprocessed event (of the given ids) and every other
+    unprocessed event of its ticket. Only event rows are locked (`of`), with
+    SKIP LOCKED: workers never share an event, and a request busy with the
+    ticket neither blocks nor starves the outbox."""
+    qs = TicketEvent.objects.filter(processed_at__isnull=True).order_by("id")
+    if event_ids is not None:
+        qs = qs.filter(id__in=event_ids)
+    first = qs.select_for_update(skip_locked=True, of=("self",)).select_related("ticket").first()
+    if first is None:
+        return []
+    return [first] + _pending_of(first.ticket, after=first.id)
+
+
+def _pending_of(ticket, *, after):
+    events = list(
+        TicketEvent.objects.filter(ticket_id=ticket.pk, processed_at__isnull=True, id__gt=after)
+        .select_for_update(skip_locked=True).order_by("id")
+    )
+    for event in events:
+        event.ticket = ticket
+    return events
+
+
 def process_events(event_ids=None, *, limit=500) -> int:
-    """Process unprocessed events (the given ones, or the oldest), each in its
-    own short transaction so that locks a handler takes (a ticket, a group's
-    round-robin turn) are held for one event, not a whole batch. Returns how
-    many were processed."""
+    """Process unprocessed events (the given ones, or the oldest) one ticket at
+    a time: each ticket's pending events, and the events its handlers write,
+    in one short transaction, so that locks a handler takes (the ticket, a
+    group's round-robin turn) are held for one ticket, not a whole backlog.
+    Returns how many events were processed."""
     handlers = _handlers()
     done = 0
     while done < limit:
         with transaction.atomic():
-            qs = TicketEvent.objects.filter(processed_at__isnull=True).order_by("id")
-            if event_ids is not None:
-                qs = qs.filter(id__in=event_ids)
-            # Lock the event row only (`of`): locking the joined ticket too would
-            # skip the events of any ticket a request is changing right now.
-            event = qs.select_for_update(skip_locked=True, of=("self",)).select_related("ticket").first()
-            if event is None:
+            batch = _claim(event_ids)
+            if not batch:
                 break
-            for handler in handlers:
-                try:
-                    with transaction.atomic():
-                        handler(event)
-                except Exception:
-                    logger.exception("event handler %s failed on event %s", handler, event.id)
-            TicketEvent.objects.filter(id=event.id).update(processed_at=timezone.now())
-        done += 1
+            ticket = batch[0].ticket
+            processed = []
+            running = outbox.OutboxPass(ticket_id=ticket.pk)
+            token = outbox.current_pass.set(running)
+            try:
+                for _round in range(MAX_ROUNDS):
+                    for handler in handlers:
+                        try:
+                            if getattr(handler, "writes", True):
+                                with transaction.atomic():
+                                    handler(batch)
+                            else:
+                                handler(batch)
+                        except Exception:
+                            logger.exception("event handler %s failed on events %s", handler, [e.id for e in batch])
+                            running.state.clear()  # what handlers kept may be rolled back: re-read
+                    processed += batch
+                    running.handled.update(e.id for e in batch)
+                    if not running.written:
+                        batch = []  # the handlers changed nothing: no new events to look for
+                        break
+                    running.written = 0
+                    batch = _pending_of(ticket, after=batch[-1].id)
+                    if not batch:
+                        break
+            finally:
+                outbox.current_pass.reset(token)
+            TicketEvent.objects.filter(id__in=[e.id for e in processed]).update(processed_at=timezone.now())
+            if batch:
+                logger.warning("ticket %s: events still pending after %s rounds; dispatched", ticket.pk, MAX_ROUNDS)
+                ids = [e.id for e in batch]
+                transaction.on_commit(lambda ids=ids: process_ticket_events.delay(ids))
+        done += len(processed)
     return done
 
 

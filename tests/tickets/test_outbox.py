@@ -14,11 +14,11 @@ from tickets.tasks import process_events, process_pending_events
 CALLS = []
 
 
-def recording_handler(event):
-    CALLS.append(event.id)
+def recording_handler(events):
+    CALLS.extend(e.id for e in events)
 
 
-def failing_handler(event):
+def failing_handler(events):
     raise RuntimeError("handler bug")
 
 
@@ -128,9 +128,9 @@ def test_concurrent_workers_never_share_an_event(settings, customer):
     assert len(CALLS) == len(set(CALLS)) == 40
 
 
-def writing_then_failing_handler(event):
+def writing_then_failing_handler(events):
     """Writes, then fails: its writes must be undone, nothing else."""
-    TicketEvent.objects.filter(pk=event.pk).update(data={"spoiled": True})
+    TicketEvent.objects.filter(pk__in=[e.pk for e in events]).update(data={"spoiled": True})
     raise RuntimeError("half-done handler")
 
 
@@ -182,9 +182,12 @@ def test_one_dispatch_per_transaction_processes_every_event(recorded, ticket, ag
     assert recorded == [e[0] for e in events] and all(at is not None for _id, at in events)
 
 
-def test_broadcast_reaches_channel_layer_groups(settings, agent, ticket):
+@pytest.mark.django_db(transaction=True)
+def test_broadcast_reaches_channel_layer_groups(settings, agent, customer):
     """The realtime handler publishes through the real Redis pub/sub channel
-    layer to the `agents` group and the ticket's own group."""
+    layer to the `agents` group and the ticket's own group, once per ticket
+    and pass, after the pass has committed. (Celery runs eagerly here: each
+    change's events are processed as its transaction commits.)"""
     import asyncio
 
     from asgiref.sync import async_to_sync, sync_to_async
@@ -195,31 +198,33 @@ def test_broadcast_reaches_channel_layer_groups(settings, agent, ticket):
     settings.HELPDESK_EVENT_HANDLERS = ["channels_inbox.realtime.broadcast_ticket_event"]
     layer = get_channel_layer()
     assert type(layer).__name__ == "RedisPubSubChannelLayer"
+    number = services._next_number() + 1  # the number the ticket below gets
 
     async def scenario():
         agents_channel = await layer.new_channel()
-        ticket_channel = await layer.new_channel()
         await layer.group_add(AGENTS_GROUP, agents_channel)
-        await layer.group_add(ticket_group(ticket.pk), ticket_channel)
         try:
-            await sync_to_async(process_events)()
+            ticket = await sync_to_async(services.create_ticket)(requester=customer, subject="s", body="b")
+            first = await asyncio.wait_for(layer.receive(agents_channel), 5)
+            ticket_channel = await layer.new_channel()
+            await layer.group_add(ticket_group(ticket.pk), ticket_channel)
+            await sync_to_async(services.update_ticket)(ticket=ticket, actor=agent, priority="high", assignee=agent)
             await sync_to_async(services.add_message)(ticket=ticket, author=agent, body="psst", internal=True)
-            await sync_to_async(process_events)()
-            received = []
-            for channel in (agents_channel, ticket_channel):
-                received.append([await asyncio.wait_for(layer.receive(channel), 5) for _ in range(2)])
-            return received
+            received = [[first] + [await asyncio.wait_for(layer.receive(agents_channel), 5) for _ in range(2)],
+                        [await asyncio.wait_for(layer.receive(ticket_channel), 5) for _ in range(2)]]
+            await layer.group_discard(ticket_group(ticket.pk), ticket_channel)
+            return ticket, received
         finally:
             await layer.group_discard(AGENTS_GROUP, agents_channel)
-            await layer.group_discard(ticket_group(ticket.pk), ticket_channel)
 
-    for messages in async_to_sync(scenario)():
-        assert messages == [
-            {"type": "ticket.event", "event": "ticket_created", "ticket_id": ticket.pk, "number": ticket.number,
-             "internal": False},
-            {"type": "ticket.event", "event": "message_added", "ticket_id": ticket.pk, "number": ticket.number,
-             "internal": True},
-        ]
+    ticket, (to_agents, to_ticket) = async_to_sync(scenario)()
+    assert ticket.number == number
+    push = {"type": "ticket.event", "ticket_id": ticket.pk, "number": ticket.number}
+    # One push for the update, though it wrote three events (priority, assignee, status).
+    updated = {**push, "event": "priority_changed", "internal": False}
+    noted = {**push, "event": "message_added", "internal": True}
+    assert to_agents == [{**push, "event": "ticket_created", "internal": False}, updated, noted]
+    assert to_ticket == [updated, noted]
 
 
 @pytest.mark.django_db(transaction=True)

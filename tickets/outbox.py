@@ -1,0 +1,26 @@
+"""The state of one outbox pass: the events of one ticket, processed in one
+transaction by tickets.tasks.process_events, round after round, while the
+handlers' own changes produce new events for the same ticket."""
+
+import contextvars
+from dataclasses import dataclass, field
+
+
+@dataclass
+class OutboxPass:
+    ticket_id: int
+    # Ids of the events handled so far in this pass (earlier rounds included).
+    handled: set = field(default_factory=set)
+    # Events the handlers wrote for the ticket in this pass (tickets.services).
+    written: int = 0
+    # Per-handler scratch space that lives for the pass, e.g. the trigger
+    # engine keeps the locked ticket and the loaded triggers between rounds.
+    state: dict = field(default_factory=dict)
+
+
+current_pass = contextvars.ContextVar("outbox_pass", default=None)
+
+
+def current():
+    """The pass running in this context, or None (a web request, a test)."""
+    return current_pass.get()
