@@ -9,7 +9,7 @@ ValidationError that names the broken item."""
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import regex
 from django.conf import settings
@@ -82,6 +82,12 @@ def _compile(pattern):
         raise ValueError(_("a regular expression is required"))
     if len(pattern) > REGEX_MAX_LENGTH:
         raise ValueError(_("the regular expression is longer than %(n)d characters") % {"n": REGEX_MAX_LENGTH})
+    return _compiled(pattern)
+
+
+@lru_cache(maxsize=512)
+def _compiled(pattern):
+    """Compiled once per process: every event evaluates the same patterns."""
     try:
         return regex.compile(pattern, regex.IGNORECASE | regex.UNICODE)
     except regex.error as exc:

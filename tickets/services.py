@@ -312,10 +312,9 @@ def _get_or_create_tags(names):
     return [existing[n] for n in names]
 
 
-def _lock(ticket, *related) -> Ticket:
-    """Re-read the ticket under a row lock so concurrent changes serialize
-    (with the related objects the change will look at, in the same query)."""
-    return Ticket.objects.select_for_update(of=("self",)).select_related(*related).get(pk=ticket.pk)
+def _lock(ticket) -> Ticket:
+    """Re-read the ticket under a row lock so concurrent changes serialize."""
+    return Ticket.objects.select_for_update().get(pk=ticket.pk)
 
 
 def _apply_status(ticket, status, *, actor, ctx, events, reopened=False):
@@ -414,7 +413,7 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), **cha
 
     events = []
     with transaction.atomic():
-        ticket = _lock(ticket, *(name for name in ("type", "assignee", "tier", "group") if name in changes))
+        ticket = _lock(ticket)
         fields = {"updated_at"}
         if "status" in changes and changes["status"] is not None:
             if _apply_status(ticket, changes["status"], actor=actor, ctx=ctx, events=events):
@@ -430,7 +429,7 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), **cha
                 _record(ticket, Kind.TYPE, actor=actor, field="type", old=_value(ticket.type), new=_value(new), ctx=ctx, events=events)
                 ticket.type = new
                 fields.add("type")
-        if "assignee" in changes and changes["assignee"] != ticket.assignee:
+        if "assignee" in changes and _differs(ticket, "assignee", changes["assignee"]):
             new = _validate_assignee(changes["assignee"])
             _record(ticket, Kind.ASSIGNEE, actor=actor, field="assignee", old=_value(ticket.assignee), new=_value(new), ctx=ctx, events=events)
             ticket.assignee = new
@@ -439,7 +438,7 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), **cha
                 _apply_status(ticket, Status.OPEN, actor=actor, ctx=ctx, events=events)
                 fields.add("status")
         for name, kind in (("tier", Kind.TIER), ("group", Kind.GROUP)):
-            if name in changes and changes[name] != getattr(ticket, name):
+            if name in changes and _differs(ticket, name, changes[name]):
                 _record(ticket, kind, actor=actor, field=name, old=_value(getattr(ticket, name)), new=_value(changes[name]), ctx=ctx, events=events)
                 setattr(ticket, name, changes[name])
                 fields.add(name)
@@ -458,6 +457,12 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), **cha
             ticket.save(update_fields=sorted(fields))
         _save_events(events)
     return ticket
+
+
+def _differs(ticket, name, value):
+    """Is `value` (an object or None) another than the ticket's `name`? By id:
+    the ticket's current object is only read if the change needs its name."""
+    return getattr(value, "pk", None) != getattr(ticket, f"{name}_id")
 
 
 def _same_type(value, ticket):

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from . import outbox
-from .models import TicketEvent
+from .models import Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
 
@@ -37,15 +37,16 @@ def _handlers():
 
 def _claim(event_ids):
     """Lock the oldest unprocessed event (of the given ids) and every other
-    unprocessed event of its ticket. Only event rows are locked (`of`), with
+    unprocessed event of its ticket. Only event rows are locked, with
     SKIP LOCKED: workers never share an event, and a request busy with the
     ticket neither blocks nor starves the outbox."""
     qs = TicketEvent.objects.filter(processed_at__isnull=True).order_by("id")
     if event_ids is not None:
         qs = qs.filter(id__in=event_ids)
-    first = qs.select_for_update(skip_locked=True, of=("self",)).select_related("ticket").first()
+    first = qs.select_for_update(skip_locked=True).first()
     if first is None:
         return []
+    first.ticket = Ticket.objects.get(pk=first.ticket_id)
     return [first] + _pending_of(first.ticket, after=first.id)
 
 
