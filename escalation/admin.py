@@ -2,25 +2,110 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from tickets.models import Ticket
+from tickets.models import Priority, Status, Ticket, TicketType
+from tickets.templatetags.helpdesk_ui import strategy_label
 
 from .actions import ACTION_TYPES
+from .assignment import FALLBACKS, STRATEGIES
 from .engine import dry_run
 from .models import AgentProfile, Group, Notification, Tier, Trigger, TriggerFiring
 from .rules import CHANGE_OPERATORS, EVENTS, FIELDS, OPERATORS, validate_trigger_definition
 
-REFERENCE = {
+FIELD_REFERENCE = {
     "events": sorted(EVENTS),
     "fields": {name: sorted(OPERATORS[kind] | (CHANGE_OPERATORS if name in {"status", "priority", "type", "tier", "group", "assignee", "tags"} else set()))
                for name, kind in FIELDS.items()} | {"custom.<name>": ["is", "is_not", "gt", "lt", "contains", "is_set"]},
     "actions": list(ACTION_TYPES),
 }
+FALLBACK_LABELS = {"none": _("nobody: it waits in the group’s queue"), "least_loaded": _("the least loaded member"),
+                   "lead": _("the group’s lead")}
+
+
+def _param(name, kind, label, choices=None, required=True, blank=None, placeholder=None):
+    """One parameter of an action type, as the editor shows it. kind: choice
+    (a select over reference["choices"][choices]), text, template, url, tags
+    (comma-separated in the input, a list in the JSON) or bool. An optional
+    parameter left empty is dropped from the JSON; `blank` says what that means."""
+    return {"name": name, "kind": kind, "label": label, "choices": choices, "required": required,
+            "blank": blank, "placeholder": placeholder}
+
+
+def action_parameters():
+    """The parameters of each action type (see actions.validate_action)."""
+    template = gettext("e.g. Ticket #{ticket_number}: {ticket_subject}")
+    group = gettext("Group")
+    return {
+        "set_priority": [_param("value", "choice", gettext("Priority"), "priorities")],
+        "set_status": [_param("value", "choice", gettext("Status"), "statuses")],
+        "set_type": [_param("value", "choice", gettext("Ticket type"), "ticket_types")],
+        "set_tier": [_param("value", "choice", gettext("Tier"), "tiers")],
+        "set_group": [_param("value", "choice", group, "groups")],
+        "assign": [_param("agent", "choice", gettext("Agent"), "agents"),
+                   _param("group", "choice", gettext("Member of group"), "groups", required=False, blank=gettext("any group"))],
+        "assign_group": [_param("group", "choice", group, "groups"),
+                         _param("strategy", "choice", gettext("Strategy"), "strategies", required=False,
+                                blank=gettext("default: round robin")),
+                         _param("fallback", "choice", gettext("When nobody is available"), "fallbacks", required=False,
+                                blank=gettext("default: nobody, it waits in the queue"))],
+        "add_tags": [_param("tags", "tags", gettext("Tags"), placeholder=gettext("comma-separated, e.g. vip, refund"))],
+        "remove_tags": [_param("tags", "tags", gettext("Tags"), placeholder=gettext("comma-separated, e.g. vip, refund"))],
+        "add_note": [_param("body", "template", gettext("Internal note"), placeholder=template)],
+        "notify": [_param("to", "choice", gettext("Notify"), "recipients", required=False, blank=gettext("default: the assignee")),
+                   _param("message", "template", gettext("Message"), required=False,
+                          placeholder=gettext("default: Ticket #{ticket_number}: {ticket_subject}")),
+                   _param("email", "bool", gettext("Also by email"), required=False)],
+        "reply": [_param("body", "template", gettext("Reply to the requester"), placeholder=template)],
+        "escalate": [_param("tier", "choice", gettext("Tier"), "tiers"),
+                     _param("group", "choice", group, "groups", required=False, blank=gettext("the tier’s first group"))],
+        "webhook": [_param("url", "url", gettext("URL"), placeholder="https://"),
+                    _param("secret", "text", gettext("Secret"), required=False, placeholder=gettext("optional"))],
+    }
+
+
+def action_labels():
+    return {
+        "set_priority": gettext("Set the priority"), "set_status": gettext("Set the status"),
+        "set_type": gettext("Set the type"), "set_tier": gettext("Set the tier"), "set_group": gettext("Set the group"),
+        "assign": gettext("Assign to an agent"), "assign_group": gettext("Assign within a group"),
+        "add_tags": gettext("Add tags"), "remove_tags": gettext("Remove tags"),
+        "add_note": gettext("Add an internal note"), "notify": gettext("Notify agents"),
+        "reply": gettext("Reply to the requester"), "escalate": gettext("Escalate to a tier"),
+        "webhook": gettext("Call a webhook"),
+    }
+
+
+def trigger_reference():
+    """What the change form's editor and reference table need: events, fields
+    and their operators, each action type's parameters and the values they
+    may take. Choices come from the database, so this is computed per request."""
+    User = get_user_model()
+    agents = [(u.username, f"{u.username} — {u.get_full_name()}" if u.get_full_name() else u.username)
+              for u in User.objects.filter(role__in=[User.Role.AGENT, User.Role.ADMIN], is_active=True)
+              .order_by("username")]
+    choices = {
+        "priorities": Priority.choices,
+        "statuses": Status.choices,
+        "ticket_types": [(t.name, t.name if t.active else gettext("%(name)s (inactive)") % {"name": t.name})
+                         for t in TicketType.objects.order_by("position", "name")],
+        "tiers": [(f"L{t.level}", f"L{t.level}" if t.name in ("", f"L{t.level}") else f"L{t.level} · {t.name}")
+                  for t in Tier.objects.order_by("level")],
+        "groups": [(g.name, g.name) for g in Group.objects.order_by("tier__level", "name")],
+        "agents": agents,
+        "strategies": [(s, strategy_label(s)) for s in STRATEGIES],
+        "fallbacks": [(f, FALLBACK_LABELS.get(f, f)) for f in FALLBACKS],
+        "recipients": [("assignee", gettext("the assignee")), ("group", gettext("the members of the ticket’s group")),
+                       ("lead", gettext("the lead of the ticket’s group"))] + agents,
+    }
+    return {**FIELD_REFERENCE, "action_params": action_parameters(), "action_labels": action_labels(),
+            "choices": {name: [[str(value), str(label)] for value, label in pairs] for name, pairs in choices.items()}}
 
 
 class PrettyJSONWidget(forms.Textarea):
@@ -70,6 +155,7 @@ class TriggerAdmin(admin.ModelAdmin):
     change_form_template = "admin/escalation/trigger/change_form.html"
 
     class Media:
+        css = {"all": ("escalation/trigger_editor.css",)}
         js = ("escalation/trigger_editor.js",)
 
     @admin.display(description=_("events"))
@@ -100,7 +186,7 @@ class TriggerAdmin(admin.ModelAdmin):
         })
 
     def render_change_form(self, request, context, *args, **kwargs):
-        context["reference"] = REFERENCE
+        context["reference"] = trigger_reference()
         return super().render_change_form(request, context, *args, **kwargs)
 
 

@@ -1,0 +1,52 @@
+"""The trigger change form's reference: what its condition and action editors offer."""
+
+import json
+import re
+
+from escalation.actions import ACTION_TYPES
+from escalation.models import Group
+from tests.factories import AgentFactory, TicketTypeFactory
+
+
+def _reference(client, url):
+    html = client.get(url).content.decode()
+    match = re.search(r'<script id="trigger-reference" type="application/json">(.*?)</script>', html, re.S)
+    assert match, "the change form embeds the reference for trigger_editor.js"
+    return json.loads(match.group(1))
+
+
+def test_reference_lists_action_parameters_and_choices_from_the_database(client, admin_user, billing, make_trigger):
+    TicketTypeFactory(name="payment")
+    AgentFactory(username="gone", is_active=False)
+    trigger = make_trigger(actions=[{"type": "assign_group", "group": "Billing L1"}])
+    client.force_login(admin_user)
+    ref = _reference(client, f"/admin/escalation/trigger/{trigger.pk}/change/")
+
+    assert set(ref["action_params"]) == set(ACTION_TYPES) == set(ref["actions"])
+    params = {kind: {p["name"]: p for p in specs} for kind, specs in ref["action_params"].items()}
+    assign_group = {name: (p["kind"], p["choices"], p["required"]) for name, p in params["assign_group"].items()}
+    assert assign_group == {"group": ("choice", "groups", True), "strategy": ("choice", "strategies", False),
+                            "fallback": ("choice", "fallbacks", False)}
+    assert {name: p["kind"] for name, p in params["notify"].items()} == {"to": "choice", "message": "template", "email": "bool"}
+    assert {name: p["kind"] for name, p in params["webhook"].items()} == {"url": "url", "secret": "text"}
+    assert params["add_tags"]["tags"]["kind"] == params["remove_tags"]["tags"]["kind"] == "tags"
+    assert set(params["escalate"]) == {"tier", "group"} and set(params["assign"]) == {"agent", "group"}
+
+    values = {name: [value for value, _label in pairs] for name, pairs in ref["choices"].items()}
+    assert values["groups"] == ["Billing L1"]
+    assert values["tiers"] == ["L1", "L2", "L3", "L4"]
+    assert values["ticket_types"] == ["payment"]
+    assert values["priorities"] == ["low", "normal", "high", "urgent"]
+    assert "closed" in values["statuses"]
+    assert values["strategies"] == ["round_robin", "least_loaded", "skills"]
+    assert values["fallbacks"] == ["none", "least_loaded", "lead"]
+    agents = [a.username for a in billing.agents]
+    assert set(agents) | {admin_user.username} == set(values["agents"])  # active agents and admins, not "gone"
+    assert values["recipients"] == ["assignee", "group", "lead"] + values["agents"]
+
+
+def test_reference_is_computed_per_request(client, admin_user, tiers):
+    client.force_login(admin_user)
+    assert _reference(client, "/admin/escalation/trigger/add/")["choices"]["groups"] == []
+    Group.objects.create(name="Support L2", tier=tiers[2])
+    assert _reference(client, "/admin/escalation/trigger/add/")["choices"]["groups"] == [["Support L2", "Support L2"]]
