@@ -182,6 +182,9 @@ def seed(url, n_tickets, seed_value=1):
     for table in ("helpdesk_organization", "helpdesk_user", "tickets_tickettype", "tickets_tag", "tickets_ticket"):
         cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
     cur.execute("UPDATE tickets_ticketcounter SET last_number = (SELECT MAX(number) FROM tickets_ticket) WHERE id = 1")
+    # Each agent's unsolved tickets (tickets.models.AgentLoad), as the services would have kept it.
+    cur.execute("INSERT INTO tickets_agentload (agent_id, open_tickets) SELECT assignee_id, COUNT(*) FROM tickets_ticket "
+                "WHERE assignee_id IS NOT NULL AND status IN ('new', 'open', 'pending', 'on_hold') GROUP BY assignee_id")
     conn.commit()
     conn.autocommit = True
     t2 = time.monotonic()

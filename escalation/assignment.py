@@ -3,9 +3,7 @@ Correct under concurrency: the group row is locked while its next member is
 chosen, so two workers never hand out the same turn or the last free slot."""
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q
-
-from tickets.models import UNSOLVED_STATUSES, Ticket
+from django.db.models import Q
 
 from .models import AgentProfile, Group
 
@@ -14,14 +12,19 @@ FALLBACKS = ("none", "least_loaded", "lead")
 
 
 def _members(group):
-    """Active, online members of the group, in id order."""
+    """Active, online members of the group, in id order, each with `load_count`
+    (unsolved tickets, from AgentLoad: one row per member, no ticket count)."""
     User = get_user_model()
-    return list(
+    members = list(
         User.objects.filter(agent_groups=group, is_active=True, role__in=[User.Role.AGENT, User.Role.ADMIN])
         .filter(Q(agent_profile__isnull=True) | Q(agent_profile__presence=AgentProfile.Presence.ONLINE))
-        .select_related("agent_profile")
+        .select_related("agent_profile", "load")
         .order_by("id")
     )
+    for user in members:
+        load = getattr(user, "load", None)  # no row yet: never had a ticket
+        user.load_count = load.open_tickets if load is not None else 0
+    return members
 
 
 def _capacity(user):
@@ -30,17 +33,8 @@ def _capacity(user):
 
 
 def _candidates(group):
-    """Online members under capacity, each with `load` (open tickets)."""
-    members = _members(group)
-    # Open-ticket load per member: one grouped count over the
-    # (assignee, status) index, not a join through every ticket they ever had.
-    loads = dict(
-        Ticket.objects.filter(assignee_id__in=[u.id for u in members], status__in=UNSOLVED_STATUSES)
-        .order_by().values_list("assignee_id").annotate(n=Count("id"))
-    )
-    for user in members:
-        user.load = loads.get(user.id, 0)
-    return [u for u in members if u.load < _capacity(u)]
+    """Online members under capacity."""
+    return [u for u in _members(group) if _has_room(u)]
 
 
 def _skills(user):
@@ -49,13 +43,11 @@ def _skills(user):
 
 
 def _least_loaded(members):
-    return min(members, key=lambda m: (m.load, m.id)) if members else None
+    return min(members, key=lambda m: (m.load_count, m.id)) if members else None
 
 
 def _has_room(user):
-    """Under capacity? A count that stops at the capacity (index-only)."""
-    capacity = _capacity(user)
-    return Ticket.objects.filter(assignee=user, status__in=UNSOLVED_STATUSES).order_by().values("id")[:capacity].count() < capacity
+    return user.load_count < _capacity(user)
 
 
 def choose_agent(group, *, strategy, ticket=None, fallback="none", locked=False):
@@ -63,7 +55,7 @@ def choose_agent(group, *, strategy, ticket=None, fallback="none", locked=False)
     stays locked until it commits (`locked`: the caller read it FOR UPDATE)."""
     if not locked:
         group = Group.objects.select_for_update().get(pk=group.pk)
-    available = None  # members under capacity, loads counted once and reused by the fallback
+    available = None  # members under capacity, read once and reused by the fallback
     if strategy == "skills" and ticket is not None:
         wanted = {t.name for t in ticket.tags.all()} | ({ticket.language} if ticket.language else set())
         available = _candidates(group)
@@ -79,14 +71,13 @@ def choose_agent(group, *, strategy, ticket=None, fallback="none", locked=False)
         available = _candidates(group)
         chosen = _least_loaded(available)
     else:
-        # Round robin: the next online member after the cursor who has room;
-        # loads are only counted for the members actually considered.
-        members = _members(group)
+        # Round robin: the next online member after the cursor who has room.
+        available = _candidates(group)
         after = group.last_assigned_id or 0
-        ordered = [m for m in members if m.id > after] + [m for m in members if m.id <= after]
-        chosen = next((m for m in ordered if _has_room(m)), None)
+        ordered = [m for m in available if m.id > after] + [m for m in available if m.id <= after]
+        chosen = ordered[0] if ordered else None
     if chosen is None and fallback == "least_loaded":
-        chosen = _least_loaded(available if available is not None else _candidates(group))
+        chosen = _least_loaded(available)
     elif chosen is None and fallback == "lead" and group.lead_id and group.lead.is_active:
         chosen = group.lead
     if chosen is not None:

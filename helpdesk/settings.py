@@ -188,6 +188,9 @@ CELERY_BEAT_SCHEDULE = {
     # Safety net for the event outbox: events whose after-commit task was lost
     # (broker down at commit time) are picked up here.
     "sweep-ticket-events": {"task": "tickets.tasks.process_pending_events", "schedule": 30.0},
+    # AgentLoad (each agent's unsolved tickets, used by assignment) repaired
+    # from the tickets, for writes that bypassed the services.
+    "recount-agent-loads": {"task": "tickets.tasks.recount_agent_loads", "schedule": 600.0},
 }
 
 # --- REST framework ---------------------------------------------------------

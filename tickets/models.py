@@ -102,6 +102,32 @@ class TicketCounter(models.Model):
     last_number = models.PositiveBigIntegerField(default=settings.HELPDESK_FIRST_TICKET_NUMBER)
 
 
+class AgentLoad(models.Model):
+    """How many unsolved tickets each agent has. Kept by tickets.services in
+    the transaction of every change to a ticket's assignee or status, so that
+    assignment by load reads one row per agent instead of counting tickets
+    (at 1M tickets a group's count took ~40 ms). `recount()` repairs drift from
+    writes that bypass the services (a deleted ticket, a bulk SQL fix); the
+    beat runs it for every agent."""
+
+    agent = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+                                 related_name="load", verbose_name=_("agent"))
+    open_tickets = models.IntegerField(_("unsolved tickets"), default=0)
+
+    class Meta:
+        verbose_name = _("agent load")
+
+    @classmethod
+    def recount(cls, agent_id):
+        """Set the agent's count from the tickets. The row is locked first, so
+        changes that commit meanwhile apply their delta after this count."""
+        cls.objects.get_or_create(agent_id=agent_id)
+        cls.objects.select_for_update().filter(agent_id=agent_id).first()
+        n = Ticket.objects.filter(assignee_id=agent_id, status__in=UNSOLVED_STATUSES).count()
+        cls.objects.filter(agent_id=agent_id).update(open_tickets=n)
+        return n
+
+
 class Ticket(models.Model):
     number = models.PositiveBigIntegerField(_("number"), unique=True, editable=False)
     subject = models.CharField(_("subject"), max_length=settings.HELPDESK_SUBJECT_MAX_LENGTH)

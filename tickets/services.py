@@ -23,6 +23,8 @@ from . import outbox
 from .custom_fields import clean_values as clean_custom_values
 from .models import (
     ALLOWED_TRANSITIONS,
+    UNSOLVED_STATUSES,
+    AgentLoad,
     Attachment,
     Channel,
     Message,
@@ -282,6 +284,7 @@ def create_ticket(
             body=cleaned["body"], body_html=sanitize_html(body_html), external_id=external_id,
         )
         _store_attachments(message, cleaned["attachments"])
+        _move_load(None, _holder(ticket))
         _record(ticket, Kind.CREATED, actor=actor, internal=False, ctx=ctx, events=events, data={
             "channel": channel, "type": _value(ticket_type), "priority": ticket.priority,
             "message_id": message.pk, "follow_up_of": follow_up_of.number if follow_up_of else None,
@@ -310,6 +313,22 @@ def _get_or_create_tags(names):
         if name not in existing:
             existing[name], _created = Tag.objects.get_or_create(name=name)
     return [existing[n] for n in names]
+
+
+def _holder(ticket):
+    """The agent whose load (AgentLoad) the ticket counts in, or None."""
+    return ticket.assignee_id if ticket.assignee_id and ticket.status in UNSOLVED_STATUSES else None
+
+
+def _move_load(before, after):
+    """The ticket left `before`'s load and joined `after`'s (agent ids or
+    None). Rows are updated in id order, so two reassignments in opposite
+    directions cannot deadlock."""
+    if before == after:
+        return
+    for agent_id, delta in sorted((a, d) for a, d in ((before, -1), (after, 1)) if a is not None):
+        if not AgentLoad.objects.filter(agent_id=agent_id).update(open_tickets=F("open_tickets") + delta):
+            AgentLoad.recount(agent_id)  # the agent's first ticket: counted, this change included
 
 
 def _lock(ticket) -> Ticket:
@@ -366,6 +385,7 @@ def add_message(
     events = []
     with transaction.atomic():
         ticket = _lock(ticket)
+        holder = _holder(ticket)
         if ticket.status == Status.CLOSED:
             raise ValidationError({"body": [_("This ticket is closed and accepts no replies; open a new ticket instead.")]})
         message = Message.objects.create(
@@ -391,6 +411,7 @@ def add_message(
         if target and _apply_status(ticket, target, actor=author, ctx=ctx, events=events):
             fields += ["status", "solved_at", "closed_at"]
         ticket.save(update_fields=fields)
+        _move_load(holder, _holder(ticket))
         _save_events(events)
     return message
 
@@ -414,6 +435,7 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), **cha
     events = []
     with transaction.atomic():
         ticket = _lock(ticket)
+        holder = _holder(ticket)
         fields = {"updated_at"}
         if "status" in changes and changes["status"] is not None:
             if _apply_status(ticket, changes["status"], actor=actor, ctx=ctx, events=events):
@@ -455,6 +477,7 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), **cha
             # Nothing changed, nothing written: a no-op edit must not move the
             # ticket to the top of the queue.
             ticket.save(update_fields=sorted(fields))
+            _move_load(holder, _holder(ticket))
         _save_events(events)
     return ticket
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from . import outbox
-from .models import Ticket, TicketEvent
+from .models import AgentLoad, Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
 
@@ -123,3 +123,24 @@ def process_pending_events():
         total += n
         if n == 0:
             return total
+
+
+@shared_task(name="tickets.tasks.recount_agent_loads")
+def recount_agent_loads():
+    """Periodic repair of AgentLoad (each agent in its own short transaction):
+    the services keep it exact; a ticket deleted or edited past them is
+    corrected here. Returns how many counts were wrong."""
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    agents = set(User.objects.filter(role__in=[User.Role.AGENT, User.Role.ADMIN]).values_list("id", flat=True))
+    agents |= set(AgentLoad.objects.values_list("agent_id", flat=True))
+    wrong = 0
+    for agent_id in sorted(agents):
+        with transaction.atomic():
+            before = AgentLoad.objects.filter(agent_id=agent_id).values_list("open_tickets", flat=True).first()
+            if AgentLoad.recount(agent_id) != (before or 0):
+                wrong += 1
+    if wrong:
+        logger.warning("agent loads: %s counts were off and are corrected", wrong)
+    return wrong
