@@ -189,8 +189,9 @@ def test_broadcast_reaches_channel_layer_groups(settings, agent, customer):
     and pass, after the pass has committed. (Celery runs eagerly here: each
     change's events are processed as its transaction commits.)"""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
-    from asgiref.sync import async_to_sync, sync_to_async
+    from asgiref.sync import sync_to_async
     from channels.layers import get_channel_layer
 
     from channels_inbox.realtime import AGENTS_GROUP, ticket_group
@@ -217,7 +218,10 @@ def test_broadcast_reaches_channel_layer_groups(settings, agent, customer):
         finally:
             await layer.group_discard(AGENTS_GROUP, agents_channel)
 
-    ticket, (to_agents, to_ticket) = async_to_sync(scenario)()
+    # Its own thread and loop: the browser tests (which pytest-django orders
+    # before this transactional test) leave Playwright's loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        ticket, (to_agents, to_ticket) = pool.submit(asyncio.run, scenario()).result()
     assert ticket.number == number
     push = {"type": "ticket.event", "ticket_id": ticket.pk, "number": ticket.number}
     # One push for the update, though it wrote three events (priority, assignee, status).

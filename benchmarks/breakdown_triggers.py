@@ -1,0 +1,77 @@
+"""Where the trigger engine's time goes: wall-clock time per event spent in
+the outbox and engine functions, for N new tickets on the benchmark database
+(the triggers of bench_triggers.py). Nested functions are counted in their
+callers too, so the column does not add up.
+
+    .venv/bin/python benchmarks/breakdown_triggers.py --tickets 100
+"""
+
+import argparse
+import collections
+import functools
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_triggers  # noqa: E402
+
+TIMES, CALLS = collections.Counter(), collections.Counter()
+
+
+def timed(owner, name, label=None):
+    original = getattr(owner, name)
+    label = label or name
+
+    @functools.wraps(original)
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            TIMES[label] += time.perf_counter() - start
+            CALLS[label] += 1
+
+    setattr(owner, name, wrapper)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tickets", type=int, default=100)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", bench_triggers.DEFAULT_DB))
+    args = parser.parse_args()
+    bench_triggers.setup_django(args.database_url, queue="bench-breakdown")
+
+    from escalation import actions, assignment, engine
+    from tickets import services, tasks
+    from tickets.models import TicketEvent
+
+    for owner, names in ((tasks, ["_claim", "_pending_of"]), (engine, ["evaluate", "perform", "_split_batch"]),
+                         (actions, ["choose_agent", "system_actor", "_group"]),
+                         (assignment, ["_candidates", "_members"]),
+                         (services, ["update_ticket", "add_message", "_lock", "_save_events", "_move_load",
+                                     "_set_tags"]),
+                         (engine._PassState, ["__init__", "lock_ticket", "load_fired"])):
+        for name in names:
+            timed(owner, name, f"{owner.__name__.rsplit('.', 1)[-1]}.{name}")
+    handlers = tasks._handlers()
+    for handler in handlers:
+        timed(sys.modules[handler.__module__], handler.__name__, f"handler {handler.__name__}")
+    tasks._handlers = lambda: [getattr(sys.modules[h.__module__], h.__name__) for h in handlers]
+
+    bench_triggers.install_triggers()
+    TicketEvent.objects.filter(processed_at__isnull=True).update(processed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    bench_triggers.make_tickets(args.tickets)
+    start, n = time.perf_counter(), 0
+    while done := tasks.process_events(limit=50):
+        n += done
+    elapsed = time.perf_counter() - start
+    print(f"{n} events, {elapsed * 1000 / n:.2f} ms per event, {n / elapsed:.1f} events/s")
+    for label, seconds in TIMES.most_common():
+        print(f"{seconds * 1000 / n:8.2f} ms/event  {CALLS[label]:6d} calls  {label}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""The benchmark scripts stay runnable: seed a small database and run the
+trigger benchmark on it (figures are not checked here; BENCHMARKS.md has them).
+A schema change that the seed's COPY does not follow fails here, not on the
+day someone wants numbers."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg2
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def bench_database_url(settings):
+    db = settings.DATABASES["default"]
+    name = f"helpdesk_bench_ci_{os.getpid()}"
+    url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{name}"
+    yield url
+    u = urlparse(url)
+    admin = psycopg2.connect(dbname="postgres", user=u.username, host=u.hostname, port=u.port)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    admin.close()
+
+
+def _run(*args, url):
+    env = {**os.environ, "BENCH_DATABASE_URL": url, "DATABASE_URL": url}
+    done = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_seed_and_trigger_benchmark_run(bench_database_url):
+    out = _run("benchmarks/seed.py", "--tickets", "300", "--database-url", bench_database_url, url=bench_database_url)
+    assert "seeded 300 tickets" in out
+    conn = psycopg2.connect(bench_database_url.replace("postgres://", "postgresql://"))
+    with conn, conn.cursor() as cur:
+        # The seed's agent loads agree with the tickets, as the services would keep them.
+        cur.execute("SELECT COALESCE(SUM(open_tickets), 0) FROM tickets_agentload")
+        kept = cur.fetchone()[0]
+        cur.execute("SELECT COUNT(*) FROM tickets_ticket WHERE assignee_id IS NOT NULL "
+                    "AND status IN ('new', 'open', 'pending', 'on_hold')")
+        assert kept == cur.fetchone()[0] > 0
+    conn.close()
+    out = _run("benchmarks/bench_triggers.py", "throughput", "--events", "40", url=bench_database_url)
+    runs = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert runs[0] == {"triggers": 50}
+    for run in runs[1:]:
+        # Every waiting event and every event the triggers' actions wrote was processed.
+        assert run["events_processed"] > run["events_at_start"] > 0
