@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 # would flip a field forever get a handful of rounds, not a runaway worker.
 MAX_CHAIN_DEPTH = 5
 
+# Events that open their batch (and so their chain, when nothing caused them).
+ROOT_KINDS = {TicketEvent.Kind.CREATED, TicketEvent.Kind.MESSAGE}
+
 
 def _changes(events):
     """The field changes of one batch's events: field -> (old, new)."""
@@ -96,10 +99,14 @@ class _PassState:
             self.ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
         return self.ticket
 
-    def load_fired(self, chains):
+    def load_fired(self, chains, *, born=()):
+        """The loop guard's memory for these chains. A chain `born` in this
+        pass (its root is a new ticket or message handled here, which always
+        comes first in its batch) has no firings yet: nothing to read."""
         missing = set(chains) - set(self.fired)
         for chain in missing:
             self.fired[chain] = set()
+        missing -= set(born)
         if missing:
             for trigger_id, chain in TriggerFiring.objects.filter(
                     ticket=self.ticket, chain__in=missing).values_list("trigger_id", "chain"):
@@ -159,7 +166,8 @@ def run_triggers(events):
     if not any(kinds & set(t.events) for t in state.triggers):
         return
     state.lock_ticket(evaluations[0][0].ticket_id)
-    state.load_fired({_chain(e) for e, _k, _c in evaluations})
+    state.load_fired({_chain(e) for e, _k, _c in evaluations},
+                     born={_chain(e) for e in events if e.cause_id is None and e.kind in ROOT_KINDS})
     firings = []
     for event, kind, changes in evaluations:
         _evaluate_event(event, [t for t in state.triggers if kind in t.events], changes, state, firings)
