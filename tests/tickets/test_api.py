@@ -369,3 +369,13 @@ def test_openapi_schema_is_valid_without_warnings(tmp_path):
     out = tmp_path / "schema.yml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
     assert "/api/v1/triggers/{id}/dry-run/" in out.read_text()
+
+
+def test_list_filters_do_not_apply_to_one_ticket(api, agent, ticket):
+    """`?status=closed` narrows the list; on a ticket's own URL it changes nothing."""
+    api.force_authenticate(agent)
+    assert api.get("/api/v1/tickets/", {"status": "closed"}).json()["results"] == []
+    response = api.get(f"/api/v1/tickets/{ticket.pk}/", {"status": "closed"})
+    assert response.status_code == 200 and response.json()["number"] == ticket.number
+    response = api.patch(f"/api/v1/tickets/{ticket.pk}/?status=closed", {"priority": "high"}, format="json")
+    assert response.status_code == 200 and response.json()["priority"] == "high"

@@ -44,6 +44,11 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     def get_queryset(self):
         return selectors.ticket_list(self.request.user)
 
+    def filter_queryset(self, queryset):
+        # List filters narrow the list; on one ticket's URL they would turn a
+        # ticket the user can see into a 404 (`/tickets/7/?status=open`).
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
     @extend_schema(request=TicketCreateSerializer, responses={201: TicketSerializer})
     def create(self, request, *args, **kwargs):
         data = TicketCreateSerializer(data=request.data)
