@@ -123,6 +123,33 @@ def timeline(user, ticket):
     """Messages and events merged in time order for the ticket page."""
     messages = list(visible_messages(user, ticket))
     events = [e for e in visible_events(user, ticket) if e.kind != TicketEvent.Kind.MESSAGE]
-    items = [("message", m.created_at, m.id, m) for m in messages] + [("event", e.created_at, e.id, e) for e in events]
+    items = [("message", m.created_at, m.id, m) for m in messages] + [("event", e.created_at, e.id, e) for e in _grouped(events)]
     items.sort(key=lambda item: (item[1], 0 if item[0] == "event" else 1, item[2]))
     return [(kind, obj) for kind, _at, _id, obj in items]
+
+
+# Events that stand on their own line even inside a batch.
+_OWN_LINE = {TicketEvent.Kind.CREATED, TicketEvent.Kind.FOLLOW_UP}
+
+
+def _grouped(events):
+    """One line per change: the events one update (one batch, one actor)
+    wrote are shown together, led by the assignment if there is one; the
+    others are in the lead's `rest`."""
+    lines, by_batch = [], {}
+    for event in events:
+        batch = (event.data or {}).get("batch")
+        key = (batch, event.actor_id)
+        if batch is None or event.kind in _OWN_LINE:
+            lines.append([event])
+        elif key in by_batch:
+            by_batch[key].append(event)
+        else:
+            by_batch[key] = [event]
+            lines.append(by_batch[key])
+    out = []
+    for group in lines:
+        lead = next((e for e in group if e.kind == TicketEvent.Kind.ASSIGNEE), group[0])
+        lead.rest = [e for e in group if e is not lead]
+        out.append(lead)
+    return out

@@ -2,6 +2,8 @@
 without JavaScript, htmx partials answer, and list pages keep a constant
 number of queries as rows grow."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -192,3 +194,20 @@ def test_list_pages_query_count_is_constant(client, agent, customer, url_name):
     make(195)
     many = _queries(client, reverse(url_name), {"view": "all"})
     assert few == many
+
+
+def test_one_update_is_one_line_in_the_timeline(client, agent, ticket):
+    """Priority, assignee (which also opens the ticket) and a tag changed in one
+    update: one line, led by the assignment, not four."""
+    services.update_ticket(ticket=ticket, actor=agent, priority="high", assignee=agent, tags=["vip"])
+    services.update_ticket(ticket=ticket, actor=agent, priority="urgent")  # a later update: its own line
+    client.force_login(agent)
+    html = client.get(reverse("agent:ticket", args=[ticket.number])).content.decode()
+    lines = re.findall(r'<div class="timeline-event"[^>]*>.*?</div>', html, re.S)
+    assert len(lines) == 3  # opened, the first update, the second update
+    first = " ".join(lines[1].split())
+    assert 'data-event="assignee_changed"' in first
+    assert 'data-also="priority_changed status_changed tag_added"' in first
+    assert f"assigned the ticket to {agent.display_name}" in first
+    assert "status New → Open" in first and "priority Normal → High" in first and "tag vip added" in first
+    assert "priority High → Urgent" in " ".join(lines[2].split())
