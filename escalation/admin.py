@@ -229,10 +229,15 @@ class GroupAdmin(admin.ModelAdmin):
 
 @admin.register(AgentProfile)
 class AgentProfileAdmin(admin.ModelAdmin):
-    list_display = ("user", "presence", "skills", "max_open_tickets", "max_concurrent_chats")
+    list_display = ("user", "presence", "skills", "load", "max_concurrent_chats")
     list_filter = ("presence",)
     search_fields = ("user__username", "user__email")
-    list_select_related = ("user",)
+    list_select_related = ("user", "user__load")
+
+    @admin.display(description=_("unsolved tickets / capacity"), ordering="user__load__open_tickets")
+    def load(self, obj):
+        load = getattr(obj.user, "load", None)
+        return f"{load.open_tickets if load else 0} / {obj.max_open_tickets}"
 
 
 @admin.register(Notification)

@@ -50,3 +50,14 @@ def test_reference_is_computed_per_request(client, admin_user, tiers):
     assert _reference(client, "/admin/escalation/trigger/add/")["choices"]["groups"] == []
     Group.objects.create(name="Support L2", tier=tiers[2])
     assert _reference(client, "/admin/escalation/trigger/add/")["choices"]["groups"] == [["Support L2", "Support L2"]]
+
+
+def test_agent_profiles_list_shows_load_against_capacity(client, admin_user, agent, customer, make_ticket):
+    from escalation.models import AgentProfile
+    from tickets import services
+
+    AgentProfile.objects.create(user=agent, max_open_tickets=7)
+    services.assign_ticket(ticket=make_ticket(customer), actor=agent, assignee=agent)
+    client.force_login(admin_user)
+    html = client.get("/admin/escalation/agentprofile/").content.decode()
+    assert "1 / 7" in html
