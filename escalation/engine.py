@@ -5,6 +5,7 @@ with the conditions that matched and what the actions did."""
 import logging
 
 from django.db import transaction
+from django.db.models import Count, Max, Q
 
 from tickets import outbox
 from tickets.models import Ticket, TicketEvent
@@ -76,6 +77,21 @@ def _chain(event):
     return event.data.get("chain") or event.data.get("batch") or str(event.id)
 
 
+_cached = {"key": None, "triggers": []}
+
+
+def active_triggers():
+    """The active triggers in order, kept per process between passes: one
+    aggregate (how many, how many active, the latest change) tells whether
+    they changed. Every write goes through Trigger.save() (admin, API, seed),
+    which moves `updated_at`; a delete changes the count."""
+    key = tuple(Trigger.objects.aggregate(
+        n=Count("id"), active=Count("id", filter=Q(active=True)), changed=Max("updated_at")).values())
+    if key != _cached["key"]:
+        _cached.update(key=key, triggers=list(Trigger.objects.filter(active=True).order_by("position", "id")))
+    return _cached["triggers"]
+
+
 class _PassState:
     """What the engine reads once per outbox pass (one ticket, one
     transaction) and reuses between its rounds. The ticket stays locked for
@@ -83,7 +99,7 @@ class _PassState:
     own actions change: those replace the ticket and drop the tags or body."""
 
     def __init__(self):
-        self.triggers = list(Trigger.objects.filter(active=True).order_by("position", "id"))
+        self.triggers = active_triggers()
         self.ticket = None
         self.fired = {}  # chain -> ids of the triggers that fired in it (the loop guard)
         self.actor = None

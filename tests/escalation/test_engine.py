@@ -307,3 +307,20 @@ def test_system_actor_is_not_assignable(customer, billing, make_trigger):
     create(customer)
     assert not assignable_agents().filter(username="system").exists()
     assert Ticket.objects.count() == 1
+
+
+def test_kept_triggers_follow_every_change(customer, billing, make_trigger):
+    """The engine keeps the triggers between passes; an edit, a deactivation,
+    a new trigger and a delete are each seen by the very next ticket."""
+    tag = make_trigger(name="tag", actions=[{"type": "add_tags", "tags": ["one"]}])
+    assert set(create(customer).tags.values_list("name", flat=True)) == {"one"}
+    tag.actions = [{"type": "add_tags", "tags": ["two"]}]
+    tag.save()
+    assert set(create(customer).tags.values_list("name", flat=True)) == {"two"}
+    tag.active = False
+    tag.save()
+    assert not create(customer).tags.exists()
+    other = make_trigger(name="other", actions=[{"type": "add_tags", "tags": ["three"]}])
+    assert set(create(customer).tags.values_list("name", flat=True)) == {"three"}
+    other.delete()
+    assert not create(customer).tags.exists()
