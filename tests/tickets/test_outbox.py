@@ -217,6 +217,7 @@ def test_broadcast_reaches_channel_layer_groups(settings, agent, customer):
             return ticket, received
         finally:
             await layer.group_discard(AGENTS_GROUP, agents_channel)
+            await sync_to_async(lambda: connection.close())()  # the executor thread's connection, before teardown
 
     # Its own thread and loop: the browser tests (which pytest-django orders
     # before this transactional test) leave Playwright's loop running in this one.
