@@ -148,7 +148,8 @@ class TriggerForm(forms.ModelForm):
 @admin.register(Trigger)
 class TriggerAdmin(admin.ModelAdmin):
     form = TriggerForm
-    list_display = ("name", "active", "position", "event_list", "stop_processing", "updated_at", "dry_run_link")
+    list_display = ("name", "active", "position", "event_list", "stop_processing", "fired_recently", "updated_at",
+                    "dry_run_link")
     list_editable = ("active", "position")
     list_filter = ("active",)
     search_fields = ("name", "description")
@@ -157,6 +158,25 @@ class TriggerAdmin(admin.ModelAdmin):
     class Media:
         css = {"all": ("escalation/trigger_editor.css",)}
         js = ("escalation/trigger_editor.js",)
+
+    def get_queryset(self, request):
+        from datetime import timedelta
+
+        from django.db.models import Count, Q
+        from django.utils import timezone
+
+        since = timezone.now() - timedelta(days=7)
+        return super().get_queryset(request).annotate(
+            n_fired=Count("firings", filter=Q(firings__created_at__gte=since)),
+            n_failed=Count("firings", filter=Q(firings__created_at__gte=since) & ~Q(firings__errors=[])))
+
+    @admin.display(description=_("fired in 7 days"), ordering="n_fired")
+    def fired_recently(self, obj):
+        url = reverse("admin:escalation_triggerfiring_changelist") + f"?trigger__id__exact={obj.pk}"
+        if obj.n_failed:
+            return format_html('<a href="{}">{}</a> <span style="color:#b42318">({})</span>', url, obj.n_fired,
+                               _("%(n)s with errors") % {"n": obj.n_failed})
+        return format_html('<a href="{}">{}</a>', url, obj.n_fired)
 
     @admin.display(description=_("events"))
     def event_list(self, obj):

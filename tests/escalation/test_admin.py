@@ -61,3 +61,29 @@ def test_agent_profiles_list_shows_load_against_capacity(client, admin_user, age
     client.force_login(admin_user)
     html = client.get("/admin/escalation/agentprofile/").content.decode()
     assert "1 / 7" in html
+
+
+def test_trigger_list_says_how_often_each_fired_this_week(client, admin_user, customer, billing, make_trigger):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from escalation.models import TriggerFiring
+    from tickets import services
+    from tickets.tasks import process_events
+
+    busy = make_trigger(name="busy", actions=[{"type": "add_tags", "tags": ["seen"]}])
+    make_trigger(name="idle", all=[{"field": "subject", "operator": "contains", "value": "never"}],
+                 actions=[{"type": "add_tags", "tags": ["never"]}])
+    for i in range(3):
+        services.create_ticket(requester=customer, subject=f"s{i}", body="b")
+    process_events()
+    old, failed, _ok = TriggerFiring.objects.filter(trigger=busy).order_by("id")
+    TriggerFiring.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
+    TriggerFiring.objects.filter(pk=failed.pk).update(errors=["add_tags: boom"])
+    client.force_login(admin_user)
+    html = client.get("/admin/escalation/trigger/").content.decode()
+    rows = {name: row for name, row in re.findall(r'>(busy|idle)</a></th>(.*?)</tr>', html, re.S)}
+    assert f"?trigger__id__exact={busy.pk}\">2</a>" in rows["busy"]  # the 8-day-old firing is not counted
+    assert "(1 with errors)" in rows["busy"]
+    assert ">0</a>" in rows["idle"]
