@@ -148,10 +148,9 @@ class TriggerForm(forms.ModelForm):
 @admin.register(Trigger)
 class TriggerAdmin(admin.ModelAdmin):
     form = TriggerForm
-    list_display = ("name", "active", "position", "event_list", "stop_processing", "fired_recently", "updated_at",
-                    "dry_run_link")
+    # The dry run is a button on each trigger's page; "active" sorts and edits in place.
+    list_display = ("name", "active", "position", "event_list", "stops", "fired_recently")
     list_editable = ("active", "position")
-    list_filter = ("active",)
     search_fields = ("name", "description")
     change_form_template = "admin/escalation/trigger/change_form.html"
 
@@ -170,6 +169,10 @@ class TriggerAdmin(admin.ModelAdmin):
             n_fired=Count("firings", filter=Q(firings__created_at__gte=since)),
             n_failed=Count("firings", filter=Q(firings__created_at__gte=since) & ~Q(firings__errors=[])))
 
+    @admin.display(description=_("stops later triggers"), boolean=True, ordering="stop_processing")
+    def stops(self, obj):
+        return obj.stop_processing
+
     @admin.display(description=_("fired in 7 days"), ordering="n_fired")
     def fired_recently(self, obj):
         url = reverse("admin:escalation_triggerfiring_changelist") + f"?trigger__id__exact={obj.pk}"
@@ -181,10 +184,6 @@ class TriggerAdmin(admin.ModelAdmin):
     @admin.display(description=_("events"))
     def event_list(self, obj):
         return ", ".join(obj.events)
-
-    @admin.display(description=_("dry run"))
-    def dry_run_link(self, obj):
-        return format_html('<a href="{}">{}</a>', reverse("admin:escalation_trigger_dry_run", args=[obj.pk]), _("Dry run"))
 
     def get_urls(self):
         return [path("<int:pk>/dry-run/", self.admin_site.admin_view(self.dry_run_view),
@@ -249,10 +248,18 @@ class GroupAdmin(admin.ModelAdmin):
 
 @admin.register(AgentProfile)
 class AgentProfileAdmin(admin.ModelAdmin):
-    list_display = ("user", "presence", "skills", "load", "max_concurrent_chats")
+    list_display = ("user", "presence", "skill_list", "load", "chats")
     list_filter = ("presence",)
     search_fields = ("user__username", "user__email")
     list_select_related = ("user", "user__load")
+
+    @admin.display(description=_("skills"))
+    def skill_list(self, obj):
+        return ", ".join(obj.skills) or "—"
+
+    @admin.display(description=_("chats at once"), ordering="max_concurrent_chats")
+    def chats(self, obj):
+        return obj.max_concurrent_chats
 
     @admin.display(description=_("unsolved tickets / capacity"), ordering="user__load__open_tickets")
     def load(self, obj):
