@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from channels_inbox.views import widget_js
 from tickets.views.attachments import download_attachment
@@ -15,6 +16,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("portal/signup/", views.signup, name="signup"),
     path("i18n/setlang/", views.set_language, name="set_language"),
+    # Our scripts' strings (locale/*/djangojs.po), e.g. the trigger editor's.
+    path("i18n/js/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("attachments/<int:pk>/", download_attachment, name="attachment"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("helpdesk.api.urls")),

@@ -4,6 +4,13 @@
 // rows rewrite them on every change. Without JavaScript the JSON is edited.
 (function () {
   "use strict";
+  // Labels in the admin's language: /i18n/js/ (Django's JavaScript catalog) defines
+  // gettext and interpolate; without it the English text stands.
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (fmt, args) {
+    var i = 0;
+    return fmt.replace(/%s/g, function () { return String(args[i++]); });
+  };
 
   function option(select, value, label) {
     var o = document.createElement("option"); o.value = value; o.textContent = label || value; select.appendChild(o);
@@ -62,26 +69,26 @@
         var box = document.createElement("fieldset");
         box.className = "module aligned";
         var legend = document.createElement("h3");
-        legend.textContent = group === "all" ? "All of these conditions" : "Any of these conditions";
+        legend.textContent = group === "all" ? gettext("All of these conditions") : gettext("Any of these conditions");
         box.appendChild(legend);
         data[group].forEach(function (cond, i) {
           var row = document.createElement("div");
           row.className = "form-row trigger-row trigger-condition";
           var id = "cond-" + group + "-" + i;
           var field = document.createElement("select"); field.id = id + "-field";
-          var fl = labelFor(field, "Field");
+          var fl = labelFor(field, gettext("Field"));
           Object.keys(ref.fields).forEach(function (f) { option(field, f); });
           if (!(cond.field in ref.fields)) option(field, cond.field);
           field.value = cond.field;
           var op = document.createElement("select"); op.id = id + "-operator";
-          var ol = labelFor(op, "Operator");
+          var ol = labelFor(op, gettext("Operator"));
           (ref.fields[cond.field] || [cond.operator]).forEach(function (o) { option(op, o); });
           op.value = cond.operator;
           var val = document.createElement("input"); val.id = id + "-value"; val.value = valueText(cond);
-          val.placeholder = "value (lists: a, b)";
-          var vl = labelFor(val, "Value");
+          val.placeholder = gettext("value (lists: a, b)");
+          var vl = labelFor(val, gettext("Value"));
           val.disabled = noValue.indexOf(cond.operator) >= 0;
-          var remove = button("Remove", function () { data[group].splice(i, 1); sync(); render(); });
+          var remove = button(gettext("Remove"), function () { data[group].splice(i, 1); sync(); render(); });
           field.onchange = function () { cond.field = field.value; cond.operator = (ref.fields[field.value] || ["is"])[0]; sync(); render(); };
           op.onchange = function () {
             cond.operator = op.value;
@@ -92,7 +99,7 @@
           [fl, field, ol, op, vl, val, remove].forEach(function (n) { row.appendChild(n); row.appendChild(document.createTextNode(" ")); });
           box.appendChild(row);
         });
-        box.appendChild(button(group === "all" ? "Add an “all” condition" : "Add an “any” condition", function () {
+        box.appendChild(button(group === "all" ? gettext("Add an “all” condition") : gettext("Add an “any” condition"), function () {
           data[group].push({ field: "type", operator: "is", value: "" }); sync(); render();
         }));
         editor.appendChild(box);
@@ -150,11 +157,11 @@
       if (spec.kind === "choice") {
         control = document.createElement("select");
         var values = choiceValues(spec), unknown = null;
-        if (current === undefined || !spec.required) option(control, "", spec.required ? "— choose —" : (spec.blank || "—"));
+        if (current === undefined || !spec.required) option(control, "", spec.required ? gettext("— choose —") : (spec.blank || "—"));
         (choices[spec.choices] || []).forEach(function (c) { option(control, c[0], c[1]); });
         if (current !== undefined && values.indexOf(String(current)) < 0) {
           unknown = String(current);
-          option(control, unknown, unknown + " (not in the list)");
+          option(control, unknown, interpolate(gettext("%s (not in the list)"), [unknown]));
         }
         control.value = current === undefined ? "" : String(current);
         control.onchange = function () {
@@ -193,20 +200,20 @@
       var id = "action-" + i;
       var number = document.createElement("span"); number.className = "trigger-action-number"; number.textContent = (i + 1) + ".";
       row.appendChild(number);
-      var remove = button("Remove", function () {
+      var remove = button(gettext("Remove"), function () {
         data.splice(i, 1); sync(); render();
         var next = editor.querySelector("#action-" + Math.min(i, data.length - 1) + "-type") || editor.querySelector(".trigger-add-action");
         if (next) next.focus();
       });
-      remove.setAttribute("aria-label", "Remove action " + (i + 1));
+      remove.setAttribute("aria-label", interpolate(gettext("Remove action %s"), [i + 1]));
       if (!isAction(action)) {
-        var odd = document.createElement("code"); odd.textContent = "Not an action: " + JSON.stringify(action);
+        var odd = document.createElement("code"); odd.textContent = gettext("Not an action: ") + JSON.stringify(action);
         row.appendChild(odd); row.appendChild(remove);
         return row;
       }
       var type = document.createElement("select"); type.id = id + "-type";
       var typeWrap = document.createElement("span"); typeWrap.className = "trigger-param trigger-param-type";
-      typeWrap.appendChild(labelFor(type, "Action")); typeWrap.appendChild(type);
+      typeWrap.appendChild(labelFor(type, gettext("Action"))); typeWrap.appendChild(type);
       if (!params.hasOwnProperty(action.type)) option(type, action.type === undefined ? "" : String(action.type), action.type ? action.type + " (unknown)" : "— choose an action —");
       Object.keys(params).forEach(function (t) { option(type, t, labels[t] ? labels[t] + " (" + t + ")" : t); });
       type.value = action.type === undefined ? "" : String(action.type);
@@ -222,7 +229,7 @@
       Object.keys(action).forEach(function (key) { if (known.indexOf(key) < 0) extra[key] = action[key]; });
       if (Object.keys(extra).length) {
         var note = document.createElement("div"); note.className = "help trigger-extra";
-        note.textContent = "Also kept as they are (edit them in the JSON): " + JSON.stringify(extra);
+        note.textContent = gettext("Also kept as they are (edit them in the JSON): ") + JSON.stringify(extra);
         row.appendChild(note);
       }
       return row;
@@ -233,15 +240,15 @@
       var box = document.createElement("fieldset");
       box.className = "module aligned";
       var legend = document.createElement("h3");
-      legend.textContent = "Actions, run in this order";
+      legend.textContent = gettext("Actions, run in this order");
       box.appendChild(legend);
       if (data === null) {
         var broken = document.createElement("p"); broken.className = "help";
-        broken.textContent = "The JSON below is not a list of actions; correct it there and the rows come back.";
+        broken.textContent = gettext("The JSON below is not a list of actions; correct it there and the rows come back.");
         box.appendChild(broken);
       } else {
         data.forEach(function (action, i) { box.appendChild(actionRow(action, i)); });
-        var add = button("Add an action", function () {
+        var add = button(gettext("Add an action"), function () {
           data.push({ type: "" }); sync(); render();
           editor.querySelector("#action-" + (data.length - 1) + "-type").focus();
         });

@@ -87,3 +87,14 @@ def test_trigger_list_says_how_often_each_fired_this_week(client, admin_user, cu
     assert f"?trigger__id__exact={busy.pk}\">2</a>" in rows["busy"]  # the 8-day-old firing is not counted
     assert "(1 with errors)" in rows["busy"]
     assert ">0</a>" in rows["idle"]
+
+
+def test_trigger_editor_speaks_the_admins_language(client, admin_user, settings, make_trigger, billing):
+    trigger = make_trigger(actions=[{"type": "add_tags", "tags": ["x"]}])
+    client.force_login(admin_user)
+    page = client.get(f"/admin/escalation/trigger/{trigger.pk}/change/").content.decode()
+    assert '<script src="/i18n/js/"></script>' in page  # the editor's catalog, before it runs
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ru"
+    catalog = client.get("/i18n/js/").content.decode()
+    assert json.dumps("Добавить действие")[1:-1] in catalog
+    assert json.dumps("Удалить действие %s")[1:-1] in catalog
