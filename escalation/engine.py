@@ -13,7 +13,7 @@ from tickets.services import EventContext
 
 from .actions import perform, system_actor
 from .models import Trigger, TriggerFiring
-from .rules import UPDATE_KINDS, Facts, RegexTimeout, evaluate, listened_kind
+from .rules import TEXT_LIMIT, UPDATE_KINDS, Facts, RegexTimeout, evaluate, listened_kind
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +129,8 @@ class _PassState:
                 self.fired[chain].add(trigger_id)
 
     def facts(self, event, changes):
+        if event.kind in ROOT_KINDS and event.data.get("message_id") not in self.messages:
+            self.latest_body = None  # a message this pass has not read is now the latest
         facts = Facts(ticket=self.ticket, event=event, changes=changes, tag_names=self.tags,
                       latest_body=self.latest_body)
         message_id = event.data.get("message_id")
@@ -142,6 +144,8 @@ class _PassState:
             self.tags = facts.tags
         if "message" in facts.__dict__ and facts.message is not None:
             self.messages[facts.message.pk] = facts.message
+            if facts.event.kind in ROOT_KINDS:  # the message that came with the event is the latest one
+                self.latest_body = facts.message.body[:TEXT_LIMIT]
         if facts.read_latest_body is not None:
             self.latest_body = facts.read_latest_body
 
