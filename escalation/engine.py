@@ -200,11 +200,12 @@ def _evaluate_event(event, triggers, changes, state, firings):
     facts = state.facts(event, changes)
     for trigger in triggers:
         if trigger.id in fired:
-            continue
+            continue  # the loop guard: once per ticket per causal chain
         try:
             matched, explanation = evaluate(trigger.conditions, facts)
         except RegexTimeout as exc:
             logger.warning("trigger %s: regex %r timed out on ticket %s", trigger.id, str(exc), event.ticket_id)
+            fired.add(trigger.id)  # recorded as a firing: not run (nor timed out) again in this chain
             firings.append(TriggerFiring(trigger=trigger, ticket=state.ticket, event=event, chain=chain, matched=[],
                                          errors=[f"regex timed out: {exc}"]))
             continue

@@ -324,3 +324,17 @@ def test_kept_triggers_follow_every_change(customer, billing, make_trigger):
     assert set(create(customer).tags.values_list("name", flat=True)) == {"three"}
     other.delete()
     assert not create(customer).tags.exists()
+
+
+def test_hostile_regex_times_out_once_per_chain(customer, billing, make_trigger, caplog):
+    """The timed-out trigger counts as fired for the chain: the updates another
+    trigger makes in the same pass do not run it (and time out) again."""
+    make_trigger(name="hostile", position=1, events=["ticket_created", "ticket_updated"],
+                 all=[{"field": "body", "operator": "matches_regex", "value": r"(a+)+$b"}],
+                 actions=[{"type": "add_tags", "tags": ["x"]}])
+    make_trigger(name="router", position=2, actions=[{"type": "set_priority", "value": "high"}])
+    ticket = create(customer, body="a" * 5000)
+    assert ticket.priority == "high"  # the router's update was evaluated in the same pass
+    firings = list(TriggerFiring.objects.filter(ticket=ticket).values_list("trigger__name", flat=True))
+    assert sorted(firings) == ["hostile", "router"]
+    assert "event handler" not in caplog.text  # no handler failed (e.g. on a duplicate firing)
