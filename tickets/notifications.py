@@ -7,6 +7,7 @@ import logging
 
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
@@ -48,5 +49,15 @@ def _notify(event):
         body = render_to_string("emails/agent_reply.txt", context)
     email = EmailMessage(subject=" ".join(subject.split()), body=body, to=[requester.email],
                          headers={"Auto-Submitted": "auto-replied", "X-Helpdesk-Ticket": str(ticket.number)})
-    email.send()
-    logger.info("notified requester of ticket %s", ticket.number)
+    # Sent once the pass has committed: a slow or absent SMTP server never
+    # holds the ticket's transaction, and a pass that rolls back sends nothing.
+    transaction.on_commit(lambda: _send(email, ticket.number))
+
+
+def _send(email, number):
+    try:
+        email.send()
+    except Exception:  # the email-channel issue brings a retried outgoing queue
+        logger.exception("could not mail the requester of ticket %s", number)
+    else:
+        logger.info("notified requester of ticket %s", number)

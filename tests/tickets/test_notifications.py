@@ -47,12 +47,17 @@ def _wait(sink, n=1):
     return sink.messages
 
 
-def test_agent_reply_is_mailed_in_requester_language(smtp, customer, agent, make_ticket):
+def test_agent_reply_is_mailed_in_requester_language(smtp, customer, agent, make_ticket,
+                                                     django_capture_on_commit_callbacks):
     customer.language = "ru"
     customer.save()
     ticket = make_ticket(customer, subject="Не печатает принтер")
     services.add_message(ticket=ticket, author=agent, body="Перезагрузите, пожалуйста, принтер.")
-    process_events()
+    with django_capture_on_commit_callbacks(execute=False) as sent_after_commit:
+        process_events()
+    assert smtp.messages == []  # nothing goes out before the pass commits
+    for callback in sent_after_commit:
+        callback()
     [msg] = _wait(smtp)
     assert msg["To"] == customer.email
     assert str(msg["Subject"]).strip() == f"[#{ticket.number}] Не печатает принтер"
@@ -63,10 +68,24 @@ def test_agent_reply_is_mailed_in_requester_language(smtp, customer, agent, make
     assert f"/portal/tickets/{ticket.number}/" in body
 
 
-def test_no_mail_for_internal_notes_or_customer_messages(smtp, customer, agent, make_ticket):
+def test_no_mail_for_internal_notes_or_customer_messages(smtp, customer, agent, make_ticket,
+                                                         django_capture_on_commit_callbacks):
     ticket = make_ticket(customer)
     services.add_message(ticket=ticket, author=agent, body="internal only", internal=True)
     services.add_message(ticket=ticket, author=customer, body="me again")
-    process_events()
+    with django_capture_on_commit_callbacks(execute=True):
+        process_events()
     time.sleep(0.3)
     assert smtp.messages == []
+
+
+def test_smtp_down_loses_no_event_and_says_so(settings, customer, agent, make_ticket, caplog,
+                                              django_capture_on_commit_callbacks):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", _free_port(), 2  # nobody listens
+    ticket = make_ticket(customer)
+    services.add_message(ticket=ticket, author=agent, body="Try again please")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert process_events() == 3  # created, the reply, new → open: processed despite the mail failure
+    assert not ticket.events.filter(processed_at__isnull=True).exists()
+    assert f"could not mail the requester of ticket {ticket.number}" in caplog.text
