@@ -106,9 +106,9 @@ class AgentLoad(models.Model):
     """How many unsolved tickets each agent has. Kept by tickets.services in
     the transaction of every change to a ticket's assignee or status, so that
     assignment by load reads one row per agent instead of counting tickets
-    (at 1M tickets a group's count took ~40 ms). `recount()` repairs drift from
-    writes that bypass the services (a deleted ticket, a bulk SQL fix); the
-    beat runs it for every agent."""
+    (at 1M tickets a group's count took ~40 ms). A deleted ticket leaves the
+    load at once (tickets.signals); `recount()` repairs drift from writes that
+    bypass the services (a bulk SQL fix); the beat runs it for every agent."""
 
     agent = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
                                  related_name="load", verbose_name=_("agent"))
