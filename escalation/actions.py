@@ -86,6 +86,9 @@ def validate_action(action):
     elif kind in ("set_tier", "escalate"):
         if _tier(action.get("tier", value)) is None:
             raise ValueError(_("unknown tier “%(v)s”") % {"v": action.get("tier", value)})
+        if kind == "escalate" and "tier" not in action:
+            # Saved in its one spelling ({"tier": …}), the one the editor shows.
+            action = {k: v for k, v in action.items() if k != "value"} | {"tier": value}
     elif kind == "set_group":
         if _ref(Group, value) is None:
             raise ValueError(_("unknown group “%(v)s”") % {"v": value})

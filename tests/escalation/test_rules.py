@@ -154,3 +154,11 @@ def test_unknown_events_are_refused(db):
         validate_trigger_definition(events=["ticket_exploded"], conditions={},
                                     actions=[{"type": "set_priority", "value": "high"}])
     assert "Unknown events" in str(exc.value.message_dict["events"])
+
+
+def test_escalate_is_saved_in_one_spelling(db, tiers):
+    """`{"value": "L2"}` is accepted for escalate and stored as `{"tier": "L2"}`,
+    the key the admin's editor shows."""
+    _events, _conditions, actions = validate_trigger_definition(
+        events=["ticket_created"], conditions={}, actions=[{"type": "escalate", "value": "L2", "note": "kept"}])
+    assert actions == [{"type": "escalate", "tier": "L2", "note": "kept"}]
