@@ -119,13 +119,15 @@ class AgentLoad(models.Model):
 
     @classmethod
     def recount(cls, agent_id):
-        """Set the agent's count from the tickets. The row is locked first, so
-        changes that commit meanwhile apply their delta after this count."""
-        cls.objects.get_or_create(agent_id=agent_id)
-        cls.objects.select_for_update().filter(agent_id=agent_id).first()
+        """Set the agent's count from the tickets; True if it was wrong. The
+        row is locked first, so changes that commit meanwhile apply their
+        delta after this count. Call inside a transaction."""
+        load, _created = cls.objects.select_for_update().get_or_create(agent_id=agent_id)
         n = Ticket.objects.filter(assignee_id=agent_id, status__in=UNSOLVED_STATUSES).count()
+        if n == load.open_tickets:
+            return False
         cls.objects.filter(agent_id=agent_id).update(open_tickets=n)
-        return n
+        return True
 
 
 class Ticket(models.Model):
@@ -199,6 +201,12 @@ class Ticket(models.Model):
 
     def can_transition_to(self, status):
         return status in ALLOWED_TRANSITIONS[Status(self.status)]
+
+    @property
+    def load_agent_id(self):
+        """The agent whose load (AgentLoad) this ticket counts in: its
+        assignee while it is unsolved, else None."""
+        return self.assignee_id if self.assignee_id and self.status in UNSOLVED_STATUSES else None
 
 
 def attachment_path(instance, filename):

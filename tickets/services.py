@@ -23,7 +23,6 @@ from . import outbox
 from .custom_fields import clean_values as clean_custom_values
 from .models import (
     ALLOWED_TRANSITIONS,
-    UNSOLVED_STATUSES,
     AgentLoad,
     Attachment,
     Channel,
@@ -170,7 +169,7 @@ def _save_events(events):
     unprocessed and the periodic sweep picks them up: delayed, never lost."""
     if not events:
         return
-    TicketEvent.objects.bulk_create([e for e in events if e.pk is None])
+    TicketEvent.objects.bulk_create(events)
     # Events the outbox's handlers write for the ticket it is processing are
     # processed in that same pass (tickets.tasks), not dispatched to another task.
     running = outbox.current()
@@ -284,7 +283,7 @@ def create_ticket(
             body=cleaned["body"], body_html=sanitize_html(body_html), external_id=external_id,
         )
         _store_attachments(message, cleaned["attachments"])
-        _move_load(None, _holder(ticket))
+        _move_load(None, ticket.load_agent_id)
         _record(ticket, Kind.CREATED, actor=actor, internal=False, ctx=ctx, events=events, data={
             "channel": channel, "type": _value(ticket_type), "priority": ticket.priority,
             "message_id": message.pk, "follow_up_of": follow_up_of.number if follow_up_of else None,
@@ -315,14 +314,9 @@ def _get_or_create_tags(names):
     return [existing[n] for n in names]
 
 
-def _holder(ticket):
-    """The agent whose load (AgentLoad) the ticket counts in, or None."""
-    return ticket.assignee_id if ticket.assignee_id and ticket.status in UNSOLVED_STATUSES else None
-
-
 def _move_load(before, after):
     """The ticket left `before`'s load and joined `after`'s (agent ids or
-    None). Rows are updated in id order, so two reassignments in opposite
+    None, from Ticket.load_agent_id). Rows are updated in id order, so two reassignments in opposite
     directions cannot deadlock."""
     if before == after:
         return
@@ -385,7 +379,7 @@ def add_message(
     events = []
     with transaction.atomic():
         ticket = _lock(ticket)
-        holder = _holder(ticket)
+        holder = ticket.load_agent_id
         if ticket.status == Status.CLOSED:
             raise ValidationError({"body": [_("This ticket is closed and accepts no replies; open a new ticket instead.")]})
         message = Message.objects.create(
@@ -411,7 +405,7 @@ def add_message(
         if target and _apply_status(ticket, target, actor=author, ctx=ctx, events=events):
             fields += ["status", "solved_at", "closed_at"]
         ticket.save(update_fields=fields)
-        _move_load(holder, _holder(ticket))
+        _move_load(holder, ticket.load_agent_id)
         _save_events(events)
     return message
 
@@ -435,7 +429,7 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), **cha
     events = []
     with transaction.atomic():
         ticket = _lock(ticket)
-        holder = _holder(ticket)
+        holder = ticket.load_agent_id
         fields = {"updated_at"}
         if "status" in changes and changes["status"] is not None:
             if _apply_status(ticket, changes["status"], actor=actor, ctx=ctx, events=events):
@@ -477,7 +471,7 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), **cha
             # Nothing changed, nothing written: a no-op edit must not move the
             # ticket to the top of the queue.
             ticket.save(update_fields=sorted(fields))
-            _move_load(holder, _holder(ticket))
+            _move_load(holder, ticket.load_agent_id)
         _save_events(events)
     return ticket
 
