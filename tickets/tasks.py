@@ -63,18 +63,18 @@ def _claim(event_ids):
         f"SELECT * FROM {EVENTS} WHERE processed_at IS NULL AND ticket_id = ("
         f"SELECT ticket_id FROM {EVENTS} WHERE processed_at IS NULL{only} ORDER BY id LIMIT 1{_skip_locked()}"
         f") ORDER BY id{_skip_locked()}", params))
-    if not events:
-        return []
-    ticket = Ticket.objects.get(pk=events[0].ticket_id)
-    for event in events:
-        event.ticket = ticket
-    return events
+    return _of_ticket(events, Ticket.objects.get(pk=events[0].ticket_id)) if events else []
 
 
 def _pending_of(ticket, *, after):
-    events = list(TicketEvent.objects.raw(
+    return _of_ticket(TicketEvent.objects.raw(
         f"SELECT * FROM {EVENTS} WHERE ticket_id = %s AND processed_at IS NULL AND id > %s ORDER BY id{_skip_locked()}",
-        [ticket.pk, after]))
+        [ticket.pk, after]), ticket)
+
+
+def _of_ticket(events, ticket):
+    """The events, sharing one ticket instance (no read per event)."""
+    events = list(events)
     for event in events:
         event.ticket = ticket
     return events
