@@ -129,11 +129,11 @@ class _PassState:
                 self.fired[chain].add(trigger_id)
 
     def facts(self, event, changes):
-        if event.kind in ROOT_KINDS and event.data.get("message_id") not in self.messages:
+        message_id = event.data.get("message_id")
+        if message_id and message_id not in self.messages:
             self.latest_body = None  # a message this pass has not read is now the latest
         facts = Facts(ticket=self.ticket, event=event, changes=changes, tag_names=self.tags,
                       latest_body=self.latest_body)
-        message_id = event.data.get("message_id")
         if message_id in self.messages:
             facts.message = self.messages[message_id]
         return facts
@@ -142,12 +142,12 @@ class _PassState:
         """Keep what the facts read, for the next evaluations."""
         if "tags" in facts.__dict__:
             self.tags = facts.tags
-        if "message" in facts.__dict__ and facts.message is not None:
+        if facts.__dict__.get("message") is not None:
+            # The message that came with the event is the latest one so far.
             self.messages[facts.message.pk] = facts.message
-            if facts.event.kind in ROOT_KINDS:  # the message that came with the event is the latest one
-                self.latest_body = facts.message.body[:TEXT_LIMIT]
-        if facts.read_latest_body is not None:
-            self.latest_body = facts.read_latest_body
+            self.latest_body = facts.message.body[:TEXT_LIMIT]
+        elif "body" in facts.__dict__:  # no message with the event: the body read is the latest one
+            self.latest_body = facts.body
 
     def changed_by(self, actions, ticket):
         self.ticket = _with_relations(ticket, self.ticket)
@@ -172,16 +172,13 @@ def run_triggers(events):
     """Outbox handler: the events of one ticket, in order, inside the
     event-processing transaction. Within one pass the ticket is locked and
     read once, the triggers loaded once, the loop guard read once per chain."""
-    running = outbox.current()
-    handled = running.handled if running else set()
-    evaluations = _evaluations(events, handled)
+    running = outbox.current() or outbox.OutboxPass(ticket_id=events[0].ticket_id)
+    evaluations = _evaluations(events, running.handled)
     if not evaluations:
         return
-    state = running.state.get("triggers") if running else None
+    state = running.state.get("triggers")
     if state is None:
-        state = _PassState()
-        if running:
-            running.state["triggers"] = state
+        state = running.state["triggers"] = _PassState()
     kinds = {kind for _e, kind, _c in evaluations}
     if not any(kinds & set(t.events) for t in state.triggers):
         return
@@ -228,8 +225,7 @@ def _evaluate_event(event, triggers, changes, state, firings):
             except Exception as exc:  # one failing action never blocks the others
                 logger.warning("trigger %s action %s failed on ticket %s: %s", trigger.id, action.get("type"),
                                event.ticket_id, exc)
-                errors.append(f"{action.get('type')}: {exc}")
-                ticket.refresh_from_db()  # the failed action's changes were rolled back, not its in-memory ones
+                errors.append(f"{action.get('type')}: {exc}")  # `ticket` is as before: services change their own copy
         firings.append(TriggerFiring(trigger=trigger, ticket=ticket, event=event, chain=chain, matched=explanation,
                                      actions_done=done, errors=errors))
         # Later triggers see what this one changed.

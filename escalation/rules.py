@@ -209,7 +209,6 @@ class Facts:
     now: datetime = field(default_factory=timezone.now)
     tag_names: set | None = None
     latest_body: str | None = None
-    read_latest_body = None  # set when `body` had to read the latest message
 
     @cached_property
     def tags(self):
@@ -232,9 +231,7 @@ class Facts:
         if self.message is not None:
             return self.message.body[:TEXT_LIMIT]
         if self.latest_body is None:
-            self.read_latest_body = (
-                self.ticket.messages.order_by("-id").values_list("body", flat=True).first() or "")[:TEXT_LIMIT]
-            return self.read_latest_body
+            return (self.ticket.messages.order_by("-id").values_list("body", flat=True).first() or "")[:TEXT_LIMIT]
         return self.latest_body
 
     def ref_keys(self, obj):
