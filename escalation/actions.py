@@ -140,45 +140,38 @@ def perform(action, *, ticket, ctx, actor=None, dry_run=False):
     kind = action["type"]
     value = action.get("value")
     actor = actor or (None if dry_run else system_actor())
-    result = {"ticket": ticket}
 
     def update(**changes):
-        if not dry_run:
-            result["ticket"] = services.update_ticket(ticket=ticket, actor=actor, ctx=ctx, **changes)
+        return ticket if dry_run else services.update_ticket(ticket=ticket, actor=actor, ctx=ctx, **changes)
 
     def note(internal):
-        if not dry_run:
-            message = services.add_message(ticket=ticket, author=actor, internal=internal,
-                                           body=render_template(action["body"], ticket), ctx=ctx)
-            result["ticket"] = message.ticket
+        if dry_run:
+            return ticket
+        return services.add_message(ticket=ticket, author=actor, internal=internal,
+                                    body=render_template(action["body"], ticket), ctx=ctx).ticket
 
+    after = ticket  # the ticket as the action leaves it
     if kind == "set_priority":
-        update(priority=value)
-        text = f"priority → {value}"
+        after, text = update(priority=value), f"priority → {value}"
     elif kind == "set_status":
-        update(status=value)
-        text = f"status → {value}"
+        after, text = update(status=value), f"status → {value}"
     elif kind == "set_type":
         t = _ref(TicketType, value)
-        update(type=t)
-        text = f"type → {t}"
+        after, text = update(type=t), f"type → {t}"
     elif kind == "set_tier":
         tier = _tier(value)
-        update(tier=tier)
-        text = f"tier → {tier}"
+        after, text = update(tier=tier), f"tier → {tier}"
     elif kind == "set_group":
         group = _group(value)
-        update(group=group, tier=group.tier)
-        text = f"group → {group}"
+        after, text = update(group=group, tier=group.tier), f"group → {group}"
     elif kind == "escalate":
         tier = _tier(action.get("tier", value))
         group = _group(action["group"]) if action.get("group") else tier.groups.order_by("id").first()
-        update(tier=tier, group=group, assignee=None)
+        after = update(tier=tier, group=group, assignee=None)
         text = f"escalated to {tier}" + (f" ({group})" if group else "")
     elif kind == "assign":
         agent = _agent(action["agent"])
-        update(assignee=agent)
-        text = f"assigned to {agent}"
+        after, text = update(assignee=agent), f"assigned to {agent}"
     elif kind == "assign_group":
         group = _group(action["group"], lock=not dry_run)
         strategy = action.get("strategy", "round_robin")
@@ -192,22 +185,17 @@ def perform(action, *, ticket, ctx, actor=None, dry_run=False):
         # The strategy goes into these events' data, so the ticket page can say
         # "assigned to Anna by trigger … (round robin)".
         with_strategy = EventContext(cause=ctx.cause, data={**(ctx.data or {}), "strategy": strategy}, batch=ctx.batch)
-        result["ticket"] = services.update_ticket(ticket=ticket, actor=actor, ctx=with_strategy, **changes)
+        after = services.update_ticket(ticket=ticket, actor=actor, ctx=with_strategy, **changes)
         text = f"assigned to {agent} in {group} ({strategy})" if agent else f"queued in {group}: nobody available"
-    elif kind == "add_tags":
+    elif kind in ("add_tags", "remove_tags"):
         if not dry_run:
-            result["ticket"] = services.add_tags(ticket=ticket, actor=actor, tags=action["tags"], ctx=ctx)
-        text = "tags + " + ", ".join(action["tags"])
-    elif kind == "remove_tags":
-        if not dry_run:
-            result["ticket"] = services.remove_tags(ticket=ticket, actor=actor, tags=action["tags"], ctx=ctx)
-        text = "tags − " + ", ".join(action["tags"])
+            edit = services.add_tags if kind == "add_tags" else services.remove_tags
+            after = edit(ticket=ticket, actor=actor, tags=action["tags"], ctx=ctx)
+        text = ("tags + " if kind == "add_tags" else "tags − ") + ", ".join(action["tags"])
     elif kind == "add_note":
-        note(internal=True)
-        text = "internal note added"
+        after, text = note(internal=True), "internal note added"
     elif kind == "reply":
-        note(internal=False)
-        text = "reply sent to the requester"
+        after, text = note(internal=False), "reply sent to the requester"
     elif kind == "notify":
         recipients = _recipients(action.get("to", "assignee"), ticket)
         message = render_template(action.get("message", "Ticket #{ticket_number}: {ticket_subject}"), ticket)[:500]
@@ -232,7 +220,7 @@ def perform(action, *, ticket, ctx, actor=None, dry_run=False):
         text = f"webhook → {action['url']}"
     else:
         raise ValueError(kind)
-    return text, result["ticket"]
+    return text, after
 
 
 def _group(value, *, lock=False):
