@@ -1,11 +1,14 @@
 import json
+from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -159,11 +162,6 @@ class TriggerAdmin(admin.ModelAdmin):
         js = ("escalation/trigger_editor.js",)
 
     def get_queryset(self, request):
-        from datetime import timedelta
-
-        from django.db.models import Count, Q
-        from django.utils import timezone
-
         since = timezone.now() - timedelta(days=7)
         return super().get_queryset(request).annotate(
             n_fired=Count("firings", filter=Q(firings__created_at__gte=since)),
