@@ -199,7 +199,6 @@ def test_broadcast_reaches_channel_layer_groups(settings, agent, customer):
     settings.HELPDESK_EVENT_HANDLERS = ["channels_inbox.realtime.broadcast_ticket_event"]
     layer = get_channel_layer()
     assert type(layer).__name__ == "RedisPubSubChannelLayer"
-    number = services._next_number() + 1  # the number the ticket below gets
 
     async def scenario():
         agents_channel = await layer.new_channel()
@@ -223,7 +222,9 @@ def test_broadcast_reaches_channel_layer_groups(settings, agent, customer):
     # before this transactional test) leave Playwright's loop running in this one.
     with ThreadPoolExecutor(1) as pool:
         ticket, (to_agents, to_ticket) = pool.submit(asyncio.run, scenario()).result()
-    assert ticket.number == number
+    from tickets.models import Ticket
+
+    assert ticket.number == Ticket.objects.get(pk=ticket.pk).number  # the pushes below carry the stored number
     push = {"type": "ticket.event", "ticket_id": ticket.pk, "number": ticket.number}
     # One push for the update, though it wrote three events (priority, assignee, status).
     updated = {**push, "event": "priority_changed", "internal": False}
@@ -263,3 +264,19 @@ def test_a_ticket_locked_by_a_request_does_not_hold_back_its_events(settings, cu
         release.set()
         holder.join()
     assert CALLS == [ticket.events.get().id]
+
+
+def test_events_a_pass_writes_are_processed_in_it_not_dispatched(settings, customer,
+                                                                 django_capture_on_commit_callbacks):
+    """A trigger's changes are events too; the pass that made them processes
+    them itself, so no Celery task is queued for them."""
+    from escalation.models import Trigger
+
+    settings.HELPDESK_EVENT_HANDLERS = ["escalation.engine.run_triggers"]
+    Trigger.objects.create(name="tag", events=["ticket_created"], actions=[{"type": "add_tags", "tags": ["seen"]}])
+    ticket = services.create_ticket(requester=customer, subject="s", body="b")
+    with django_capture_on_commit_callbacks(execute=False) as dispatched:
+        assert process_events() == 2  # the creation and the trigger's tag_added, in one pass
+    assert dispatched == []
+    assert list(ticket.tags.values_list("name", flat=True)) == ["seen"]
+    assert not ticket.events.filter(processed_at__isnull=True).exists()
