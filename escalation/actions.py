@@ -133,22 +133,24 @@ def render_template(text, ticket):
     )
 
 
-def perform(action, *, ticket, ctx, actor=None, dry_run=False):
+def perform(action, *, ticket, ctx, actor=None, dry_run=False, locked=False):
     """Carry out one action. Returns (a sentence saying what it did, the
     ticket as the action left it). With dry_run, says what it would do and
-    changes nothing."""
+    changes nothing. `locked`: the caller holds the ticket's row lock and
+    `ticket` is the row as it stands (services.update_ticket)."""
     kind = action["type"]
     value = action.get("value")
     actor = actor or (None if dry_run else system_actor())
 
     def update(**changes):
-        return ticket if dry_run else services.update_ticket(ticket=ticket, actor=actor, ctx=ctx, **changes)
+        return ticket if dry_run else services.update_ticket(ticket=ticket, actor=actor, ctx=ctx, locked=locked, **changes)
 
     def note(internal):
         if dry_run:
             return ticket
         return services.add_message(ticket=ticket, author=actor, internal=internal,
-                                    body=render_template(action["body"], ticket), ctx=ctx).ticket
+                                    body=render_template(action["body"], ticket), ctx=ctx,
+                                    locked=locked).ticket
 
     after = ticket  # the ticket as the action leaves it
     if kind == "set_priority":
@@ -185,12 +187,12 @@ def perform(action, *, ticket, ctx, actor=None, dry_run=False):
         # The strategy goes into these events' data, so the ticket page can say
         # "assigned to Anna by trigger … (round robin)".
         with_strategy = EventContext(cause=ctx.cause, data={**(ctx.data or {}), "strategy": strategy}, batch=ctx.batch)
-        after = services.update_ticket(ticket=ticket, actor=actor, ctx=with_strategy, **changes)
+        after = services.update_ticket(ticket=ticket, actor=actor, ctx=with_strategy, locked=locked, **changes)
         text = f"assigned to {agent} in {group} ({strategy})" if agent else f"queued in {group}: nobody available"
     elif kind in ("add_tags", "remove_tags"):
         if not dry_run:
             edit = services.add_tags if kind == "add_tags" else services.remove_tags
-            after = edit(ticket=ticket, actor=actor, tags=action["tags"], ctx=ctx)
+            after = edit(ticket=ticket, actor=actor, tags=action["tags"], ctx=ctx, locked=locked)
         text = ("tags + " if kind == "add_tags" else "tags − ") + ", ".join(action["tags"])
     elif kind == "add_note":
         after, text = note(internal=True), "internal note added"

@@ -98,7 +98,8 @@ class _PassState:
     the whole pass, so what was read stays true, except what the triggers'
     own actions change: those replace the ticket and drop the tags or body."""
 
-    def __init__(self):
+    def __init__(self, running):
+        self.running = running
         self.triggers = active_triggers()
         self.ticket = None
         self.fired = {}  # chain -> ids of the triggers that fired in it (the loop guard)
@@ -109,10 +110,14 @@ class _PassState:
 
     def lock_ticket(self, ticket_id):
         if self.ticket is None:
-            # The row lock serializes trigger runs for one ticket across workers.
-            # No select_related: a six-way join costs more (~9 ms at 1M tickets)
-            # than the few related rows the conditions read, each by primary key.
-            self.ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
+            claimed = self.running.ticket
+            if claimed is not None and claimed.pk == ticket_id:
+                self.ticket = claimed  # the outbox's claim read it under the lock
+            else:
+                # The row lock serializes trigger runs for one ticket across workers.
+                # No select_related: a six-way join costs more (~9 ms at 1M tickets)
+                # than the few related rows the conditions read, each by primary key.
+                self.ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
         return self.ticket
 
     def load_fired(self, chains, *, born=()):
@@ -149,12 +154,16 @@ class _PassState:
         elif "body" in facts.__dict__:  # no message with the event: the body read is the latest one
             self.latest_body = facts.body
 
-    def changed_by(self, actions, ticket):
+    def changed_by(self, action, ticket):
+        """An action succeeded and left `ticket`."""
         self.ticket = _with_relations(ticket, self.ticket)
-        kinds = {a.get("type") for a in actions}
-        if kinds & {"add_tags", "remove_tags"}:
-            self.tags = None
-        if kinds & {"add_note", "reply"}:
+        kind = action.get("type")
+        if kind in ("add_tags", "remove_tags") and self.tags is not None:
+            # The tags are now known without a read: the service stored exactly
+            # these (cleaned when the trigger was saved).
+            names = set(action["tags"])
+            self.tags = (self.tags | names) if kind == "add_tags" else (self.tags - names)
+        if kind in ("add_note", "reply"):
             self.latest_body = None
 
 
@@ -178,7 +187,7 @@ def run_triggers(events):
         return
     state = running.state.get("triggers")
     if state is None:
-        state = running.state["triggers"] = _PassState()
+        state = running.state["triggers"] = _PassState(running)
     kinds = {kind for _e, kind, _c in evaluations}
     if not any(kinds & set(t.events) for t in state.triggers):
         return
@@ -220,17 +229,18 @@ def _evaluate_event(event, triggers, changes, state, firings):
         for action in trigger.actions:
             try:
                 with transaction.atomic():
-                    text, ticket = perform(action, ticket=ticket, ctx=ctx, actor=state.actor)
+                    # The ticket is locked for the pass and `ticket` is its
+                    # row as it stands: the services need not read it again.
+                    text, ticket = perform(action, ticket=ticket, ctx=ctx, actor=state.actor, locked=True)
                 done.append(text)
+                state.changed_by(action, ticket)  # later actions and triggers see the change
             except Exception as exc:  # one failing action never blocks the others
                 logger.warning("trigger %s action %s failed on ticket %s: %s", trigger.id, action.get("type"),
                                event.ticket_id, exc)
                 errors.append(f"{action.get('type')}: {exc}")  # `ticket` is as before: services change their own copy
         firings.append(TriggerFiring(trigger=trigger, ticket=ticket, event=event, chain=chain, matched=explanation,
                                      actions_done=done, errors=errors))
-        # Later triggers see what this one changed.
-        state.changed_by(trigger.actions, ticket)
-        facts = state.facts(event, changes)
+        facts = state.facts(event, changes)  # later triggers see what this one changed
         if trigger.stop_processing:
             break
     state.remember(facts)

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 @dataclass
 class OutboxPass:
     ticket_id: int
+    # The ticket as the claim read it, row-locked for the whole pass; None
+    # once a handler failed (its rolled-back writes may have moved on from it).
+    ticket: object = None
     # Ids of the events handled so far in this pass (earlier rounds included).
     handled: set = field(default_factory=set)
     # Events the handlers wrote for the ticket in this pass (tickets.services).

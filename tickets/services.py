@@ -2,6 +2,7 @@
 transaction each, and a TicketEvent for every change in that same transaction.
 After commit the events are handed to a Celery task (the outbox)."""
 
+import copy
 import logging
 import mimetypes
 import os
@@ -325,9 +326,28 @@ def _move_load(before, after):
             AgentLoad.recount(agent_id)  # the agent's first ticket: counted, this change included
 
 
-def _lock(ticket) -> Ticket:
-    """Re-read the ticket under a row lock so concurrent changes serialize."""
+def _lock(ticket, *, locked=False) -> Ticket:
+    """Re-read the ticket under a row lock so concurrent changes serialize.
+
+    `locked`: the caller holds the row lock in this transaction already and
+    `ticket` is the row as it stands (the trigger engine, which locks the
+    ticket for its whole pass and carries the copies the services return).
+    Then nothing is read: the service changes a copy, so a failure leaves the
+    caller's instance as it was, matching the rolled-back row."""
+    if locked:
+        fresh = copy.copy(ticket)
+        fresh.__dict__.pop("_prefetched_objects_cache", None)  # never share it with the caller's instance
+        return fresh
     return Ticket.objects.select_for_update().get(pk=ticket.pk)
+
+
+def _atomic(locked):
+    """A service's transaction. A caller that holds the lock (`locked`) runs
+    the service inside its own transaction and savepoint, which undoes a
+    failure: no second savepoint is set."""
+    if locked and not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("locked=True needs the caller's transaction, which holds the row lock")
+    return transaction.atomic(savepoint=not locked)
 
 
 def _apply_status(ticket, status, *, actor, ctx, events, reopened=False):
@@ -356,7 +376,7 @@ def _apply_status(ticket, status, *, actor, ctx, events, reopened=False):
 
 def add_message(
     *, ticket, author, body, internal=False, body_html="", attachments=(), status=None,
-    channel=None, external_id="", ctx=None,
+    channel=None, external_id="", ctx=None, locked=False,
 ) -> Message:
     """A public reply or an internal note. A customer's reply reopens a solved
     (or pending) ticket; an agent may set the status in the same step."""
@@ -377,8 +397,8 @@ def add_message(
         raise PermissionDenied(_("Customers can only mark a ticket solved."))
 
     events = []
-    with transaction.atomic():
-        ticket = _lock(ticket)
+    with _atomic(locked):
+        ticket = _lock(ticket, locked=locked)
         holder = ticket.load_agent_id
         if ticket.status == Status.CLOSED:
             raise ValidationError({"body": [_("This ticket is closed and accepts no replies; open a new ticket instead.")]})
@@ -414,10 +434,11 @@ EDITABLE_FIELDS = ("status", "priority", "type", "assignee", "tags", "tier", "gr
 CUSTOMER_EDITABLE_FIELDS = ("status",)
 
 
-def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), **changes) -> Ticket:
+def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), locked=False, **changes) -> Ticket:
     """Change ticket properties (status, priority, type, assignee, tags, tier,
     group) in one transaction, one event per field that really changed.
-    `add_tags` / `remove_tags` edit the tag set relative to its locked state."""
+    `add_tags` / `remove_tags` edit the tag set relative to its locked state.
+    `locked`: see _lock()."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({f: [_("This field cannot be changed here.")] for f in sorted(unknown)})
@@ -427,8 +448,8 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), **cha
             raise PermissionDenied(_("Customers can only mark their ticket solved."))
 
     events = []
-    with transaction.atomic():
-        ticket = _lock(ticket)
+    with _atomic(locked):
+        ticket = _lock(ticket, locked=locked)
         holder = ticket.load_agent_id
         fields = {"updated_at"}
         if "status" in changes and changes["status"] is not None:
@@ -504,12 +525,12 @@ def _set_tags(ticket, names, *, actor, ctx, events, current=None):
             _record(ticket, Kind.TAG_REMOVED, actor=actor, field="tags", old=n, ctx=ctx, events=events)
 
 
-def add_tags(*, ticket, actor, tags, ctx=None) -> Ticket:
-    return update_ticket(ticket=ticket, actor=actor, add_tags=[clean_tag(t) for t in tags], ctx=ctx)
+def add_tags(*, ticket, actor, tags, ctx=None, locked=False) -> Ticket:
+    return update_ticket(ticket=ticket, actor=actor, add_tags=[clean_tag(t) for t in tags], ctx=ctx, locked=locked)
 
 
-def remove_tags(*, ticket, actor, tags, ctx=None) -> Ticket:
-    return update_ticket(ticket=ticket, actor=actor, remove_tags=[clean_tag(t) for t in tags], ctx=ctx)
+def remove_tags(*, ticket, actor, tags, ctx=None, locked=False) -> Ticket:
+    return update_ticket(ticket=ticket, actor=actor, remove_tags=[clean_tag(t) for t in tags], ctx=ctx, locked=locked)
 
 
 def assign_ticket(*, ticket, actor, assignee, ctx=None) -> Ticket:

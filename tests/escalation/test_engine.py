@@ -339,3 +339,38 @@ def test_hostile_regex_times_out_once_per_chain(customer, billing, make_trigger,
     firings = list(TriggerFiring.objects.filter(ticket=ticket).values_list("trigger__name", flat=True))
     assert sorted(firings) == ["hostile", "router"]
     assert "event handler" not in caplog.text  # no handler failed (e.g. on a duplicate firing)
+
+
+def _ticket_reads(queries):
+    """Reads of the ticket row (not the count of an agent's first load)."""
+    return [q["sql"] for q in queries if q["sql"].startswith("SELECT") and "COUNT(" not in q["sql"] and (
+        'FROM "tickets_ticket" ' in q["sql"] or "FROM tickets_ticket " in q["sql"])]
+
+
+def test_a_pass_reads_the_ticket_and_its_tags_once(customer, billing, make_trigger):
+    """The claim reads the ticket under the lock the pass holds; the engine
+    and the services its actions call work on that row and the copies they
+    return, and the tags its own actions set are known without a read."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    payment = TicketTypeFactory(name="payment")
+    make_trigger(name="route", position=1, all=[{"field": "type", "operator": "is", "value": "payment"}],
+                 actions=[{"type": "assign_group", "group": "Billing L1", "strategy": "round_robin"},
+                          {"type": "add_tags", "tags": ["billing"]}, {"type": "set_priority", "value": "high"}])
+    make_trigger(name="sees the tag", position=2, all=[{"field": "tags", "operator": "contains", "value": "billing"}],
+                 actions=[{"type": "add_tags", "tags": ["seen"]}])
+    make_trigger(name="on updates", events=("ticket_updated",),
+                 all=[{"field": "tags", "operator": "contains", "value": "nothing-has-this"}],
+                 actions=[{"type": "add_tags", "tags": ["never"]}])
+    ticket = services.create_ticket(requester=customer, subject="Card charged twice", body="Refund", type=payment)
+    with CaptureQueriesContext(connection) as q:
+        process_events()
+    ticket.refresh_from_db()
+    assert ticket.assignee in billing.agents and ticket.priority == "high"
+    assert sorted(ticket.tags.values_list("name", flat=True)) == ["billing", "seen"]
+    assert len(_ticket_reads(q.captured_queries)) == 1, _ticket_reads(q.captured_queries)
+    tag_reads = [s for s in (x["sql"] for x in q.captured_queries) if 'INNER JOIN "tickets_ticket_tags"' in s]
+    # The conditions read them once; each add_tags service once under the lock.
+    assert len(tag_reads) == 1 + 2, tag_reads
+
