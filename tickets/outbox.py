@@ -14,8 +14,9 @@ class OutboxPass:
     ticket: object = None
     # Ids of the events handled so far in this pass (earlier rounds included).
     handled: set = field(default_factory=set)
-    # Events the handlers wrote for the ticket in this pass (tickets.services).
-    written: int = 0
+    # Events the handlers wrote for the ticket in this round (tickets.services),
+    # as written: the next round's batch, with no read.
+    written: list = field(default_factory=list)
     # Per-handler scratch space that lives for the pass, e.g. the trigger
     # engine keeps the locked ticket and the loaded triggers between rounds.
     state: dict = field(default_factory=dict)

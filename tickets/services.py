@@ -175,8 +175,8 @@ def _save_events(events):
     # processed in that same pass (tickets.tasks), not dispatched to another task.
     running = outbox.current()
     ids = [e.id for e in events if running is None or e.ticket_id != running.ticket_id]
-    if running is not None:
-        running.written += len(events) - len(ids)
+    if running is not None and len(ids) < len(events):
+        running.written.extend(e for e in events if e.ticket_id == running.ticket_id)
     if not ids:
         return
 

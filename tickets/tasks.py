@@ -77,12 +77,6 @@ def _claim(event_ids):
     return _of_ticket(events, ticket)
 
 
-def _pending_of(ticket, *, after):
-    return _of_ticket(TicketEvent.objects.raw(
-        f"SELECT * FROM {EVENTS} WHERE ticket_id = %s AND processed_at IS NULL AND id > %s ORDER BY id{_skip_locked()}",
-        [ticket.pk, after]), ticket)
-
-
 def _of_ticket(events, ticket):
     """The events, sharing one ticket instance (no read per event)."""
     events = list(events)
@@ -117,6 +111,7 @@ def process_events(event_ids=None, *, limit=500) -> int:
             try:
                 for _round in range(MAX_ROUNDS):
                     for handler in handlers:
+                        kept = len(running.written)
                         try:
                             if getattr(handler, "writes", True):
                                 with transaction.atomic():
@@ -125,16 +120,17 @@ def process_events(event_ids=None, *, limit=500) -> int:
                                 handler(batch)
                         except Exception:
                             logger.exception("event handler %s failed on events %s", handler, [e.id for e in batch])
-                            # What handlers kept may be rolled back: re-read it.
+                            # Its writes are rolled back: so are the events it wrote,
+                            # and what handlers kept may be stale: re-read it.
+                            del running.written[kept:]
                             running.state.clear()
                             running.ticket = None
                     processed += batch
                     running.handled.update(e.id for e in batch)
-                    if not running.written:
-                        batch = []  # the handlers changed nothing: no new events to look for
-                        break
-                    running.written = 0
-                    batch = _pending_of(ticket, after=batch[-1].id)
+                    # The next round: the events this one's handlers wrote (in id
+                    # order), as they wrote them. Events a request writes for the
+                    # ticket wait for the ticket's lock, then go to their own task.
+                    batch, running.written = running.written, []
                     if not batch:
                         break
             finally:

@@ -280,3 +280,64 @@ def test_events_a_pass_writes_are_processed_in_it_not_dispatched(settings, custo
     assert dispatched == []
     assert list(ticket.tags.values_list("name", flat=True)) == ["seen"]
     assert not ticket.events.filter(processed_at__isnull=True).exists()
+
+
+ROUNDS = []
+
+
+def changing_handler(events):
+    """Changes the ticket once (a trigger's action, say): its events come back in the next round."""
+    ROUNDS.append([e.kind for e in events])
+    if len(ROUNDS) == 1:
+        from django.contrib.auth import get_user_model
+
+        actor = get_user_model().objects.get(username="outbox-bot")
+        services.update_ticket(ticket=events[0].ticket, actor=actor, priority="high")
+
+
+def changing_then_failing_handler(events):
+    """Writes an event (through a service), then fails: the event is rolled back."""
+    from django.contrib.auth import get_user_model
+
+    if not ROUNDS:
+        actor = get_user_model().objects.get(username="outbox-bot")
+        services.update_ticket(ticket=events[0].ticket, actor=actor, priority="urgent")
+        ROUNDS.append("failed")
+        raise RuntimeError("after writing")
+
+
+@pytest.fixture
+def bot(db):
+    from tests.factories import AgentFactory
+
+    ROUNDS.clear()
+    yield AgentFactory(username="outbox-bot")
+    ROUNDS.clear()
+
+
+def test_events_a_handler_writes_are_the_next_round_without_a_read(settings, ticket, bot):
+    from django.test.utils import CaptureQueriesContext
+
+    settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_outbox.changing_handler"]
+    with CaptureQueriesContext(connection) as q:
+        assert process_events() == 2
+    assert ROUNDS == [["ticket_created"], ["priority_changed"]]
+    event_reads = [x["sql"] for x in q.captured_queries
+                   if x["sql"].startswith("SELECT") and "tickets_ticketevent" in x["sql"].split(" WHERE")[0]
+                   and "processed_at IS NULL AND ticket_id = (" not in x["sql"]]  # the claims
+    assert event_reads == []
+    assert not TicketEvent.objects.filter(processed_at__isnull=True).exists()
+
+
+def test_events_of_a_failed_handler_are_not_a_round(settings, ticket, bot):
+    settings.HELPDESK_EVENT_HANDLERS = [
+        "tests.tickets.test_outbox.changing_then_failing_handler",
+        "tests.tickets.test_outbox.recording_handler",
+    ]
+    CALLS.clear()
+    created = ticket.events.get()
+    assert process_events() == 1
+    assert CALLS == [created.id]  # no second round on the rolled-back priority change
+    ticket.refresh_from_db()
+    assert ticket.priority == "normal" and list(ticket.events.values_list("kind", flat=True)) == ["ticket_created"]
+    CALLS.clear()
