@@ -246,11 +246,14 @@ def _recipients(to, ticket):
     return [agent] if agent else []
 
 
+SYSTEM_USERNAME = "system"
+
+
 def system_actor():
     """Changes made by triggers are attributed to a system account, with the
     trigger named in the event's data."""
     User = get_user_model()
     user, _created = User.objects.get_or_create(
-        username="system", defaults={"role": User.Role.AGENT, "first_name": "Helpdesk", "last_name": "automation",
+        username=SYSTEM_USERNAME, defaults={"role": User.Role.AGENT, "first_name": "Helpdesk", "last_name": "automation",
                                      "is_active": False})
     return user

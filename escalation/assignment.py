@@ -2,6 +2,8 @@
 Correct under concurrency: the group row is locked while its next member is
 chosen, so two workers never hand out the same turn or the last free slot."""
 
+from dataclasses import dataclass
+
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
@@ -11,43 +13,53 @@ STRATEGIES = ("round_robin", "least_loaded", "skills")
 FALLBACKS = ("none", "least_loaded", "lead")
 
 
+# What is read of each member: enough for the ticket's event log and the
+# assignment checks (agent, active); other fields are deferred.
+USER_FIELDS = ("id", "username", "first_name", "last_name", "email", "role", "is_active")
+DEFAULT_CAPACITY = 20  # an agent with no profile
+
+
+@dataclass
+class Member:
+    user: object
+    load_count: int  # unsolved tickets, from AgentLoad
+    capacity: int
+    skills: set
+
+    @property
+    def id(self):
+        return self.user.pk
+
+
 def _members(group):
-    """Active, online members of the group, in id order, each with `load_count`
-    (unsolved tickets, from AgentLoad: one row per member, no ticket count)."""
+    """Active, online members of the group, in id order: one row each (user,
+    profile and AgentLoad joined, no ticket count), no model but the user."""
     User = get_user_model()
-    members = list(
+    # from_db() takes the values in the model's field order.
+    names = [f.attname for f in User._meta.concrete_fields if f.attname in USER_FIELDS]
+    rows = (
         User.objects.filter(agent_groups=group, is_active=True, role__in=[User.Role.AGENT, User.Role.ADMIN])
         .filter(Q(agent_profile__isnull=True) | Q(agent_profile__presence=AgentProfile.Presence.ONLINE))
-        .select_related("agent_profile", "load")
         .order_by("id")
+        .values_list(*names, "agent_profile__id", "agent_profile__max_open_tickets", "agent_profile__skills",
+                     "load__open_tickets")
     )
-    for user in members:
-        load = getattr(user, "load", None)  # no row yet: never had a ticket
-        user.load_count = load.open_tickets if load is not None else 0
+    members = []
+    for *values, profile_id, capacity, skills, load in rows:
+        members.append(Member(
+            user=User.from_db(rows.db, names, values), load_count=load or 0,  # no row yet: never had a ticket
+            capacity=capacity if profile_id is not None else DEFAULT_CAPACITY, skills=set(skills or ()),
+        ))
     return members
-
-
-def _capacity(user):
-    profile = getattr(user, "agent_profile", None)
-    return profile.max_open_tickets if profile else 20
 
 
 def _candidates(group):
     """Online members under capacity."""
-    return [u for u in _members(group) if _has_room(u)]
-
-
-def _skills(user):
-    profile = getattr(user, "agent_profile", None)
-    return set(profile.skills if profile else [])
+    return [m for m in _members(group) if m.load_count < m.capacity]
 
 
 def _least_loaded(members):
     return min(members, key=lambda m: (m.load_count, m.id)) if members else None
-
-
-def _has_room(user):
-    return user.load_count < _capacity(user)
 
 
 def choose_agent(group, *, strategy, ticket=None, fallback="none", locked=False):
@@ -61,7 +73,7 @@ def choose_agent(group, *, strategy, ticket=None, fallback="none", locked=False)
         available = _candidates(group)
         if wanted:
             # Everyone with every skill, else the best partial match (none: fallback).
-            scored = [(len(_skills(m) & wanted), m) for m in available]
+            scored = [(len(m.skills & wanted), m) for m in available]
             best = max((score for score, _m in scored), default=0)
             matching = [m for score, m in scored if score == best and best > 0]
         else:
@@ -78,8 +90,9 @@ def choose_agent(group, *, strategy, ticket=None, fallback="none", locked=False)
         chosen = ordered[0] if ordered else None
     if chosen is None and fallback == "least_loaded":
         chosen = _least_loaded(available)
-    elif chosen is None and fallback == "lead" and group.lead_id and group.lead.is_active:
-        chosen = group.lead
-    if chosen is not None:
-        Group.objects.filter(pk=group.pk).update(last_assigned=chosen)
-    return chosen
+    agent = chosen.user if chosen is not None else None
+    if agent is None and fallback == "lead" and group.lead_id and group.lead.is_active:
+        agent = group.lead
+    if agent is not None:
+        Group.objects.filter(pk=group.pk).update(last_assigned=agent)
+    return agent

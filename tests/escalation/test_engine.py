@@ -374,3 +374,17 @@ def test_a_pass_reads_the_ticket_and_its_tags_once(customer, billing, make_trigg
     # The conditions read them once; each add_tags service once under the lock.
     assert len(tag_reads) == 1 + 2, tag_reads
 
+
+
+def test_the_kept_system_account_follows_its_row(customer, billing, make_trigger):
+    """The system account is kept per process, checked each pass against its
+    id: deleted (or recreated), the next pass uses the account that exists."""
+    from django.contrib.auth import get_user_model
+
+    make_trigger(actions=[{"type": "set_priority", "value": "high"}])
+    first = create(customer)
+    old = first.events.get(kind=TicketEvent.Kind.PRIORITY).actor
+    get_user_model().objects.filter(pk=old.pk).delete()
+    second = create(customer)
+    actor = second.events.get(kind=TicketEvent.Kind.PRIORITY).actor
+    assert actor.username == "system" and actor.pk != old.pk
