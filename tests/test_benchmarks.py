@@ -56,3 +56,7 @@ def test_seed_and_trigger_benchmark_run(bench_database_url):
     for run in runs[1:]:
         # Every waiting event and every event the triggers' actions wrote was processed.
         assert run["events_processed"] > run["events_at_start"] > 0
+    # The per-function breakdown wraps functions by name: a rename fails here.
+    out = _run("benchmarks/breakdown_triggers.py", "--tickets", "5", "--database-url", bench_database_url,
+               url=bench_database_url)
+    assert "ms per event" in out and "tasks._claim" in out and "handler run_triggers" in out

@@ -38,3 +38,17 @@ def test_demo_payment_tickets_sit_in_billing(db):
     call_command("seed_demo")
     payment = Ticket.objects.filter(type__name="payment")
     assert payment.exists() and all(t.group.name == "Billing L1" for t in payment)
+
+
+def test_demo_new_tickets_arrive_routed_with_the_explanation(db, mailoutbox):
+    from escalation.models import TriggerFiring
+
+    call_command("seed_demo")
+    routed = Ticket.objects.filter(events__kind=TicketEvent.Kind.ASSIGNEE, events__actor__username="system").distinct()
+    assert routed.count() >= 4
+    for ticket in routed:
+        assert ticket.assignee is not None and ticket.group is not None and ticket.status == "open"
+        firing = TriggerFiring.objects.filter(ticket=ticket).first()
+        assert firing is not None and firing.errors == [] and firing.actions_done
+    assert not TicketEvent.objects.filter(processed_at__isnull=True).exists()
+    assert mailoutbox == []  # the demo's customers are not mailed about its history

@@ -91,8 +91,9 @@ class Command(BaseCommand):
             created = 0
             if not Ticket.objects.exists():
                 created = self._tickets(agents, customers, types)
-                # The demo's history is not live traffic: no notifications or
-                # trigger runs for it when the worker starts.
+                self._route_new_tickets()
+                # The rest of the demo's history is not live traffic: no
+                # notifications or trigger runs for it when the worker starts.
                 TicketEvent.objects.filter(processed_at__isnull=True).update(processed_at=timezone.now())
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} tickets created)."))
         self.stdout.write(f"Logins (password for all: {DEMO_PASSWORD}):")
@@ -117,6 +118,20 @@ class Command(BaseCommand):
         except ImportError:
             return
         seed_escalation_demo()
+
+    def _route_new_tickets(self):
+        """The tickets nobody has touched are routed by the demo's triggers as
+        if they had just arrived (the engine alone: no mail to the demo's
+        customers), so the demo shows who got what, and why."""
+        try:
+            from escalation.engine import run_triggers
+        except ImportError:
+            return
+        from tickets.tasks import process_events
+
+        ids = list(TicketEvent.objects.filter(processed_at__isnull=True, ticket__status=Status.NEW)
+                   .values_list("id", flat=True))
+        process_events(ids, limit=len(ids) * 10, handlers=[run_triggers])
 
     def _tickets(self, agents, customers, types):
         rng = random.Random(42)
