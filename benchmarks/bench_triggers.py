@@ -37,6 +37,7 @@ def setup_django(database_url, queue=None):
     os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
     if queue:
         os.environ["CELERY_QUEUE"] = queue
+        os.environ["CHANNEL_LAYER_PREFIX"] = queue  # its pushes reach no one else's browsers or tests
     sys.path.insert(0, str(ROOT))
     import django
 

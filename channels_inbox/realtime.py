@@ -53,8 +53,16 @@ def _push(payload, groups):
 
 
 def broadcast_ticket_event(events):
-    """Outbox handler: one push per ticket and pass, after commit, so that the
-    browsers' refetch sees what the triggers changed in the same pass."""
+    """Outbox handler: one push per ticket and pass (all its rounds: the
+    ticket's new events, then what the triggers changed), after commit, so
+    that the browsers refetch once and see the triggers' changes."""
+    from tickets import outbox
+
+    running = outbox.current()
+    kept = running.state.get("broadcast") if running is not None else None
+    if kept is not None:  # a later round of the same pass: the push is on its way
+        kept["internal"] = kept["internal"] and all(e.internal for e in events)
+        return
     first = events[0]
     payload = {
         "type": "ticket.event",
@@ -63,6 +71,8 @@ def broadcast_ticket_event(events):
         "number": first.ticket.number,
         "internal": all(e.internal for e in events),
     }
+    if running is not None:
+        running.state["broadcast"] = payload
     transaction.on_commit(lambda: _push(payload, [AGENTS_GROUP, ticket_group(first.ticket_id)]))
 
 

@@ -341,3 +341,20 @@ def test_events_of_a_failed_handler_are_not_a_round(settings, ticket, bot):
     ticket.refresh_from_db()
     assert ticket.priority == "normal" and list(ticket.events.values_list("kind", flat=True)) == ["ticket_created"]
     CALLS.clear()
+
+
+def test_one_push_per_pass_whatever_its_rounds(settings, ticket, bot, monkeypatch, django_capture_on_commit_callbacks):
+    """The creation and the changes a handler made in the next round reach
+    the browsers as one push (one queue refetch per agent, not one per round)."""
+    from channels_inbox import realtime
+
+    pushes = []
+    monkeypatch.setattr(realtime, "_push", lambda payload, groups: pushes.append((payload, groups)))
+    settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_outbox.changing_handler",
+                                        "channels_inbox.realtime.broadcast_ticket_event"]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert process_events() == 2
+    assert ROUNDS == [["ticket_created"], ["priority_changed"]]
+    assert pushes == [({"type": "ticket.event", "event": "ticket_created", "ticket_id": ticket.pk,
+                        "number": ticket.number, "internal": False},
+                       [realtime.AGENTS_GROUP, realtime.ticket_group(ticket.pk)])]
