@@ -15,13 +15,14 @@ def pytest_configure(config):
 
     db = settings.DATABASES["default"]
     try:
-        psycopg2.connect(dbname="postgres", user=db["USER"], password=db["PASSWORD"] or None, host=db["HOST"],
-                         port=db["PORT"] or 5432, connect_timeout=3).close()
+        server = psycopg2.connect(dbname="postgres", user=db["USER"], password=db["PASSWORD"] or None,
+                                  host=db["HOST"], port=db["PORT"] or 5432, connect_timeout=3)
     except psycopg2.OperationalError as exc:
         pytest.exit(
             f"PostgreSQL is not reachable at {db['HOST']}:{db['PORT'] or 5432} ({exc}).\n"
             "Start it (Debian: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) "
             "or point DATABASE_URL at a running server.", returncode=2)
+    _drop_abandoned_test_databases(server, db)
     try:
         redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
     except redis.RedisError as exc:
@@ -29,6 +30,30 @@ def pytest_configure(config):
             f"Redis is not reachable at {settings.REDIS_URL} ({exc}).\n"
             "Start it (redis-server --daemonize yes --port 6379) or point REDIS_URL at a running server.",
             returncode=2)
+
+
+def _drop_abandoned_test_databases(server, db):
+    """Test databases of runs whose process is gone (killed before Django
+    dropped its database): this machine's, named test_<name>_<pid>."""
+    import os
+
+    prefix = f"test_{db['NAME']}_"
+    server.autocommit = True
+    with server.cursor() as cur:
+        cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [prefix.replace("_", r"\_") + "%"])
+        for (name,) in cur.fetchall():
+            pid = name[len(prefix):]
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                os.kill(int(pid), 0)
+                continue  # that run is still going
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    server.close()
 
 
 @pytest.fixture(autouse=True)

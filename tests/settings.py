@@ -13,6 +13,11 @@ os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"helpdesk-test-{os.getpid()}")
 
 from helpdesk.settings import *  # noqa: E402,F401,F403
 
+# One test database per run ("test_helpdesk_<pid>"): two runs on one machine
+# (CI next to a developer's run) never drop each other's database. A run that
+# was killed leaves its database behind; the next run drops it (conftest.py).
+DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}  # noqa: F405
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: tests only
 
 STATIC_ROOT = "/tmp/helpdesk-test-static"
