@@ -14,6 +14,7 @@ from functools import cached_property, lru_cache
 import regex
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -214,6 +215,9 @@ class Facts:
     def tags(self):
         if self.tag_names is not None:
             return self.tag_names
+        # Read as the ticket's prefetched tags: a service changing this ticket
+        # next (locked, in the same pass) starts from them instead of a read.
+        prefetch_related_objects([self.ticket], "tags")
         return {tag.name for tag in self.ticket.tags.all()}
 
     @cached_property

@@ -336,7 +336,12 @@ def _lock(ticket, *, locked=False) -> Ticket:
     caller's instance as it was, matching the rolled-back row."""
     if locked:
         fresh = copy.copy(ticket)
-        fresh.__dict__.pop("_prefetched_objects_cache", None)  # never share it with the caller's instance
+        prefetched = ticket.__dict__.get("_prefetched_objects_cache")
+        if prefetched is not None:
+            # Read in this pass under the lock (the tags the engine's conditions
+            # read): still true. Its own dict, so that changing the copy's tags
+            # drops them from the copy only.
+            fresh._prefetched_objects_cache = dict(prefetched)
         return fresh
     return Ticket.objects.select_for_update().get(pk=ticket.pk)
 
