@@ -319,8 +319,14 @@ class TicketEvent(models.Model):
         verbose_name_plural = _("ticket events")
         indexes = [
             models.Index(fields=["ticket", "id"], name="event_ticket_id"),
-            # The outbox: only unprocessed events are indexed.
-            models.Index(fields=["id"], name="event_unprocessed", condition=models.Q(processed_at__isnull=True)),
+            # The outbox: only unprocessed events are indexed (an event enters
+            # it when written, leaves it when marked processed). The claim reads
+            # the oldest pending event, then the pending events of its ticket:
+            # with ticket_id in the index that is an index condition; with (id)
+            # alone every pending event was fetched and filtered (0.6 ms a claim
+            # with 200 waiting, growing with the backlog).
+            models.Index(fields=["id", "ticket"], name="event_pending",
+                         condition=models.Q(processed_at__isnull=True)),
         ]
 
     def __str__(self):
