@@ -74,6 +74,9 @@ def test_two_workers_route_200_simultaneous_tickets(tiers, customer, make_trigge
         for i in range(200):
             services.create_ticket(requester=customer, subject=f"t{i}", body="b",
                                    type=payment if i % 2 == 0 else repair)
+        with connection.cursor() as cur:
+            cur.execute("SELECT now()")
+            created_by = cur.fetchone()[0]
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if not TicketEvent.objects.filter(processed_at__isnull=True).exists() and \
@@ -81,6 +84,12 @@ def test_two_workers_route_200_simultaneous_tickets(tiers, customer, make_trigge
                 break
             time.sleep(0.25)
         elapsed = time.monotonic() - started
+        # Each worker kept one database connection for all its tasks (Celery's
+        # Django fixup would close it after every task: a new connection each).
+        with connection.cursor() as cur:
+            cur.execute("SELECT backend_start FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+            worker_connections = [row[0] for row in cur.fetchall()]
     finally:
         app.conf.task_always_eager = True
         app.conf.task_default_queue = "celery"
@@ -88,6 +97,7 @@ def test_two_workers_route_200_simultaneous_tickets(tiers, customer, make_trigge
             w.terminate()
         errors = [w.communicate(timeout=20)[1] for w in workers]
     assert all(w.returncode is not None for w in workers)
+    assert len(worker_connections) == 2 and max(worker_connections) < created_by, worker_connections
     assert not TicketEvent.objects.filter(processed_at__isnull=True).exists(), errors
     # Every ticket routed exactly once.
     firings = Counter(TriggerFiring.objects.values_list("ticket_id", flat=True))
