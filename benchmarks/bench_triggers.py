@@ -9,6 +9,9 @@ in the outbox), then 1 and 2 processes drain the outbox with the same code the
 Celery task runs (tickets.tasks.process_events); events/s is every event
 processed, including the ones the triggers' own actions create.
 
+workers: the same, through real Celery worker processes (1, then 2): the
+tickets' tasks wait in Redis, then the workers take them one task per change.
+
 latency: real Celery workers (2, solo pool) consume while a producer creates
 tickets at a fixed rate; the latency of a ticket is the time from its creation
 to the commit of its trigger-made assignment (both timestamps from the database).
@@ -154,6 +157,48 @@ def cmd_throughput(args):
     redis.Redis.from_url(os.environ["REDIS_URL"]).delete(queue)
 
 
+def _start_workers(n, queue, root):
+    env = {**os.environ, "CELERY_QUEUE": queue}
+    return [subprocess.Popen([sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "--pool=solo", "-Q", queue,
+                              "-n", f"bench{i}-{queue}@%h", "--without-heartbeat", "--without-mingle",
+                              "--without-gossip", "--loglevel=ERROR"], cwd=root, env=env, stderr=subprocess.DEVNULL)
+            for i in range(n)]
+
+
+def cmd_workers(args):
+    """Like throughput, but through the deployment's path: the tickets' Celery
+    tasks wait in Redis, then real worker processes (solo pool) take them, one
+    task per change, as in production. Timed from the first processed event."""
+    queue = f"bench-{uuid.uuid4().hex[:6]}"
+    setup_django(args.database_url, queue)
+    from tickets.models import TicketEvent
+
+    install_triggers()
+    TicketEvent.objects.filter(processed_at__isnull=True).update(processed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    for n in (1, 2):
+        make_tickets(args.events // 5)
+        pending = TicketEvent.objects.filter(processed_at__isnull=True)
+        at_start = pending.count()
+        first_id = pending.order_by("id").values_list("id", flat=True).first()
+        workers = _start_workers(n, queue, args.root)
+        try:
+            while pending.count() == at_start:
+                time.sleep(0.01)
+            start = time.perf_counter()
+            while pending.exists():
+                time.sleep(0.02)
+            elapsed = time.perf_counter() - start
+        finally:
+            for w in workers:
+                w.terminate()
+            for w in workers:
+                w.wait(timeout=30)
+        total = TicketEvent.objects.filter(id__gte=first_id).count()
+        print(json.dumps({"celery_workers": n, "events_at_start": at_start, "events_processed": total,
+                          "seconds": round(elapsed, 2), "events_per_s": round(total / elapsed, 1),
+                          "events_per_s_per_worker": round(total / elapsed / n, 1)}), flush=True)
+
+
 def cmd_latency(args):
     queue = f"bench-{uuid.uuid4().hex[:6]}"
     setup_django(args.database_url, queue)
@@ -163,11 +208,7 @@ def cmd_latency(args):
 
     install_triggers()
     TicketEvent.objects.filter(processed_at__isnull=True).update(processed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    env = {**os.environ, "CELERY_QUEUE": queue}
-    workers = [subprocess.Popen([sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "--pool=solo", "-Q", queue,
-                                 "-n", f"bench{i}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip",
-                                 "--loglevel=ERROR"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
-               for i in range(args.workers)]
+    workers = _start_workers(args.workers, queue, args.root)
     try:
         time.sleep(4)
         first_id = (Ticket.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
@@ -204,14 +245,15 @@ def cmd_latency(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["throughput", "latency"])
+    parser.add_argument("what", choices=["throughput", "workers", "latency"])
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--rate", type=float, default=100)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--root", default=str(ROOT), help="run the Celery workers from this checkout (to compare versions)")
     args = parser.parse_args()
-    (cmd_throughput if args.what == "throughput" else cmd_latency)(args)
+    {"throughput": cmd_throughput, "workers": cmd_workers, "latency": cmd_latency}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -60,3 +60,8 @@ def test_seed_and_trigger_benchmark_run(bench_database_url):
     out = _run("benchmarks/breakdown_triggers.py", "--tickets", "5", "--database-url", bench_database_url,
                url=bench_database_url)
     assert "ms per event" in out and "tasks._claim" in out and "handler run_triggers" in out
+    # The same through real Celery worker processes.
+    out = _run("benchmarks/bench_triggers.py", "workers", "--events", "40", url=bench_database_url)
+    runs = [json.loads(line) for line in out.splitlines() if line.startswith('{"celery_workers"')]
+    assert [r["celery_workers"] for r in runs] == [1, 2]
+    assert all(r["events_processed"] > r["events_at_start"] > 0 for r in runs)
