@@ -54,6 +54,7 @@ def test_explanation_on_the_ticket_page(client, customer, billing, make_trigger,
     html = client.get(reverse("agent:ticket", args=[ticket.number])).content.decode()
     assert f"assigned the ticket to {ticket.assignee.display_name}" in html
     assert "by trigger “Payments → Billing L1” (round robin)" in html
+    assert '<dd class="col-6" data-testid="tier-group">L1 · Billing L1</dd>' in html  # where it sits now
 
 
 def test_non_matching_trigger_does_nothing(customer, billing, make_trigger):
