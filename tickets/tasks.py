@@ -100,7 +100,8 @@ def process_events(event_ids=None, *, limit=500, handlers=None) -> int:
     configured ones (seed_demo routes its new tickets with the engine only)."""
     handlers = handlers if handlers is not None else _handlers()
     done = 0
-    while done < limit:
+    wanted = set(map(int, event_ids)) if event_ids is not None else None
+    while done < limit and wanted != set():
         with transaction.atomic():
             batch = _claim(event_ids)
             if not batch:
@@ -142,6 +143,10 @@ def process_events(event_ids=None, *, limit=500, handlers=None) -> int:
                 ids = [e.id for e in batch]
                 transaction.on_commit(lambda ids=ids: process_ticket_events.delay(ids))
         done += len(processed)
+        if wanted is not None:
+            # A task's events are usually one ticket's: once they are all
+            # handled, no second claim to find that out.
+            wanted -= {e.id for e in processed}
     return done
 
 

@@ -358,3 +358,21 @@ def test_one_push_per_pass_whatever_its_rounds(settings, ticket, bot, monkeypatc
     assert pushes == [({"type": "ticket.event", "event": "ticket_created", "ticket_id": ticket.pk,
                         "number": ticket.number, "internal": False},
                        [realtime.AGENTS_GROUP, realtime.ticket_group(ticket.pk)])]
+
+
+def test_a_task_claims_once_for_its_ticket(recorded, customer, make_ticket):
+    """The usual task (one change's events, one ticket): one claim, not a
+    second one to find there is nothing left; several tickets: one each."""
+    from django.test.utils import CaptureQueriesContext
+
+    first, second, third = make_ticket(customer), make_ticket(customer), make_ticket(customer)
+    ids = [t.events.get().id for t in (first, second, third)]
+
+    def claims(event_ids):
+        with CaptureQueriesContext(connection) as q:
+            done = process_events(event_ids)
+        return done, sum("processed_at IS NULL AND ticket_id = (" in x["sql"] for x in q.captured_queries)
+
+    assert claims(ids[:1]) == (1, 1)
+    assert claims(ids[1:]) == (2, 2)
+    assert claims(ids) == (0, 1)  # all done already: one claim finds nothing
