@@ -55,10 +55,10 @@ def _for_update():
 def _claim(event_ids):
     """Lock the oldest unprocessed event (of the given ids) and every other
     unprocessed event of its ticket, in one statement, with SKIP LOCKED:
-    workers never share an event, and a request busy with the ticket does not
-    starve the outbox. Then the ticket row is read under a lock for the pass
-    (the handlers' changes to it serialize with a request's; the trigger
-    engine and the services use this copy instead of reading it again)."""
+    workers never share an event. Then the ticket row is read under a lock
+    held for the pass: the handlers change the ticket (the triggers' actions),
+    so a request busy with it is waited for, never skipped, and the trigger
+    engine and the services use this copy instead of reading it again."""
     only, params = "", []
     if event_ids is not None:
         event_ids = [int(i) for i in event_ids]

@@ -233,25 +233,37 @@ def test_broadcast_reaches_channel_layer_groups(settings, agent, customer):
     assert to_ticket == [updated, noted]
 
 
+SEEN = []
+
+
+def priority_recording_handler(events):
+    SEEN.append((events[0].ticket.priority, [e.id for e in events]))
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_ticket_locked_by_a_request_does_not_hold_back_its_events(settings, customer):
-    """The outbox locks event rows only: a request busy with the same ticket
-    neither blocks the worker nor makes it skip the ticket's events."""
+def test_a_ticket_locked_by_a_request_is_waited_for_not_skipped(settings, customer):
+    """A pass changes the ticket (the triggers' actions), so it holds the
+    ticket's row lock: a request busy with the same ticket makes the worker
+    wait for its commit. Its events are not skipped, and the pass sees the
+    request's change, not the row as it was."""
+    import time
+
     from tickets.models import Ticket
 
-    CALLS.clear()
-    settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_outbox.recording_handler"]
+    SEEN.clear()
+    settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_outbox.priority_recording_handler"]
     ticket = services.create_ticket(requester=customer, subject="busy", body="b")
     TicketEvent.objects.update(processed_at=None)
-    CALLS.clear()
-    locked, release = threading.Event(), threading.Event()
+    SEEN.clear()
+    locked = threading.Event()
 
     def request_holding_the_ticket():
         try:
             with transaction.atomic():
                 Ticket.objects.select_for_update().get(pk=ticket.pk)
                 locked.set()
-                release.wait(10)
+                time.sleep(0.5)
+                Ticket.objects.filter(pk=ticket.pk).update(priority="urgent")
         finally:
             connection.close()
 
@@ -259,11 +271,14 @@ def test_a_ticket_locked_by_a_request_does_not_hold_back_its_events(settings, cu
     holder.start()
     try:
         assert locked.wait(10)
+        started = time.monotonic()
         assert process_events() == 1
+        waited = time.monotonic() - started
     finally:
-        release.set()
         holder.join()
-    assert CALLS == [ticket.events.get().id]
+    assert waited > 0.3
+    assert SEEN == [("urgent", [ticket.events.get().id])]
+    SEEN.clear()
 
 
 def test_events_a_pass_writes_are_processed_in_it_not_dispatched(settings, customer,
