@@ -157,9 +157,10 @@ def cmd_throughput(args):
     redis.Redis.from_url(os.environ["REDIS_URL"]).delete(queue)
 
 
-def _start_workers(n, queue, root):
+def _start_workers(n, queue, root, pool="solo", concurrency=1):
     env = {**os.environ, "CELERY_QUEUE": queue}
-    return [subprocess.Popen([sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "--pool=solo", "-Q", queue,
+    pool_args = [f"--pool={pool}"] + ([f"--concurrency={concurrency}"] if pool != "solo" else [])
+    return [subprocess.Popen([sys.executable, "-m", "celery", "-A", "helpdesk", "worker", *pool_args, "-Q", queue,
                               "-n", f"bench{i}-{queue}@%h", "--without-heartbeat", "--without-mingle",
                               "--without-gossip", "--loglevel=ERROR"], cwd=root, env=env, stderr=subprocess.DEVNULL)
             for i in range(n)]
@@ -180,7 +181,7 @@ def cmd_workers(args):
         pending = TicketEvent.objects.filter(processed_at__isnull=True)
         at_start = pending.count()
         first_id = pending.order_by("id").values_list("id", flat=True).first()
-        workers = _start_workers(n, queue, args.root)
+        workers = _start_workers(n, queue, args.root, args.pool, args.concurrency)
         try:
             while pending.count() == at_start:
                 time.sleep(0.01)
@@ -251,6 +252,9 @@ def main():
     parser.add_argument("--rate", type=float, default=100)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pool", default="solo", choices=["solo", "threads", "prefork"],
+                        help="workers mode: the Celery pool of each worker process")
+    parser.add_argument("--concurrency", type=int, default=2, help="workers mode: threads or children per worker")
     parser.add_argument("--root", default=str(ROOT), help="run the Celery workers from this checkout (to compare versions)")
     args = parser.parse_args()
     {"throughput": cmd_throughput, "workers": cmd_workers, "latency": cmd_latency}[args.what](args)

@@ -76,7 +76,9 @@ def _chain(event):
     return event.data.get("chain") or event.data.get("batch") or str(event.id)
 
 
-_cached = {"key": None, "triggers": [], "actor": None}
+# Per process, shared by a worker's threads (Celery's threads pool): each
+# entry is replaced whole, never changed in place.
+_cached = {"triggers": (None, []), "actor": None}
 
 
 def _config():
@@ -99,9 +101,11 @@ def active_triggers(key=None):
     """The active triggers in order, kept per process between passes and
     read again when `key` (from _config()) says they changed."""
     key = key if key is not None else _config()[0]
-    if key != _cached["key"]:
-        _cached.update(key=key, triggers=list(Trigger.objects.filter(active=True).order_by("position", "id")))
-    return _cached["triggers"]
+    kept_key, triggers = _cached["triggers"]
+    if key != kept_key:
+        triggers = list(Trigger.objects.filter(active=True).order_by("position", "id"))
+        _cached["triggers"] = (key, triggers)
+    return triggers
 
 
 def _system_actor(system_id):
