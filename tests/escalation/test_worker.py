@@ -6,9 +6,11 @@ balanced, capacity never exceeded."""
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-def start_workers(queue, n=2, pool=("--pool=solo",)):
+def start_workers(queue, n=2, pool=("--pool=solo",), queues=None, name="w"):
     """Worker processes on their own queue, so nothing else in Redis reaches them."""
     db = connection.settings_dict
     env = {
@@ -40,8 +42,8 @@ def start_workers(queue, n=2, pool=("--pool=solo",)):
     }
     return [
         subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", *pool, "-Q", queue,
-             "-n", f"w{i}-{queue}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip",
+            [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", *pool, "-Q", ",".join(queues or [queue]),
+             "-n", f"{name}{i}-{queue}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip",
              "--loglevel=WARNING"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         for i in range(n)
@@ -120,3 +122,64 @@ def test_workers_route_200_simultaneous_tickets(tiers, customer, make_trigger, p
     assert ll == {"ll0": 25, "ll1": 25, "ll2": 25, None: 25}
     assert Ticket.objects.filter(type=repair, group=tech).count() == 100
     print(f"200 tickets routed by 2 workers in {elapsed:.1f}s")
+
+
+class SlowHook(BaseHTTPRequestHandler):
+    """A webhook endpoint that takes 3 s to answer."""
+
+    calls = []
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        time.sleep(3)
+        SlowHook.calls.append(time.monotonic())
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_slow_webhook_never_holds_up_ticket_events(tiers, customer, make_trigger):
+    """Webhooks run on their own queue and workers: while a slow endpoint
+    keeps them busy, the event worker routes the next tickets at once."""
+    SlowHook.calls = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowHook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    billing = Group.objects.create(name="Billing L1", tier=tiers[1])
+    agents = [AgentFactory(username=f"hook{i}") for i in range(2)]
+    billing.members.set(agents)
+    make_trigger(name="hook and route", actions=[
+        {"type": "webhook", "url": f"http://127.0.0.1:{server.server_address[1]}/hook"},
+        {"type": "assign_group", "group": "Billing L1", "strategy": "round_robin"},
+    ])
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    workers = start_workers(queue, 1) + start_workers(
+        queue, 1, ("--pool=threads", "--concurrency=4"), queues=[f"{queue}-webhooks"], name="hooks")
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = queue
+    latencies = []
+    try:
+        time.sleep(3)  # let the workers connect
+        for i in range(5):
+            ticket = services.create_ticket(requester=customer, subject=f"hook {i}", body="b")
+            created = time.monotonic()
+            while time.monotonic() - created < 15:
+                if Ticket.objects.filter(pk=ticket.pk, assignee__isnull=False).exists():
+                    break
+                time.sleep(0.05)
+            latencies.append(time.monotonic() - created)
+        deadline = time.monotonic() + 20
+        while len(SlowHook.calls) < 5 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        app.conf.task_always_eager = True
+        app.conf.task_default_queue = "celery"
+        for w in workers:
+            w.terminate()
+        errors = [w.communicate(timeout=20)[1] for w in workers]
+        server.shutdown()
+    # Each ticket routed well before the 3 s a webhook call takes (sharing
+    # the event worker, every ticket after the first would wait for one).
+    assert max(latencies) < 2, (latencies, errors)
+    assert len(SlowHook.calls) == 5, errors  # and every webhook was still called
