@@ -204,10 +204,12 @@ def perform(action, *, ticket, ctx, actor=None, dry_run=False, locked=False):
         if not dry_run:
             Notification.objects.bulk_create([Notification(user=u, ticket=ticket, text=message) for u in recipients])
             if action.get("email"):
-                from django.core.mail import send_mass_mail
+                from tickets.mail import queue_email
 
-                send_mass_mail([(message, message, None, [u.email]) for u in recipients if u.email],
-                               fail_silently=False)
+                for user in recipients:
+                    if user.email:
+                        queue_email(subject=message, body=message, to=[user.email],
+                                    about=f"a trigger notification of ticket {ticket.number} to {user}")
         text = "notified " + (", ".join(str(u) for u in recipients) or "nobody")
     elif kind == "webhook":
         if not dry_run:

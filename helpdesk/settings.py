@@ -180,11 +180,15 @@ else:
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # One queue name per deployment lets several helpdesks share a Redis.
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="celery")
-# Webhooks wait on other people's servers (up to 10 s a try, retried for
-# minutes): they have their own queue and workers (docker-compose `webhooks`,
-# a threads pool), so that a slow endpoint never holds up ticket events.
-HELPDESK_WEBHOOK_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-webhooks"
-CELERY_TASK_ROUTES = {"escalation.tasks.call_webhook": {"queue": HELPDESK_WEBHOOK_QUEUE}}
+# Webhooks and mail wait on other servers (up to 10 s a try, retried for
+# minutes): they have their own queue and workers (docker-compose `outgoing`,
+# a threads pool), so that a slow endpoint or SMTP server never holds up
+# ticket events.
+HELPDESK_OUTGOING_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-outgoing"
+CELERY_TASK_ROUTES = {
+    "escalation.tasks.call_webhook": {"queue": HELPDESK_OUTGOING_QUEUE},
+    "tickets.mail.send_email": {"queue": HELPDESK_OUTGOING_QUEUE},
+}
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

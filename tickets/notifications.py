@@ -6,12 +6,11 @@ the other channels answer through their own adapters."""
 import logging
 
 from django.conf import settings
-from django.core.mail import EmailMessage
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
+from .mail import queue_email
 from .models import Message, TicketEvent
 
 logger = logging.getLogger(__name__)
@@ -47,17 +46,8 @@ def _notify(event):
         }
         subject = render_to_string("emails/agent_reply_subject.txt", context).strip()
         body = render_to_string("emails/agent_reply.txt", context)
-    email = EmailMessage(subject=" ".join(subject.split()), body=body, to=[requester.email],
-                         headers={"Auto-Submitted": "auto-replied", "X-Helpdesk-Ticket": str(ticket.number)})
-    # Sent once the pass has committed: a slow or absent SMTP server never
-    # holds the ticket's transaction, and a pass that rolls back sends nothing.
-    transaction.on_commit(lambda: _send(email, ticket.number))
-
-
-def _send(email, number):
-    try:
-        email.send()
-    except Exception:  # the email-channel issue brings a retried outgoing queue
-        logger.exception("could not mail the requester of ticket %s", number)
-    else:
-        logger.info("notified requester of ticket %s", number)
+    # Queued once the pass has committed (a pass that rolls back sends
+    # nothing), sent by the outgoing queue's workers, retried while SMTP is down.
+    queue_email(subject=" ".join(subject.split()), body=body, to=[requester.email],
+                headers={"Auto-Submitted": "auto-replied", "X-Helpdesk-Ticket": str(ticket.number)},
+                about=f"the reply notification of ticket {ticket.number} to its requester")

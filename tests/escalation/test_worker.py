@@ -155,7 +155,7 @@ def test_a_slow_webhook_never_holds_up_ticket_events(tiers, customer, make_trigg
     ])
     queue = f"test-{uuid.uuid4().hex[:8]}"
     workers = start_workers(queue, 1) + start_workers(
-        queue, 1, ("--pool=threads", "--concurrency=4"), queues=[f"{queue}-webhooks"], name="hooks")
+        queue, 1, ("--pool=threads", "--concurrency=4"), queues=[f"{queue}-outgoing"], name="out")
     app.conf.task_always_eager = False
     app.conf.task_default_queue = queue
     latencies = []

@@ -88,4 +88,51 @@ def test_smtp_down_loses_no_event_and_says_so(settings, customer, agent, make_ti
     with django_capture_on_commit_callbacks(execute=True):
         assert process_events() == 3  # created, the reply, new → open: processed despite the mail failure
     assert not ticket.events.filter(processed_at__isnull=True).exists()
-    assert f"could not mail the requester of ticket {ticket.number}" in caplog.text
+    assert f"could not send the reply notification of ticket {ticket.number} to its requester" in caplog.text
+
+
+MESSAGE = {"subject": "s", "body": "b", "to": ["olga@example.com"], "headers": {}, "about": "a test message"}
+
+
+def test_mail_goes_out_on_the_outgoing_queue_and_is_retried_until_the_server_answers(settings):
+    from tickets.mail import send_email
+
+    assert settings.CELERY_TASK_ROUTES["tickets.mail.send_email"] == {"queue": settings.HELPDESK_OUTGOING_QUEUE}
+    assert send_email.max_retries == 8 and send_email.retry_backoff == 2
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    port = _free_port()
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 2
+    from celery.exceptions import Retry
+
+    with pytest.raises(Retry):  # nobody listens yet: tried again later, not dropped
+        send_email.apply(args=[MESSAGE])
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        up = send_email.apply(args=[MESSAGE])
+        assert (up.state, up.result) == ("SUCCESS", "sent")
+        [msg] = _wait(sink)
+        assert msg["To"] == "olga@example.com"
+    finally:
+        controller.stop()
+
+
+class Refusing(Sink):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return "550 5.1.1 No such user"
+
+
+def test_a_permanent_refusal_is_not_retried(settings, caplog):
+    from tickets.mail import send_email
+
+    controller = Controller(Refusing(), hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    try:
+        result = send_email.apply(args=[MESSAGE])
+    finally:
+        controller.stop()
+    assert (result.state, result.result) == ("SUCCESS", "refused")
+    assert "refused a test message for good" in caplog.text

@@ -1,0 +1,62 @@
+"""Outgoing mail: every message leaves through the `send_email` task, queued
+once the change that wrote it has committed, on the outgoing queue (with the
+webhooks: calls to other servers never hold up ticket events), and retried
+with backoff while the SMTP server is down or answers "try later"."""
+
+import logging
+import smtplib
+
+from celery import shared_task
+from django.core.mail import EmailMessage
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+class MailFailed(Exception):
+    """A failure that a later try may not have (network, 4xx)."""
+
+
+def queue_email(*, subject, body, to, headers=None, about=""):
+    """Send after the current transaction commits (at once outside one). A
+    broker that cannot take the task is logged, never raised into the
+    change. `about` names the message in the logs."""
+    message = {"subject": subject, "body": body, "to": list(to), "headers": dict(headers or {}), "about": about}
+
+    def enqueue():
+        try:
+            send_email.delay(message)
+        except Exception as exc:  # broker down, or the eager run's last try failed
+            logger.warning("could not send %s: %s", about or "a message", exc)
+
+    transaction.on_commit(enqueue)
+
+
+@shared_task(name="tickets.mail.send_email", bind=True, autoretry_for=(MailFailed,), retry_backoff=2,
+             retry_backoff_max=600, retry_jitter=True, max_retries=8)
+def send_email(self, message):
+    """One message; retried (2 s, 4 s, … up to 10 min, 9 tries) on network
+    errors and temporary refusals, not on permanent ones (5xx)."""
+    about = message.get("about") or "a message"
+    email = EmailMessage(subject=message["subject"], body=message["body"], to=message["to"],
+                         headers=message.get("headers") or {})
+    try:
+        email.send()
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _text in exc.recipients.values()]
+        if codes and min(codes) >= 500:
+            logger.error("the mail server refused %s for good: %s", about, exc.recipients)
+            return "refused"
+        logger.warning("could not send %s (try %s): %s", about, self.request.retries + 1, exc.recipients)
+        raise MailFailed(str(exc.recipients)) from None
+    except smtplib.SMTPResponseException as exc:
+        if exc.smtp_code >= 500:
+            logger.error("the mail server refused %s for good: %s %s", about, exc.smtp_code, exc.smtp_error)
+            return "refused"
+        logger.warning("could not send %s (try %s): %s", about, self.request.retries + 1, exc)
+        raise MailFailed(str(exc)) from None
+    except (smtplib.SMTPException, OSError) as exc:
+        logger.warning("could not send %s (try %s): %s", about, self.request.retries + 1, exc)
+        raise MailFailed(str(exc)) from None
+    logger.info("sent %s", about)
+    return "sent"
