@@ -1,0 +1,25 @@
+"""The production shape (docker-compose.yml) and the demo (scripts/run-demo.sh)
+keep in step with the code: every queue a task is routed to has a worker."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _routed_suffixes(settings):
+    default = settings.CELERY_TASK_DEFAULT_QUEUE
+    queues = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    assert all(q.startswith(default) for q in queues), queues  # derived from CELERY_QUEUE
+    return {q[len(default):] for q in queues}
+
+
+def test_every_routed_queue_has_a_worker_in_compose_and_in_the_demo(settings):
+    compose = (ROOT / "docker-compose.yml").read_text()
+    demo = (ROOT / "scripts" / "run-demo.sh").read_text()
+    suffixes = _routed_suffixes(settings)
+    assert suffixes == {"-outgoing"}
+    for suffix in suffixes:
+        assert f"-Q $${{CELERY_QUEUE:-celery}}{suffix} " in compose, suffix
+        assert f'-Q "${{CELERY_QUEUE:-celery}}{suffix}"' in demo, suffix
+    # The event worker takes the default queue, not the outgoing one.
+    assert "-Q $${CELERY_QUEUE:-celery} " in compose
