@@ -34,10 +34,12 @@ def pytest_configure(config):
 
 def _drop_abandoned_test_databases(server, db):
     """Test databases of runs whose process is gone (killed before Django
-    dropped its database): this machine's, named test_<name>_<pid>."""
+    dropped its database): this host's, named test_<name>_<host>_<pid>."""
     import os
 
-    prefix = f"test_{db['NAME']}_"
+    from django.conf import settings
+
+    prefix = f"test_{db['NAME']}_{settings.TEST_HOST}_"
     server.autocommit = True
     with server.cursor() as cur:
         cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [prefix.replace("_", r"\_") + "%"])

@@ -2,6 +2,7 @@
 (override with DATABASE_URL / REDIS_URL), never the demo's SQLite."""
 
 import os
+import socket
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/helpdesk")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -13,10 +14,12 @@ os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"helpdesk-test-{os.getpid()}")
 
 from helpdesk.settings import *  # noqa: E402,F401,F403
 
-# One test database per run ("test_helpdesk_<pid>"): two runs on one machine
-# (CI next to a developer's run) never drop each other's database. A run that
-# was killed leaves its database behind; the next run drops it (conftest.py).
-DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}  # noqa: F405
+# One test database per run ("test_helpdesk_<host>_<pid>"): two runs (CI next
+# to a developer's run, or two machines on one server) never drop each other's
+# database. A run that was killed leaves its database behind; the next run on
+# the same host drops it (conftest.py).
+TEST_HOST = "".join(c for c in socket.gethostname().lower() if c.isalnum())[:20] or "host"
+DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{TEST_HOST}_{os.getpid()}"}  # noqa: F405
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: tests only
 
