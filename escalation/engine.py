@@ -8,7 +8,7 @@ from django.db import connection, transaction
 
 from tickets import outbox
 from tickets.models import Ticket, TicketEvent
-from tickets.services import EventContext
+from tickets.services import EventContext, clean_tag
 
 from .actions import SYSTEM_USERNAME, perform, system_actor
 from .models import Trigger, TriggerFiring
@@ -185,9 +185,9 @@ class _PassState:
         self.ticket = _with_relations(ticket, self.ticket)
         kind = action.get("type")
         if kind in ("add_tags", "remove_tags") and self.tags is not None:
-            # The tags are now known without a read: the service stored exactly
-            # these (cleaned when the trigger was saved).
-            names = set(action["tags"])
+            # The tags are now known without a read: the service stored these,
+            # cleaned as it cleans them.
+            names = {clean_tag(t) for t in action["tags"]}
             self.tags = (self.tags | names) if kind == "add_tags" else (self.tags - names)
         if kind in ("add_note", "reply"):
             self.latest_body = None

@@ -390,3 +390,17 @@ def test_the_kept_system_account_follows_its_row(customer, billing, make_trigger
     second = create(customer)
     actor = second.events.get(kind=TicketEvent.Kind.PRIORITY).actor
     assert actor.username == "system" and actor.pk != old.pk
+
+
+def test_tags_known_after_an_action_are_the_stored_names(customer, billing, make_trigger):
+    """A trigger saved before its tags were cleaned (or edited in the database)
+    still leaves the next trigger seeing the tag as stored."""
+    from escalation.models import Trigger
+
+    first = make_trigger(name="tagger", position=1, all=[{"field": "tags", "operator": "is_not_set"}],
+                         actions=[{"type": "add_tags", "tags": ["vip"]}])  # the tags are read, then known
+    Trigger.objects.filter(pk=first.pk).update(actions=[{"type": "add_tags", "tags": ["  VIP "]}])
+    make_trigger(name="sees it", position=2, all=[{"field": "tags", "operator": "contains", "value": "vip"}],
+                 actions=[{"type": "set_priority", "value": "high"}])
+    ticket = create(customer)
+    assert list(ticket.tags.values_list("name", flat=True)) == ["vip"] and ticket.priority == "high"
