@@ -48,7 +48,7 @@ def main():
     from tickets import services, tasks
     from tickets.models import TicketEvent
 
-    for owner, names in ((tasks, ["_claim", "_mark_processed"]), (engine, ["_config", "evaluate", "perform", "_split_batch"]),
+    for owner, names in ((tasks, ["_claim", "_mark_processed"]), (engine, ["_config", "evaluate", "perform"]),
                          (actions, ["choose_agent", "_group"]),
                          (assignment, ["_candidates", "_members"]),
                          (services, ["update_ticket", "add_message", "_lock", "_save_events", "_move_load",

@@ -12,7 +12,7 @@ from tickets.services import EventContext, clean_tag
 
 from .actions import SYSTEM_USERNAME, perform, system_actor
 from .models import Trigger, TriggerFiring
-from .rules import TEXT_LIMIT, UPDATE_KINDS, Facts, RegexTimeout, evaluate, listened_kind
+from .rules import TEXT_LIMIT, Facts, RegexTimeout, evaluate, listened_kind
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +38,12 @@ def _changes(events):
     return changes
 
 
-def _evaluations(events, handled):
+def _evaluations(events):
     """What to evaluate, in order: (event, listened kind, changes). Every
     event is one evaluation, except field changes: one batch (one update,
-    however many fields it touched) is one `ticket_updated` evaluation."""
+    however many fields it touched) is one `ticket_updated` evaluation. A
+    batch is never split between passes: its events are written in one
+    transaction and a pass claims all of its ticket's pending events."""
     out, batches = [], {}
     for event in events:
         kind = listened_kind(event.kind)
@@ -57,19 +59,7 @@ def _evaluations(events, handled):
             batches[batch] = []
             out.append((event, kind, batches[batch]))
         batches[batch].append(event)
-    return [(e, kind, _changes(c) if c is not None else {}) for e, kind, c in out
-            if c is None or not _split_batch(e, handled)]
-
-
-def _split_batch(event, handled):
-    """Is an earlier change of this event's batch outside this pass (another
-    worker has it, or had it)? Then that pass evaluates the batch. Changes
-    made by this pass's own triggers are complete here: no query."""
-    batch = event.data.get("batch")
-    if not batch or event.cause_id in handled:
-        return False
-    return TicketEvent.objects.filter(
-        ticket_id=event.ticket_id, data__batch=batch, id__lt=event.id, kind__in=UPDATE_KINDS).exists()
+    return [(e, kind, _changes(c) if c is not None else {}) for e, kind, c in out]
 
 
 def _chain(event):
@@ -208,7 +198,7 @@ def run_triggers(events):
     event-processing transaction. Within one pass the ticket is locked and
     read once, the triggers loaded once, the loop guard read once per chain."""
     running = outbox.current() or outbox.OutboxPass(ticket_id=events[0].ticket_id)
-    evaluations = _evaluations(events, running.handled)
+    evaluations = _evaluations(events)
     if not evaluations:
         return
     state = running.state.get("triggers")

@@ -12,8 +12,6 @@ class OutboxPass:
     # The ticket as the claim read it, row-locked for the whole pass; None
     # once a handler failed (its rolled-back writes may have moved on from it).
     ticket: object = None
-    # Ids of the events handled so far in this pass (earlier rounds included).
-    handled: set = field(default_factory=set)
     # Events the handlers wrote for the ticket in this round (tickets.services),
     # as written: the next round's batch, with no read.
     written: list = field(default_factory=list)

@@ -129,7 +129,6 @@ def process_events(event_ids=None, *, limit=500, handlers=None) -> int:
                             running.state.clear()
                             running.ticket = None
                     processed += batch
-                    running.handled.update(e.id for e in batch)
                     # The next round: the events this one's handlers wrote (in id
                     # order), as they wrote them. Events a request writes for the
                     # ticket wait for the ticket's lock, then go to their own task.

@@ -404,3 +404,25 @@ def test_tags_known_after_an_action_are_the_stored_names(customer, billing, make
                  actions=[{"type": "set_priority", "value": "high"}])
     ticket = create(customer)
     assert list(ticket.tags.values_list("name", flat=True)) == ["vip"] and ticket.priority == "high"
+
+
+def test_a_requests_update_is_evaluated_without_reading_events_back(customer, agent, billing, make_trigger):
+    """An agent's update (three events, one batch) is one evaluation, and the
+    pass reads no event rows beyond its claim: a batch is written in one
+    transaction and claimed whole, so nothing needs checking."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    trigger = make_trigger(name="on update", events=("ticket_updated",),
+                           all=[{"field": "priority", "operator": "changed_to", "value": "urgent"}],
+                           actions=[{"type": "add_tags", "tags": ["hot"]}])
+    ticket = create(customer)
+    services.update_ticket(ticket=ticket, actor=agent, priority="urgent", assignee=agent)
+    with CaptureQueriesContext(connection) as q:
+        process_events()
+    reads = [x["sql"] for x in q.captured_queries if x["sql"].startswith("SELECT")
+             and "tickets_ticketevent" in x["sql"].split(" WHERE")[0]
+             and "processed_at IS NULL AND ticket_id = (" not in x["sql"]]
+    assert reads == []
+    assert TriggerFiring.objects.filter(trigger=trigger).count() == 1
+    assert list(Ticket.objects.get(pk=ticket.pk).tags.values_list("name", flat=True)) == ["hot"]
