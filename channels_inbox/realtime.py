@@ -53,16 +53,9 @@ def _push(payload, groups):
 
 
 def broadcast_ticket_event(events):
-    """Outbox handler: one push per ticket and pass (all its rounds: the
-    ticket's new events, then what the triggers changed), after commit, so
-    that the browsers refetch once and see the triggers' changes."""
-    from tickets import outbox
-
-    running = outbox.current()
-    kept = running.state.get("broadcast") if running is not None else None
-    if kept is not None:  # a later round of the same pass: the push is on its way
-        kept["internal"] = kept["internal"] and all(e.internal for e in events)
-        return
+    """Outbox handler: one push per ticket and pass (it gets every event of
+    the pass: the ticket's new ones and what the triggers changed), after
+    commit, so that the browsers refetch once and see the triggers' changes."""
     first = events[0]
     payload = {
         "type": "ticket.event",
@@ -71,8 +64,6 @@ def broadcast_ticket_event(events):
         "number": first.ticket.number,
         "internal": all(e.internal for e in events),
     }
-    if running is not None:
-        running.state["broadcast"] = payload
     transaction.on_commit(lambda: _push(payload, [AGENTS_GROUP, ticket_group(first.ticket_id)]))
 
 

@@ -3,8 +3,6 @@ preferred language. Runs in the worker as an outbox handler. For now every
 ticket is answered by email; the email channel issue adds threading headers and
 the other channels answer through their own adapters."""
 
-import logging
-
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -12,8 +10,6 @@ from django.utils import translation
 
 from .mail import queue_email
 from .models import Message, TicketEvent
-
-logger = logging.getLogger(__name__)
 
 
 def notify_requester(events):

@@ -16,10 +16,12 @@ from .models import AgentLoad, Ticket, TicketEvent
 logger = logging.getLogger(__name__)
 
 # Consumers of ticket events. Each is called with the events of one ticket, in
-# id order, inside the processing transaction, and in its own savepoint (a
-# failing handler's writes are undone, the others go on) unless it declares
-# `writes = False` (it only reads and talks to the outside world). The trigger engine, requester
-# notifications and live queue updates register here.
+# id order, inside the processing transaction. A handler that writes (the
+# trigger engine) runs in its own savepoint (its failure is undone, the others
+# go on), round after round while handlers write new events. One that declares
+# `writes = False` (it only reads and talks to the outside world after commit:
+# requester notifications, live queue updates) runs once, after the rounds,
+# with every event of the pass.
 DEFAULT_EVENT_HANDLERS = [
     "escalation.engine.run_triggers",
     "tickets.notifications.notify_requester",
@@ -100,6 +102,8 @@ def process_events(event_ids=None, *, limit=500, handlers=None) -> int:
     Returns how many events were processed. `handlers`: instead of the
     configured ones (seed_demo routes its new tickets with the engine only)."""
     handlers = handlers if handlers is not None else _handlers()
+    writers = [h for h in handlers if getattr(h, "writes", True)]
+    readers = [h for h in handlers if not getattr(h, "writes", True)]
     done = 0
     wanted = set(map(int, event_ids)) if event_ids is not None else None
     while done < limit and wanted != set():
@@ -113,13 +117,10 @@ def process_events(event_ids=None, *, limit=500, handlers=None) -> int:
             token = outbox.current_pass.set(running)
             try:
                 for _round in range(MAX_ROUNDS):
-                    for handler in handlers:
+                    for handler in writers:
                         kept = len(running.written)
                         try:
-                            if getattr(handler, "writes", True):
-                                with transaction.atomic():
-                                    handler(batch)
-                            else:
+                            with transaction.atomic():
                                 handler(batch)
                         except Exception:
                             logger.exception("event handler %s failed on events %s", handler, [e.id for e in batch])
@@ -135,6 +136,11 @@ def process_events(event_ids=None, *, limit=500, handlers=None) -> int:
                     batch, running.written = running.written, []
                     if not batch:
                         break
+                for handler in readers:
+                    try:
+                        handler(processed)
+                    except Exception:
+                        logger.exception("event handler %s failed on events %s", handler, [e.id for e in processed])
             finally:
                 outbox.current_pass.reset(token)
             _mark_processed(processed)
