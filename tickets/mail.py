@@ -42,21 +42,20 @@ def send_email(self, message):
                          headers=message.get("headers") or {})
     try:
         email.send()
-    except smtplib.SMTPRecipientsRefused as exc:
-        codes = [code for code, _text in exc.recipients.values()]
-        if codes and min(codes) >= 500:
-            logger.error("the mail server refused %s for good: %s", about, exc.recipients)
-            return "refused"
-        logger.warning("could not send %s (try %s): %s", about, self.request.retries + 1, exc.recipients)
-        raise MailFailed(str(exc.recipients)) from None
-    except smtplib.SMTPResponseException as exc:
-        if exc.smtp_code >= 500:
-            logger.error("the mail server refused %s for good: %s %s", about, exc.smtp_code, exc.smtp_error)
-            return "refused"
-        logger.warning("could not send %s (try %s): %s", about, self.request.retries + 1, exc)
-        raise MailFailed(str(exc)) from None
     except (smtplib.SMTPException, OSError) as exc:
+        if _permanent(exc):
+            logger.error("the mail server refused %s for good: %s", about, exc)
+            return "refused"
         logger.warning("could not send %s (try %s): %s", about, self.request.retries + 1, exc)
         raise MailFailed(str(exc)) from None
     logger.info("sent %s", about)
     return "sent"
+
+
+def _permanent(exc):
+    """A 5xx answer (for the message, or for every recipient): another try
+    would get the same."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _text in exc.recipients.values()]
+        return bool(codes) and min(codes) >= 500
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
