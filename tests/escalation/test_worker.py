@@ -10,8 +10,10 @@ import threading
 import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -28,7 +30,8 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def start_workers(queue, n=2, pool=("--pool=solo",), queues=None, name="w"):
-    """Worker processes on their own queue, so nothing else in Redis reaches them."""
+    """Worker processes on their own queue, so nothing else in Redis reaches them
+    (`queues`: others to consume instead, "{queue}" standing for that queue)."""
     db = connection.settings_dict
     env = {
         **os.environ,
@@ -42,12 +45,33 @@ def start_workers(queue, n=2, pool=("--pool=solo",), queues=None, name="w"):
     }
     return [
         subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", *pool, "-Q", ",".join(queues or [queue]),
+            [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", *pool, "-Q", ",".join(q.format(queue=queue) for q in queues or [queue]),
              "-n", f"{name}{i}-{queue}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip",
              "--loglevel=WARNING"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         for i in range(n)
     ]
+
+
+@contextmanager
+def running_workers(*groups):
+    """Starts the worker groups (start_workers() keyword arguments, all on one
+    fresh queue), points this process's dispatch at that queue and gives them
+    time to connect; on the way out stops them and collects their stderr in
+    `.errors`. Yields the run: run.workers and run.errors."""
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    run = SimpleNamespace(workers=[w for group in groups for w in start_workers(queue, **group)], errors=[])
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = queue
+    try:
+        time.sleep(3)  # let the workers connect
+        yield run
+    finally:
+        app.conf.task_always_eager = True
+        app.conf.task_default_queue = "celery"
+        for w in run.workers:
+            w.terminate()
+        run.errors.extend(w.communicate(timeout=20)[1] for w in run.workers)
 
 
 @pytest.mark.parametrize("processes, pool", [
@@ -71,12 +95,7 @@ def test_workers_route_200_simultaneous_tickets(tiers, customer, make_trigger, p
     make_trigger(name="ll", all=[{"field": "type", "operator": "is", "value": "repair"}],
                  actions=[{"type": "assign_group", "group": "Tech L2", "strategy": "least_loaded"}])
 
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    workers = start_workers(queue, processes, pool)
-    app.conf.task_always_eager = False
-    app.conf.task_default_queue = queue
-    try:
-        time.sleep(3)  # let both workers connect
+    with running_workers({"n": processes, "pool": pool}) as run:
         started = time.monotonic()
         for i in range(200):
             services.create_ticket(requester=customer, subject=f"t{i}", body="b",
@@ -97,13 +116,8 @@ def test_workers_route_200_simultaneous_tickets(tiers, customer, make_trigger, p
             cur.execute("SELECT backend_start FROM pg_stat_activity WHERE datname = current_database() "
                         "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
             worker_connections = [row[0] for row in cur.fetchall()]
-    finally:
-        app.conf.task_always_eager = True
-        app.conf.task_default_queue = "celery"
-        for w in workers:
-            w.terminate()
-        errors = [w.communicate(timeout=20)[1] for w in workers]
-    assert all(w.returncode is not None for w in workers)
+    errors = run.errors
+    assert all(w.returncode is not None for w in run.workers)
     if processes == 2:
         assert len(worker_connections) == 2 and max(worker_connections) < created_by, worker_connections
     else:  # one per thread that ran a task, kept between its tasks
@@ -153,32 +167,24 @@ def test_a_slow_webhook_never_holds_up_ticket_events(tiers, customer, make_trigg
         {"type": "webhook", "url": f"http://127.0.0.1:{server.server_address[1]}/hook"},
         {"type": "assign_group", "group": "Billing L1", "strategy": "round_robin"},
     ])
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    workers = start_workers(queue, 1) + start_workers(
-        queue, 1, ("--pool=threads", "--concurrency=4"), queues=[f"{queue}-outgoing"], name="out")
-    app.conf.task_always_eager = False
-    app.conf.task_default_queue = queue
     latencies = []
+    outgoing = {"n": 1, "pool": ("--pool=threads", "--concurrency=4"), "queues": ["{queue}-outgoing"], "name": "out"}
     try:
-        time.sleep(3)  # let the workers connect
-        for i in range(5):
-            ticket = services.create_ticket(requester=customer, subject=f"hook {i}", body="b")
-            created = time.monotonic()
-            while time.monotonic() - created < 15:
-                if Ticket.objects.filter(pk=ticket.pk, assignee__isnull=False).exists():
-                    break
-                time.sleep(0.05)
-            latencies.append(time.monotonic() - created)
-        deadline = time.monotonic() + 20
-        while len(SlowHook.calls) < 5 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        with running_workers({"n": 1}, outgoing) as run:
+            for i in range(5):
+                ticket = services.create_ticket(requester=customer, subject=f"hook {i}", body="b")
+                created = time.monotonic()
+                while time.monotonic() - created < 15:
+                    if Ticket.objects.filter(pk=ticket.pk, assignee__isnull=False).exists():
+                        break
+                    time.sleep(0.05)
+                latencies.append(time.monotonic() - created)
+            deadline = time.monotonic() + 20
+            while len(SlowHook.calls) < 5 and time.monotonic() < deadline:
+                time.sleep(0.2)
     finally:
-        app.conf.task_always_eager = True
-        app.conf.task_default_queue = "celery"
-        for w in workers:
-            w.terminate()
-        errors = [w.communicate(timeout=20)[1] for w in workers]
         server.shutdown()
+    errors = run.errors
     # Each ticket routed well before the 3 s a webhook call takes (sharing
     # the event worker, every ticket after the first would wait for one).
     assert max(latencies) < 2, (latencies, errors)
