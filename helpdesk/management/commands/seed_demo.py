@@ -131,7 +131,7 @@ class Command(BaseCommand):
 
         ids = list(TicketEvent.objects.filter(processed_at__isnull=True, ticket__status=Status.NEW)
                    .values_list("id", flat=True))
-        process_events(ids, limit=len(ids) * 10, handlers=[run_triggers])
+        process_events(ids, handlers=[run_triggers])
 
     def _tickets(self, agents, customers, types):
         rng = random.Random(42)
