@@ -174,17 +174,19 @@ def _save_events(events):
     # Events the outbox's handlers write for the ticket it is processing are
     # processed in that same pass (tickets.tasks), not dispatched to another task.
     running = outbox.current()
-    ids = [e.id for e in events if running is None or e.ticket_id != running.ticket_id]
-    if running is not None and len(ids) < len(events):
+    others = [e for e in events if running is None or e.ticket_id != running.ticket_id]
+    if running is not None and len(others) < len(events):
         running.written.extend(e for e in events if e.ticket_id == running.ticket_id)
-    if not ids:
+    if not others:
         return
+    ids = [e.id for e in others]
+    tickets = list(dict.fromkeys(e.ticket_id for e in others))  # the task claims by ticket
 
     def send():
         from .tasks import process_ticket_events
 
         try:
-            process_ticket_events.delay(ids)
+            process_ticket_events.delay(ids, tickets)
         except Exception as exc:  # broker unreachable: the sweep will find them
             logger.warning("could not enqueue ticket events %s (%s); the periodic sweep will process them", ids, exc)
 

@@ -1,5 +1,5 @@
 """The event outbox: after commit, a worker processes each TicketEvent exactly
-once (rows are locked with SKIP LOCKED, so several workers never share one)."""
+once (a pass holds its ticket's row lock, so several workers never share one)."""
 
 import logging
 
@@ -45,38 +45,57 @@ EVENTS = TicketEvent._meta.db_table
 TICKETS = Ticket._meta.db_table
 
 
-def _skip_locked():
-    """Lock rows, skipping those other workers hold (PostgreSQL). SQLite, the
-    embedded default, locks the whole database per write transaction instead."""
-    return " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+def _for_update(skip_locked=False):
+    """Lock the row, waiting for its holder or skipping it (PostgreSQL).
+    SQLite, the embedded default, locks the whole database per write
+    transaction instead."""
+    if not connection.features.has_select_for_update:
+        return ""
+    if skip_locked and connection.features.has_select_for_update_skip_locked:
+        return " FOR UPDATE SKIP LOCKED"
+    return " FOR UPDATE"
 
 
-def _for_update():
-    return " FOR UPDATE" if connection.features.has_select_for_update else ""
+def _tickets_of(event_ids):
+    """The tickets of the given events that have one of them still pending,
+    the oldest change first. Read by primary key: with no processed_at
+    condition the planner has no partial index to walk."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT ticket_id FROM {EVENTS} WHERE id IN ({', '.join(['%s'] * len(event_ids))}) "
+                       f"GROUP BY ticket_id HAVING COUNT(*) > COUNT(processed_at) ORDER BY MIN(id)", list(event_ids))
+        return [row[0] for row in cursor.fetchall()]
 
 
-def _claim(event_ids):
-    """Lock the oldest unprocessed event (of the given ids) and every other
-    unprocessed event of its ticket, in one statement, with SKIP LOCKED:
-    workers never share an event. Then the ticket row is read under a lock
-    held for the pass: the handlers change the ticket (the triggers' actions),
-    so a request busy with it is waited for, never skipped, and the trigger
-    engine and the services use this copy instead of reading it again."""
-    only, params = "", []
-    if event_ids is not None:
-        event_ids = [int(i) for i in event_ids]
-        if not event_ids:
-            return []
-        only = f" AND id IN ({', '.join(['%s'] * len(event_ids))})"
-        params = event_ids
-    events = list(TicketEvent.objects.raw(
-        f"SELECT * FROM {EVENTS} WHERE processed_at IS NULL AND ticket_id = ("
-        f"SELECT ticket_id FROM {EVENTS} WHERE processed_at IS NULL{only} ORDER BY id LIMIT 1{_skip_locked()}"
-        f") ORDER BY id{_skip_locked()}", params))
-    if not events:
-        return []
-    ticket = next(iter(Ticket.objects.raw(f"SELECT * FROM {TICKETS} WHERE id = %s{_for_update()}",
-                                          [events[0].ticket_id])))
+def _pending_tickets(limit):
+    """Tickets with unprocessed events, the oldest first (the sweep, and a
+    drain with no given events): one pass over the outbox's partial index."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT ticket_id FROM {EVENTS} WHERE processed_at IS NULL "
+                       f"GROUP BY ticket_id ORDER BY MIN(id) LIMIT %s", [limit])
+        return [row[0] for row in cursor.fetchall()]
+
+
+# A ticket's unprocessed events, in order.
+PENDING_OF_TICKET = f"SELECT * FROM {EVENTS} WHERE ticket_id = %s AND processed_at IS NULL ORDER BY id"
+
+
+def _claim(ticket_id, *, skip_locked=False):
+    """Lock the ticket for the pass, then read its unprocessed events. The
+    ticket's row lock is what makes a pass exclusive: every pass takes it
+    first, so no two workers hold the same ticket's events, a request busy
+    with the ticket is waited for (and its change seen), and the handlers and
+    the services use this copy of the row instead of reading it again. The
+    events are read after the lock, by (ticket, id) through the partial
+    index: a ticket's few pending entries, however many other tickets' events
+    are waiting or were processed since the index was last vacuumed (the old
+    claim walked all of those, and its cost grew until autovacuum ran).
+    `skip_locked`: a sweep passes over a ticket someone holds (it comes back
+    later) instead of waiting for it."""
+    ticket = next(iter(Ticket.objects.raw(f"SELECT * FROM {TICKETS} WHERE id = %s{_for_update(skip_locked)}",
+                                          [ticket_id])), None)
+    if ticket is None:
+        return []  # deleted (its events with it), or held by another pass (skip_locked)
+    events = TicketEvent.objects.raw(PENDING_OF_TICKET, [ticket_id])
     return _of_ticket(events, ticket)
 
 
@@ -94,71 +113,94 @@ def _mark_processed(events):
                        [connection.ops.adapt_datetimefield_value(timezone.now())] + [e.id for e in events])
 
 
-def process_events(event_ids=None, *, limit=500, handlers=None) -> int:
-    """Process unprocessed events (the given ones, or the oldest) one ticket at
-    a time: each ticket's pending events, and the events its handlers write,
-    in one short transaction, so that locks a handler takes (the ticket, a
-    group's round-robin turn) are held for one ticket, not a whole backlog.
-    Returns how many events were processed. `handlers`: instead of the
-    configured ones (seed_demo routes its new tickets with the engine only)."""
+def process_events(event_ids=None, *, tickets=None, limit=500, handlers=None) -> int:
+    """Process unprocessed events one ticket at a time: each ticket's pending
+    events, and the events its handlers write, in one short transaction, so
+    that locks a handler takes (the ticket, a group's round-robin turn) are
+    held for one ticket, not a whole backlog. Returns how many events were
+    processed (at most about `limit`).
+
+    `event_ids`: a change's events (the task); `tickets` are their tickets
+    when the dispatcher knew them (else read by the events' ids). The pass
+    takes every pending event of the ticket, and the task waits for a ticket
+    that someone holds. With no events given (the periodic sweep, a drain),
+    the tickets with pending events, oldest first, skipping those another
+    pass holds. `handlers`: instead of the configured ones (seed_demo routes
+    its new tickets with the engine only)."""
     handlers = handlers if handlers is not None else _handlers()
     writers = [h for h in handlers if getattr(h, "writes", True)]
     readers = [h for h in handlers if not getattr(h, "writes", True)]
     done = 0
-    wanted = set(map(int, event_ids)) if event_ids is not None else None
-    while done < limit and wanted != set():
-        with transaction.atomic():
-            batch = _claim(event_ids)
-            if not batch:
+    if event_ids is not None:
+        event_ids = [int(i) for i in event_ids]
+        queue = [int(t) for t in tickets] if tickets is not None else (_tickets_of(event_ids) if event_ids else [])
+        while queue and done < limit:
+            done += _pass(queue.pop(0), writers, readers)
+        return done
+    while done < limit:
+        progress = False
+        for ticket_id in _pending_tickets(max(1, min(limit - done, 100))):
+            n = _pass(ticket_id, writers, readers, skip_locked=True)
+            done += n
+            progress = progress or n > 0
+            if done >= limit:
                 break
-            ticket = batch[0].ticket
-            processed = []
-            running = outbox.OutboxPass(ticket_id=ticket.pk, ticket=ticket)
-            token = outbox.current_pass.set(running)
-            try:
-                for _round in range(MAX_ROUNDS):
-                    for handler in writers:
-                        kept = len(running.written)
-                        try:
-                            with transaction.atomic():
-                                handler(batch)
-                        except Exception:
-                            logger.exception("event handler %s failed on events %s", handler, [e.id for e in batch])
-                            # Its writes are rolled back: so are the events it wrote,
-                            # and what handlers kept may be stale: re-read it.
-                            del running.written[kept:]
-                            running.state.clear()
-                            running.ticket = None
-                    processed += batch
-                    # The next round: the events this one's handlers wrote (in id
-                    # order), as they wrote them. Events a request writes for the
-                    # ticket wait for the ticket's lock, then go to their own task.
-                    batch, running.written = running.written, []
-                    if not batch:
-                        break
-                for handler in readers:
-                    try:
-                        handler(processed)
-                    except Exception:
-                        logger.exception("event handler %s failed on events %s", handler, [e.id for e in processed])
-            finally:
-                outbox.current_pass.reset(token)
-            _mark_processed(processed)
-            if batch:
-                logger.warning("ticket %s: events still pending after %s rounds; dispatched", ticket.pk, MAX_ROUNDS)
-                ids = [e.id for e in batch]
-                transaction.on_commit(lambda ids=ids: process_ticket_events.delay(ids))
-        done += len(processed)
-        if wanted is not None:
-            # A task's events are usually one ticket's: once they are all
-            # handled, no second claim to find that out.
-            wanted -= {e.id for e in processed}
+        if not progress:
+            break  # nothing pending, or all of it held by other passes
     return done
 
 
+def _pass(ticket_id, writers, readers, *, skip_locked=False):
+    """One ticket's pass (see process_events): how many events it processed."""
+    with transaction.atomic():
+        batch = _claim(ticket_id, skip_locked=skip_locked)
+        if not batch:
+            return 0
+        ticket = batch[0].ticket
+        processed = []
+        running = outbox.OutboxPass(ticket_id=ticket.pk, ticket=ticket)
+        token = outbox.current_pass.set(running)
+        try:
+            for _round in range(MAX_ROUNDS):
+                for handler in writers:
+                    kept = len(running.written)
+                    try:
+                        with transaction.atomic():
+                            handler(batch)
+                    except Exception:
+                        logger.exception("event handler %s failed on events %s", handler, [e.id for e in batch])
+                        # Its writes are rolled back: so are the events it wrote,
+                        # and what handlers kept may be stale: re-read it.
+                        del running.written[kept:]
+                        running.state.clear()
+                        running.ticket = None
+                processed += batch
+                # The next round: the events this one's handlers wrote (in id
+                # order), as they wrote them. Events a request writes for the
+                # ticket wait for the ticket's lock, then go to their own task.
+                batch, running.written = running.written, []
+                if not batch:
+                    break
+            for handler in readers:
+                try:
+                    handler(processed)
+                except Exception:
+                    logger.exception("event handler %s failed on events %s", handler, [e.id for e in processed])
+        finally:
+            outbox.current_pass.reset(token)
+        _mark_processed(processed)
+        if batch:
+            logger.warning("ticket %s: events still pending after %s rounds; dispatched", ticket.pk, MAX_ROUNDS)
+            ids = [e.id for e in batch]
+            transaction.on_commit(lambda ids=ids: process_ticket_events.delay(ids, [ticket_id]))
+    return len(processed)
+
+
 @shared_task(name="tickets.tasks.process_ticket_events")
-def process_ticket_events(event_ids):
-    return process_events(event_ids)
+def process_ticket_events(event_ids, tickets=None):
+    # `tickets`: their tickets, as the dispatcher knew them (tasks queued by
+    # an older version have none: they are read by the events' ids).
+    return process_events(event_ids, tickets=tickets)
 
 
 @shared_task(name="tickets.tasks.process_pending_events")

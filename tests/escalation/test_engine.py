@@ -422,7 +422,7 @@ def test_a_requests_update_is_evaluated_without_reading_events_back(customer, ag
         process_events()
     reads = [x["sql"] for x in q.captured_queries if x["sql"].startswith("SELECT")
              and "tickets_ticketevent" in x["sql"].split(" WHERE")[0]
-             and "processed_at IS NULL AND ticket_id = (" not in x["sql"]]
+             and "processed_at IS NULL" not in x["sql"]]  # the outbox's own
     assert reads == []
     assert TriggerFiring.objects.filter(trigger=trigger).count() == 1
     assert list(Ticket.objects.get(pk=ticket.pk).tags.values_list("name", flat=True)) == ["hot"]
