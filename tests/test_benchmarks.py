@@ -65,3 +65,14 @@ def test_seed_and_trigger_benchmark_run(bench_database_url):
     runs = [json.loads(line) for line in out.splitlines() if line.startswith('{"celery_workers"')]
     assert [r["celery_workers"] for r in runs] == [1, 2]
     assert all(r["events_processed"] > r["events_at_start"] > 0 for r in runs)
+    # The claim's cost as processed events pile up, for both index shapes; the
+    # index is left as the migrations made it.
+    out = _run("benchmarks/bench_claim.py", "--steps", "0,500", "--database-url", bench_database_url,
+               url=bench_database_url)
+    runs = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert [r["processed_since_vacuum"] for r in runs] == [0, 500, 0, 500]
+    conn = psycopg2.connect(bench_database_url.replace("postgres://", "postgresql://"))
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'event_pending'")
+        assert "(ticket_id, id) WHERE (processed_at IS NULL)" in cur.fetchone()[0]
+    conn.close()
