@@ -1,15 +1,19 @@
 """Where the trigger engine's time goes: wall-clock time per event spent in
 the outbox and engine functions, for N new tickets on the benchmark database
 (the triggers of bench_triggers.py). Nested functions are counted in their
-callers too, so the column does not add up.
+callers too, so the column does not add up. `--statements`: instead, the
+time per ticket of each kind of SQL statement (the database's share, with the
+driver's round trip).
 
     .venv/bin/python benchmarks/breakdown_triggers.py --tickets 100
+    .venv/bin/python benchmarks/breakdown_triggers.py --tickets 300 --statements
 """
 
 import argparse
 import collections
 import functools
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -41,8 +45,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tickets", type=int, default=100)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", bench_triggers.DEFAULT_DB))
+    parser.add_argument("--statements", action="store_true")
     args = parser.parse_args()
     bench_triggers.setup_django(args.database_url, queue="bench-breakdown")
+    if args.statements:
+        return statements(args.tickets)
 
     from escalation import actions, assignment, engine
     from tickets import services, tasks
@@ -71,6 +78,38 @@ def main():
     print(f"{n} events, {elapsed * 1000 / n:.2f} ms per event, {n / elapsed:.1f} events/s")
     for label, seconds in TIMES.most_common():
         print(f"{seconds * 1000 / n:8.2f} ms/event  {CALLS[label]:6d} calls  {label}")
+
+
+def statements(tickets):
+    """Time each statement of the drain, grouped by its first words (savepoint
+    names folded), per ticket."""
+    from django.db import connection
+
+    from tickets import tasks
+    from tickets.models import TicketEvent
+
+    def timed_statement(execute, sql, params, many, context):
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            label = re.sub(r'"s\d+_x\d+"', "…", re.sub(r"\s+", " ", sql))[:80]
+            TIMES[label] += time.perf_counter() - start
+            CALLS[label] += 1
+
+    bench_triggers.install_triggers()
+    TicketEvent.objects.filter(processed_at__isnull=True).update(processed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    bench_triggers.make_tickets(tickets)
+    start, n = time.perf_counter(), 0
+    with connection.execute_wrapper(timed_statement):
+        while done := tasks.process_events(limit=50):
+            n += done
+    elapsed = time.perf_counter() - start
+    in_sql = sum(TIMES.values())
+    print(f"{n} events, {tickets} tickets: {elapsed * 1000 / tickets:.2f} ms per ticket, "
+          f"{in_sql * 1000 / tickets:.2f} ms of it in {sum(CALLS.values()) / tickets:.1f} statements")
+    for label, seconds in TIMES.most_common():
+        print(f"{seconds * 1000 / tickets:8.2f} ms/ticket  {CALLS[label] / tickets:5.2f}/ticket  {label}")
 
 
 if __name__ == "__main__":
