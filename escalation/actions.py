@@ -4,9 +4,10 @@ every action records its own TicketEvent, caused by the triggering event)."""
 import string
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db import connection
 from django.utils.translation import gettext as _
 
+from helpdesk import rows
 from tickets import services
 from tickets.models import Priority, Status, TicketType
 from tickets.services import EventContext
@@ -21,17 +22,25 @@ ACTION_TYPES = (
 TEMPLATE_FIELDS = {"ticket_number", "ticket_subject", "requester_name", "ticket_status", "ticket_priority"}
 
 
-def _ref(source, value, *, by=("name",)):
-    """The object of a model (or queryset) named by id or by one of `by`."""
+def _ref(model, value, *, by=("name",), lock=False):
+    """The object of a model named by id or by one of `by` (case-insensitive,
+    like `iexact`), the lowest id if several match. Written out (helpdesk/rows.py):
+    a routing action looks its group up for every ticket. `lock`: FOR UPDATE."""
     if value is None or value == "":
         return None
-    cond = Q()
+    meta = model._meta
+    conditions, params = [], []
     if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        cond |= Q(pk=int(value))
+        if int(value) < 2**63:  # beyond the id column's range: matches no id
+            conditions.append(f"{meta.pk.column} = %s")
+            params.append(int(value))
     for attr in by:
-        cond |= Q(**{f"{attr}__iexact": str(value)})
-    queryset = source._default_manager.all() if isinstance(source, type) else source
-    return queryset.filter(cond).first()
+        conditions.append(f"UPPER({meta.get_field(attr).column}) = UPPER(%s)")
+        params.append(str(value))
+    lock = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
+    return next(iter(model._default_manager.raw(
+        f"SELECT * FROM {meta.db_table} WHERE {' OR '.join(conditions)} ORDER BY {meta.pk.column} LIMIT 1{lock}",
+        params)), None)
 
 
 def _tier(value):
@@ -228,12 +237,11 @@ def perform(action, *, ticket, ctx, actor=None, dry_run=False, locked=False):
 
 
 def _group(value, *, lock=False):
-    groups = Group.objects.select_related("tier")
-    if lock:  # the round-robin cursor and the capacity check need the row locked
-        groups = groups.select_for_update(of=("self",))
-    group = _ref(groups, value)
+    # The round-robin cursor and the capacity check need the row locked.
+    group = _ref(Group, value, lock=lock)
     if group is None:
         raise ValueError(_("unknown group “%(v)s”") % {"v": value})
+    rows.related(group, "tier")  # the actions set the group's tier with it
     return group
 
 

@@ -13,7 +13,7 @@ from dataclasses import field as dataclass_field
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -324,7 +324,11 @@ def _move_load(before, after):
     if before == after:
         return
     for agent_id, delta in sorted((a, d) for a, d in ((before, -1), (after, 1)) if a is not None):
-        if not AgentLoad.objects.filter(agent_id=agent_id).update(open_tickets=F("open_tickets") + delta):
+        with connection.cursor() as cursor:  # written out: the ORM F() update cost ~650 Python calls a routed ticket
+            cursor.execute(f"UPDATE {AgentLoad._meta.db_table} SET open_tickets = open_tickets + %s "
+                           f"WHERE agent_id = %s", [delta, agent_id])
+            updated = cursor.rowcount
+        if not updated:
             AgentLoad.recount(agent_id)  # the agent's first ticket: counted, this change included
 
 
