@@ -6,6 +6,7 @@ import logging
 
 from django.db import connection, transaction
 
+from helpdesk import rows
 from tickets import outbox
 from tickets.models import Ticket, TicketEvent
 from tickets.services import EventContext, clean_tag
@@ -213,7 +214,7 @@ def run_triggers(events):
     firings = []
     for event, kind, changes in evaluations:
         _evaluate_event(event, [t for t in state.triggers if kind in t.events], changes, state, firings)
-    TriggerFiring.objects.bulk_create(firings)
+    rows.insert(firings)
 
 
 def _evaluate_event(event, triggers, changes, state, firings):

@@ -18,6 +18,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from helpdesk import rows
 from helpdesk.html import sanitize_html
 
 from . import outbox
@@ -170,7 +171,7 @@ def _save_events(events):
     unprocessed and the periodic sweep picks them up: delayed, never lost."""
     if not events:
         return
-    TicketEvent.objects.bulk_create(events)
+    rows.insert(events)
     # Events the outbox's handlers write for the ticket it is processing are
     # processed in that same pass (tickets.tasks), not dispatched to another task.
     running = outbox.current()
@@ -502,7 +503,7 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), locke
         if events:
             # Nothing changed, nothing written: a no-op edit must not move the
             # ticket to the top of the queue.
-            ticket.save(update_fields=sorted(fields))
+            rows.update(ticket, sorted(fields))
             _move_load(holder, ticket.load_agent_id)
         _save_events(events)
     return ticket

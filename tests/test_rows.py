@@ -1,0 +1,63 @@
+"""helpdesk.rows: the written-out statements of the hot paths write what the
+ORM's save()/bulk_create() would."""
+
+import datetime
+
+import pytest
+from django.db.models import Model
+from django.db.models.signals import post_save, pre_save
+
+from helpdesk import rows
+from tests.factories import AgentFactory, CustomerFactory
+from tickets import services
+from tickets.models import Ticket, TicketEvent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ticket():
+    return services.create_ticket(requester=CustomerFactory(), subject="s", body="b")
+
+
+def test_insert_sets_ids_and_defaults_and_round_trips_values(ticket):
+    agent = AgentFactory()
+    cause = ticket.events.get()
+    events = [TicketEvent(ticket=ticket, kind="priority_changed", actor=agent, field="priority", old_value="normal",
+                          new_value={"id": 3, "name": "Anna"}, data={"batch": "b1", "ünï": ["cöde", 1]},
+                          cause=cause, chain_depth=1),
+              TicketEvent(ticket=ticket, kind="tag_added", field="tags", new_value="vip", data={})]
+    assert rows.insert(events) is events
+    assert all(e.pk and not e._state.adding for e in events)
+    assert events[0].pk < events[1].pk
+    stored = TicketEvent.objects.get(pk=events[0].pk)
+    assert (stored.ticket_id, stored.actor_id, stored.cause_id, stored.chain_depth) == (ticket.pk, agent.pk, cause.pk, 1)
+    assert stored.new_value == {"id": 3, "name": "Anna"} and stored.data == {"batch": "b1", "ünï": ["cöde", 1]}
+    assert stored.old_value == "normal" and stored.processed_at is None and stored.internal is True
+    assert stored.created_at == events[0].created_at  # auto_now_add, set on the instance as save() does
+    assert rows.insert([]) == []
+
+
+def test_insert_refuses_an_unsaved_relation(ticket):
+    unsaved = TicketEvent(ticket=ticket, kind="ticket_created")
+    with pytest.raises(ValueError, match="unsaved"):
+        rows.insert([TicketEvent(ticket=ticket, kind="tag_added", cause=unsaved)])
+
+
+def test_update_writes_the_fields_and_moves_auto_now(ticket):
+    before = Ticket.objects.get(pk=ticket.pk).updated_at
+    ticket.priority = "urgent"
+    ticket.subject = "not written"
+    assert rows.update(ticket, ["priority", "updated_at"]) == 1
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert stored.priority == "urgent" and stored.subject == "s"
+    assert stored.updated_at == ticket.updated_at > before
+    assert isinstance(stored.updated_at, datetime.datetime)
+
+
+def test_models_updated_this_way_have_no_save_of_their_own_nor_receivers():
+    """rows.update() sends no signals and calls no save(): a receiver or a
+    save() added to Ticket later would be skipped on every change. This test
+    is the reminder to move such logic into the services instead."""
+    assert Ticket.save is Model.save
+    assert not pre_save.has_listeners(Ticket) and not post_save.has_listeners(Ticket)
