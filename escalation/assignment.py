@@ -4,6 +4,7 @@ chosen, so two workers never hand out the same turn or the last free slot."""
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -22,14 +23,16 @@ DEFAULT_CAPACITY = 20  # an agent with no profile
 
 @dataclass
 class Member:
-    user: object
+    id: int
+    values: list  # the user's USER_FIELDS, in the model's field order
     load_count: int  # unsolved tickets, from AgentLoad
     capacity: int
     skills: set
 
-    @property
-    def id(self):
-        return self.user.pk
+    @cached_property
+    def user(self):
+        """The User, built only for the member who is chosen."""
+        return get_user_model().from_db(connection.alias, _members_sql()[1], self.values)
 
 
 def _members_sql():
@@ -63,18 +66,20 @@ _MEMBERS = {}
 
 def _members(group):
     """Active, online members of the group, in id order: one row each (user,
-    profile and AgentLoad joined, no ticket count), no model but the user."""
+    profile and AgentLoad joined, no ticket count); a User is built only for
+    the member who is chosen."""
     User = get_user_model()
     sql, names = _members_sql()
     with connection.cursor() as cursor:
         cursor.execute(sql, [group.pk, User.Role.AGENT, User.Role.ADMIN, AgentProfile.Presence.ONLINE])
         rows = cursor.fetchall()
+    id_at = names.index("id")
     members = []
     for *values, profile_id, capacity, skills, load in rows:
         if isinstance(skills, str | bytes):  # JSON comes as text from both backends
             skills = json.loads(skills)
         members.append(Member(
-            user=User.from_db(connection.alias, names, values), load_count=load or 0,  # no row yet: never had a ticket
+            id=values[id_at], values=values, load_count=load or 0,  # no AgentLoad row yet: never had a ticket
             capacity=capacity if profile_id is not None else DEFAULT_CAPACITY, skills=set(skills or ()),
         ))
     return members

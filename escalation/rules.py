@@ -14,7 +14,6 @@ from functools import cached_property, lru_cache
 import regex
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -218,8 +217,7 @@ class Facts:
             return self.tag_names
         # Read as the ticket's prefetched tags: a service changing this ticket
         # next (locked, in the same pass) starts from them instead of a read.
-        prefetch_related_objects([self.ticket], "tags")
-        return {tag.name for tag in self.ticket.tags.all()}
+        return {tag.name for tag in rows.prefetch_many(self.ticket, "tags")}
 
     @cached_property
     def message(self):

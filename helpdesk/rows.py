@@ -68,3 +68,25 @@ def update(obj, names):
         cursor.execute(f"UPDATE {meta.db_table} SET {', '.join(f'{connection.ops.quote_name(f.column)} = %s' for f in fields)} "
                        f"WHERE {meta.pk.column} = %s", values + [obj.pk])
         return cursor.rowcount
+
+
+def prefetch_many(obj, name):
+    """obj.<name>.all() for a many-to-many field, read by a written-out join
+    and kept where prefetch_related() keeps it, so that later obj.<name>.all()
+    calls (the services changing the tags) read nothing. prefetch_related()
+    spent ~1,100 Python calls on the trigger engine's one tag read per ticket."""
+    cache = obj.__dict__.setdefault("_prefetched_objects_cache", {})
+    if name not in cache:
+        field = type(obj)._meta.get_field(name)
+        target, through = field.related_model._meta, field.remote_field.through._meta
+        source_column = through.get_field(field.m2m_field_name()).column
+        target_column = through.get_field(field.m2m_reverse_field_name()).column
+        order = ", ".join(f"t.{target.get_field(o.lstrip('-')).column}{' DESC' if o.startswith('-') else ''}"
+                          for o in target.ordering) or f"t.{target.pk.column}"
+        items = list(field.related_model._default_manager.raw(
+            f"SELECT t.* FROM {target.db_table} t JOIN {through.db_table} x ON x.{target_column} = t.{target.pk.column} "
+            f"WHERE x.{source_column} = %s ORDER BY {order}", [obj.pk]))
+        related = getattr(obj, name).all()  # the relation's own queryset (a filter() on it stays right)
+        related._result_cache, related._prefetch_done = items, True
+        cache[name] = related
+    return list(cache[name])

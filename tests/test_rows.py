@@ -61,3 +61,23 @@ def test_models_updated_this_way_have_no_save_of_their_own_nor_receivers():
     is the reminder to move such logic into the services instead."""
     assert Ticket.save is Model.save
     assert not pre_save.has_listeners(Ticket) and not post_save.has_listeners(Ticket)
+
+
+def test_prefetch_many_is_what_prefetch_related_keeps(ticket):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    other = services.create_ticket(requester=CustomerFactory(), subject="o", body="b")
+    agent = AgentFactory()
+    services.add_tags(ticket=ticket, actor=agent, tags=["zeta", "alpha", "mid"])
+    services.add_tags(ticket=other, actor=agent, tags=["alpha", "other-only"])
+    ticket = Ticket.objects.get(pk=ticket.pk)
+    assert [t.name for t in rows.prefetch_many(ticket, "tags")] == ["alpha", "mid", "zeta"]  # Tag's ordering
+    with CaptureQueriesContext(connection) as q:
+        assert [t.name for t in ticket.tags.all()] == ["alpha", "mid", "zeta"]
+        assert rows.prefetch_many(ticket, "tags")[0].name == "alpha"
+    assert q.captured_queries == []
+    # A filter on it is still the ticket's relation, not every tag.
+    assert sorted(ticket.tags.filter(name__in=["alpha", "other-only"]).values_list("name", flat=True)) == ["alpha"]
+    assert rows.prefetch_many(Ticket.objects.get(pk=services.create_ticket(
+        requester=CustomerFactory(), subject="none", body="b").pk), "tags") == []

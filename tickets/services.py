@@ -311,7 +311,11 @@ def _default_tier(ticket_type):
 
 
 def _get_or_create_tags(names):
-    existing = {t.name: t for t in Tag.objects.filter(name__in=names)}
+    if not names:
+        return []
+    # Written out (helpdesk.rows): a trigger's tag action runs this per ticket.
+    existing = {t.name: t for t in Tag.objects.raw(
+        f"SELECT * FROM {Tag._meta.db_table} WHERE name IN ({', '.join(['%s'] * len(names))})", list(names))}
     for name in names:
         if name not in existing:
             existing[name], _created = Tag.objects.get_or_create(name=name)
