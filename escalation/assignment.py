@@ -9,6 +9,8 @@ from functools import cached_property
 from django.contrib.auth import get_user_model
 from django.db import connection
 
+from helpdesk import rows
+
 from .models import AgentProfile, Group
 
 STRATEGIES = ("round_robin", "least_loaded", "skills")
@@ -126,5 +128,6 @@ def choose_agent(group, *, strategy, ticket=None, fallback="none", locked=False)
     if agent is None and fallback == "lead" and group.lead_id and group.lead.is_active:
         agent = group.lead
     if agent is not None:
-        Group.objects.filter(pk=group.pk).update(last_assigned=agent)
+        group.last_assigned = agent
+        rows.update(group, ["last_assigned"])  # written out: on every routed ticket
     return agent

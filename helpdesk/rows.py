@@ -4,13 +4,21 @@ or a lookup by name cost 2–4× more Python than the row they read (measured
 in calls per routed ticket, benchmarks/BENCHMARKS.md). Rows still become model
 instances through raw(), which applies the backend's converters."""
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
+
+
+def _connection():
+    """The connection object itself: `django.db.connection` is a proxy that
+    looks it up again (through asgiref's Local) on every attribute, and the
+    field preparation below touches it a few times per value."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 def by_id(model, pk, *, for_update=False):
     """The instance with this primary key, or None."""
     if pk is None:
         return None
+    connection = _connection()
     meta = model._meta
     lock = " FOR UPDATE" if for_update and connection.features.has_select_for_update else ""
     return next(iter(model._default_manager.raw(
@@ -32,6 +40,7 @@ def insert(objs):
     building (~1,000 Python calls, for events written on every change).
     Field values go through the same pre_save/get_db_prep_save steps as
     save(). No signals are sent, as with bulk_create()."""
+    connection = _connection()
     if not objs:
         return objs
     model = type(objs[0])
@@ -61,6 +70,7 @@ def update(obj, names):
     building (~700 Python calls on every ticket change). No signals are sent:
     the models written this way have no save() of their own nor receivers
     (tests/test_rows.py checks that)."""
+    connection = _connection()
     meta = obj._meta
     fields = [meta.get_field(n) for n in names]
     values = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
