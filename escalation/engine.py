@@ -244,6 +244,7 @@ def _evaluate_event(event, triggers, changes, state, firings):
         ticket = state.ticket
         done, errors = [], []
         for action in trigger.actions:
+            written = len(state.running.written)
             try:
                 with transaction.atomic():
                     # The ticket is locked for the pass and `ticket` is its
@@ -255,6 +256,8 @@ def _evaluate_event(event, triggers, changes, state, firings):
                 logger.warning("trigger %s action %s failed on ticket %s: %s", trigger.id, action.get("type"),
                                event.ticket_id, exc)
                 errors.append(f"{action.get('type')}: {exc}")  # `ticket` is as before: services change their own copy
+                # The events it wrote went with its savepoint: not the next round's.
+                del state.running.written[written:]
         firings.append(TriggerFiring(trigger=trigger, ticket=ticket, event=event, chain=chain, matched=explanation,
                                      actions_done=done, errors=errors))
         facts = state.facts(event, changes)  # later triggers see what this one changed

@@ -181,6 +181,34 @@ def test_failing_action_does_not_block_the_others(customer, billing, make_trigge
     assert firing.errors and "set_status" in firing.errors[0]
 
 
+def test_an_action_failing_after_writing_its_events_leaves_no_trace_of_them(customer, billing, make_trigger,
+                                                                             monkeypatch):
+    """The events a failed action wrote are rolled back with its savepoint:
+    the next round must not evaluate them (a firing would then point at an
+    event that does not exist, and the pass would fail at commit, again and
+    again)."""
+    calls = []
+    original = services._save_events
+
+    def save_then_fail(events):
+        original(events)
+        if any(e.kind == "priority_changed" for e in events) and not calls:
+            calls.append(events)
+            raise RuntimeError("after the events were written")
+
+    monkeypatch.setattr(services, "_save_events", save_then_fail)
+    failing = make_trigger(name="fails late", position=1, actions=[{"type": "set_priority", "value": "high"}])
+    on_update = make_trigger(name="on update", position=2, events=("ticket_updated",),
+                             all=[{"field": "priority", "operator": "changed"}],
+                             actions=[{"type": "add_tags", "tags": ["changed"]}])
+    ticket = create(customer)
+    assert calls and ticket.priority == "normal"
+    assert not ticket.events.filter(kind="priority_changed").exists()
+    assert TriggerFiring.objects.get(trigger=failing).errors == ["set_priority: after the events were written"]
+    assert not TriggerFiring.objects.filter(trigger=on_update).exists()  # nothing changed: nothing to react to
+    assert not TicketEvent.objects.filter(processed_at__isnull=True).exists()
+
+
 def test_hostile_regex_is_logged_not_stalling(customer, billing, make_trigger):
     make_trigger(all=[{"field": "body", "operator": "matches_regex", "value": r"(a+)+$b"}],
                  actions=[{"type": "add_tags", "tags": ["x"]}])
