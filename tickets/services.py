@@ -171,10 +171,18 @@ def _save_events(events):
     unprocessed and the periodic sweep picks them up: delayed, never lost."""
     if not events:
         return
-    rows.insert(events)
     # Events the outbox's handlers write for the ticket it is processing are
-    # processed in that same pass (tickets.tasks), not dispatched to another task.
+    # processed in that same pass (tickets.tasks), not dispatched to another
+    # task. They are written as processed, in the transaction that processes
+    # them: no entry in the pending index and no second write to mark them
+    # (tickets.tasks puts back the few a pass leaves over).
     running = outbox.current()
+    if running is not None:
+        now = timezone.now()
+        for event in events:
+            if event.ticket_id == running.ticket_id:
+                event.processed_at = now
+    rows.insert(events)
     others = [e for e in events if running is None or e.ticket_id != running.ticket_id]
     if running is not None and len(others) < len(events):
         running.written.extend(e for e in events if e.ticket_id == running.ticket_id)

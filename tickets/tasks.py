@@ -110,10 +110,14 @@ def _of_ticket(events, ticket):
     return events
 
 
-def _mark_processed(events):
+def _mark_processed(events, *, pending=False):
+    """Mark the events processed (or `pending` again)."""
+    if not events:
+        return
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {EVENTS} SET processed_at = %s WHERE id IN ({', '.join(['%s'] * len(events))})",
-                       [connection.ops.adapt_datetimefield_value(timezone.now())] + [e.id for e in events])
+                       [None if pending else connection.ops.adapt_datetimefield_value(timezone.now())]
+                       + [e.id for e in events])
 
 
 def process_events(event_ids=None, *, tickets=None, limit=500, handlers=None) -> int:
@@ -184,16 +188,20 @@ def _pass(ticket_id, writers, readers, *, skip_locked=False):
                 batch, running.written = running.written, []
                 if not batch:
                     break
-            for handler in readers:
-                try:
-                    handler(processed)
-                except Exception:
-                    logger.exception("event handler %s failed on events %s", handler, [e.id for e in processed])
         finally:
             outbox.current_pass.reset(token)
-        _mark_processed(processed)
+        # Outside the pass: an event a reader wrote would go to its own task
+        # (the pass writes its own events as processed, and its rounds are over).
+        for handler in readers:
+            try:
+                handler(processed)
+            except Exception:
+                logger.exception("event handler %s failed on events %s", handler, [e.id for e in processed])
+        # The claimed events; those the handlers wrote were written processed.
+        _mark_processed([e for e in processed if e.processed_at is None])
         if batch:
             logger.warning("ticket %s: events still pending after %s rounds; dispatched", ticket.pk, MAX_ROUNDS)
+            _mark_processed(batch, pending=True)
             ids = [e.id for e in batch]
             transaction.on_commit(lambda ids=ids: process_ticket_events.delay(ids, [ticket_id]))
     return len(processed)

@@ -334,6 +334,44 @@ def bot(db):
     ROUNDS.clear()
 
 
+def restless_handler(events):
+    """Changes the ticket every round: a chain that never ends by itself."""
+    from django.contrib.auth import get_user_model
+
+    from tickets.models import Ticket
+
+    ROUNDS.append([e.kind for e in events])
+    actor = get_user_model().objects.get(username="outbox-bot")
+    ticket = Ticket.objects.get(pk=events[0].ticket_id)
+    services.update_ticket(ticket=ticket, actor=actor, priority="high" if ticket.priority != "high" else "low")
+
+
+def test_events_a_pass_writes_are_written_processed_and_its_leftovers_pending(
+        settings, ticket, bot, monkeypatch, django_capture_on_commit_callbacks):
+    """The events a pass's handlers write are processed in it, so they are
+    written processed (no pending entry, no second write); when the rounds
+    run out, the last round's events are put back to pending and dispatched."""
+    from django.test.utils import CaptureQueriesContext
+
+    from tickets import tasks
+
+    settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_outbox.restless_handler"]
+    monkeypatch.setattr(tasks, "MAX_ROUNDS", 3)
+    sent = []
+    monkeypatch.setattr(tasks.process_ticket_events, "delay", lambda *args: sent.append(args))
+    created = ticket.events.get()
+    with django_capture_on_commit_callbacks(execute=True), CaptureQueriesContext(connection) as q:
+        assert process_events([created.id], tickets=[ticket.pk]) == 3
+    assert ROUNDS == [["ticket_created"], ["priority_changed"], ["priority_changed"]]
+    changes = list(ticket.events.filter(kind="priority_changed").order_by("id"))
+    assert len(changes) == 3
+    assert all(e.processed_at is not None for e in changes[:2]) and changes[2].processed_at is None
+    assert sent == [([changes[2].id], [ticket.pk])]
+    marks = [x["sql"] for x in q.captured_queries if x["sql"].startswith("UPDATE tickets_ticketevent")]
+    assert len(marks) == 2 and f"IN ({created.id})" in marks[0] and f"IN ({changes[2].id})" in marks[1]
+    assert TicketEvent.objects.get(pk=created.id).processed_at is not None
+
+
 def test_events_a_handler_writes_are_the_next_round_without_a_read(settings, ticket, bot):
     from django.test.utils import CaptureQueriesContext
 
