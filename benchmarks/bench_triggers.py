@@ -124,7 +124,9 @@ def vacuum_small_tables():
             cursor.execute(f"VACUUM {model._meta.db_table}")
 
 
-def make_tickets(n):
+def ticket_maker():
+    """A function that creates the next benchmark ticket through the services
+    (customers and types read once, not for every ticket)."""
     from django.contrib.auth import get_user_model
 
     from tickets import services
@@ -133,9 +135,38 @@ def make_tickets(n):
     User = get_user_model()
     customers = list(User.objects.filter(role="customer").order_by("id")[:500])
     types = list(TicketType.objects.order_by("id"))
-    for i in range(n):
-        services.create_ticket(requester=customers[i % len(customers)], subject=f"Bench printer ticket {i}",
-                               body="The printer needs toner and a refund", type=types[i % len(types)])
+    made = [0]
+
+    def make():
+        i = made[0]
+        made[0] += 1
+        return services.create_ticket(requester=customers[i % len(customers)], subject=f"Bench printer ticket {i}",
+                                      body="The printer needs toner and a refund", type=types[i % len(types)])
+
+    return make
+
+
+def make_tickets(n):
+    make = ticket_maker()
+    for _ in range(n):
+        make()
+
+
+def produce(database_url, queue, rate, seconds, start_at):
+    """One producer process of the latency mode: tickets at `rate` per
+    second from `start_at` (a shared clock) for `seconds`. Returns how many."""
+    setup_django(database_url, queue)
+    make = ticket_maker()
+    while time.time() < start_at:
+        time.sleep(0.001)
+    n = 0
+    while time.time() - start_at < seconds:
+        make()
+        n += 1
+        pause = start_at + n / rate - time.time()
+        if pause > 0:
+            time.sleep(pause)
+    return n
 
 
 def drain(database_url):
@@ -232,16 +263,14 @@ def cmd_latency(args):
     try:
         time.sleep(4)
         first_id = (Ticket.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
-        interval = 1 / args.rate
-        start = time.perf_counter()
-        n = 0
-        while time.perf_counter() - start < args.seconds:
-            make_tickets(1)
-            n += 1
-            sleep = start + n * interval - time.perf_counter()
-            if sleep > 0:
-                time.sleep(sleep)
-        produced_rate = n / (time.perf_counter() - start)
+        # Producers in their own processes (--producers), each at its share of
+        # the rate, so that creating tickets is not limited to one core.
+        start_at = time.time() + 3
+        with multiprocessing.get_context("spawn").Pool(args.producers) as pool:
+            counts = pool.starmap(produce, [(args.database_url, queue, args.rate / args.producers, args.seconds,
+                                             start_at)] * args.producers)
+        n = sum(counts)
+        produced_rate = n / args.seconds  # every producer stops at start_at + seconds
         deadline = time.time() + 120
         while time.time() < deadline and TicketEvent.objects.filter(processed_at__isnull=True).exists():
             time.sleep(0.5)
@@ -251,7 +280,7 @@ def cmd_latency(args):
         lat = [(t.assigned_at - t.created_at).total_seconds() * 1000 for t in tickets if t.assigned_at]
         lat.sort()
         print(json.dumps({
-            "workers": args.workers, "offered_rate": args.rate, "achieved_rate": round(produced_rate, 1), "tickets": n,
+            "workers": args.workers, "producers": args.producers, "offered_rate": args.rate, "achieved_rate": round(produced_rate, 1), "tickets": n,
             "assigned": len(lat), "median_ms": round(statistics.median(lat), 1) if lat else None,
             "p95_ms": round(lat[int(0.95 * (len(lat) - 1))], 1) if lat else None,
             "p99_ms": round(lat[int(0.99 * (len(lat) - 1))], 1) if lat else None,
@@ -271,6 +300,7 @@ def main():
     parser.add_argument("--rate", type=float, default=100)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--producers", type=int, default=1, help="latency mode: processes creating the tickets")
     parser.add_argument("--pool", default="solo", choices=["solo", "threads", "prefork"],
                         help="workers mode: the Celery pool of each worker process")
     parser.add_argument("--concurrency", type=int, default=2, help="workers mode: threads or children per worker")
