@@ -93,7 +93,8 @@ def statements(tickets):
         try:
             return execute(sql, params, many, context)
         finally:
-            label = re.sub(r'"s\d+_x\d+"', "…", re.sub(r"\s+", " ", sql))[:80]
+            label = re.sub(r'"s\d+_x\d+"', "…", re.sub(r"\s+", " ", sql))
+            label = re.sub(r"^SELECT (.{30,}?) FROM ", "SELECT … FROM ", label)[:100]  # long column lists folded
             TIMES[label] += time.perf_counter() - start
             CALLS[label] += 1
 

@@ -4,7 +4,6 @@ every action records its own TicketEvent, caused by the triggering event)."""
 import string
 
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.utils.translation import gettext as _
 
 from helpdesk import rows
@@ -22,25 +21,23 @@ ACTION_TYPES = (
 TEMPLATE_FIELDS = {"ticket_number", "ticket_subject", "requester_name", "ticket_status", "ticket_priority"}
 
 
-def _ref(model, value, *, by=("name",), lock=False):
+def _ref(model, value, *, by=("name",), lock=False, related=()):
     """The object of a model named by id or by one of `by` (case-insensitive,
     like `iexact`), the lowest id if several match. Written out (helpdesk/rows.py):
-    a routing action looks its group up for every ticket. `lock`: FOR UPDATE."""
+    a routing action looks its group up for every ticket. `lock`: FOR UPDATE;
+    `related`: foreign keys read along."""
     if value is None or value == "":
         return None
     meta = model._meta
     conditions, params = [], []
     if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
         if int(value) < 2**63:  # beyond the id column's range: matches no id
-            conditions.append(f"{meta.pk.column} = %s")
+            conditions.append(f"m.{meta.pk.column} = %s")
             params.append(int(value))
     for attr in by:
-        conditions.append(f"UPPER({meta.get_field(attr).column}) = UPPER(%s)")
+        conditions.append(f"UPPER(m.{meta.get_field(attr).column}) = UPPER(%s)")
         params.append(str(value))
-    lock = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
-    return next(iter(model._default_manager.raw(
-        f"SELECT * FROM {meta.db_table} WHERE {' OR '.join(conditions)} ORDER BY {meta.pk.column} LIMIT 1{lock}",
-        params)), None)
+    return rows.select_one(model, " OR ".join(conditions), params, lock=lock, related=related)
 
 
 def _tier(value):
@@ -237,11 +234,11 @@ def perform(action, *, ticket, ctx, actor=None, dry_run=False, locked=False):
 
 
 def _group(value, *, lock=False):
-    # The round-robin cursor and the capacity check need the row locked.
-    group = _ref(Group, value, lock=lock)
+    # The round-robin cursor and the capacity check need the row locked; the
+    # actions set the group's tier with it.
+    group = _ref(Group, value, lock=lock, related=("tier",))
     if group is None:
         raise ValueError(_("unknown group “%(v)s”") % {"v": value})
-    rows.related(group, "tier")  # the actions set the group's tier with it
     return group
 
 

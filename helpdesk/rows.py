@@ -14,15 +14,83 @@ def _connection():
     return connections[DEFAULT_DB_ALIAS]
 
 
+_COLUMNS = {}
+
+
+def _columns(model, connection):
+    """The model's concrete fields as read into an instance: their attnames,
+    their quoted columns, and the backend's converters by position (what a
+    raw() query applies), worked out once per model and backend."""
+    key = (model, connection.vendor)
+    if key not in _COLUMNS:
+        from django.db.models.sql import Query
+
+        meta = model._meta
+        fields = meta.concrete_fields
+        compiler = connection.ops.compiler("SQLCompiler")(Query(model), connection, connection.alias)
+        converters = compiler.get_converters([f.get_col(meta.db_table) for f in fields])
+        _COLUMNS[key] = ([f.attname for f in fields], [connection.ops.quote_name(f.column) for f in fields],
+                         list(converters.items()), [f.attname for f in fields].index(meta.pk.attname))
+    return _COLUMNS[key]
+
+
+def _instance(model, values, connection):
+    names, _columns_, converters, _pk = _columns(model, connection)
+    values = list(values)
+    for position, (functions, expression) in converters:
+        value = values[position]
+        for function in functions:
+            value = function(value, expression, connection)
+        values[position] = value
+    return model.from_db(connection.alias, names, values)
+
+
+def select_one(model, where, params, *, related=(), lock=False, skip_locked=False):
+    """The first instance of `model` (by primary key) that `where` selects
+    (SQL on the model's table, aliased `m`), or None. The foreign keys named
+    in `related` are read in the same statement (LEFT JOINs) and cached on it
+    as select_related() would. `lock`: FOR UPDATE of its row, waiting or
+    (`skip_locked`) passing over a row someone holds."""
+    connection = _connection()
+    meta = model._meta
+    names, columns, _converters, _pk = _columns(model, connection)
+    select, joins, parts = [f"m.{c}" for c in columns], [], [(model, len(columns))]
+    for i, name in enumerate(related):
+        field = meta.get_field(name)
+        target = field.related_model
+        target_columns = _columns(target, connection)[1]
+        select += [f"r{i}.{c}" for c in target_columns]
+        joins.append(f" LEFT JOIN {target._meta.db_table} r{i} "
+                     f"ON r{i}.{connection.ops.quote_name(field.target_field.column)} = m.{connection.ops.quote_name(field.column)}")
+        parts.append((target, len(target_columns)))
+    suffix = ""
+    if lock and connection.features.has_select_for_update:
+        suffix = " FOR UPDATE" + (" OF m" if joins else "")
+        if skip_locked and connection.features.has_select_for_update_skip_locked:
+            suffix += " SKIP LOCKED"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(select)} FROM {meta.db_table} m{''.join(joins)} WHERE {where} "
+                       f"ORDER BY m.{connection.ops.quote_name(meta.pk.column)} LIMIT 1{suffix}", params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    instances, at = [], 0
+    for part, width in parts:
+        values = row[at:at + width]
+        at += width
+        missing = values[_columns(part, connection)[3]] is None  # a LEFT JOIN that found nothing
+        instances.append(None if missing else _instance(part, values, connection))
+    obj = instances[0]
+    for name, instance in zip(related, instances[1:], strict=True):
+        meta.get_field(name).set_cached_value(obj, instance)
+    return obj
+
+
 def by_id(model, pk, *, for_update=False):
     """The instance with this primary key, or None."""
     if pk is None:
         return None
-    connection = _connection()
-    meta = model._meta
-    lock = " FOR UPDATE" if for_update and connection.features.has_select_for_update else ""
-    return next(iter(model._default_manager.raw(
-        f"SELECT * FROM {meta.db_table} WHERE {meta.pk.column} = %s{lock}", [pk])), None)
+    return select_one(model, f"m.{model._meta.pk.column} = %s", [pk], lock=for_update)
 
 
 def related(obj, name):

@@ -84,3 +84,22 @@ def test_prefetch_many_is_what_prefetch_related_keeps(ticket):
     assert sorted(ticket.tags.filter(name__in=["alpha", "other-only"]).values_list("name", flat=True)) == ["alpha"]
     assert rows.prefetch_many(Ticket.objects.get(pk=services.create_ticket(
         requester=CustomerFactory(), subject="none", body="b").pk), "tags") == []
+
+
+def test_select_one_reads_related_rows_along_with_their_values_converted(ticket):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tickets.models import TicketType
+
+    kind = TicketType.objects.create(name="payment", field_definitions=[{"key": "amount", "label": "Amount",
+                                                                     "type": "number", "required": False}])
+    Ticket.objects.filter(pk=ticket.pk).update(type=kind, custom_fields={"amount": 12})
+    with CaptureQueriesContext(connection) as q:
+        got = rows.select_one(Ticket, "m.id = %s", [ticket.pk], related=("requester", "type", "assignee"), lock=True)
+        assert got.requester == ticket.requester and isinstance(got.requester.date_joined, datetime.datetime)
+        assert got.type == kind and got.type.field_definitions == kind.field_definitions  # JSON, converted
+        assert got.custom_fields == {"amount": 12} and got.assignee is None  # no assignee: None, cached
+        assert isinstance(got.created_at, datetime.datetime)
+    assert len(q.captured_queries) == 1 and "FOR UPDATE OF m" in q.captured_queries[0]["sql"]
+    assert rows.select_one(Ticket, "m.id = %s", [10**9]) is None

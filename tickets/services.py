@@ -500,7 +500,7 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), locke
                 fields.add("status")
         for name, kind in (("tier", Kind.TIER), ("group", Kind.GROUP)):
             if name in changes and _differs(ticket, name, changes[name]):
-                _record(ticket, kind, actor=actor, field=name, old=_value(getattr(ticket, name)), new=_value(changes[name]), ctx=ctx, events=events)
+                _record(ticket, kind, actor=actor, field=name, old=_value(rows.related(ticket, name)), new=_value(changes[name]), ctx=ctx, events=events)
                 setattr(ticket, name, changes[name])
                 fields.add(name)
         if "tags" in changes and changes["tags"] is not None:

@@ -9,6 +9,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from helpdesk import rows
+
 from . import outbox
 from .mail import send_email  # noqa: F401  (registered with the workers: it lives outside tasks.py)
 from .models import AgentLoad, Ticket, TicketEvent
@@ -42,18 +44,6 @@ def _handlers():
 # ORM for every pass (building one cost more than running it: ~1 ms against
 # ~0.3 ms at 1M tickets). Rows still become TicketEvent instances (raw()).
 EVENTS = TicketEvent._meta.db_table
-TICKETS = Ticket._meta.db_table
-
-
-def _for_update(skip_locked=False):
-    """Lock the row, waiting for its holder or skipping it (PostgreSQL).
-    SQLite, the embedded default, locks the whole database per write
-    transaction instead."""
-    if not connection.features.has_select_for_update:
-        return ""
-    if skip_locked and connection.features.has_select_for_update_skip_locked:
-        return " FOR UPDATE SKIP LOCKED"
-    return " FOR UPDATE"
 
 
 def _tickets_of(event_ids):
@@ -91,8 +81,10 @@ def _claim(ticket_id, *, skip_locked=False):
     claim walked all of those, and its cost grew until autovacuum ran).
     `skip_locked`: a sweep passes over a ticket someone holds (it comes back
     later) instead of waiting for it."""
-    ticket = next(iter(Ticket.objects.raw(f"SELECT * FROM {TICKETS} WHERE id = %s{_for_update(skip_locked)}",
-                                          [ticket_id])), None)
+    # The requester and the type come along: the triggers' conditions and the
+    # requester's notification read them (one statement instead of three).
+    ticket = rows.select_one(Ticket, "m.id = %s", [ticket_id], related=("requester", "type"), lock=True,
+                             skip_locked=skip_locked)
     if ticket is None:
         return []  # deleted (its events with it), or held by another pass (skip_locked)
     events = TicketEvent.objects.raw(PENDING_OF_TICKET, [ticket_id])
