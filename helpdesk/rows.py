@@ -1,8 +1,9 @@
-"""Reading single rows on the hot paths (the trigger engine runs for every
-change) with written-out statements: the ORM's queries for a related object
-or a lookup by name cost 2–4× more Python than the row they read (measured
-in calls per routed ticket, benchmarks/BENCHMARKS.md). Rows still become model
-instances through raw(), which applies the backend's converters."""
+"""Written-out statements for the hot paths (the trigger engine's pass runs
+for every change): a row with the foreign keys it names, an insert of new
+instances, an update of some fields, a many-to-many read. Built by the ORM,
+each cost several times the Python calls of the written-out form (per routed ticket:
+BENCHMARKS.md). Values still go through the fields' own preparation on the
+way in and the backend's converters on the way out, as in save() and raw()."""
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
