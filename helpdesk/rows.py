@@ -94,12 +94,16 @@ def by_id(model, pk, *, for_update=False):
     return select_one(model, f"m.{model._meta.pk.column} = %s", [pk], lock=for_update)
 
 
-def related(obj, name):
-    """obj.<name> (a foreign key), read by primary key when not cached yet,
-    and cached on obj as the ORM's own access would."""
+def related(obj, name, *, related=()):
+    """obj.<name> (a foreign key), read by primary key when not cached yet
+    (with its own foreign keys named in `related`), and cached on obj as the
+    ORM's own access would."""
     field = type(obj)._meta.get_field(name)
     if not field.is_cached(obj):
-        field.set_cached_value(obj, by_id(field.related_model, getattr(obj, field.attname)))
+        pk = getattr(obj, field.attname)
+        target = field.related_model
+        value = None if pk is None else select_one(target, f"m.{target._meta.pk.column} = %s", [pk], related=related)
+        field.set_cached_value(obj, value)
     return field.get_cached_value(obj)
 
 

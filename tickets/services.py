@@ -316,11 +316,14 @@ def _default_tier(ticket_type):
     """New tickets land in their type's tier, else L1 (when tiers exist)."""
     from escalation.models import Tier
 
+    # Written out (helpdesk.rows), on every new ticket: the default group
+    # comes with its tier, and stays cached on the type for the ticket's group.
     if ticket_type is not None and ticket_type.default_group_id:
-        return ticket_type.default_group.tier
+        group = rows.related(ticket_type, "default_group", related=("tier",))
+        return group.tier if group is not None else None
     if ticket_type is not None and ticket_type.default_tier_id:
-        return ticket_type.default_tier
-    return Tier.objects.filter(level=1).first()
+        return rows.related(ticket_type, "default_tier")
+    return rows.select_one(Tier, "m.level = %s", [1])
 
 
 def _get_or_create_tags(names):
