@@ -162,8 +162,12 @@ class TriggerAdmin(admin.ModelAdmin):
         js = ("escalation/trigger_editor.js",)
 
     def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        match = getattr(request, "resolver_match", None)
+        if match is None or not match.url_name.endswith("_changelist"):
+            return queryset  # the counts are the list's column; the change form and the dry run need none
         since = timezone.now() - timedelta(days=7)
-        return super().get_queryset(request).annotate(
+        return queryset.annotate(
             n_fired=Count("firings", filter=Q(firings__created_at__gte=since)),
             n_failed=Count("firings", filter=Q(firings__created_at__gte=since) & ~Q(firings__errors=[])))
 

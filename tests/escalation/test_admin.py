@@ -87,6 +87,13 @@ def test_trigger_list_says_how_often_each_fired_this_week(client, admin_user, cu
     assert f"?trigger__id__exact={busy.pk}\">2</a>" in rows["busy"]  # the 8-day-old firing is not counted
     assert "(1 with errors)" in rows["busy"]
     assert ">0</a>" in rows["idle"]
+    # The change form does not count firings (the counts are the list's column).
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as q:
+        assert client.get(f"/admin/escalation/trigger/{busy.pk}/change/").status_code == 200
+    assert not [x["sql"] for x in q.captured_queries if "escalation_triggerfiring" in x["sql"]]
 
 
 def test_trigger_editor_speaks_the_admins_language(client, admin_user, settings, make_trigger, billing):
