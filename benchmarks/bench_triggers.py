@@ -259,7 +259,7 @@ def cmd_latency(args):
 
     install_triggers()
     TicketEvent.objects.filter(processed_at__isnull=True).update(processed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    workers = _start_workers(args.workers, queue, args.root)
+    workers = _start_workers(args.workers, queue, args.root, args.pool, args.concurrency)
     try:
         time.sleep(4)
         first_id = (Ticket.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
@@ -302,7 +302,7 @@ def main():
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--producers", type=int, default=1, help="latency mode: processes creating the tickets")
     parser.add_argument("--pool", default="solo", choices=["solo", "threads", "prefork"],
-                        help="workers mode: the Celery pool of each worker process")
+                        help="workers and latency modes: the Celery pool of each worker process")
     parser.add_argument("--concurrency", type=int, default=2, help="workers mode: threads or children per worker")
     parser.add_argument("--root", default=str(ROOT), help="run the Celery workers from this checkout (to compare versions)")
     args = parser.parse_args()
