@@ -101,8 +101,9 @@ def _reset_broker_pools(app):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_workers_never_share_an_event(settings, customer):
-    """Two processors racing over the same backlog: SKIP LOCKED hands each
-    event to exactly one of them."""
+    """Two processors racing over the same backlog: each skips the tickets the
+    other holds (the sweep claims with SKIP LOCKED on the ticket row), so each
+    event goes to exactly one of them."""
     CALLS.clear()
     settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_outbox.recording_handler"]
     for i in range(40):
