@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from helpdesk import rows
 from tickets import outbox
 from tickets.models import Ticket, TicketEvent
-from tickets.services import EventContext, clean_tag
+from tickets.services import EventContext, clean_tag, lock_ticket
 
 from .actions import SYSTEM_USERNAME, perform, system_actor
 from .models import Trigger, TriggerFiring
@@ -131,10 +131,11 @@ class _PassState:
             if claimed is not None and claimed.pk == ticket_id:
                 self.ticket = claimed  # the outbox's claim read it under the lock
             else:
-                # The row lock serializes trigger runs for one ticket across workers.
-                # No select_related: a six-way join costs more (~9 ms at 1M tickets)
-                # than the few related rows the conditions read, each by primary key.
-                self.ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
+                # Outside a pass, or after a failed handler: the row lock
+                # serializes trigger runs for one ticket across workers.
+                self.ticket = lock_ticket(ticket_id)
+                if self.ticket is None:
+                    raise Ticket.DoesNotExist(f"ticket {ticket_id} no longer exists")
         return self.ticket
 
     def load_fired(self, chains, *, born=()):

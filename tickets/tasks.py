@@ -9,11 +9,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from helpdesk import rows
-
-from . import outbox
+from . import outbox, services
 from .mail import send_email  # noqa: F401  (registered with the workers: it lives outside tasks.py)
-from .models import AgentLoad, Ticket, TicketEvent
+from .models import AgentLoad, TicketEvent
 
 logger = logging.getLogger(__name__)
 
@@ -81,10 +79,7 @@ def _claim(ticket_id, *, skip_locked=False):
     claim walked all of those, and its cost grew until autovacuum ran).
     `skip_locked`: a sweep passes over a ticket someone holds (it comes back
     later) instead of waiting for it."""
-    # The requester and the type come along: the triggers' conditions and the
-    # requester's notification read them (one statement instead of three).
-    ticket = rows.select_one(Ticket, "m.id = %s", [ticket_id], related=("requester", "type"), lock=True,
-                             skip_locked=skip_locked)
+    ticket = services.lock_ticket(ticket_id, skip_locked=skip_locked)
     if ticket is None:
         return []  # deleted (its events with it), or held by another pass (skip_locked)
     events = TicketEvent.objects.raw(PENDING_OF_TICKET, [ticket_id])
