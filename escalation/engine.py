@@ -88,10 +88,9 @@ def _config():
     return tuple(key), system_id
 
 
-def active_triggers(key=None):
+def active_triggers(key):
     """The active triggers in order, kept per process between passes and
     read again when `key` (from _config()) says they changed."""
-    key = key if key is not None else _config()[0]
     kept_key, triggers = _cached["triggers"]
     if key != kept_key:
         triggers = list(Trigger.objects.filter(active=True).order_by("position", "id"))

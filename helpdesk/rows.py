@@ -87,11 +87,12 @@ def select_one(model, where, params, *, related=(), lock=False, skip_locked=Fals
     return obj
 
 
-def by_id(model, pk, *, for_update=False):
-    """The instance with this primary key, or None."""
+def by_id(model, pk, *, related=()):
+    """The instance with this primary key (with the foreign keys named in
+    `related`), or None."""
     if pk is None:
         return None
-    return select_one(model, f"m.{model._meta.pk.column} = %s", [pk], lock=for_update)
+    return select_one(model, f"m.{model._meta.pk.column} = %s", [pk], related=related)
 
 
 def related(obj, name, *, related=()):
@@ -100,10 +101,7 @@ def related(obj, name, *, related=()):
     ORM's own access would."""
     field = type(obj)._meta.get_field(name)
     if not field.is_cached(obj):
-        pk = getattr(obj, field.attname)
-        target = field.related_model
-        value = None if pk is None else select_one(target, f"m.{target._meta.pk.column} = %s", [pk], related=related)
-        field.set_cached_value(obj, value)
+        field.set_cached_value(obj, by_id(field.related_model, getattr(obj, field.attname), related=related))
     return field.get_cached_value(obj)
 
 

@@ -177,15 +177,15 @@ def _save_events(events):
     # them: no entry in the pending index and no second write to mark them
     # (tickets.tasks puts back the few a pass leaves over).
     running = outbox.current()
-    if running is not None:
-        now = timezone.now()
-        for event in events:
-            if event.ticket_id == running.ticket_id:
-                event.processed_at = now
+    passing = running.ticket_id if running is not None else None  # the ticket a pass is processing
+    in_pass = [e for e in events if e.ticket_id == passing]
+    others = [e for e in events if e.ticket_id != passing]
+    now = timezone.now()
+    for event in in_pass:
+        event.processed_at = now
     rows.insert(events)
-    others = [e for e in events if running is None or e.ticket_id != running.ticket_id]
-    if running is not None and len(others) < len(events):
-        running.written.extend(e for e in events if e.ticket_id == running.ticket_id)
+    if in_pass:
+        running.written.extend(in_pass)
     if not others:
         return
     ids = [e.id for e in others]
