@@ -3,6 +3,7 @@ admin's triggers, in order, against each change, and records every firing
 with the conditions that matched and what the actions did."""
 
 import logging
+from contextlib import nullcontext
 
 from django.db import connection, transaction
 
@@ -246,13 +247,17 @@ def _evaluate_event(event, triggers, changes, state, firings):
         for action in trigger.actions:
             written = len(state.running.written)
             try:
-                with transaction.atomic():
+                # A savepoint only in a careful pass (outbox.OutboxPass): a
+                # first pass has none, and is run again with them if this fails.
+                with transaction.atomic() if state.running.careful else nullcontext():
                     # The ticket is locked for the pass and `ticket` is its
                     # row as it stands: the services need not read it again.
                     text, ticket = perform(action, ticket=ticket, ctx=ctx, actor=state.actor, locked=True)
                 done.append(text)
                 state.changed_by(action, ticket)  # later actions and triggers see the change
             except Exception as exc:  # one failing action never blocks the others
+                if not state.running.careful:
+                    raise outbox.Replay(f"trigger {trigger.id} action {action.get('type')}") from exc
                 logger.warning("trigger %s action %s failed on ticket %s: %s", trigger.id, action.get("type"),
                                event.ticket_id, exc)
                 errors.append(f"{action.get('type')}: {exc}")  # `ticket` is as before: services change their own copy

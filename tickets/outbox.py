@@ -18,6 +18,16 @@ class OutboxPass:
     # Per-handler scratch space that lives for the pass, e.g. the trigger
     # engine keeps the locked ticket and the loaded triggers between rounds.
     state: dict = field(default_factory=dict)
+    # With savepoints around each handler and action, so that a failure is
+    # undone alone and the rest goes on. A pass first runs without them (two
+    # statements each, several per ticket, for failures that rarely happen);
+    # a failure then raises Replay, and the pass runs again, careful.
+    careful: bool = True
+
+
+class Replay(Exception):
+    """A handler or an action failed in a pass run without savepoints: roll
+    the whole pass back and run it again with them (tickets.tasks._pass)."""
 
 
 current_pass = contextvars.ContextVar("outbox_pass", default=None)

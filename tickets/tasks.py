@@ -2,6 +2,7 @@
 once (a pass holds its ticket's row lock, so several workers never share one)."""
 
 import logging
+from contextlib import nullcontext
 
 from celery import shared_task
 from django.conf import settings
@@ -145,23 +146,39 @@ def process_events(event_ids=None, *, tickets=None, limit=500, handlers=None) ->
 
 
 def _pass(ticket_id, writers, readers, *, skip_locked=False):
-    """One ticket's pass (see process_events): how many events it processed."""
+    """One ticket's pass (see process_events): how many events it processed.
+    It runs first without savepoints, then, if a handler or an action
+    failed, again from the start with them (outbox.Replay): the failed run
+    is rolled back whole, with everything it queued for after commit, and
+    the careful run undoes the failure alone and goes on, as it would have."""
+    try:
+        return _run_pass(ticket_id, writers, readers, skip_locked=skip_locked, careful=False)
+    except outbox.Replay as exc:
+        logger.info("ticket %s: %s failed (%r); the pass runs again with savepoints", ticket_id, exc, exc.__cause__)
+    return _run_pass(ticket_id, writers, readers, skip_locked=skip_locked, careful=True)
+
+
+def _run_pass(ticket_id, writers, readers, *, skip_locked, careful):
     with transaction.atomic():
         batch = _claim(ticket_id, skip_locked=skip_locked)
         if not batch:
             return 0
         ticket = batch[0].ticket
         processed = []
-        running = outbox.OutboxPass(ticket_id=ticket.pk, ticket=ticket)
+        running = outbox.OutboxPass(ticket_id=ticket.pk, ticket=ticket, careful=careful)
         token = outbox.current_pass.set(running)
         try:
             for _round in range(MAX_ROUNDS):
                 for handler in writers:
                     kept = len(running.written)
                     try:
-                        with transaction.atomic():
+                        with transaction.atomic() if careful else nullcontext():
                             handler(batch)
-                    except Exception:
+                    except outbox.Replay:
+                        raise
+                    except Exception as exc:
+                        if not careful:
+                            raise outbox.Replay(f"event handler {handler.__name__}") from exc
                         logger.exception("event handler %s failed on events %s", handler, [e.id for e in batch])
                         # Its writes are rolled back: so are the events it wrote,
                         # and what handlers kept may be stale: re-read it.

@@ -8,12 +8,13 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from django.urls import reverse
 
+from escalation.actions import system_actor
 from escalation.engine import MAX_CHAIN_DEPTH
 from escalation.models import AgentProfile, Group, Notification, TriggerFiring
 from tests.factories import AgentFactory, TicketTypeFactory
 from tests.sql import reads_from
 from tickets import services
-from tickets.models import Ticket, TicketEvent
+from tickets.models import AgentLoad, Tag, Ticket, TicketEvent
 from tickets.tasks import process_events
 
 
@@ -182,6 +183,56 @@ def test_failing_action_does_not_block_the_others(customer, billing, make_trigge
     assert firing.errors and "set_status" in firing.errors[0]
 
 
+def test_a_routed_ticket_takes_no_savepoint(customer, billing, make_trigger):
+    """A pass runs without savepoints (two statements each, one per action
+    and per round), and only runs again with them when something failed."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_trigger(actions=[{"type": "assign_group", "group": "Billing L1", "strategy": "round_robin"},
+                          {"type": "add_tags", "tags": ["routed"]}, {"type": "set_priority", "value": "high"}])
+    make_trigger(name="on update", position=1, events=("ticket_updated",),
+                 all=[{"field": "priority", "operator": "changed"}], actions=[{"type": "add_tags", "tags": ["seen"]}])
+    # What a desk has after its first day (each first time takes get_or_create's savepoint).
+    system_actor()
+    Tag.objects.bulk_create([Tag(name="routed"), Tag(name="seen")])
+    AgentLoad.objects.bulk_create([AgentLoad(agent=a, open_tickets=0) for a in billing.agents])
+    ticket = services.create_ticket(requester=customer, subject="s", body="b")
+    with CaptureQueriesContext(connection) as q:
+        assert process_events() == len(ticket.events.all())
+    savepoints = [s["sql"] for s in q.captured_queries if s["sql"].startswith("SAVEPOINT")]
+    # One: the pass's own transaction, a savepoint inside the test's.
+    assert len(savepoints) == 1, savepoints
+    assert set(ticket.tags.values_list("name", flat=True)) == {"routed", "seen"}
+
+
+def test_a_failure_runs_the_pass_again_and_nothing_twice(customer, billing, make_trigger, monkeypatch,
+                                                        django_capture_on_commit_callbacks):
+    """The first run (no savepoints) is rolled back whole when an action
+    fails: the careful run does each thing once. The round-robin turn moves
+    by one, the webhook is queued once, the notification and events written
+    once, and the actions after the failing one are done."""
+    make_trigger(actions=[{"type": "assign_group", "group": "Billing L1", "strategy": "round_robin"},
+                          {"type": "notify", "to": "assignee"},
+                          {"type": "webhook", "url": "http://127.0.0.1:9/hook"},
+                          {"type": "set_status", "value": "closed"},  # open → closed is refused
+                          {"type": "add_tags", "tags": ["after"]}])
+    from escalation.tasks import call_webhook
+
+    webhooks = []
+    monkeypatch.setattr(call_webhook, "delay", lambda *args: webhooks.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        first = create(customer)
+    assert len(webhooks) == 1
+    firing = TriggerFiring.objects.get(ticket=first)
+    assert len(firing.actions_done) == 4 and len(firing.errors) == 1 and "set_status" in firing.errors[0]
+    assert Notification.objects.filter(ticket=first).count() == 1
+    assert first.events.filter(kind=TicketEvent.Kind.ASSIGNEE).count() == 1
+    assert first.tags.filter(name="after").exists() and first.status == "open"
+    second = create(customer)
+    assert first.assignee == billing.agents[0] and second.assignee == billing.agents[1]  # one turn each
+
+
 def test_an_action_failing_after_writing_its_events_leaves_no_trace_of_them(customer, billing, make_trigger,
                                                                              monkeypatch):
     """The events a failed action wrote are rolled back with its savepoint:
@@ -193,7 +244,7 @@ def test_an_action_failing_after_writing_its_events_leaves_no_trace_of_them(cust
 
     def save_then_fail(events):
         original(events)
-        if any(e.kind == "priority_changed" for e in events) and not calls:
+        if any(e.kind == "priority_changed" for e in events):
             calls.append(events)
             raise RuntimeError("after the events were written")
 
@@ -203,7 +254,8 @@ def test_an_action_failing_after_writing_its_events_leaves_no_trace_of_them(cust
                              all=[{"field": "priority", "operator": "changed"}],
                              actions=[{"type": "add_tags", "tags": ["changed"]}])
     ticket = create(customer)
-    assert calls and ticket.priority == "normal"
+    # Twice: the pass without savepoints, rolled back whole, then the careful one.
+    assert len(calls) == 2 and ticket.priority == "normal"
     assert not ticket.events.filter(kind="priority_changed").exists()
     assert TriggerFiring.objects.get(trigger=failing).errors == ["set_priority: after the events were written"]
     assert not TriggerFiring.objects.filter(trigger=on_update).exists()  # nothing changed: nothing to react to
