@@ -73,11 +73,11 @@ def _members(group):
     User = get_user_model()
     sql, names = _members_sql()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [group.pk, User.Role.AGENT, User.Role.ADMIN, AgentProfile.Presence.ONLINE])
-        rows = cursor.fetchall()
+        rows.execute(cursor, sql, [group.pk, User.Role.AGENT, User.Role.ADMIN, AgentProfile.Presence.ONLINE])
+        found = cursor.fetchall()
     id_at = names.index("id")
     members = []
-    for *values, profile_id, capacity, skills, load in rows:
+    for *values, profile_id, capacity, skills, load in found:
         if isinstance(skills, str | bytes):  # JSON comes as text from both backends
             skills = json.loads(skills)
         members.append(Member(

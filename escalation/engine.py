@@ -82,7 +82,8 @@ def _config():
 
     users = get_user_model()._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
+        rows.execute(
+            cursor,
             f"SELECT COUNT(*), COUNT(CASE WHEN active THEN 1 END), MAX(updated_at), "
             f"(SELECT id FROM {users} WHERE username = %s) FROM {Trigger._meta.db_table}", [SYSTEM_USERNAME])
         *key, system_id = cursor.fetchone()

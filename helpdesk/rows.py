@@ -3,9 +3,17 @@ for every change): a row with the foreign keys it names, an insert of new
 instances, an update of some fields, a many-to-many read. Built by the ORM,
 each cost several times the Python calls of the written-out form (per routed ticket:
 BENCHMARKS.md). Values still go through the fields' own preparation on the
-way in and the backend's converters on the way out, as in save() and raw()."""
+way in and the backend's converters on the way out, as in save() and raw().
 
-from django.db import DEFAULT_DB_ALIAS, connections
+On PostgreSQL they run as prepared statements (execute()): parsed and planned
+once per connection instead of on every call, which was half of the server's
+time on the engine's statements (BENCHMARKS.md)."""
+
+import hashlib
+import re
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 
 def _connection():
@@ -13,6 +21,61 @@ def _connection():
     looks it up again (through asgiref's Local) on every attribute, and the
     field preparation below touches it a few times per value."""
     return connections[DEFAULT_DB_ALIAS]
+
+
+# name -> SQL of every statement prepared in this process (tests/sql.py reads
+# captured EXECUTEs back through it), and SQL -> name.
+STATEMENTS, _NAMES = {}, {}
+_PLACEHOLDER = re.compile(r"%[s%]")
+
+
+def _statement_name(sql):
+    name = _NAMES.get(sql)
+    if name is None:
+        name = _NAMES[sql] = "h_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
+        STATEMENTS[name] = sql
+    return name
+
+
+def _prepared_on(connection):
+    """The names prepared on the connection's current database session (a
+    new session, after a reconnect, has none)."""
+    session = connection.connection
+    if connection.__dict__.get("_helpdesk_prepared_on") is not session:
+        connection._helpdesk_prepared_on, connection._helpdesk_prepared = session, set()
+    return connection._helpdesk_prepared
+
+
+def prepared_statements(connection):
+    return connection.vendor == "postgresql" and getattr(settings, "HELPDESK_PREPARED_STATEMENTS", True)
+
+
+def execute(cursor, sql, params=()):
+    """cursor.execute(sql, params) for a written-out statement (`%s`
+    placeholders), which on PostgreSQL runs as a prepared statement: PREPARE
+    the first time on this database session (a prepared statement outlives
+    the transaction, even one rolled back), then EXECUTE with the values.
+    Turned off by HELPDESK_PREPARED_STATEMENTS = False, for a pooler that
+    hands each transaction another session (PgBouncer in transaction mode)."""
+    connection = cursor.db
+    if not prepared_statements(connection):
+        cursor.execute(sql, params)
+        return cursor
+    name = _statement_name(sql)
+    prepared = _prepared_on(connection)
+    if name not in prepared:
+        numbers = iter(range(1, len(params) + 1))
+        cursor.execute(f"PREPARE {name} AS " + _PLACEHOLDER.sub(
+            lambda m: f"${next(numbers)}" if m.group() == "%s" else "%", sql))
+        prepared.add(name)
+    try:
+        cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}",
+                       params or None)
+    except DatabaseError as exc:
+        if getattr(exc.__cause__, "pgcode", None) == "26000":  # the session lost it (DISCARD ALL by a pooler)
+            prepared.clear()  # prepared again on the next try
+        raise
+    return cursor
 
 
 _COLUMNS = {}
@@ -46,16 +109,17 @@ def _instance(model, values, connection):
     return model.from_db(connection.alias, names, values)
 
 
-def select_one(model, where, params, *, related=(), lock=False, skip_locked=False):
-    """The first instance of `model` (by primary key) that `where` selects
-    (SQL on the model's table, aliased `m`), or None. The foreign keys named
-    in `related` are read in the same statement (LEFT JOINs) and cached on it
-    as select_related() would. `lock`: FOR UPDATE of its row, waiting or
-    (`skip_locked`) passing over a row someone holds."""
+def select(model, where, params, *, related=(), join="", order=None, limit=None, lock=False, skip_locked=False):
+    """The instances of `model` that `where` selects (SQL on the model's
+    table, aliased `m`; `join`: more tables, after it), in `order` (by
+    primary key if not given). The foreign keys named in `related` are read
+    in the same statement (LEFT JOINs) and cached on them as select_related()
+    would. `lock`: FOR UPDATE of their rows, waiting or (`skip_locked`)
+    passing over rows someone holds."""
     connection = _connection()
     meta = model._meta
     names, columns, _converters, _pk = _columns(model, connection)
-    select, joins, parts = [f"m.{c}" for c in columns], [], [(model, len(columns))]
+    select, joins, parts = [f"m.{c}" for c in columns], [join] if join else [], [(model, len(columns))]
     for i, name in enumerate(related):
         field = meta.get_field(name)
         target = field.related_model
@@ -64,27 +128,36 @@ def select_one(model, where, params, *, related=(), lock=False, skip_locked=Fals
         joins.append(f" LEFT JOIN {target._meta.db_table} r{i} "
                      f"ON r{i}.{connection.ops.quote_name(field.target_field.column)} = m.{connection.ops.quote_name(field.column)}")
         parts.append((target, len(target_columns)))
-    suffix = ""
+    suffix = f" LIMIT {int(limit)}" if limit is not None else ""
     if lock and connection.features.has_select_for_update:
-        suffix = " FOR UPDATE" + (" OF m" if joins else "")
+        suffix += " FOR UPDATE" + (" OF m" if joins else "")
         if skip_locked and connection.features.has_select_for_update_skip_locked:
             suffix += " SKIP LOCKED"
+    order = order or f"m.{connection.ops.quote_name(meta.pk.column)}"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(select)} FROM {meta.db_table} m{''.join(joins)} WHERE {where} "
-                       f"ORDER BY m.{connection.ops.quote_name(meta.pk.column)} LIMIT 1{suffix}", params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    instances, at = [], 0
-    for part, width in parts:
-        values = row[at:at + width]
-        at += width
-        missing = values[_columns(part, connection)[3]] is None  # a LEFT JOIN that found nothing
-        instances.append(None if missing else _instance(part, values, connection))
-    obj = instances[0]
-    for name, instance in zip(related, instances[1:], strict=True):
-        meta.get_field(name).set_cached_value(obj, instance)
-    return obj
+        execute(cursor, f"SELECT {', '.join(select)} FROM {meta.db_table} m{''.join(joins)} WHERE {where} "
+                        f"ORDER BY {order}{suffix}", params)
+        found = cursor.fetchall()
+    objs = []
+    for row in found:
+        instances, at = [], 0
+        for part, width in parts:
+            values = row[at:at + width]
+            at += width
+            missing = values[_columns(part, connection)[3]] is None  # a LEFT JOIN that found nothing
+            instances.append(None if missing else _instance(part, values, connection))
+        obj = instances[0]
+        for name, instance in zip(related, instances[1:], strict=True):
+            meta.get_field(name).set_cached_value(obj, instance)
+        objs.append(obj)
+    return objs
+
+
+def select_one(model, where, params, *, related=(), lock=False, skip_locked=False):
+    """The first instance of `model` (by primary key) that `where` selects,
+    or None (see select())."""
+    found = select(model, where, params, related=related, limit=1, lock=lock, skip_locked=skip_locked)
+    return found[0] if found else None
 
 
 def by_id(model, pk, *, related=()):
@@ -125,7 +198,7 @@ def insert(objs):
         params.extend(f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields)
     row = f"({', '.join(['%s'] * len(fields))})"
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {meta.db_table} ({', '.join(connection.ops.quote_name(f.column) for f in fields)}) "
+        execute(cursor, f"INSERT INTO {meta.db_table} ({', '.join(connection.ops.quote_name(f.column) for f in fields)}) "
                        f"VALUES {', '.join([row] * len(objs))} RETURNING {meta.pk.column}", params)
         ids = [r[0] for r in cursor.fetchall()]
     for obj, pk in zip(objs, ids, strict=True):
@@ -146,7 +219,7 @@ def update(obj, names):
     fields = [meta.get_field(n) for n in names]
     values = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {meta.db_table} SET {', '.join(f'{connection.ops.quote_name(f.column)} = %s' for f in fields)} "
+        execute(cursor, f"UPDATE {meta.db_table} SET {', '.join(f'{connection.ops.quote_name(f.column)} = %s' for f in fields)} "
                        f"WHERE {meta.pk.column} = %s", values + [obj.pk])
         return cursor.rowcount
 
@@ -162,12 +235,32 @@ def prefetch_many(obj, name):
         target, through = field.related_model._meta, field.remote_field.through._meta
         source_column = through.get_field(field.m2m_field_name()).column
         target_column = through.get_field(field.m2m_reverse_field_name()).column
-        order = ", ".join(f"t.{target.get_field(o.lstrip('-')).column}{' DESC' if o.startswith('-') else ''}"
-                          for o in target.ordering) or f"t.{target.pk.column}"
-        items = list(field.related_model._default_manager.raw(
-            f"SELECT t.* FROM {target.db_table} t JOIN {through.db_table} x ON x.{target_column} = t.{target.pk.column} "
-            f"WHERE x.{source_column} = %s ORDER BY {order}", [obj.pk]))
+        order = ", ".join(f"m.{target.get_field(o.lstrip('-')).column}{' DESC' if o.startswith('-') else ''}"
+                          for o in target.ordering) or None
+        items = select(field.related_model, f"x.{source_column} = %s", [obj.pk], order=order,
+                       join=f" JOIN {through.db_table} x ON x.{target_column} = m.{target.pk.column}")
         related = getattr(obj, name).all()  # the relation's own queryset (a filter() on it stays right)
         related._result_cache, related._prefetch_done = items, True
         cache[name] = related
     return list(cache[name])
+
+
+def add_many(obj, name, targets):
+    """obj.<name>.add(*targets) for a many-to-many field with no through
+    model of its own: one written-out INSERT that skips the pairs already
+    there, and the relation's prefetched rows dropped, as add() does. Sends no
+    m2m_changed signal (tests/test_rows.py checks nothing listens)."""
+    if not targets:
+        return
+    connection = _connection()
+    field = type(obj)._meta.get_field(name)
+    through = field.remote_field.through._meta
+    source = through.get_field(field.m2m_field_name()).column
+    target = through.get_field(field.m2m_reverse_field_name()).column
+    params = []
+    for t in targets:
+        params += [obj.pk, t.pk]
+    with connection.cursor() as cursor:
+        execute(cursor, f"INSERT INTO {through.db_table} ({source}, {target}) VALUES "
+                        f"{', '.join(['(%s, %s)'] * len(targets))} ON CONFLICT DO NOTHING", params)
+    obj.__dict__.get("_prefetched_objects_cache", {}).pop(name, None)

@@ -1,11 +1,53 @@
 """Reading captured SQL in tests: a statement that reads a table, whether the
 ORM built it (`FROM "tickets_ticket"`) or it is written out
-(`FROM tickets_ticket m`), and not its neighbours (`tickets_ticket_tags`)."""
+(`FROM tickets_ticket m`), and not its neighbours (`tickets_ticket_tags`).
+Written-out statements run as prepared statements on PostgreSQL
+(helpdesk.rows.execute): a captured `EXECUTE h_… (values)` reads back as the
+statement with its values, and the `PREPARE` before a first use is left out."""
 
 import re
+
+from helpdesk import rows
+
+_EXECUTE = re.compile(r"EXECUTE (h_[0-9a-f]+)(?: \((.*)\))?$", re.S)
+
+
+def _values(text):
+    """The values of an EXECUTE's list, split at the commas outside quotes
+    and brackets (psycopg2 writes them as literals: 'it''s', ARRAY[1,2], …)."""
+    values, depth, quoted, start = [], 0, False, 0
+    for i, char in enumerate(text):
+        if char == "'":
+            quoted = not quoted  # a doubled quote flips twice
+        elif quoted:
+            continue
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "," and depth == 0:
+            values.append(text[start:i].strip())
+            start = i + 1
+    if text.strip():
+        values.append(text[start:].strip())
+    return values
+
+
+def statement(sql):
+    """The SQL text of one captured query."""
+    found = _EXECUTE.match(sql)
+    if not found:
+        return sql
+    values = iter(_values(found.group(2) or ""))
+    return re.sub(r"%[s%]", lambda m: next(values) if m.group() == "%s" else "%", rows.STATEMENTS[found.group(1)])
+
+
+def statements(queries):
+    """The SQL of CaptureQueriesContext's queries, without the PREPAREs."""
+    return [statement(q["sql"]) for q in queries if not q["sql"].startswith("PREPARE ")]
 
 
 def reads_from(queries, table):
     """The SELECTs among CaptureQueriesContext's queries whose FROM is `table`."""
     pattern = re.compile(rf'\bFROM "?{re.escape(table)}"?(\s|$)')
-    return [q["sql"] for q in queries if q["sql"].startswith("SELECT") and pattern.search(q["sql"])]
+    return [sql for sql in statements(queries) if sql.startswith("SELECT") and pattern.search(sql)]

@@ -5,10 +5,11 @@ import datetime
 
 import pytest
 from django.db.models import Model
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import m2m_changed, post_save, pre_save
 
 from helpdesk import rows
 from tests.factories import AgentFactory, CustomerFactory
+from tests.sql import statements
 from tickets import services
 from tickets.models import Ticket, TicketEvent
 
@@ -64,6 +65,7 @@ def test_models_updated_this_way_have_no_save_of_their_own_nor_receivers():
     for model in (Ticket, Group):  # the ticket's changes; a group's round-robin cursor
         assert model.save is Model.save
         assert not pre_save.has_listeners(model) and not post_save.has_listeners(model)
+    assert not m2m_changed.has_listeners(Ticket.tags.through)  # rows.add_many() sends none either
 
 
 def test_prefetch_many_is_what_prefetch_related_keeps(ticket):
@@ -101,5 +103,81 @@ def test_select_one_reads_related_rows_along_with_their_values_converted(ticket)
         assert got.type == kind and got.type.field_definitions == kind.field_definitions  # JSON, converted
         assert got.custom_fields == {"amount": 12} and got.assignee is None  # no assignee: None, cached
         assert isinstance(got.created_at, datetime.datetime)
-    assert len(q.captured_queries) == 1 and "FOR UPDATE OF m" in q.captured_queries[0]["sql"]
+    [sql] = statements(q.captured_queries)
+    assert "FOR UPDATE OF m" in sql
     assert rows.select_one(Ticket, "m.id = %s", [10**9]) is None
+
+
+def test_add_many_adds_the_missing_pairs_and_drops_what_was_prefetched(ticket):
+    from tickets.models import Tag
+
+    vip, late, spare = Tag.objects.create(name="vip"), Tag.objects.create(name="late"), Tag.objects.create(name="spare")
+    ticket.tags.add(vip)
+    ticket = Ticket.objects.get(pk=ticket.pk)
+    assert [t.name for t in rows.prefetch_many(ticket, "tags")] == ["vip"]
+    rows.add_many(ticket, "tags", [vip, late])  # vip is there already: skipped, not an error
+    assert sorted(t.name for t in ticket.tags.all()) == ["late", "vip"]  # read again, not the stale prefetch
+    rows.add_many(ticket, "tags", [])
+    assert not Ticket.tags.through.objects.filter(tag=spare).exists()
+
+
+def _execute_twice(sql, params):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as q, connection.cursor() as cursor:
+        for _ in range(2):
+            rows.execute(cursor, sql, params)
+            assert cursor.fetchall() == [("vip", 1)]
+    return [x["sql"] for x in q.captured_queries]
+
+
+def test_a_written_out_statement_is_prepared_once_per_session_and_executed_since(ticket):
+    from django.db import connection, transaction
+
+    from tickets.models import Tag
+
+    Tag.objects.create(name="vip")
+    # A literal % (escaped for the driver) stays one; the values go as EXECUTE's.
+    sql = "SELECT name, COUNT(*) FROM tickets_tag WHERE name LIKE 'v%%' AND name = %s AND id > %s GROUP BY name"
+    sent = _execute_twice(sql, ["vip", 0])
+    [name] = [n for n, s in rows.STATEMENTS.items() if s == sql]
+    assert sent == [f"PREPARE {name} AS SELECT name, COUNT(*) FROM tickets_tag WHERE name LIKE 'v%' AND name = $1 "
+                    f"AND id > $2 GROUP BY name"] + [f"EXECUTE {name} ('vip', 0)"] * 2
+    assert statements([{"sql": s} for s in sent]) == ["SELECT name, COUNT(*) FROM tickets_tag WHERE name LIKE 'v%' "
+                                                      "AND name = 'vip' AND id > 0 GROUP BY name"] * 2
+    # A prepared statement outlives a rolled-back transaction (a pass run again).
+    with pytest.raises(RuntimeError), transaction.atomic():
+        _execute_twice(sql, ["vip", 0])
+        raise RuntimeError("rolled back")
+    assert _execute_twice(sql, ["vip", 0]) == [f"EXECUTE {name} ('vip', 0)"] * 2
+    # A session that lost it (a pooler's DISCARD ALL): that try fails, the next prepares it again.
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    from django.db import DatabaseError
+
+    with pytest.raises(DatabaseError, match="does not exist"), transaction.atomic():
+        _execute_twice(sql, ["vip", 0])
+    assert _execute_twice(sql, ["vip", 0])[0].startswith(f"PREPARE {name} AS")
+
+
+def test_prepared_statements_can_be_turned_off(ticket, settings):
+    from tickets.models import Tag
+
+    Tag.objects.create(name="vip")
+    settings.HELPDESK_PREPARED_STATEMENTS = False
+    assert _execute_twice("SELECT name, COUNT(*) FROM tickets_tag WHERE name = %s GROUP BY name", ["vip"]) == [
+        "SELECT name, COUNT(*) FROM tickets_tag WHERE name = 'vip' GROUP BY name"] * 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_session_prepares_its_statements_again():
+    from django.db import connection
+
+    from tickets.models import Tag
+
+    Tag.objects.create(name="vip")
+    sql = "SELECT name, COUNT(*) FROM tickets_tag WHERE name = %s GROUP BY name"
+    _execute_twice(sql, ["vip"])
+    connection.close()
+    assert _execute_twice(sql, ["vip"])[0].startswith("PREPARE ")

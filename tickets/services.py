@@ -216,13 +216,13 @@ def _next_number() -> int:
     numbers are sequential and gapless under concurrency."""
     bump = f"UPDATE {TicketCounter._meta.db_table} SET last_number = last_number + 1 WHERE id = 1 RETURNING last_number"
     with connection.cursor() as cursor:  # one statement, on every new ticket (PostgreSQL, SQLite ≥ 3.35)
-        cursor.execute(bump)
+        rows.execute(cursor, bump)
         row = cursor.fetchone()
         if row is None:
             # The row is made by a migration; recreate it if a flush removed it.
             start = Ticket.objects.aggregate(m=Max("number"))["m"] or settings.HELPDESK_FIRST_TICKET_NUMBER
             TicketCounter.objects.get_or_create(pk=1, defaults={"last_number": start})
-            cursor.execute(bump)
+            rows.execute(cursor, bump)
             row = cursor.fetchone()
     return row[0]
 
@@ -330,8 +330,7 @@ def _get_or_create_tags(names):
     if not names:
         return []
     # Written out (helpdesk.rows): a trigger's tag action runs this per ticket.
-    existing = {t.name: t for t in Tag.objects.raw(
-        f"SELECT * FROM {Tag._meta.db_table} WHERE name IN ({', '.join(['%s'] * len(names))})", list(names))}
+    existing = {t.name: t for t in rows.select(Tag, f"m.name IN ({', '.join(['%s'] * len(names))})", list(names))}
     for name in names:
         if name not in existing:
             existing[name], _created = Tag.objects.get_or_create(name=name)
@@ -346,8 +345,8 @@ def _move_load(before, after):
         return
     for agent_id, delta in sorted((a, d) for a, d in ((before, -1), (after, 1)) if a is not None):
         with connection.cursor() as cursor:  # written out: the ORM F() update cost ~650 Python calls a routed ticket
-            cursor.execute(f"UPDATE {AgentLoad._meta.db_table} SET open_tickets = open_tickets + %s "
-                           f"WHERE agent_id = %s", [delta, agent_id])
+            rows.execute(cursor, f"UPDATE {AgentLoad._meta.db_table} SET open_tickets = open_tickets + %s "
+                                 f"WHERE agent_id = %s", [delta, agent_id])
             updated = cursor.rowcount
         if not updated:
             AgentLoad.recount(agent_id)  # the agent's first ticket: counted, this change included
@@ -561,7 +560,7 @@ def _set_tags(ticket, names, *, actor, ctx, events, current=None):
     added = [n for n in names if n not in current]
     removed = [n for n in current if n not in names]
     if added:
-        ticket.tags.add(*_get_or_create_tags(added))
+        rows.add_many(ticket, "tags", _get_or_create_tags(added))
         for n in added:
             _record(ticket, Kind.TAG_ADDED, actor=actor, field="tags", new=n, ctx=ctx, events=events)
     if removed:

@@ -10,6 +10,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from helpdesk import rows
+
 from . import outbox, services
 from .mail import send_email  # noqa: F401  (registered with the workers: it lives outside tasks.py)
 from .models import AgentLoad, TicketEvent
@@ -41,7 +43,7 @@ def _handlers():
 
 # The outbox's own statements are written out once instead of built by the
 # ORM for every pass (building one cost more than running it: ~1 ms against
-# ~0.3 ms at 1M tickets). Rows still become TicketEvent instances (raw()).
+# ~0.3 ms at 1M tickets), and prepared (helpdesk.rows.execute).
 EVENTS = TicketEvent._meta.db_table
 
 
@@ -59,13 +61,13 @@ def _pending_tickets(limit):
     """Tickets with unprocessed events, the oldest first (the sweep, and a
     drain with no given events): one pass over the outbox's partial index."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT ticket_id FROM {EVENTS} WHERE processed_at IS NULL "
-                       f"GROUP BY ticket_id ORDER BY MIN(id) LIMIT %s", [limit])
+        rows.execute(cursor, f"SELECT ticket_id FROM {EVENTS} WHERE processed_at IS NULL "
+                             f"GROUP BY ticket_id ORDER BY MIN(id) LIMIT %s", [limit])
         return [row[0] for row in cursor.fetchall()]
 
 
-# A ticket's unprocessed events, in order.
-PENDING_OF_TICKET = f"SELECT * FROM {EVENTS} WHERE ticket_id = %s AND processed_at IS NULL ORDER BY id"
+# A ticket's unprocessed events, in order (by id).
+PENDING_OF_TICKET = "m.ticket_id = %s AND m.processed_at IS NULL"
 
 
 def _claim(ticket_id, *, skip_locked=False):
@@ -83,7 +85,7 @@ def _claim(ticket_id, *, skip_locked=False):
     ticket = services.lock_ticket(ticket_id, skip_locked=skip_locked)
     if ticket is None:
         return []  # deleted (its events with it), or held by another pass (skip_locked)
-    events = TicketEvent.objects.raw(PENDING_OF_TICKET, [ticket_id])
+    events = rows.select(TicketEvent, PENDING_OF_TICKET, [ticket_id])
     return _of_ticket(events, ticket)
 
 
@@ -103,9 +105,9 @@ def _mark_processed(events, *, pending=False):
     if not events:
         return
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {EVENTS} SET processed_at = %s WHERE id IN ({', '.join(['%s'] * len(events))})",
-                       [None if pending else connection.ops.adapt_datetimefield_value(timezone.now())]
-                       + [e.id for e in events])
+        rows.execute(cursor, f"UPDATE {EVENTS} SET processed_at = %s WHERE id IN ({', '.join(['%s'] * len(events))})",
+                     [None if pending else connection.ops.adapt_datetimefield_value(timezone.now())]
+                     + [e.id for e in events])
 
 
 def process_events(event_ids=None, *, tickets=None, limit=500, handlers=None) -> int:

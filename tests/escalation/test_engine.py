@@ -12,7 +12,7 @@ from escalation.actions import system_actor
 from escalation.engine import MAX_CHAIN_DEPTH
 from escalation.models import AgentProfile, Group, Notification, TriggerFiring
 from tests.factories import AgentFactory, TicketTypeFactory
-from tests.sql import reads_from
+from tests.sql import reads_from, statements
 from tickets import services
 from tickets.models import AgentLoad, Tag, Ticket, TicketEvent
 from tickets.tasks import process_events
@@ -451,7 +451,7 @@ def test_a_pass_reads_the_ticket_and_its_tags_once(customer, billing, make_trigg
     assert ticket.assignee in billing.agents and ticket.priority == "high"
     assert sorted(ticket.tags.values_list("name", flat=True)) == ["billing", "seen"]
     assert len(_ticket_reads(q.captured_queries)) == 1, _ticket_reads(q.captured_queries)
-    tag_reads = [s for s in (x["sql"] for x in q.captured_queries)
+    tag_reads = [s for s in statements(q.captured_queries)
                  if s.startswith("SELECT") and "JOIN tickets_ticket_tags" in s.replace('"', "")]
     # The conditions read them once, as the ticket's prefetched tags, which the
     # first add_tags service reuses; the second one (on the first's copy) reads them.

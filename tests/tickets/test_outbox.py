@@ -7,6 +7,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils.timezone import now
 
+from tests.sql import statements
 from tickets import services
 from tickets.models import TicketEvent
 from tickets.tasks import process_events, process_pending_events
@@ -368,7 +369,7 @@ def test_events_a_pass_writes_are_written_processed_and_its_leftovers_pending(
     assert len(changes) == 3
     assert all(e.processed_at is not None for e in changes[:2]) and changes[2].processed_at is None
     assert sent == [([changes[2].id], [ticket.pk])]
-    marks = [x["sql"] for x in q.captured_queries if x["sql"].startswith("UPDATE tickets_ticketevent")]
+    marks = [sql for sql in statements(q.captured_queries) if sql.startswith("UPDATE tickets_ticketevent")]
     assert len(marks) == 2 and f"IN ({created.id})" in marks[0] and f"IN ({changes[2].id})" in marks[1]
     assert TicketEvent.objects.get(pk=created.id).processed_at is not None
 
@@ -380,9 +381,9 @@ def test_events_a_handler_writes_are_the_next_round_without_a_read(settings, tic
     with CaptureQueriesContext(connection) as q:
         assert process_events() == 2
     assert ROUNDS == [["ticket_created"], ["priority_changed"]]
-    event_reads = [x["sql"] for x in q.captured_queries
-                   if x["sql"].startswith("SELECT") and "tickets_ticketevent" in x["sql"].split(" WHERE")[0]
-                   and "processed_at IS NULL" not in x["sql"]]  # the outbox's own: pending tickets, claims
+    event_reads = [sql for sql in statements(q.captured_queries)
+                   if sql.startswith("SELECT") and "tickets_ticketevent" in sql.split(" WHERE")[0]
+                   and "processed_at IS NULL" not in sql]  # the outbox's own: pending tickets, claims
     assert event_reads == []
     assert not TicketEvent.objects.filter(processed_at__isnull=True).exists()
 
@@ -419,7 +420,7 @@ def test_one_push_per_pass_whatever_its_rounds(settings, ticket, bot, monkeypatc
 
 
 def _claims(queries):
-    return sum("AND processed_at IS NULL ORDER BY id" in x["sql"] for x in queries)
+    return sum("m.processed_at IS NULL ORDER BY" in sql for sql in statements(queries))
 
 
 def test_a_task_claims_once_for_each_of_its_tickets(recorded, settings, customer, make_ticket):
@@ -488,10 +489,12 @@ def test_a_claim_reads_the_same_few_pages_however_many_events_were_processed(set
 
     def pages():
         with connection.cursor() as cursor:
-            cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + tasks.PENDING_OF_TICKET, [new.pk])
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT * FROM tickets_ticketevent m "
+                           f"WHERE {tasks.PENDING_OF_TICKET} ORDER BY m.id", [new.pk])
             plan = cursor.fetchone()[0]
         plan = json.loads(plan) if isinstance(plan, str) else plan
         return plan[0]["Plan"]["Shared Hit Blocks"] + plan[0]["Plan"]["Shared Read Blocks"]
 
     assert pages() <= 4, pages()
     assert process_events([new.events.get().id], tickets=[new.pk]) == 1
+
