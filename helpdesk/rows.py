@@ -47,7 +47,11 @@ def _prepared_on(connection):
 
 
 def prepared_statements(connection):
-    return connection.vendor == "postgresql" and getattr(settings, "HELPDESK_PREPARED_STATEMENTS", True)
+    """On PostgreSQL, unless turned off, and on a connection that outlives
+    its request (CONN_MAX_AGE: not under ASGI, which closes it after each
+    one; a statement prepared there would be prepared again every time)."""
+    return (connection.vendor == "postgresql" and getattr(settings, "HELPDESK_PREPARED_STATEMENTS", True)
+            and connection.settings_dict.get("CONN_MAX_AGE") != 0)
 
 
 def execute(cursor, sql, params=()):
@@ -55,8 +59,9 @@ def execute(cursor, sql, params=()):
     placeholders), which on PostgreSQL runs as a prepared statement: PREPARE
     the first time on this database session (a prepared statement outlives
     the transaction, even one rolled back), then EXECUTE with the values.
-    Turned off by HELPDESK_PREPARED_STATEMENTS = False, for a pooler that
-    hands each transaction another session (PgBouncer in transaction mode)."""
+    Turned off by HELPDESK_PREPARED_STATEMENTS = False (DB_PREPARED_STATEMENTS=0),
+    for a pooler that hands each transaction another session (PgBouncer in
+    transaction mode), and not used on a connection closed after each request."""
     connection = cursor.db
     if not prepared_statements(connection):
         cursor.execute(sql, params)
