@@ -14,7 +14,7 @@ from tickets.services import EventContext, clean_tag, lock_ticket
 
 from .actions import SYSTEM_USERNAME, perform, system_actor
 from .models import Trigger, TriggerFiring
-from .rules import TEXT_LIMIT, Facts, RegexTimeout, evaluate, listened_kind
+from .rules import TEXT_LIMIT, Facts, RegexTimeout, compile_conditions, evaluate, listened_kind
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,15 @@ def active_triggers(key):
         triggers = list(Trigger.objects.filter(active=True).order_by("position", "id"))
         _cached["triggers"] = (key, triggers)
     return triggers
+
+
+def _matcher(trigger):
+    """The trigger's conditions, compiled once per loaded trigger (the
+    triggers are kept per process and read again when they change)."""
+    matcher = trigger.__dict__.get("_matcher")
+    if matcher is None:
+        matcher = trigger.__dict__["_matcher"] = compile_conditions(trigger.conditions)
+    return matcher
 
 
 def _system_actor(system_id):
@@ -227,7 +236,7 @@ def _evaluate_event(event, triggers, changes, state, firings):
         if trigger.id in fired:
             continue  # the loop guard: once per ticket per causal chain
         try:
-            matched, explanation = evaluate(trigger.conditions, facts)
+            matched, explanation = _matcher(trigger)(facts)
         except RegexTimeout as exc:
             logger.warning("trigger %s: regex %r timed out on ticket %s", trigger.id, str(exc), event.ticket_id)
             fired.add(trigger.id)  # recorded as a firing: not run (nor timed out) again in this chain

@@ -202,7 +202,8 @@ class Facts:
     """What conditions look at: the ticket now, the message (for
     message_added) and the changes of the batch being evaluated. The message,
     the latest body and the tags are read only if a condition asks for them;
-    pass `tag_names` when they are already known."""
+    pass `tag_names` when they are already known. A snapshot: each field is
+    worked out once, and the engine makes new Facts after a trigger's change."""
 
     ticket: object
     event: object = None
@@ -252,6 +253,21 @@ class Facts:
         return keys
 
     def value(self, name):
+        """The field's value, worked out once per Facts (fifty triggers ask
+        for the same few fields; Facts are made again after a change)."""
+        values = self.__dict__.setdefault("_values", {})
+        if name not in values:
+            values[name] = self._value(name)
+        return values[name]
+
+    def normed(self, name):
+        """The value as text conditions compare it (lower case), once per Facts."""
+        normed = self.__dict__.setdefault("_normed", {})
+        if name not in normed:
+            normed[name] = _norm(self.value(name))
+        return normed[name]
+
+    def _value(self, name):
         t = self.ticket
         if name in ("priority", "status", "channel", "language"):
             return getattr(t, name) or ""
@@ -314,66 +330,108 @@ def _change_matches(facts, name, operator, value):
     return _norm(side) == _norm(value)
 
 
-def evaluate_condition(cond, facts):
+def _is_set(actual):
+    return not (actual is None or actual == "" or actual == set())
+
+
+def compile_condition(cond):
+    """The condition as a function of Facts -> bool, with its operator and
+    value worked out once: the engine keeps one per trigger condition, since
+    every event evaluates the same fifty triggers."""
     name, operator, expected = cond["field"], cond["operator"], cond.get("value")
     if operator in CHANGE_OPERATORS:
-        return _change_matches(facts, name, operator, expected)
+        return lambda facts: _change_matches(facts, name, operator, expected)
+    if operator in ("is_set", "is_not_set"):
+        wanted = operator == "is_set"
+        return lambda facts: _is_set(facts.value(name)) is wanted
     kind = field_kind(name)
-    actual = facts.value(name)
-    empty = actual is None or actual == "" or actual == set()
-    if operator == "is_set":
-        return not empty
-    if operator == "is_not_set":
-        return empty
-    if kind == "custom":
-        kind = "number" if operator in ("gt", "lt") or isinstance(actual, int | float) else "text"
-    if operator == "is":
-        return _matches_one(facts, kind, actual, expected)
-    if operator == "is_not":
-        return not _matches_one(facts, kind, actual, expected)
-    if operator == "in":
-        return any(_matches_one(facts, kind, actual, v) for v in expected)
-    if operator == "not_in":
-        return not any(_matches_one(facts, kind, actual, v) for v in expected)
-    if operator == "contains":
-        return (str(expected).lower() in actual) if kind == "tags" else str(expected).lower() in _norm(actual)
-    if operator == "not_contains":
-        return not ((str(expected).lower() in actual) if kind == "tags" else str(expected).lower() in _norm(actual))
+    if kind != "custom":
+        return _compile_for_kind(name, operator, expected, kind)
+    # A custom field's kind is its value's: compared as a number or as text.
+    as_number = _compile_for_kind(name, operator, expected, "number")
+    as_text = _compile_for_kind(name, operator, expected, "text")
+
+    def custom(facts):
+        actual = facts.value(name)
+        return (as_number if operator in ("gt", "lt") or isinstance(actual, int | float) else as_text)(facts)
+    return custom
+
+
+def _compile_for_kind(name, operator, expected, kind):
+    if operator in ("is", "is_not", "in", "not_in"):
+        values = expected if operator in ("in", "not_in") else [expected]
+        negate = operator in ("is_not", "not_in")
+        if kind in ("text", "choice"):
+            targets = {_norm(v) for v in values}
+            return lambda facts: (facts.normed(name) in targets) is not negate
+        if kind == "tags":
+            keys = [str(v).lower() for v in values]
+            return lambda facts: any(k in facts.value(name) for k in keys) is not negate
+        return lambda facts: any(_matches_one(facts, kind, facts.value(name), v) for v in values) is not negate
+    if operator in ("contains", "not_contains"):
+        needle, negate = str(expected).lower(), operator == "not_contains"
+        if kind == "tags":
+            return lambda facts: (needle in facts.value(name)) is not negate
+        return lambda facts: (needle in facts.normed(name)) is not negate
     if operator == "starts_with":
-        return _norm(actual).startswith(str(expected).lower())
+        prefix = str(expected).lower()
+        return lambda facts: facts.normed(name).startswith(prefix)
     if operator in ("gt", "lt"):
-        try:
-            number = float(actual)
-        except (TypeError, ValueError):
-            return False
-        return number > float(expected) if operator == "gt" else number < float(expected)
+        limit, above = float(expected), operator == "gt"
+
+        def compare(facts):
+            try:
+                number = float(facts.value(name))
+            except (TypeError, ValueError):
+                return False
+            return number > limit if above else number < limit
+        return compare
     if operator == "matches_regex":
-        try:
-            return _compile(expected).search(str(actual or "")[:TEXT_LIMIT], timeout=REGEX_TIMEOUT_SECONDS) is not None
-        except TimeoutError:
-            # A pattern that backtracks forever is treated as not matching.
-            raise RegexTimeout(expected) from None
+        pattern = _compile(expected)
+
+        def search(facts):
+            try:
+                return pattern.search(str(facts.value(name) or "")[:TEXT_LIMIT],
+                                      timeout=REGEX_TIMEOUT_SECONDS) is not None
+            except TimeoutError:
+                # A pattern that backtracks forever is treated as not matching.
+                raise RegexTimeout(expected) from None
+        return search
     raise ValueError(operator)
+
+
+def evaluate_condition(cond, facts):
+    return compile_condition(cond)(facts)
 
 
 class RegexTimeout(Exception):
     pass
 
 
+def compile_conditions(conditions):
+    """The `all` and `any` lists as one function of Facts -> (matched: bool,
+    explanation: the conditions that held)."""
+    every = [(c, compile_condition(c)) for c in conditions.get("all", [])]
+    some = [(c, compile_condition(c)) for c in conditions.get("any", [])]
+
+    def matcher(facts):
+        matched = []
+        for cond, holds in every:
+            if not holds(facts):
+                return False, matched
+            matched.append(cond)
+        if some:
+            hits = [cond for cond, holds in some if holds(facts)]
+            if not hits:
+                return False, matched
+            matched.extend(hits)
+        return True, matched
+    return matcher
+
+
 def evaluate(conditions, facts):
     """(matched: bool, explanation: list of conditions that held)."""
-    matched = []
-    for cond in conditions.get("all", []):
-        if not evaluate_condition(cond, facts):
-            return False, matched
-        matched.append(cond)
-    any_conditions = conditions.get("any", [])
-    if any_conditions:
-        hits = [c for c in any_conditions if evaluate_condition(c, facts)]
-        if not hits:
-            return False, matched
-        matched.extend(hits)
-    return True, matched
+    return compile_conditions(conditions)(facts)
 
 
 def within_business_hours(moment):

@@ -87,15 +87,17 @@ def test_assignee_and_organization_refs(facts, agent):
 
 
 def test_language_and_business_hours(facts, settings):
+    import dataclasses
     import datetime as dt
 
     assert evaluate_condition(cond("language", "is", "en"), facts)
     settings.HELPDESK_BUSINESS_TZ = "Europe/Rome"
     settings.HELPDESK_BUSINESS_HOURS = ("09:00", "18:00")
-    facts.now = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)  # Wednesday 11:00 in Rome
-    assert evaluate_condition(cond("within_business_hours", "is", True), facts)
-    facts.now = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)  # Saturday
-    assert evaluate_condition(cond("within_business_hours", "is", False), facts)
+    # Facts are a snapshot (each field worked out once): a new moment is new Facts.
+    wednesday = dataclasses.replace(facts, now=dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC))  # 11:00 in Rome
+    assert evaluate_condition(cond("within_business_hours", "is", True), wednesday)
+    saturday = dataclasses.replace(facts, now=dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC))
+    assert evaluate_condition(cond("within_business_hours", "is", False), saturday)
 
 
 def test_hostile_regex_times_out_quickly(facts):
