@@ -229,6 +229,20 @@ def update(obj, names):
         return cursor.rowcount
 
 
+def update_where(model, assignments, where, params):
+    """UPDATE the rows of `model` that `where` selects (SQL on its table,
+    aliased `m`) with `assignments` (`SET` SQL), and return them as they are
+    now, in primary key order: a read and a write in one statement."""
+    connection = _connection()
+    meta = model._meta
+    _names, columns, _converters, pk_at = _columns(model, connection)
+    with connection.cursor() as cursor:
+        execute(cursor, f"UPDATE {meta.db_table} AS m SET {assignments} WHERE {where} "
+                        f"RETURNING {', '.join(columns)}", params)  # unqualified: SQLite allows no m. here
+        found = sorted(cursor.fetchall(), key=lambda row: row[pk_at])
+    return [_instance(model, row, connection) for row in found]
+
+
 def prefetch_many(obj, name):
     """obj.<name>.all() for a many-to-many field, read by a written-out join
     and kept where prefetch_related() keeps it, so that later obj.<name>.all()

@@ -191,3 +191,20 @@ def test_a_new_session_prepares_its_statements_again():
     _execute_twice(sql, ["vip"])
     connection.close()
     assert _execute_twice(sql, ["vip"])[0].startswith("PREPARE ")
+
+
+def test_update_where_writes_and_returns_the_rows_in_order(ticket):
+    from django.db import connection
+
+    first = ticket.events.get()
+    more = rows.insert([TicketEvent(ticket=ticket, kind="tag_added", field="tags", new_value="vip", data={"n": 1}),
+                        TicketEvent(ticket=ticket, kind="tag_added", field="tags", new_value="x", data={})])
+    TicketEvent.objects.filter(pk=first.pk).update(processed_at=None)
+    moment = datetime.datetime(2026, 11, 26, 10, 0, tzinfo=datetime.UTC)
+    taken = rows.update_where(TicketEvent, "processed_at = %s", "m.ticket_id = %s AND m.processed_at IS NULL",
+                              [connection.ops.adapt_datetimefield_value(moment), ticket.pk])
+    assert [e.pk for e in taken] == [first.pk] + [e.pk for e in more]
+    assert all(e.processed_at == moment for e in taken) and taken[1].data == {"n": 1}  # converted as read
+    assert not TicketEvent.objects.filter(ticket=ticket, processed_at__isnull=True).exists()
+    assert rows.update_where(TicketEvent, "processed_at = %s", "m.ticket_id = %s AND m.processed_at IS NULL",
+                             [None, ticket.pk]) == []

@@ -176,6 +176,10 @@ def _save_events(events):
     # task. They are written as processed, in the transaction that processes
     # them: no entry in the pending index and no second write to mark them
     # (tickets.tasks puts back the few a pass leaves over).
+    # They are inserted by the pass, with the rest of the round's, when the
+    # handler is done (tickets.tasks._flush): one INSERT instead of one per
+    # service call. Nothing reads them before: the next round takes them as
+    # they are, with the ids the INSERT gave them.
     running = outbox.current()
     passing = running.ticket_id if running is not None else None  # the ticket a pass is processing
     in_pass = [e for e in events if e.ticket_id == passing]
@@ -183,11 +187,11 @@ def _save_events(events):
     now = timezone.now()
     for event in in_pass:
         event.processed_at = now
-    rows.insert(events)
     if in_pass:
         running.written.extend(in_pass)
     if not others:
         return
+    rows.insert(others)
     ids = [e.id for e in others]
     tickets = list(dict.fromkeys(e.ticket_id for e in others))  # the task claims by ticket
 

@@ -71,7 +71,9 @@ PENDING_OF_TICKET = "m.ticket_id = %s AND m.processed_at IS NULL"
 
 
 def _claim(ticket_id, *, skip_locked=False):
-    """Lock the ticket for the pass, then read its unprocessed events. The
+    """Lock the ticket for the pass, then take its unprocessed events: read
+    and marked processed in one statement (the pass's transaction commits
+    the mark with everything the handlers did, or rolls it back). The
     ticket's row lock is what makes a pass exclusive: every pass takes it
     first, so no two workers hold the same ticket's events, a request busy
     with the ticket is waited for (and its change seen), and the handlers and
@@ -85,7 +87,8 @@ def _claim(ticket_id, *, skip_locked=False):
     ticket = services.lock_ticket(ticket_id, skip_locked=skip_locked)
     if ticket is None:
         return []  # deleted (its events with it), or held by another pass (skip_locked)
-    events = rows.select(TicketEvent, PENDING_OF_TICKET, [ticket_id])
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    events = rows.update_where(TicketEvent, "processed_at = %s", PENDING_OF_TICKET, [now, ticket_id])
     return _of_ticket(events, ticket)
 
 
@@ -98,6 +101,12 @@ def _of_ticket(events, ticket):
     for event in events:
         relation.set_cached_value(event, ticket)
     return events
+
+
+def _flush(written):
+    """Insert the events a handler wrote for the pass's ticket (kept by
+    services._save_events until it is done), in the order it wrote them."""
+    rows.insert([e for e in written if e.pk is None])
 
 
 def _mark_processed(events, *, pending=False):
@@ -197,6 +206,7 @@ def _run_pass(ticket_id, writers, readers, *, skip_locked, careful):
                     try:
                         with transaction.atomic() if careful else nullcontext():
                             handler(batch)
+                            _flush(running.written[kept:])
                     except outbox.Replay:
                         raise
                     except Exception as exc:
@@ -224,7 +234,8 @@ def _run_pass(ticket_id, writers, readers, *, skip_locked, careful):
                 handler(processed)
             except Exception:
                 logger.exception("event handler %s failed on events %s", handler, [e.id for e in processed])
-        # The claimed events; those the handlers wrote were written processed.
+        # The claimed events were marked by the claim, those the handlers wrote
+        # were written processed; any other (a handler's own batch) now.
         _mark_processed([e for e in processed if e.processed_at is None])
         if batch:
             logger.warning("ticket %s: events still pending after %s rounds; dispatched", ticket.pk, MAX_ROUNDS)

@@ -204,6 +204,10 @@ def test_a_routed_ticket_takes_no_savepoint(customer, billing, make_trigger):
     # One: the pass's own transaction, a savepoint inside the test's.
     assert len(savepoints) == 1, savepoints
     assert set(ticket.tags.values_list("name", flat=True)) == {"routed", "seen"}
+    # A round's events go in one INSERT: the five of the first round's three
+    # actions (group, assignee, status, tag, priority), then the second round's tag.
+    inserts = [sql for sql in statements(q.captured_queries) if sql.startswith("INSERT INTO tickets_ticketevent")]
+    assert len(inserts) == 2 and ticket.events.count() == 1 + 5 + 1, inserts
 
 
 def test_a_failure_runs_the_pass_again_and_nothing_twice(customer, billing, make_trigger, monkeypatch,
