@@ -101,9 +101,6 @@ else:
 # statements on a persistent PostgreSQL connection. Off behind a pooler that
 # gives each transaction another session (PgBouncer in transaction mode).
 HELPDESK_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
-# A trigger pass is derived from durable events and run again if lost, so its
-# commit does not wait for the disk (tickets/tasks.py, _relaxed_commit).
-HELPDESK_PASS_SYNCHRONOUS_COMMIT = env.bool("PASS_SYNCHRONOUS_COMMIT", default=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "helpdesk.User"

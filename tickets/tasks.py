@@ -169,29 +169,8 @@ def _pass(ticket_id, writers, readers, *, skip_locked=False):
     return _run_pass(ticket_id, writers, readers, skip_locked=skip_locked, careful=True)
 
 
-def _relaxed_commit():
-    """A pass's commit does not wait for the disk (PostgreSQL's asynchronous
-    commit, for this transaction only). Its input, the pending events, is
-    already durable, and everything it writes is derived from them in this
-    one transaction: if the server crashes before the commit reaches the
-    disk, the whole pass is gone, its events are pending again, and the sweep
-    runs it again. (Nothing is half done: WAL is written in order, so any
-    later durable commit, a reply of an agent who saw the assignment, makes
-    the pass durable first.) What the pass queued for after commit (a
-    webhook, a mail) may then go out twice, as it may when a worker dies
-    between commit and sending. HELPDESK_PASS_SYNCHRONOUS_COMMIT = True
-    makes passes wait for the disk like every other transaction. Only for a
-    pass that is its own transaction: one run inside a caller's transaction
-    leaves the caller's commit as it was."""
-    if (connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1
-            and not getattr(settings, "HELPDESK_PASS_SYNCHRONOUS_COMMIT", False)):
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
 def _run_pass(ticket_id, writers, readers, *, skip_locked, careful):
     with transaction.atomic():
-        _relaxed_commit()
         batch = _claim(ticket_id, skip_locked=skip_locked)
         if not batch:
             return 0

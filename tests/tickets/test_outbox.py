@@ -500,31 +500,3 @@ def test_a_claim_reads_the_same_few_pages_however_many_events_were_processed(set
     assert pages() <= 4, pages()
     assert process_events([new.events.get().id], tickets=[new.pk]) == 1
 
-
-COMMITS = []
-
-
-def commit_mode_handler(events):
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW synchronous_commit")
-        COMMITS.append(cursor.fetchone()[0])
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_pass_commits_without_waiting_for_the_disk_and_only_itself(settings, customer):
-    """A pass is derived from durable events (a pass lost in a crash is run
-    again by the sweep): its commit does not wait for the disk. A caller's
-    own transaction, and every other one, still does."""
-    settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_outbox.commit_mode_handler"]
-    COMMITS.clear()
-    services.create_ticket(requester=customer, subject="s", body="b")  # its task runs eagerly, after commit
-    with transaction.atomic():
-        services.create_ticket(requester=customer, subject="s", body="b")
-        TicketEvent.objects.update(processed_at=None)
-        process_events()  # inside the caller's transaction
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW synchronous_commit")
-            after = cursor.fetchone()[0]
-    settings.HELPDESK_PASS_SYNCHRONOUS_COMMIT = True
-    services.create_ticket(requester=customer, subject="s", body="b")
-    assert COMMITS == ["off", "on", "on", "on"] and after == "on"
