@@ -255,7 +255,7 @@ def _evaluate_event(event, triggers, changes, state, firings):
         ticket = state.ticket
         done, errors = [], []
         for action in trigger.actions:
-            written = len(state.running.written)
+            written, touched = len(state.running.written), state.running.touched
             try:
                 # A savepoint only in a careful pass (outbox.OutboxPass): a
                 # first pass has none, and is run again with them if this fails.
@@ -271,8 +271,10 @@ def _evaluate_event(event, triggers, changes, state, firings):
                 logger.warning("trigger %s action %s failed on ticket %s: %s", trigger.id, action.get("type"),
                                event.ticket_id, exc)
                 errors.append(f"{action.get('type')}: {exc}")  # `ticket` is as before: services change their own copy
-                # The events it wrote went with its savepoint: not the next round's.
+                # The events it wrote went with its savepoint: not the next
+                # round's; nor is its change of the ticket's row there.
                 del state.running.written[written:]
+                state.running.touched = touched
         firings.append(TriggerFiring(trigger=trigger, ticket=ticket, event=event, chain=chain, matched=explanation,
                                      actions_done=done, errors=errors))
         facts = state.facts(event, changes)  # later triggers see what this one changed

@@ -23,6 +23,9 @@ class OutboxPass:
     # statements each, several per ticket, for failures that rarely happen);
     # a failure then raises Replay, and the pass runs again, careful.
     careful: bool = True
+    # The ticket's row was updated in this pass (its updated_at moved): a later
+    # change that only moves updated_at (tags) need not write it again.
+    touched: bool = False
 
 
 class Replay(Exception):

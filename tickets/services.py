@@ -539,7 +539,14 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), locke
         if events:
             # Nothing changed, nothing written: a no-op edit must not move the
             # ticket to the top of the queue.
-            rows.update(ticket, sorted(fields))
+            running = outbox.current()
+            in_pass = locked and running is not None and running.ticket_id == ticket.pk
+            if not (in_pass and running.touched and fields == {"updated_at"}):
+                rows.update(ticket, sorted(fields))
+                if in_pass:
+                    running.touched = True
+            # else only updated_at would move (a tag change), and this pass's
+            # transaction moved it already: no reader can tell the two apart.
             _move_load(holder, ticket.load_agent_id)
         _save_events(events)
     return ticket

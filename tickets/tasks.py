@@ -181,7 +181,7 @@ def _run_pass(ticket_id, writers, readers, *, skip_locked, careful):
         try:
             for _round in range(MAX_ROUNDS):
                 for handler in writers:
-                    kept = len(running.written)
+                    kept, touched = len(running.written), running.touched
                     try:
                         with transaction.atomic() if careful else nullcontext():
                             handler(batch)
@@ -195,6 +195,7 @@ def _run_pass(ticket_id, writers, readers, *, skip_locked, careful):
                         # Its writes are rolled back: so are the events it wrote,
                         # and what handlers kept may be stale: re-read it.
                         del running.written[kept:]
+                        running.touched = touched
                         running.state.clear()
                         running.ticket = None
                 processed += batch

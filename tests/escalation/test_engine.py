@@ -208,6 +208,39 @@ def test_a_routed_ticket_takes_no_savepoint(customer, billing, make_trigger):
     # actions (group, assignee, status, tag, priority), then the second round's tag.
     inserts = [sql for sql in statements(q.captured_queries) if sql.startswith("INSERT INTO tickets_ticketevent")]
     assert len(inserts) == 2 and ticket.events.count() == 1 + 5 + 1, inserts
+    # The ticket's row is written by the assignment and the priority; the tag
+    # changes would only move updated_at, which this transaction moved already.
+    updates = [sql for sql in statements(q.captured_queries) if sql.startswith("UPDATE tickets_ticket ")]
+    assert len(updates) == 2, updates
+
+
+def test_a_tag_change_after_a_failed_update_still_moves_updated_at(customer, make_trigger, monkeypatch):
+    """The failed action's row update went with its savepoint: the tag change
+    after it must write updated_at itself."""
+    original = services._save_events
+
+    def fail_on_priority(events):
+        if any(e.kind == "priority_changed" for e in events):
+            raise RuntimeError("after the row was written")
+        original(events)
+
+    monkeypatch.setattr(services, "_save_events", fail_on_priority)
+    make_trigger(actions=[{"type": "set_priority", "value": "high"}, {"type": "add_tags", "tags": ["after"]}])
+    ticket = services.create_ticket(requester=customer, subject="s", body="b")
+    created = Ticket.objects.get(pk=ticket.pk).updated_at
+    process_events()
+    ticket.refresh_from_db()
+    assert ticket.priority == "normal" and ticket.tags.filter(name="after").exists()
+    assert ticket.updated_at > created
+
+
+def test_a_tag_change_alone_moves_updated_at(customer, make_trigger):
+    make_trigger(actions=[{"type": "add_tags", "tags": ["first"]}])
+    ticket = services.create_ticket(requester=customer, subject="s", body="b")
+    created = Ticket.objects.get(pk=ticket.pk).updated_at
+    process_events()
+    ticket.refresh_from_db()
+    assert list(ticket.tags.values_list("name", flat=True)) == ["first"] and ticket.updated_at > created
 
 
 def test_a_failure_runs_the_pass_again_and_nothing_twice(customer, billing, make_trigger, monkeypatch,
