@@ -57,3 +57,23 @@ def test_locked_needs_the_callers_transaction(customer, agent):
         services.update_ticket(ticket=ticket, actor=agent, priority="high", locked=True)
     ticket.refresh_from_db()
     assert ticket.priority == "normal"
+
+
+def test_existing_tags_are_looked_up_and_linked_in_one_statement_and_new_ones_made(ticket, agent):
+    from helpdesk import rows
+    from tests.sql import statements
+    from tickets.models import Tag
+
+    Tag.objects.create(name="vip")
+    with transaction.atomic():
+        row = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        rows.prefetch_many(row, "tags")  # its tags known, as the trigger engine's conditions leave them
+        with CaptureQueriesContext(connection) as q:
+            row = services.add_tags(ticket=row, actor=agent, tags=["vip"], locked=True)
+        tag_statements = [s for s in statements(q.captured_queries) if "tickets_tag" in s]
+        assert len(tag_statements) == 1 and tag_statements[0].startswith("WITH t AS"), tag_statements
+        services.add_tags(ticket=row, actor=agent, tags=["vip", "brand-new", "Late "], locked=True)
+    assert sorted(ticket.tags.values_list("name", flat=True)) == ["brand-new", "late", "vip"]
+    assert Tag.objects.filter(name="brand-new").exists()
+    assert list(ticket.events.filter(kind="tag_added").values_list("new_value", flat=True)) == [
+        "vip", "brand-new", "late"]
