@@ -5,6 +5,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 
 from channels.layers import get_channel_layer
 from django.db import transaction
@@ -34,22 +35,46 @@ def _sender_loop():
         return _loop_state["loop"]
 
 
-def _sent(future):
-    if future.exception() is not None:  # a push is a courtesy: the queue also polls
-        logger.warning("could not push to the channel layer: %s", future.exception())
+# A group gets at most one push per PUSH_INTERVAL from this process. A push
+# says "refresh" (browsers debounce it by 250 ms, then read what changed over
+# HTTP through the selectors), so changes that come closer together share one,
+# which leaves after the last of them committed. Under load this spares most
+# sends to the agents' group: each costs the worker ~0.3 ms of CPU in the
+# channel layer, about 3 % of a routed ticket.
+PUSH_INTERVAL = 0.1
+_waiting = {}  # group -> the latest payload not sent yet (its send is scheduled)
+_sent_at = {}  # group -> when its last push left (monotonic)
+_state_lock = threading.Lock()
+
+
+async def _send(layer, group, delay):
+    if delay > 0:
+        await asyncio.sleep(delay)
+    with _state_lock:
+        payload = _waiting.pop(group)
+        now = _sent_at[group] = time.monotonic()
+        if len(_sent_at) > 10_000:  # one entry per ticket pushed: forget those past their interval
+            for old in [g for g, at in _sent_at.items() if at < now - PUSH_INTERVAL]:
+                del _sent_at[old]
+    try:
+        await layer.group_send(group, payload)
+    except Exception as exc:  # a push is a courtesy: the queue also polls
+        logger.warning("could not push to the channel layer: %s", exc)
 
 
 def _push(payload, groups):
     layer = get_channel_layer()
     if layer is None:
         return
-
-    async def send():
-        for group in groups:
-            await layer.group_send(group, payload)
-
-    # Not awaited: the worker goes on with the next ticket while the loop sends.
-    asyncio.run_coroutine_threadsafe(send(), _sender_loop()).add_done_callback(_sent)
+    loop = _sender_loop()
+    for group in groups:
+        with _state_lock:
+            waiting = group in _waiting
+            _waiting[group] = payload  # the latest one goes
+            delay = 0 if waiting else _sent_at.get(group, -PUSH_INTERVAL) + PUSH_INTERVAL - time.monotonic()
+        if not waiting:
+            # Not awaited: the worker goes on with the next ticket while the loop sends.
+            asyncio.run_coroutine_threadsafe(_send(layer, group, delay), loop)
 
 
 def broadcast_ticket_event(events):
