@@ -70,6 +70,18 @@ def _celery_eager(settings):
 
 
 @pytest.fixture(autouse=True)
+def _persistent_connection():
+    """Tests run as gunicorn and the workers do: with a persistent database
+    connection, on which helpdesk.rows prepares its statements. Importing
+    helpdesk.asgi (the websocket tests do, at collection) sets CONN_MAX_AGE
+    to 0 for the whole process, as the ASGI server needs."""
+    from django.db import connection
+
+    connection.settings_dict["CONN_MAX_AGE"] = 60
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache(settings):
     from django.core.cache import cache
 
