@@ -1,5 +1,8 @@
-"""Pushes ticket changes to agents' browsers over the channel layer. Groups:
-`agents` (every signed-in agent: queue counts and rows), `ticket-<id>`."""
+"""Pushes ticket changes to agents' browsers over the channel layer, to the
+`agents` group (every signed-in agent: queue counts and rows). There is no
+per-ticket group yet: no page joins one, and a push to it reached no one while
+it cost ~8 % of a worker's time per routed ticket (BENCHMARKS.md). The live
+ticket page adds one with its consumer, best only for tickets someone has open."""
 
 import asyncio
 import logging
@@ -13,10 +16,6 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 AGENTS_GROUP = "agents"
-
-
-def ticket_group(ticket_id):
-    return f"ticket-{ticket_id}"
 
 
 _loop_state = {"loop": None, "pid": None}
@@ -89,7 +88,7 @@ def broadcast_ticket_event(events):
         "number": first.ticket.number,
         "internal": all(e.internal for e in events),
     }
-    transaction.on_commit(lambda: _push(payload, [AGENTS_GROUP, ticket_group(first.ticket_id)]))
+    transaction.on_commit(lambda: _push(payload, [AGENTS_GROUP]))
 
 
 broadcast_ticket_event.writes = False

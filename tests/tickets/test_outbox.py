@@ -186,18 +186,18 @@ def test_one_dispatch_per_transaction_processes_every_event(recorded, ticket, ag
 
 
 @pytest.mark.django_db(transaction=True)
-def test_broadcast_reaches_channel_layer_groups(settings, agent, customer):
+def test_broadcast_reaches_the_agents_group(settings, agent, customer):
     """The realtime handler publishes through the real Redis pub/sub channel
-    layer to the `agents` group and the ticket's own group, once per ticket
-    and pass, after the pass has committed. (Celery runs eagerly here: each
-    change's events are processed as its transaction commits.)"""
+    layer to the `agents` group, once per ticket and pass, after the pass has
+    committed. (Celery runs eagerly here: each change's events are processed
+    as its transaction commits.)"""
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
     from asgiref.sync import sync_to_async
     from channels.layers import get_channel_layer
 
-    from channels_inbox.realtime import AGENTS_GROUP, ticket_group
+    from channels_inbox.realtime import AGENTS_GROUP
 
     settings.HELPDESK_EVENT_HANDLERS = ["channels_inbox.realtime.broadcast_ticket_event"]
     layer = get_channel_layer()
@@ -208,17 +208,12 @@ def test_broadcast_reaches_channel_layer_groups(settings, agent, customer):
         await layer.group_add(AGENTS_GROUP, agents_channel)
         try:
             ticket = await sync_to_async(services.create_ticket)(requester=customer, subject="s", body="b")
-            first = await asyncio.wait_for(layer.receive(agents_channel), 5)
-            ticket_channel = await layer.new_channel()
-            await layer.group_add(ticket_group(ticket.pk), ticket_channel)
+            received = [await asyncio.wait_for(layer.receive(agents_channel), 5)]
             await sync_to_async(services.update_ticket)(ticket=ticket, actor=agent, priority="high", assignee=agent)
             await sync_to_async(services.add_message)(ticket=ticket, author=agent, body="psst", internal=True)
-            received = [[first], []]
-            for channel, into in ((agents_channel, received[0]), (ticket_channel, received[1])):
-                # Changes less than realtime.PUSH_INTERVAL apart may share one push: until the last one.
-                while not into or into[-1]["event"] != "message_added":
-                    into.append(await asyncio.wait_for(layer.receive(channel), 5))
-            await layer.group_discard(ticket_group(ticket.pk), ticket_channel)
+            # Changes less than realtime.PUSH_INTERVAL apart may share one push: until the last one.
+            while received[-1]["event"] != "message_added":
+                received.append(await asyncio.wait_for(layer.receive(agents_channel), 5))
             return ticket, received
         finally:
             await layer.group_discard(AGENTS_GROUP, agents_channel)
@@ -227,17 +222,16 @@ def test_broadcast_reaches_channel_layer_groups(settings, agent, customer):
     # Its own thread and loop: the browser tests (which pytest-django orders
     # before this transactional test) leave Playwright's loop running in this one.
     with ThreadPoolExecutor(1) as pool:
-        ticket, (to_agents, to_ticket) = pool.submit(asyncio.run, scenario()).result()
+        ticket, to_agents = pool.submit(asyncio.run, scenario()).result()
     from tickets.models import Ticket
 
     assert ticket.number == Ticket.objects.get(pk=ticket.pk).number  # the pushes below carry the stored number
     push = {"type": "ticket.event", "ticket_id": ticket.pk, "number": ticket.number}
     # One push for the update, though it wrote three events (priority, assignee, status).
+    created = {**push, "event": "ticket_created", "internal": False}
     updated = {**push, "event": "priority_changed", "internal": False}
     noted = {**push, "event": "message_added", "internal": True}
-    assert to_agents in ([{**push, "event": "ticket_created", "internal": False}, updated, noted],
-                         [{**push, "event": "ticket_created", "internal": False}, noted])
-    assert to_ticket in ([updated, noted], [noted])
+    assert to_agents in ([created, updated, noted], [created, noted])
 
 
 def test_pushes_to_a_group_are_spaced_and_the_latest_goes(monkeypatch):
@@ -447,7 +441,7 @@ def test_one_push_per_pass_whatever_its_rounds(settings, ticket, bot, monkeypatc
     assert ROUNDS == [["ticket_created"], ["priority_changed"]]
     assert pushes == [({"type": "ticket.event", "event": "ticket_created", "ticket_id": ticket.pk,
                         "number": ticket.number, "internal": False},
-                       [realtime.AGENTS_GROUP, realtime.ticket_group(ticket.pk)])]
+                       [realtime.AGENTS_GROUP])]
 
 
 def _claims(queries):
