@@ -57,12 +57,15 @@ def test_update_writes_the_fields_and_moves_auto_now(ticket):
 
 
 def test_models_updated_this_way_have_no_save_of_their_own_nor_receivers():
-    """rows.update() sends no signals and calls no save(): a receiver or a
-    save() added to Ticket later would be skipped on every change. This test
-    is the reminder to move such logic into the services instead."""
+    """rows.insert() and rows.update() send no signals and call no save(): a
+    receiver or a save() added to these models later would be skipped on every
+    new ticket and change. This test is the reminder to move such logic into
+    the services instead."""
     from escalation.models import Group
+    from tickets.models import Message
 
-    for model in (Ticket, Group):  # the ticket's changes; a group's round-robin cursor
+    # The ticket's creation and changes, a new ticket's first message, a group's round-robin cursor.
+    for model in (Ticket, Message, Group):
         assert model.save is Model.save
         assert not pre_save.has_listeners(model) and not post_save.has_listeners(model)
     assert not m2m_changed.has_listeners(Ticket.tags.through)  # rows.add_many() sends none either
