@@ -208,7 +208,9 @@ def cmd_throughput(args):
 
 
 def _start_workers(n, queue, root, pool="solo", concurrency=1):
-    env = {**os.environ, "CELERY_QUEUE": queue}
+    # As docker-compose.yml runs the event worker (kombu's ack emulation off);
+    # BROKER_ACK_EMULATION=1 in the environment measures it on.
+    env = {"BROKER_ACK_EMULATION": "0", **os.environ, "CELERY_QUEUE": queue}
     pool_args = [f"--pool={pool}"] + ([f"--concurrency={concurrency}"] if pool != "solo" else [])
     return [subprocess.Popen([sys.executable, "-m", "celery", "-A", "helpdesk", "worker", *pool_args, "-Q", queue,
                               "-n", f"bench{i}-{queue}@%h", "--without-heartbeat", "--without-mingle",

@@ -23,3 +23,17 @@ def test_every_routed_queue_has_a_worker_in_compose_and_in_the_demo(settings):
         assert f'-Q "${{CELERY_QUEUE:-celery}}{suffix}"' in demo, suffix
     # The event worker takes the default queue, not the outgoing one.
     assert "-Q $${CELERY_QUEUE:-celery} " in compose
+
+
+def test_only_the_event_worker_drops_kombus_ack_emulation():
+    """The event worker's lost tasks are recovered by the sweep (their events
+    stay pending); mail and webhooks have no such net, so the outgoing worker
+    keeps kombu's unacknowledged-message store (the default)."""
+    import yaml
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert services["worker"]["environment"]["BROKER_ACK_EMULATION"] == "0"
+    assert "-Q $${CELERY_QUEUE:-celery} " in " ".join(services["worker"]["command"])
+    for name, service in services.items():
+        if name != "worker":
+            assert "BROKER_ACK_EMULATION" not in (service.get("environment") or {}), name

@@ -42,6 +42,8 @@ def start_workers(queue, n=2, pool=("--pool=solo",), queues=None, name="w"):
         "CELERY_QUEUE": queue,
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
         "LOG_LEVEL": "WARNING",
+        # As docker-compose.yml runs them: the event worker without kombu's ack emulation.
+        **({"BROKER_ACK_EMULATION": "0"} if queues is None else {}),
     }
     return [
         subprocess.Popen(
