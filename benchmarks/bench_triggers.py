@@ -65,6 +65,7 @@ def install_triggers():
         for m in members:
             AgentProfile.objects.update_or_create(user=m, defaults={"presence": "online", "max_open_tickets": 10_000})
         groups.append(group)
+    _solve_earlier_runs(groups)
     specs = []
     for i in range(44):
         field = ["subject", "requester_domain", "priority", "tags", "channel", "body"][i % 6]
@@ -104,6 +105,24 @@ def install_triggers():
         t.full_clean()
         t.save()
     return len(specs)
+
+
+def _solve_earlier_runs(groups):
+    """Earlier runs' tickets are solved, and the bench agents' loads
+    recounted: every run then routes into the same desk. Otherwise each run
+    adds its tickets to the agents' loads until the least-loaded group is at
+    capacity (10,000 each), and from then on its tickets go unassigned: less
+    work a ticket, and figures that no longer compare (seen after ~60 runs)."""
+    from django.db import transaction
+
+    from tickets.models import AgentLoad, Status, Ticket
+
+    Ticket.objects.filter(subject__startswith="Bench printer ticket",
+                          status__in=[Status.NEW, Status.OPEN]).update(status=Status.SOLVED)
+    for group in groups:
+        for agent_id in group.members.values_list("id", flat=True):
+            with transaction.atomic():
+                AgentLoad.recount(agent_id)
 
 
 def vacuum_small_tables():
