@@ -3,9 +3,8 @@ admin's triggers, in order, against each change, and records every firing
 with the conditions that matched and what the actions did."""
 
 import logging
-from contextlib import nullcontext
 
-from django.db import connection, transaction
+from django.db import connection
 
 from helpdesk import rows
 from tickets import outbox
@@ -255,26 +254,18 @@ def _evaluate_event(event, triggers, changes, state, firings):
         ticket = state.ticket
         done, errors = [], []
         for action in trigger.actions:
-            written, touched = len(state.running.written), state.running.touched
             try:
-                # A savepoint only in a careful pass (outbox.OutboxPass): a
-                # first pass has none, and is run again with them if this fails.
-                with transaction.atomic() if state.running.careful else nullcontext():
+                # Its own savepoint in a careful pass; in a first one, a failure runs the pass again.
+                with state.running.attempt(f"trigger {trigger.id} action {action.get('type')}"):
                     # The ticket is locked for the pass and `ticket` is its
                     # row as it stands: the services need not read it again.
                     text, ticket = perform(action, ticket=ticket, ctx=ctx, actor=state.actor, locked=True)
                 done.append(text)
                 state.changed_by(action, ticket)  # later actions and triggers see the change
             except Exception as exc:  # one failing action never blocks the others
-                if not state.running.careful:
-                    raise outbox.Replay(f"trigger {trigger.id} action {action.get('type')}") from exc
                 logger.warning("trigger %s action %s failed on ticket %s: %s", trigger.id, action.get("type"),
                                event.ticket_id, exc)
                 errors.append(f"{action.get('type')}: {exc}")  # `ticket` is as before: services change their own copy
-                # The events it wrote went with its savepoint: not the next
-                # round's; nor is its change of the ticket's row there.
-                del state.running.written[written:]
-                state.running.touched = touched
         firings.append(TriggerFiring(trigger=trigger, ticket=ticket, event=event, chain=chain, matched=explanation,
                                      actions_done=done, errors=errors))
         facts = state.facts(event, changes)  # later triggers see what this one changed

@@ -3,7 +3,10 @@ transaction by tickets.tasks.process_events, round after round, while the
 handlers' own changes produce new events for the same ticket."""
 
 import contextvars
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+
+from django.db import transaction
 
 
 @dataclass
@@ -28,9 +31,30 @@ class OutboxPass:
     touched: bool = False
 
 
-class Replay(Exception):
+    @contextmanager
+    def attempt(self, what):
+        """Run a handler or an action (`what` names it). In a careful pass,
+        under its own savepoint: a failure is undone alone, with the events
+        it wrote and its change of the ticket's row forgotten, and raised for
+        the caller to record. In a first pass, with no savepoint: a failure
+        raises Replay, and the whole pass runs again, careful."""
+        kept, touched = len(self.written), self.touched
+        try:
+            with transaction.atomic() if self.careful else nullcontext():
+                yield
+        except Exception as exc:
+            if not self.careful:
+                raise Replay(what) from exc
+            del self.written[kept:]
+            self.touched = touched
+            raise
+
+
+class Replay(BaseException):
     """A handler or an action failed in a pass run without savepoints: roll
-    the whole pass back and run it again with them (tickets.tasks._pass)."""
+    the whole pass back and run it again with them (tickets.tasks._pass).
+    A BaseException, like KeyboardInterrupt: it unwinds the pass through
+    every `except Exception` that records a failure and goes on."""
 
 
 current_pass = contextvars.ContextVar("outbox_pass", default=None)

@@ -2,7 +2,6 @@
 once (a pass holds its ticket's row lock, so several workers never share one)."""
 
 import logging
-from contextlib import nullcontext
 
 from celery import shared_task
 from django.conf import settings
@@ -181,21 +180,15 @@ def _run_pass(ticket_id, writers, readers, *, skip_locked, careful):
         try:
             for _round in range(MAX_ROUNDS):
                 for handler in writers:
-                    kept, touched = len(running.written), running.touched
+                    kept = len(running.written)
                     try:
-                        with transaction.atomic() if careful else nullcontext():
+                        with running.attempt(f"event handler {handler.__name__}"):
                             handler(batch)
                             _flush(running.written[kept:])
-                    except outbox.Replay:
-                        raise
-                    except Exception as exc:
-                        if not careful:
-                            raise outbox.Replay(f"event handler {handler.__name__}") from exc
+                    except Exception:
                         logger.exception("event handler %s failed on events %s", handler, [e.id for e in batch])
-                        # Its writes are rolled back: so are the events it wrote,
-                        # and what handlers kept may be stale: re-read it.
-                        del running.written[kept:]
-                        running.touched = touched
+                        # Its writes are rolled back, and what handlers kept
+                        # may be stale: re-read it.
                         running.state.clear()
                         running.ticket = None
                 processed += batch
