@@ -142,9 +142,7 @@ class _PassState:
             else:
                 # Outside a pass, or after a failed handler: the row lock
                 # serializes trigger runs for one ticket across workers.
-                self.ticket = lock_ticket(ticket_id)
-                if self.ticket is None:
-                    raise Ticket.DoesNotExist(f"ticket {ticket_id} no longer exists")
+                self.ticket = lock_ticket(ticket_id, required=True)
         return self.ticket
 
     def load_fired(self, chains, *, born=()):

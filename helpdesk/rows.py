@@ -243,6 +243,20 @@ def update_where(model, assignments, where, params):
     return [_instance(model, row, connection) for row in found]
 
 
+def _through(obj, name):
+    """A many-to-many field's table, with its column for `obj` and the one
+    for the related rows."""
+    field = type(obj)._meta.get_field(name)
+    through = field.remote_field.through._meta
+    return (field, through.db_table, through.get_field(field.m2m_field_name()).column,
+            through.get_field(field.m2m_reverse_field_name()).column)
+
+
+def _forget_prefetched(obj, name):
+    """Drop obj.<name>'s prefetched rows after a change, as add() does."""
+    obj.__dict__.get("_prefetched_objects_cache", {}).pop(name, None)
+
+
 def prefetch_many(obj, name):
     """obj.<name>.all() for a many-to-many field, read by a written-out join
     and kept where prefetch_related() keeps it, so that later obj.<name>.all()
@@ -250,14 +264,12 @@ def prefetch_many(obj, name):
     spent ~1,100 Python calls on the trigger engine's one tag read per ticket."""
     cache = obj.__dict__.setdefault("_prefetched_objects_cache", {})
     if name not in cache:
-        field = type(obj)._meta.get_field(name)
-        target, through = field.related_model._meta, field.remote_field.through._meta
-        source_column = through.get_field(field.m2m_field_name()).column
-        target_column = through.get_field(field.m2m_reverse_field_name()).column
+        field, through, source_column, target_column = _through(obj, name)
+        target = field.related_model._meta
         order = ", ".join(f"m.{target.get_field(o.lstrip('-')).column}{' DESC' if o.startswith('-') else ''}"
                           for o in target.ordering) or None
         items = select(field.related_model, f"x.{source_column} = %s", [obj.pk], order=order,
-                       join=f" JOIN {through.db_table} x ON x.{target_column} = m.{target.pk.column}")
+                       join=f" JOIN {through} x ON x.{target_column} = m.{target.pk.column}")
         related = getattr(obj, name).all()  # the relation's own queryset (a filter() on it stays right)
         related._result_cache, related._prefetch_done = items, True
         cache[name] = related
@@ -271,15 +283,28 @@ def add_many(obj, name, targets):
     m2m_changed signal (tests/test_rows.py checks nothing listens)."""
     if not targets:
         return
-    connection = _connection()
-    field = type(obj)._meta.get_field(name)
-    through = field.remote_field.through._meta
-    source = through.get_field(field.m2m_field_name()).column
-    target = through.get_field(field.m2m_reverse_field_name()).column
+    _field, through, source, target = _through(obj, name)
     params = []
     for t in targets:
         params += [obj.pk, t.pk]
-    with connection.cursor() as cursor:
-        execute(cursor, f"INSERT INTO {through.db_table} ({source}, {target}) VALUES "
+    with _connection().cursor() as cursor:
+        execute(cursor, f"INSERT INTO {through} ({source}, {target}) VALUES "
                         f"{', '.join(['(%s, %s)'] * len(targets))} ON CONFLICT DO NOTHING", params)
-    obj.__dict__.get("_prefetched_objects_cache", {}).pop(name, None)
+    _forget_prefetched(obj, name)
+
+
+def add_many_by(obj, name, by, values):
+    """obj.<name>.add() of the related rows whose field `by` is one of
+    `values`, looked up and linked in one statement (a data-modifying WITH,
+    PostgreSQL). Returns the values found: the caller creates the others."""
+    field, through, source, target = _through(obj, name)
+    related = field.related_model._meta
+    column = related.get_field(by).column
+    with _connection().cursor() as cursor:
+        execute(cursor, f"WITH t AS (SELECT {related.pk.column} AS id, {column} AS v FROM {related.db_table} "
+                        f"WHERE {column} IN ({', '.join(['%s'] * len(values))})), "
+                        f"linked AS (INSERT INTO {through} ({source}, {target}) "
+                        f"SELECT %s, id FROM t ON CONFLICT DO NOTHING) SELECT v FROM t", [*values, obj.pk])
+        found = {row[0] for row in cursor.fetchall()}
+    _forget_prefetched(obj, name)
+    return found

@@ -350,18 +350,7 @@ def _add_tags(ticket, names):
     statement (a trigger's tag action runs this on every ticket it matches)."""
     missing = names
     if connection.vendor == "postgresql":
-        field = Ticket._meta.get_field("tags")
-        through = field.remote_field.through._meta
-        source = through.get_field(field.m2m_field_name()).column
-        target = through.get_field(field.m2m_reverse_field_name()).column
-        with connection.cursor() as cursor:
-            rows.execute(cursor, f"WITH t AS (SELECT id, name FROM {Tag._meta.db_table} "
-                                 f"WHERE name IN ({', '.join(['%s'] * len(names))})), "
-                                 f"linked AS (INSERT INTO {through.db_table} ({source}, {target}) "
-                                 f"SELECT %s, id FROM t ON CONFLICT DO NOTHING) SELECT name FROM t",
-                         [*names, ticket.pk])
-            found = {row[0] for row in cursor.fetchall()}
-        ticket.__dict__.get("_prefetched_objects_cache", {}).pop("tags", None)  # as add() does
+        found = rows.add_many_by(ticket, "tags", "name", names)
         missing = [n for n in names if n not in found]
     if missing:
         rows.add_many(ticket, "tags", _get_or_create_tags(missing))
@@ -382,14 +371,18 @@ def _move_load(before, after):
             AgentLoad.recount(agent_id)  # the agent's first ticket: counted, this change included
 
 
-def lock_ticket(ticket_id, *, skip_locked=False):
+def lock_ticket(ticket_id, *, skip_locked=False, required=False):
     """The ticket under a row lock held until the transaction ends, read in
     one statement with its requester and type (what the services, the
     trigger conditions and the requester's notification read next). None if
-    it does not exist, or (`skip_locked`) if another transaction holds it.
-    The one way a ticket is locked: a change here, an outbox pass."""
-    return rows.select_one(Ticket, "m.id = %s", [ticket_id], related=("requester", "type"), lock=True,
-                           skip_locked=skip_locked)
+    it does not exist (`required`: Ticket.DoesNotExist), or (`skip_locked`)
+    if another transaction holds it. The one way a ticket is locked: a
+    change here, an outbox pass."""
+    ticket = rows.select_one(Ticket, "m.id = %s", [ticket_id], related=("requester", "type"), lock=True,
+                             skip_locked=skip_locked)
+    if ticket is None and required:
+        raise Ticket.DoesNotExist(f"ticket {ticket_id} no longer exists")
+    return ticket
 
 
 def _lock(ticket, *, locked=False) -> Ticket:
@@ -409,10 +402,7 @@ def _lock(ticket, *, locked=False) -> Ticket:
             # drops them from the copy only.
             fresh._prefetched_objects_cache = dict(prefetched)
         return fresh
-    fresh = lock_ticket(ticket.pk)
-    if fresh is None:
-        raise Ticket.DoesNotExist(f"ticket {ticket.pk} no longer exists")
-    return fresh
+    return lock_ticket(ticket.pk, required=True)
 
 
 def _atomic(locked):
