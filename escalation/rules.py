@@ -305,15 +305,13 @@ def _norm(value):
 
 
 def _matches_one(facts, kind, actual, expected):
+    """`is` for the kinds not compared as text (compile_condition handles
+    text, choices and tags itself): a reference, a number, a yes/no."""
     if kind == "ref":
         return str(expected).lower() in facts.ref_keys(actual)
-    if kind == "tags":
-        return str(expected).lower() in actual
     if kind == "number":
         return actual is not None and float(actual) == float(expected)
-    if kind == "bool":
-        return bool(actual) is expected
-    return _norm(actual) == _norm(expected)
+    return bool(actual) is expected
 
 
 def _change_matches(facts, name, operator, value):

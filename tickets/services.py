@@ -173,13 +173,11 @@ def _save_events(events):
         return
     # Events the outbox's handlers write for the ticket it is processing are
     # processed in that same pass (tickets.tasks), not dispatched to another
-    # task. They are written as processed, in the transaction that processes
+    # task. They are marked processed here, in the transaction that processes
     # them: no entry in the pending index and no second write to mark them
-    # (tickets.tasks puts back the few a pass leaves over).
-    # They are inserted by the pass, with the rest of the round's, when the
-    # handler is done (tickets.tasks._flush): one INSERT instead of one per
-    # service call. Nothing reads them before: the next round takes them as
-    # they are, with the ids the INSERT gave them.
+    # (tickets.tasks puts back the few a pass leaves over). The pass inserts
+    # them when the handler is done (tickets.tasks._flush), one INSERT for the
+    # round's; nothing reads them before.
     running = outbox.current()
     passing = running.ticket_id if running is not None else None  # the ticket a pass is processing
     in_pass = [e for e in events if e.ticket_id == passing]
