@@ -37,3 +37,22 @@ def test_only_the_event_worker_drops_kombus_ack_emulation():
     for name, service in services.items():
         if name != "worker":
             assert "BROKER_ACK_EMULATION" not in (service.get("environment") or {}), name
+
+
+def test_the_event_workers_setting_reaches_kombu(settings):
+    """BROKER_ACK_EMULATION=0 (the event worker's environment in compose)
+    turns kombu's ack emulation off in the Celery app; unset, it stays on."""
+    import os
+    import subprocess
+    import sys
+
+    def options(**env):
+        probe = ("import django; django.setup(); from helpdesk.celery import app; "
+                 "print(app.conf.broker_transport_options.get('ack_emulation'))")
+        environment = {k: v for k, v in os.environ.items() if k != "BROKER_ACK_EMULATION"}
+        environment.update(DJANGO_SETTINGS_MODULE="helpdesk.settings", REDIS_URL=settings.REDIS_URL, **env)
+        return subprocess.run([sys.executable, "-c", probe], env=environment, cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.split()[-1]
+
+    assert options(BROKER_ACK_EMULATION="0") == "False"
+    assert options() == "True"
