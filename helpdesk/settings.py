@@ -163,6 +163,12 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNEL_LAYER_PREFIX", default="helpdesk")},
         }
     }
+    # A change's events go to a worker in a task; while one such task waits
+    # in the queue, later changes send none (it takes their events too): a
+    # busy helpdesk pays the broker and Celery once per backlog, not once per
+    # change (tickets.tasks.dispatch). Needs the cache shared by the web
+    # processes and the workers: Redis.
+    HELPDESK_OUTBOX_COALESCE = env.bool("OUTBOX_COALESCE", default=True)
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -187,6 +193,7 @@ else:
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    HELPDESK_OUTBOX_COALESCE = False  # a per-process cache: one task per change
 
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # One queue name per deployment lets several helpdesks share a Redis.

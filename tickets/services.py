@@ -194,11 +194,11 @@ def _save_events(events):
     tickets = list(dict.fromkeys(e.ticket_id for e in others))  # the task claims by ticket
 
     def send():
-        from .tasks import process_ticket_events
+        from .tasks import dispatch
 
         try:
-            process_ticket_events.delay(ids, tickets)
-        except Exception as exc:  # broker unreachable: the sweep will find them
+            dispatch(ids, tickets)
+        except Exception as exc:  # broker or cache unreachable: the sweep will find them
             logger.warning("could not enqueue ticket events %s (%s); the periodic sweep will process them", ids, exc)
 
     transaction.on_commit(send)
