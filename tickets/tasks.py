@@ -256,15 +256,19 @@ def _armed_key(app):
 
 def dispatch(event_ids, tickets):
     """Hand a committed change's events (of `tickets`) to a worker: a task,
-    unless a queued task not yet started will take them (see above). Raises
-    when the broker or the cache cannot be reached: the events then stay
-    pending for the sweep."""
+    unless a queued task not yet started will take them (see above); a task
+    of their own when the cache cannot be reached. Raises when the broker
+    cannot be: the events then stay pending for the sweep."""
     app = process_ticket_events.app
     key = None
     if settings.HELPDESK_OUTBOX_COALESCE and not app.conf.task_always_eager:
         key = _armed_key(app)
-        if not cache.add(key, 1, ARMED_SECONDS):
-            return False
+        try:
+            if not cache.add(key, 1, ARMED_SECONDS):
+                return False
+        except Exception as exc:
+            logger.warning("cache unreachable (%s): ticket events %s get a task of their own", exc, event_ids)
+            key = None
     _send(event_ids, tickets, key)
     return True
 
@@ -274,7 +278,10 @@ def _send(event_ids, tickets, key):
         process_ticket_events.delay(event_ids, tickets, **({"drain": key} if key else {}))
     except Exception:
         if key:
-            cache.delete(key)  # no task is waiting after all
+            try:
+                cache.delete(key)  # no task is waiting after all
+            except Exception:
+                pass  # it expires (ARMED_SECONDS)
         raise
 
 

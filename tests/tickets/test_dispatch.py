@@ -143,3 +143,14 @@ def test_a_lost_task_holds_back_dispatch_for_a_bounded_time(queue, customer, dja
     create(customer, 1, django_capture_on_commit_callbacks)
     assert len(queue) == 1
     assert tasks.process_pending_events() + queue.run_next() == 3 and pending() == 0
+
+
+def test_without_the_cache_each_change_sends_its_task(queue, settings, customer, django_capture_on_commit_callbacks):
+    """The cache is down (the broker is not): no coalescing, nothing delayed."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/0"}}
+    made = create(customer, 2, django_capture_on_commit_callbacks)
+    assert len(queue) == 2
+    for ticket in made:
+        name, args, kwargs = queue.take()
+        assert args == [[ticket.events.get().id], [ticket.pk]] and kwargs == {}
