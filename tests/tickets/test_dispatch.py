@@ -11,6 +11,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 from django.core.cache import cache
+from django.db import transaction
 
 from helpdesk.celery import app
 from tickets import services, tasks
@@ -154,3 +155,39 @@ def test_without_the_cache_each_change_sends_its_task(queue, settings, customer,
     for ticket in made:
         name, args, kwargs = queue.take()
         assert args == [[ticket.events.get().id], [ticket.pk]] and kwargs == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_committed_during_a_drain_is_not_left_behind(queue, customer, agent):
+    """A reply written while a task drains, and committed after the drain
+    looked for pending tickets, is not among what that task took: the task
+    cleared the key when it started, so the reply's commit sends its own
+    task, and nothing waits for the sweep."""
+    import threading
+
+    from django.db import connections
+
+    waiting = services.create_ticket(requester=customer, subject="waiting", body="b")
+    assert queue.run_next() == 1 and pending() == 0
+    services.create_ticket(requester=customer, subject="next", body="b")
+    assert len(queue) == 1
+    written, release = threading.Event(), threading.Event()
+
+    def reply():
+        try:
+            with transaction.atomic():
+                services.add_message(ticket=waiting, author=agent, body="on it")
+                written.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=reply)
+    thread.start()
+    assert written.wait(10)
+    assert queue.run_next() == 1  # "next"; the reply is not committed yet
+    release.set()
+    thread.join(10)
+    replied = waiting.events.filter(processed_at__isnull=True).count()  # the message, the status
+    assert replied == pending() == 2 and len(queue) == 1  # committed after the drain looked: its own task
+    assert queue.run_next() == replied and pending() == 0
