@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
 from helpdesk import rows
+from helpdesk.models import SYSTEM_USERNAME
 from tickets import services
 from tickets.models import Priority, Status, TicketType
 from tickets.services import EventContext
@@ -251,9 +252,6 @@ def _recipients(to, ticket):
         return list(ticket.group.members.filter(is_active=True)) if ticket.group else []
     agent = _agent(to)
     return [agent] if agent else []
-
-
-SYSTEM_USERNAME = "system"
 
 
 def system_actor():

@@ -4,7 +4,11 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+# The account trigger actions are attributed to (escalation.actions.system_actor).
+SYSTEM_USERNAME = "system"
 
 
 class Organization(models.Model):
@@ -85,6 +89,8 @@ class User(AbstractUser):
 
     @property
     def display_name(self):
+        if self.username == SYSTEM_USERNAME and not self.is_active and not self.email:
+            return gettext("Automation")  # the triggers' account, in the reader's language
         return self.get_full_name() or self.email or self.username
 
     def __str__(self):

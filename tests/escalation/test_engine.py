@@ -54,9 +54,16 @@ def test_explanation_on_the_ticket_page(client, customer, billing, make_trigger,
     ticket = create(customer, type=payment)
     client.force_login(admin_user)
     html = client.get(reverse("agent:ticket", args=[ticket.number])).content.decode()
-    assert f"assigned the ticket to {ticket.assignee.display_name}" in html
+    assert f"Automation assigned the ticket to {ticket.assignee.display_name}" in html
     assert "by trigger “Payments → Billing L1” (round robin)" in html
     assert '<dd class="col-6" data-testid="tier-group">L1 · Billing L1</dd>' in html  # where it sits now
+    assert "opened the ticket via Portal" in html  # the channel's name, not its code
+    # In the reader's language, the triggers' account and the channel too.
+    admin_user.language = "ru"
+    admin_user.save()
+    html = client.get(reverse("agent:ticket", args=[ticket.number])).content.decode()
+    assert f"Автоматизация назначил(а) заявку: {ticket.assignee.display_name}" in html
+    assert "создал(а) заявку через Портал" in html
 
 
 def test_non_matching_trigger_does_nothing(customer, billing, make_trigger):

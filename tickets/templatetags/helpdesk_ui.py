@@ -2,7 +2,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from ..models import Priority, Status
+from ..models import Channel, Priority, Status
 
 register = template.Library()
 
@@ -41,6 +41,14 @@ def priority_label(ticket):
 def status_label(value):
     try:
         return Status(value).label
+    except ValueError:
+        return value
+
+
+@register.filter
+def channel_label(value):
+    try:
+        return Channel(value).label
     except ValueError:
         return value
 
