@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -20,7 +21,7 @@ from .actions import ACTION_TYPES
 from .assignment import FALLBACKS, STRATEGIES
 from .engine import dry_run
 from .models import AgentProfile, Group, Notification, Tier, Trigger, TriggerFiring
-from .rules import CHANGE_OPERATORS, EVENTS, FIELDS, OPERATORS, validate_trigger_definition
+from .rules import CHANGE_OPERATORS, EVENT_LABELS, EVENTS, FIELDS, OPERATORS, validate_trigger_definition
 
 FIELD_REFERENCE = {
     "events": sorted(EVENTS),
@@ -122,7 +123,8 @@ class PrettyJSONWidget(forms.Textarea):
 
 
 class TriggerForm(forms.ModelForm):
-    events = forms.MultipleChoiceField(label=_("Events"), choices=[(e, e) for e in sorted(EVENTS)],
+    events = forms.MultipleChoiceField(label=_("Events"),
+                                       choices=[(e, format_lazy("{} · {}", label, e)) for e, label in EVENT_LABELS.items()],
                                        widget=forms.CheckboxSelectMultiple)
 
     class Meta:
@@ -185,7 +187,7 @@ class TriggerAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("events"))
     def event_list(self, obj):
-        return ", ".join(obj.events)
+        return ", ".join(str(EVENT_LABELS.get(e, e)) for e in obj.events)
 
     def get_urls(self):
         return [path("<int:pk>/dry-run/", self.admin_site.admin_view(self.dry_run_view),

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from helpdesk import rows
 from tickets.models import Channel, Priority, Status, TicketEvent
@@ -24,11 +25,18 @@ REGEX_MAX_LENGTH = 200
 REGEX_TIMEOUT_SECONDS = 0.05
 TEXT_LIMIT = 20_000  # characters of a body a regex looks at
 
-# The events a trigger can listen to. Field changes are all `ticket_updated`.
-EVENTS = {
-    "ticket_created", "ticket_updated", "message_added", "ticket_reopened",
-    "sla_warning", "sla_breached", "escalation_due",
+# The events a trigger can listen to, in the order of a ticket's life, with
+# what the editor calls them. Field changes are all `ticket_updated`.
+EVENT_LABELS = {
+    "ticket_created": gettext_lazy("Ticket created"),
+    "message_added": gettext_lazy("Message added (reply or internal note)"),
+    "ticket_updated": gettext_lazy("Ticket updated (status, priority, type, assignee, tier, group, tags)"),
+    "ticket_reopened": gettext_lazy("Ticket reopened"),
+    "sla_warning": gettext_lazy("SLA target near"),
+    "sla_breached": gettext_lazy("SLA target missed"),
+    "escalation_due": gettext_lazy("Escalation due"),
 }
+EVENTS = set(EVENT_LABELS)
 UPDATE_KINDS = {
     TicketEvent.Kind.STATUS, TicketEvent.Kind.PRIORITY, TicketEvent.Kind.TYPE, TicketEvent.Kind.ASSIGNEE,
     TicketEvent.Kind.TIER, TicketEvent.Kind.GROUP, TicketEvent.Kind.TAG_ADDED, TicketEvent.Kind.TAG_REMOVED,

@@ -105,3 +105,19 @@ def test_trigger_editor_speaks_the_admins_language(client, admin_user, settings,
     catalog = client.get("/i18n/js/").content.decode()
     assert json.dumps("Добавить действие")[1:-1] in catalog
     assert json.dumps("Удалить действие %s")[1:-1] in catalog
+
+
+def test_trigger_events_are_named_in_the_admins_language(client, admin_user, settings, make_trigger):
+    """The events an admin ticks are named (with their API code beside), in
+    the order of a ticket's life; the list names them too."""
+    trigger = make_trigger(events=["ticket_created", "message_added"], actions=[{"type": "add_tags", "tags": ["x"]}])
+    client.force_login(admin_user)
+    page = client.get(f"/admin/escalation/trigger/{trigger.pk}/change/").content.decode()
+    labels = re.findall(r'<input type="checkbox" name="events" value="(\w+)"[^>]*>\s*([^<]+?)</label>', page)
+    assert [code for code, _label in labels][:3] == ["ticket_created", "message_added", "ticket_updated"]
+    assert dict(labels)["sla_breached"] == "SLA target missed · sla_breached"
+    listing = client.get("/admin/escalation/trigger/").content.decode()
+    assert "Ticket created, Message added (reply or internal note)" in listing
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ru"
+    page = client.get(f"/admin/escalation/trigger/{trigger.pk}/change/").content.decode()
+    assert "Срок SLA нарушен · sla_breached" in page
