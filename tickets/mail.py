@@ -17,11 +17,15 @@ class MailFailed(Exception):
     """A failure that a later try may not have (network, 4xx)."""
 
 
-def queue_email(*, subject, body, to, headers=None, about=""):
+def queue_email(*, subject, body, to, headers=None, about="", ticket_id=None, message_id=None):
     """Send after the current transaction commits (at once outside one). A
     broker that cannot take the task is logged, never raised into the
-    change. `about` names the message in the logs."""
+    change. `about` names the message in the logs. `ticket_id`: a message
+    that never leaves (refused for good, or out of retries) is recorded on
+    that ticket (with `message_id`, the ticket message it carried)."""
     message = {"subject": subject, "body": body, "to": list(to), "headers": dict(headers or {}), "about": about}
+    if ticket_id is not None:
+        message.update(ticket_id=ticket_id, message_id=message_id)
 
     def enqueue():
         try:
@@ -45,11 +49,37 @@ def send_email(self, message):
     except (smtplib.SMTPException, OSError) as exc:
         if _permanent(exc):
             logger.error("the mail server refused %s for good: %s", about, exc)
+            _undelivered(message, exc)
             return "refused"
+        if self.request.retries >= self.max_retries:
+            logger.error("gave up sending %s after %s tries: %s", about, self.request.retries + 1, exc)
+            _undelivered(message, exc)
+            return "failed"
         logger.warning("could not send %s (try %s): %s", about, self.request.retries + 1, exc)
         raise MailFailed(str(exc)) from None
     logger.info("sent %s", about)
     return "sent"
+
+
+def _undelivered(message, exc):
+    """Record on the message's ticket that it never left."""
+    if message.get("ticket_id") is None:
+        return
+    from .services import record_delivery_failure
+
+    record_delivery_failure(ticket_id=message["ticket_id"], to=message["to"], reason=_reason(exc),
+                            message_id=message.get("message_id"))
+
+
+def _reason(exc):
+    """What the server said, readable for an agent."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{address}: {code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+                         for address, (code, text) in exc.recipients.items())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+        return f"{exc.smtp_code} {text}"
+    return str(exc) or exc.__class__.__name__
 
 
 def _permanent(exc):

@@ -281,6 +281,7 @@ class TicketEvent(models.Model):
         SLA_WARNING = "sla_warning", _("SLA warning")
         SLA_BREACHED = "sla_breached", _("SLA breached")
         ESCALATION_DUE = "escalation_due", _("Escalation due")
+        DELIVERY_FAILED = "delivery_failed", _("Delivery failed")
 
     # Every event row is written once and marked processed once, and each
     # index costs both writes (the mark is not a HOT update: it leaves the

@@ -46,4 +46,5 @@ def _notify(event):
     # nothing), sent by the outgoing queue's workers, retried while SMTP is down.
     queue_email(subject=" ".join(subject.split()), body=body, to=[requester.email],
                 headers={"Auto-Submitted": "auto-replied", "X-Helpdesk-Ticket": str(ticket.number)},
-                about=f"the reply notification of ticket {ticket.number} to its requester")
+                about=f"the reply notification of ticket {ticket.number} to its requester",
+                ticket_id=ticket.pk, message_id=message.pk)

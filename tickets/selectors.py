@@ -129,7 +129,7 @@ def timeline(user, ticket):
 
 
 # Events that stand on their own line even inside a batch.
-_OWN_LINE = {TicketEvent.Kind.CREATED, TicketEvent.Kind.FOLLOW_UP}
+_OWN_LINE = {TicketEvent.Kind.CREATED, TicketEvent.Kind.FOLLOW_UP, TicketEvent.Kind.DELIVERY_FAILED}
 
 
 def _grouped(events):

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from helpdesk import rows
@@ -315,6 +315,35 @@ def create_ticket(
                     data={"follow_up": ticket.number})
         _save_events(events)
     return ticket
+
+
+def record_delivery_failure(*, ticket_id, to, reason, message_id=None):
+    """A message to `to` about the ticket never left (refused for good, or
+    the retries ran out): an internal event on the ticket, so that its agents
+    see on the ticket page that the requester did not get it, and a
+    dashboard notification for the agent who wrote the message and the
+    ticket's assignee. Returns the event, or None when the ticket is gone."""
+    from django.contrib.auth import get_user_model
+
+    from escalation.models import Notification
+
+    events = []
+    with transaction.atomic():
+        ticket = lock_ticket(ticket_id)
+        if ticket is None:
+            return None
+        _record(ticket, Kind.DELIVERY_FAILED, events=events, internal=True,
+                data={"to": list(to), "reason": str(reason)[:500], "message_id": message_id})
+        _save_events(events)
+        author = Message.objects.filter(pk=message_id).values_list("author_id", flat=True).first() if message_id else None
+        agents = get_user_model().objects.filter(pk__in={author, ticket.assignee_id} - {None}, is_active=True,
+                                                 role__in=["agent", "admin"])
+        for agent in agents:
+            with translation.override(agent.language or settings.LANGUAGE_CODE):
+                text = _("The email to %(to)s on ticket #%(number)s could not be delivered.") % {
+                    "to": ", ".join(to), "number": ticket.number}
+            Notification.objects.create(user=agent, ticket=ticket, text=text[:500])
+    return events[0]
 
 
 def _default_tier(ticket_type):

@@ -136,3 +136,62 @@ def test_a_permanent_refusal_is_not_retried(settings, caplog):
         controller.stop()
     assert (result.state, result.result) == ("SUCCESS", "refused")
     assert "refused a test message for good" in caplog.text
+
+
+def test_a_reply_refused_for_good_is_shown_on_the_ticket_and_to_its_agents(
+        settings, client, customer, agent, make_ticket, django_capture_on_commit_callbacks):
+    """The requester never got the agent's reply: the ticket page says so (to
+    agents only), and the agent's bell does."""
+    from escalation.models import Notification
+
+    controller = Controller(Refusing(), hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    ticket = make_ticket(customer)
+    services.assign_ticket(ticket=ticket, actor=agent, assignee=agent)
+    reply = services.add_message(ticket=ticket, author=agent, body="Here is your answer")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            process_events()
+    finally:
+        controller.stop()
+    failed = ticket.events.get(kind="delivery_failed")
+    assert failed.internal and failed.data["to"] == [customer.email] and failed.data["message_id"] == reply.pk
+    assert failed.data["reason"] == f"{customer.email}: 550 5.1.1 No such user"
+    [note] = Notification.objects.filter(user=agent)
+    assert note.ticket == ticket and customer.email in note.text and f"#{ticket.number}" in note.text
+    client.force_login(agent)
+    page = client.get(f"/agent/tickets/{ticket.number}/").content.decode()
+    assert (f"The email to {customer.email} could not be delivered: {customer.email}: 550 5.1.1 No such user"
+            in page)
+    client.force_login(customer)
+    assert "could not be delivered" not in client.get(f"/portal/tickets/{ticket.number}/").content.decode()
+
+
+def test_a_reply_that_runs_out_of_tries_is_shown_on_the_ticket(settings, customer, agent, make_ticket):
+    from tickets.mail import send_email
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", _free_port(), 2  # nobody listens
+    ticket = make_ticket(customer)
+    message = {**MESSAGE, "ticket_id": ticket.pk, "message_id": None}
+    last = send_email.apply(args=[message], retries=send_email.max_retries)
+    assert (last.state, last.result) == ("SUCCESS", "failed")
+    failed = ticket.events.get(kind="delivery_failed")
+    assert failed.data["to"] == ["olga@example.com"] and "refused" in failed.data["reason"].lower()
+
+
+def test_a_failed_delivery_is_told_in_the_agents_language(settings, client, customer, agent, make_ticket):
+    from escalation.models import Notification
+    from tickets.services import record_delivery_failure
+
+    agent.language = "ru"
+    agent.save()
+    ticket = make_ticket(customer)
+    services.assign_ticket(ticket=ticket, actor=agent, assignee=agent)
+    record_delivery_failure(ticket_id=ticket.pk, to=[customer.email], reason="550 No such user")
+    assert Notification.objects.get(user=agent).text == f"Письмо для {customer.email} по заявке #{ticket.number} не доставлено."
+    client.force_login(agent)
+    page = client.get(f"/agent/tickets/{ticket.number}/").content.decode()
+    assert f"Письмо для {customer.email} не доставлено: 550 No such user" in page
