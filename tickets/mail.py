@@ -74,8 +74,11 @@ def _undelivered(message, exc):
 def _reason(exc):
     """What the server said, readable for an agent."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return "; ".join(f"{address}: {code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
-                         for address, (code, text) in exc.recipients.items())
+        answers = {address: f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+                   for address, (code, text) in exc.recipients.items()}
+        if len(answers) == 1:
+            return next(iter(answers.values()))
+        return "; ".join(f"{address}: {answer}" for address, answer in answers.items())
     if isinstance(exc, smtplib.SMTPResponseException):
         text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
         return f"{exc.smtp_code} {text}"

@@ -158,13 +158,12 @@ def test_a_reply_refused_for_good_is_shown_on_the_ticket_and_to_its_agents(
         controller.stop()
     failed = ticket.events.get(kind="delivery_failed")
     assert failed.internal and failed.data["to"] == [customer.email] and failed.data["message_id"] == reply.pk
-    assert failed.data["reason"] == f"{customer.email}: 550 5.1.1 No such user"
+    assert failed.data["reason"] == "550 5.1.1 No such user"
     [note] = Notification.objects.filter(user=agent)
     assert note.ticket == ticket and customer.email in note.text and f"#{ticket.number}" in note.text
     client.force_login(agent)
     page = client.get(f"/agent/tickets/{ticket.number}/").content.decode()
-    assert (f"The email to {customer.email} could not be delivered: {customer.email}: 550 5.1.1 No such user"
-            in page)
+    assert f"The email to {customer.email} could not be delivered: 550 5.1.1 No such user" in page
     client.force_login(customer)
     assert "could not be delivered" not in client.get(f"/portal/tickets/{ticket.number}/").content.decode()
 
