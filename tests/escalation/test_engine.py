@@ -551,3 +551,20 @@ def test_a_requests_update_is_evaluated_without_reading_events_back(customer, ag
     assert reads == []
     assert TriggerFiring.objects.filter(trigger=trigger).count() == 1
     assert list(Ticket.objects.get(pk=ticket.pk).tags.values_list("name", flat=True)) == ["hot"]
+
+
+def test_firings_carry_only_the_indexes_their_queries_use(db, billing, make_trigger):
+    """Each index costs every firing's insert (one or more per routed ticket).
+    The trigger's lookups go through the two indexes that lead with it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'escalation_triggerfiring'")
+        columns = sorted(d.split("(", 1)[1].rstrip(")") for (d,) in cursor.fetchall())
+    assert columns == ["event_id", "id", "ticket_id", "trigger_id, created_at", "trigger_id, ticket_id, chain"]
+    trigger = make_trigger(actions=[{"type": "add_tags", "tags": ["x"]}])
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN SELECT id FROM escalation_triggerfiring WHERE trigger_id = %s", [trigger.pk])
+        plan = " ".join(row[0] for row in cursor.fetchall())
+    assert "firing_trigger_created" in plan or "trigger_once_per_chain" in plan
