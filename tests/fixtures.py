@@ -1,4 +1,10 @@
+import base64
+import json
+import uuid
+
 import pytest
+import redis
+from django.conf import settings as django_settings
 
 from tests.factories import (
     PASSWORD,
@@ -10,7 +16,7 @@ from tests.factories import (
 )
 from tickets import services
 
-__all__ = ["password", "customer", "other_customer", "agent", "admin_user", "ticket_type", "ticket", "api", "make_ticket"]
+__all__ = ["broker_queue", "password", "customer", "other_customer", "agent", "admin_user", "ticket_type", "ticket", "api", "make_ticket"]
 
 
 @pytest.fixture
@@ -69,3 +75,43 @@ def api():
             return self
 
     return Client()
+
+
+@pytest.fixture
+def broker_queue(settings):
+    """This test's own queue, which no worker reads, with coalescing on and
+    the tasks sent to the broker (not run inline)."""
+    from helpdesk.celery import app
+
+    name = f"test-dispatch-{uuid.uuid4().hex[:8]}"
+    settings.HELPDESK_OUTBOX_COALESCE = True
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = name
+    broker = redis.Redis.from_url(django_settings.REDIS_URL)
+    try:
+        yield BrokerQueue(broker, name)
+    finally:
+        app.conf.task_always_eager = True
+        app.conf.task_default_queue = "celery"
+        broker.delete(name)
+
+
+class BrokerQueue:
+    def __init__(self, broker, name):
+        self.broker, self.name = broker, name
+
+    def __len__(self):
+        return self.broker.llen(self.name)
+
+    def take(self):
+        """The oldest message, as the worker receives it: (task name, args, kwargs)."""
+        message = json.loads(self.broker.rpop(self.name))
+        args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        return message["headers"]["task"], args, kwargs
+
+    def run_next(self):
+        from tickets import tasks
+
+        name, args, kwargs = self.take()
+        assert name == "tickets.tasks.process_ticket_events"
+        return tasks.process_ticket_events(*args, **kwargs)

@@ -372,7 +372,7 @@ def restless_handler(events):
 
 
 def test_events_a_pass_writes_are_written_processed_and_its_leftovers_pending(
-        settings, ticket, bot, monkeypatch, django_capture_on_commit_callbacks):
+        settings, ticket, bot, monkeypatch, django_capture_on_commit_callbacks, broker_queue):
     """The events a pass's handlers write are processed in it, so they are
     written processed (no pending entry, no second write); when the rounds
     run out, the last round's events are put back to pending and dispatched."""
@@ -382,8 +382,6 @@ def test_events_a_pass_writes_are_written_processed_and_its_leftovers_pending(
 
     settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_outbox.restless_handler"]
     monkeypatch.setattr(tasks, "MAX_ROUNDS", 3)
-    sent = []
-    monkeypatch.setattr(tasks.process_ticket_events, "delay", lambda *args: sent.append(args))
     created = ticket.events.get()
     with django_capture_on_commit_callbacks(execute=True), CaptureQueriesContext(connection) as q:
         assert process_events([created.id], tickets=[ticket.pk]) == 3
@@ -391,7 +389,8 @@ def test_events_a_pass_writes_are_written_processed_and_its_leftovers_pending(
     changes = list(ticket.events.filter(kind="priority_changed").order_by("id"))
     assert len(changes) == 3
     assert all(e.processed_at is not None for e in changes[:2]) and changes[2].processed_at is None
-    assert sent == [([changes[2].id], [ticket.pk])]
+    assert len(broker_queue) == 1
+    assert broker_queue.take()[1] == [[changes[2].id], [ticket.pk]]
     marks = [sql for sql in statements(q.captured_queries) if sql.startswith("UPDATE tickets_ticketevent")]
     # The claim marks the ticket's pending events as it takes them; the leftover goes back.
     assert len(marks) == 2 and f"m.ticket_id = {ticket.pk} AND m.processed_at IS NULL RETURNING" in marks[0]
@@ -485,14 +484,12 @@ def test_a_task_without_its_tickets_reads_them_by_the_events(recorded, settings,
     assert not TicketEvent.objects.filter(processed_at__isnull=True).exists()
 
 
-def test_a_change_dispatches_its_tickets_with_its_events(customer, django_capture_on_commit_callbacks, monkeypatch):
-    from tickets import tasks
-
-    sent = []
-    monkeypatch.setattr(tasks.process_ticket_events, "delay", lambda *args: sent.append(args))
+def test_a_change_dispatches_its_tickets_with_its_events(customer, django_capture_on_commit_callbacks, broker_queue):
     with django_capture_on_commit_callbacks(execute=True):
         ticket = services.create_ticket(requester=customer, subject="s", body="b")
-    assert sent == [([ticket.events.get().id], [ticket.pk])]
+    assert len(broker_queue) == 1
+    name, args, _kwargs = broker_queue.take()
+    assert name == "tickets.tasks.process_ticket_events" and args == [[ticket.events.get().id], [ticket.pk]]
 
 
 @pytest.mark.django_db(transaction=True)
