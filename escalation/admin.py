@@ -21,10 +21,10 @@ from .actions import ACTION_TYPES
 from .assignment import FALLBACKS, STRATEGIES
 from .engine import dry_run
 from .models import AgentProfile, Group, Notification, Tier, Trigger, TriggerFiring
-from .rules import CHANGE_OPERATORS, EVENT_LABELS, EVENTS, FIELDS, OPERATORS, validate_trigger_definition
+from .rules import CHANGE_OPERATORS, EVENT_LABELS, FIELDS, OPERATORS, validate_trigger_definition
 
 FIELD_REFERENCE = {
-    "events": sorted(EVENTS),
+    "events": list(EVENT_LABELS),  # in the order of a ticket's life
     "fields": {name: sorted(OPERATORS[kind] | (CHANGE_OPERATORS if name in {"status", "priority", "type", "tier", "group", "assignee", "tags"} else set()))
                for name, kind in FIELDS.items()} | {"custom.<name>": ["is", "is_not", "gt", "lt", "contains", "is_set"]},
     "actions": list(ACTION_TYPES),
