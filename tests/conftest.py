@@ -82,6 +82,18 @@ def _persistent_connection():
 
 
 @pytest.fixture(autouse=True)
+def _language_reset():
+    """A request activates its language for the thread (LocaleMiddleware,
+    the user's preference) and nothing turns it off after the response: a
+    test that reads a page in Russian would leave every later test in this
+    thread speaking it."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache(settings):
     from django.core.cache import cache
 
