@@ -15,6 +15,7 @@ import regex
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -25,16 +26,18 @@ REGEX_MAX_LENGTH = 200
 REGEX_TIMEOUT_SECONDS = 0.05
 TEXT_LIMIT = 20_000  # characters of a body a regex looks at
 
-# The events a trigger can listen to, in the order of a ticket's life, with
-# what the editor calls them. Field changes are all `ticket_updated`.
+# The events a trigger can listen to, in the order of a ticket's life, named
+# as the event log names them; the two that gather several changes say which.
+# Field changes are all `ticket_updated`.
+_GATHERS = {
+    "message_added": gettext_lazy("reply or internal note"),
+    "ticket_updated": gettext_lazy("status, priority, type, assignee, tier, group, tags"),
+}
 EVENT_LABELS = {
-    "ticket_created": gettext_lazy("Ticket created"),
-    "message_added": gettext_lazy("Message added (reply or internal note)"),
-    "ticket_updated": gettext_lazy("Ticket updated (status, priority, type, assignee, tier, group, tags)"),
-    "ticket_reopened": gettext_lazy("Ticket reopened"),
-    "sla_warning": gettext_lazy("SLA target near"),
-    "sla_breached": gettext_lazy("SLA target missed"),
-    "escalation_due": gettext_lazy("Escalation due"),
+    kind: format_lazy("{} ({})", TicketEvent.Kind(kind).label, _GATHERS[kind]) if kind in _GATHERS
+    else TicketEvent.Kind(kind).label
+    for kind in ("ticket_created", "message_added", "ticket_updated", "ticket_reopened",
+                 "sla_warning", "sla_breached", "escalation_due")
 }
 EVENTS = set(EVENT_LABELS)
 UPDATE_KINDS = {

@@ -115,9 +115,10 @@ def test_trigger_events_are_named_in_the_admins_language(client, admin_user, set
     page = client.get(f"/admin/escalation/trigger/{trigger.pk}/change/").content.decode()
     labels = re.findall(r'<input type="checkbox" name="events" value="(\w+)"[^>]*>\s*([^<]+?)</label>', page)
     assert [code for code, _label in labels][:3] == ["ticket_created", "message_added", "ticket_updated"]
-    assert dict(labels)["sla_breached"] == "SLA target missed · sla_breached"
+    assert dict(labels)["sla_breached"] == "SLA breached · sla_breached"  # as the event log names it
     listing = client.get("/admin/escalation/trigger/").content.decode()
     assert "Ticket created, Message added (reply or internal note)" in listing
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ru"
     page = client.get(f"/admin/escalation/trigger/{trigger.pk}/change/").content.decode()
-    assert "Срок SLA нарушен · sla_breached" in page
+    assert "SLA нарушен · sla_breached" in page
+    assert "Заявка изменена (статус, приоритет, тип, исполнитель, линия, группа, метки) · ticket_updated" in page
