@@ -7,11 +7,12 @@ import logging
 from django.db import connection
 
 from helpdesk import rows
+from helpdesk.models import SYSTEM_USERNAME
 from tickets import outbox
 from tickets.models import Ticket, TicketEvent
 from tickets.services import EventContext, clean_tag, lock_ticket
 
-from .actions import SYSTEM_USERNAME, perform, system_actor
+from .actions import perform, system_actor
 from .models import Trigger, TriggerFiring
 from .rules import TEXT_LIMIT, Facts, RegexTimeout, compile_conditions, evaluate, listened_kind
 

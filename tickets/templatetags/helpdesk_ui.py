@@ -37,28 +37,28 @@ def priority_label(ticket):
                        mark_safe(icon))  # a constant, not user input
 
 
-@register.filter
-def status_label(value):
+def _label(choices, value):
+    """The label of a stored choice (an event's old or new value), or the
+    value itself when it is no longer one of them."""
     try:
-        return Status(value).label
+        return choices(value).label
     except ValueError:
         return value
+
+
+@register.filter
+def status_label(value):
+    return _label(Status, value)
 
 
 @register.filter
 def channel_label(value):
-    try:
-        return Channel(value).label
-    except ValueError:
-        return value
+    return _label(Channel, value)
 
 
 @register.filter
 def priority_text(value):
-    try:
-        return Priority(value).label
-    except ValueError:
-        return value
+    return _label(Priority, value)
 
 
 @register.simple_tag
