@@ -73,15 +73,16 @@ def _undelivered(message, exc):
 
 def _reason(exc):
     """What the server said, readable for an agent."""
+    def answer(code, text):  # smtplib keeps the server's text as bytes
+        return f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        answers = {address: f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
-                   for address, (code, text) in exc.recipients.items()}
+        answers = {address: answer(*reply) for address, reply in exc.recipients.items()}
         if len(answers) == 1:
             return next(iter(answers.values()))
-        return "; ".join(f"{address}: {answer}" for address, answer in answers.items())
+        return "; ".join(f"{address}: {text}" for address, text in answers.items())
     if isinstance(exc, smtplib.SMTPResponseException):
-        text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
-        return f"{exc.smtp_code} {text}"
+        return answer(exc.smtp_code, exc.smtp_error)
     return str(exc) or exc.__class__.__name__
 
 

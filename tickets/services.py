@@ -336,8 +336,9 @@ def record_delivery_failure(*, ticket_id, to, reason, message_id=None):
                 data={"to": list(to), "reason": str(reason)[:500], "message_id": message_id})
         _save_events(events)
         author = Message.objects.filter(pk=message_id).values_list("author_id", flat=True).first() if message_id else None
-        agents = get_user_model().objects.filter(pk__in={author, ticket.assignee_id} - {None}, is_active=True,
-                                                 role__in=["agent", "admin"])
+        User = get_user_model()
+        agents = User.objects.filter(pk__in={author, ticket.assignee_id} - {None}, is_active=True,
+                                     role__in=[User.Role.AGENT, User.Role.ADMIN])
         for agent in agents:
             with translation.override(agent.language or settings.LANGUAGE_CODE):
                 text = _("The email to %(to)s on ticket #%(number)s could not be delivered.") % {
