@@ -147,3 +147,27 @@ def test_a_change_committed_during_a_drain_is_not_left_behind(broker_queue, cust
     replied = waiting.events.filter(processed_at__isnull=True).count()  # the message, the status
     assert replied == pending() == 2 and len(broker_queue) == 1  # committed after the drain looked: its own task
     assert broker_queue.run_next() == replied and pending() == 0
+
+
+SEEN = []
+
+
+def key_seen(events):
+    """An event handler that notes whether a task is marked waiting."""
+    from helpdesk.celery import app
+
+    SEEN.append(cache.get(tasks._armed_key(app)))
+
+
+def test_the_task_gives_the_key_back_before_it_processes_anything(
+        broker_queue, settings, customer, django_capture_on_commit_callbacks):
+    """What makes coalescing safe: from the moment a task starts work, a
+    change that commits sends its own task, since the task may already have
+    looked past it. (Cleared at the end instead, a change committed between
+    the drain's last look and the end would wait for the sweep.)"""
+    SEEN.clear()
+    settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_dispatch.key_seen"]
+    create(customer, 1, django_capture_on_commit_callbacks)
+    assert cache.get(tasks._armed_key(app)) == 1
+    assert broker_queue.run_next() == 1
+    assert SEEN == [None]
