@@ -196,10 +196,7 @@ def _save_events(events):
     def send():
         from .tasks import dispatch
 
-        try:
-            dispatch(ids, tickets)
-        except Exception as exc:  # broker or cache unreachable: the sweep will find them
-            logger.warning("could not enqueue ticket events %s (%s); the periodic sweep will process them", ids, exc)
+        dispatch(ids, tickets)  # the broker unreachable: the sweep will find them
 
     transaction.on_commit(send)
 

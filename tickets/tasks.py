@@ -257,20 +257,23 @@ def _armed_key(app):
 def dispatch(event_ids, tickets):
     """Hand a committed change's events (of `tickets`) to a worker: a task,
     unless a queued task not yet started will take them (see above); a task
-    of their own when the cache cannot be reached. Raises when the broker
-    cannot be: the events then stay pending for the sweep."""
+    of their own when the cache cannot be reached. When the broker cannot
+    be, the events stay pending for the sweep (logged, not raised: the change
+    has committed)."""
     app = process_ticket_events.app
     key = None
     if settings.HELPDESK_OUTBOX_COALESCE and not app.conf.task_always_eager:
         key = _armed_key(app)
         try:
             if not cache.add(key, 1, ARMED_SECONDS):
-                return False
+                return
         except Exception as exc:
             logger.warning("cache unreachable (%s): ticket events %s get a task of their own", exc, event_ids)
             key = None
-    _send(event_ids, tickets, key)
-    return True
+    try:
+        _send(event_ids, tickets, key)
+    except Exception as exc:
+        logger.warning("could not enqueue ticket events %s (%s); the periodic sweep will process them", event_ids, exc)
 
 
 def _send(event_ids, tickets, key):
