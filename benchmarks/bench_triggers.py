@@ -244,8 +244,11 @@ def cmd_workers(args):
     in production. Timed from the first processed event."""
     queue = f"bench-{uuid.uuid4().hex[:6]}"
     setup_django(args.database_url, queue)
+    import redis
+
     from tickets.models import TicketEvent
 
+    broker = redis.Redis.from_url(os.environ["REDIS_URL"])
     install_triggers()
     TicketEvent.objects.filter(processed_at__isnull=True).update(processed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ"))
     for n in (1, 2):
@@ -253,9 +256,7 @@ def cmd_workers(args):
         pending = TicketEvent.objects.filter(processed_at__isnull=True)
         at_start = pending.count()
         first_id = pending.order_by("id").values_list("id", flat=True).first()
-        import redis
-
-        tasks_waiting = redis.Redis.from_url(os.environ["REDIS_URL"]).llen(queue)  # sent for the tickets' changes
+        tasks_waiting = broker.llen(queue)  # sent for the tickets' changes
         workers = _start_workers(n, queue, args.root, args.pool, args.concurrency)
         try:
             while pending.count() == at_start:
