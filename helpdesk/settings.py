@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -309,8 +310,9 @@ REST_FRAMEWORK["NUM_PROXIES"] = HELPDESK_PROXY_HOPS
 def _duration(name: str, default: str) -> timedelta:
     """A duration from the environment: `90` (seconds), `15m`, `12h`, `30d`."""
     value = env(name, default=default).strip().lower()
-    unit = value[-1:] if value[-1:] in "smhd" else "s"
-    number = value[:-1] if value[-1:] in "smhd" else value
+    number, unit = (value[:-1], value[-1]) if value[-1:] in ("s", "m", "h", "d") else (value, "s")
+    if not number.isdigit() or int(number) == 0:
+        raise ImproperlyConfigured(f"{name}={value!r}: expected a positive duration such as 90, 15m, 12h, 30d")
     return timedelta(seconds=int(number) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit])
 
 
