@@ -9,8 +9,8 @@ from .tokens import revoke_api_tokens
 _REVOKE_REASON = "_helpdesk_revoke_tokens"
 
 
-def _note_credentials_change(sender, instance: User, update_fields=None, **kwargs) -> None:
-    if instance.pk is None or (update_fields is not None and not {"password", "is_active"} & set(update_fields)):
+def _note_credentials_change(sender, instance: User, update_fields=None, raw=False, **kwargs) -> None:
+    if raw or instance.pk is None or (update_fields is not None and not {"password", "is_active"} & set(update_fields)):
         return  # new user, or e.g. the last_login update of every login
     before = User.objects.filter(pk=instance.pk).values("password", "is_active").first()
     if before is None:
