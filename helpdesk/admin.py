@@ -1,8 +1,15 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from .models import Organization, User
+from . import lockout
+from .forms import AdminLoginForm
+from .models import LoginThrottle, Organization, User
+
+# /admin/login/ tells a lockout from a wrong password too.
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(User)
@@ -27,3 +34,41 @@ class OrganizationAdmin(admin.ModelAdmin):
     list_display = ("name", "domain", "shares_tickets", "created_at")
     list_filter = ("shares_tickets",)
     search_fields = ("name", "domain")
+
+
+class LockedFilter(admin.SimpleListFilter):
+    title = _("locked out")
+    parameter_name = "locked"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(locked_until__gt=timezone.now())
+        if self.value() == "no":
+            return queryset.exclude(locked_until__gt=timezone.now())
+        return queryset
+
+
+@admin.register(LoginThrottle)
+class LoginThrottleAdmin(admin.ModelAdmin):
+    """Recent failed logins and lockouts (read-only); the action unlocks."""
+
+    list_display = ("account", "address", "scope", "failures", "lockouts", "locked_until", "last_failure_at",
+                    "last_path")
+    list_filter = (LockedFilter, "scope")
+    search_fields = ("account", "address")
+    actions = ["unlock"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Unlock and forget the failures"), permissions=["delete"])
+    def unlock(self, request, queryset):
+        count = lockout.unlock_logins(throttles=queryset, by=request.user.username)
+        self.message_user(request, ngettext("%(count)d login unlocked.", "%(count)d logins unlocked.", count)
+                          % {"count": count}, messages.SUCCESS)

@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class HelpdeskConfig(AppConfig):
     name = "helpdesk"
     verbose_name = _("Accounts")
+
+    def ready(self):
+        from . import signals
+
+        signals.connect()

@@ -1,8 +1,12 @@
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+
+from . import lockout
 
 
 class SignupForm(forms.Form):
@@ -34,3 +38,22 @@ class SignupForm(forms.Form):
             except ValidationError as exc:
                 self.add_error("password1", exc)
         return data
+
+
+class _LockoutMessageMixin:
+    """Say "too many failed attempts" instead of "wrong password" when the
+    backend refused a locked-out login (helpdesk.lockout)."""
+
+    def get_invalid_login_error(self):
+        locked_until = getattr(self.request, lockout.LOCKED_UNTIL_ATTR, None)
+        if locked_until:
+            return ValidationError(lockout.lockout_message(locked_until), code="locked_out")
+        return super().get_invalid_login_error()
+
+
+class LoginForm(_LockoutMessageMixin, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(_LockoutMessageMixin, AdminAuthenticationForm):
+    pass

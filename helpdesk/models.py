@@ -95,3 +95,35 @@ class User(AbstractUser):
 
     def __str__(self):
         return self.display_name
+
+
+class LoginThrottle(models.Model):
+    """Failed logins counted for one key (an account from one address, an
+    address, or an account from anywhere) and the lockout they caused."""
+
+    class Scope(models.TextChoices):
+        ACCOUNT_ADDRESS = "account_address", _("account from one address")
+        ADDRESS = "address", _("address, any account")
+        ACCOUNT = "account", _("account, any address")
+
+    scope = models.CharField(_("scope"), max_length=16, choices=Scope.choices)
+    # The account as typed and normalized (lower case): it need not exist.
+    account = models.CharField(_("account"), max_length=254, blank=True)
+    address = models.CharField(_("client address"), max_length=64, blank=True)
+    failures = models.PositiveIntegerField(_("failures since the last lockout"), default=0)
+    lockouts = models.PositiveIntegerField(
+        _("consecutive lockouts"), default=0, help_text=_("Each one doubles the next cool-off."))
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True, db_index=True)
+    last_failure_at = models.DateTimeField(_("last failure"), db_index=True)
+    last_path = models.CharField(_("last login path"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("failed login")
+        verbose_name_plural = _("failed logins and lockouts")
+        ordering = ["-last_failure_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "account", "address"], name="unique_login_throttle_key"),
+        ]
+
+    def __str__(self):
+        return " @ ".join(part for part in (self.account, self.address) if part)

@@ -2,9 +2,11 @@
 defaults for the zero-setup demo (`make run`: SQLite, in-memory channel layer,
 Celery over a filesystem broker)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -232,7 +234,7 @@ CELERY_BEAT_SCHEDULE = {
 # --- REST framework ---------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "helpdesk.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -303,6 +305,28 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIN
 # nearest one appended to X-Forwarded-For, not on the proxy's own address.
 HELPDESK_PROXY_HOPS = env.int("PROXY_HOPS", default=1 if env.bool("BEHIND_PROXY", default=False) else 0)
 REST_FRAMEWORK["NUM_PROXIES"] = HELPDESK_PROXY_HOPS
+
+
+def _duration(name: str, default: str) -> timedelta:
+    """A duration from the environment: `90` (seconds), `15m`, `12h`, `30d`."""
+    value = env(name, default=default).strip().lower()
+    number, unit = (value[:-1], value[-1]) if value[-1:] in ("s", "m", "h", "d") else (value, "s")
+    if not number.isdigit() or int(number) == 0:
+        raise ImproperlyConfigured(f"{name}={value!r}: expected a positive duration such as 90, 15m, 12h, 30d")
+    return timedelta(seconds=int(number) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit])
+
+
+# Login brute-force limits (helpdesk.lockout), on every login path: failures
+# per account from one address, per address, and per account from anywhere
+# (0 = off; off by default, since anyone could lock a known account out).
+HELPDESK_LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+HELPDESK_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
+HELPDESK_LOGIN_ACCOUNT_FAILURE_LIMIT = env.int("LOGIN_ACCOUNT_FAILURE_LIMIT", default=0)
+# The first lockout's length; each further one doubles it, up to the maximum.
+HELPDESK_LOGIN_COOLOFF = _duration("LOGIN_COOLOFF", "15m")
+HELPDESK_LOGIN_COOLOFF_MAX = _duration("LOGIN_COOLOFF_MAX", "24h")
+# API tokens expire this long after they were issued.
+HELPDESK_API_TOKEN_TTL = _duration("API_TOKEN_TTL", "30d")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 CSRF_FAILURE_VIEW = "helpdesk.views.csrf_failure"
