@@ -69,6 +69,57 @@
   }
   document.addEventListener("DOMContentLoaded", function () { connect(1000); });
 
+  // Ticket properties panel. A refused save (400) and a ticket the agent no
+  // longer sees (403/404) come back as HTML to show: the panel as stored with
+  // the error beside the field, or why the ticket is gone and where to go.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var xhr = e.detail.xhr;
+    if (!xhr || xhr.status < 400 || xhr.status >= 500) return;
+    var elt = e.detail.requestConfig && e.detail.requestConfig.elt;
+    if (xhr.getResponseHeader("HX-Retarget") || (elt && elt.closest && elt.closest("[data-swap-errors]"))) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+
+  // Keep the agent where they were: the focused control and the scroll
+  // position survive the swap of the ticket page.
+  var kept = null;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var active = document.activeElement;
+    kept = { id: active && active.id, x: window.scrollX, y: window.scrollY };
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!kept) return;
+    var k = kept;
+    kept = null;
+    var el = k.id && document.getElementById(k.id);
+    if (el && el !== document.activeElement) el.focus({ preventScroll: true });
+    window.scrollTo(k.x, k.y);
+  });
+
+  // A save that never got an answer (network, 5xx): put the stored value back
+  // and say so, rather than leave the panel showing an unsaved value.
+  function failedSave(e) {
+    var elt = e.detail && e.detail.elt;
+    if (!elt || !elt.closest || !elt.closest("#properties")) return;
+    if (elt.tagName === "SELECT") {
+      Array.prototype.forEach.call(elt.options, function (o) { o.selected = o.defaultSelected; });
+    } else if ("defaultValue" in elt) {
+      elt.value = elt.defaultValue;
+    }
+    var box = document.getElementById("messages");
+    if (box) {
+      var div = document.createElement("div");
+      div.className = "alert alert-danger shadow-sm toast-message";
+      div.setAttribute("role", "alert");
+      div.textContent = (document.getElementById("properties").dataset.failed || "Not saved.");
+      box.appendChild(div);
+    }
+  }
+  document.addEventListener("htmx:responseError", failedSave);
+  document.addEventListener("htmx:sendError", failedSave);
+
   // New-ticket form: show only the chosen type's custom fields.
   function syncTypeFields() {
     var select = document.getElementById("id_type");
