@@ -206,6 +206,7 @@ def explain_lost_ticket(user, *, number) -> dict | None:
                 "tier": (new.get("tier") or {}).get("name", "") if "tier" in new else "",
                 "group": (new.get("group") or {}).get("name", "") if "group" in new else "",
                 "unassigned": "assignee" in new and before["assignee"] == user.pk,
+                "by_you": lead.actor_id == user.pk,
                 "actor": lead.actor.display_name if lead.actor_id and lead.actor else "",
                 "trigger": (lead.data or {}).get("trigger_name", ""),
                 "at": lead.created_at,
