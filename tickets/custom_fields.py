@@ -16,7 +16,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 KINDS = ("text", "number", "choice", "date")
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 TEXT_LIMIT = 1000
 # Numbers are kept exact in JSON and in every client's float: ±2^53 is the
 # largest range a JavaScript or PostgreSQL float reads without rounding.
@@ -34,7 +34,7 @@ def validate_definitions(definitions):
         if not isinstance(d, dict):
             raise ValidationError(_("Custom field %(i)d is not an object.") % {"i": i})
         name, kind = d.get("name"), d.get("kind", "text")
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
             raise ValidationError(_("Custom field %(i)d: the name must be lowercase letters, digits and _.") % {"i": i})
         if name in seen:
             raise ValidationError(_("Custom field “%(n)s” is defined twice.") % {"n": name})
