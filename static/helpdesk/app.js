@@ -89,14 +89,18 @@
     var active = document.activeElement;
     kept = { id: active && active.id, x: window.scrollX, y: window.scrollY };
   });
-  document.addEventListener("htmx:afterSettle", function () {
+  function restore(done) {
     if (!kept) return;
     var k = kept;
-    kept = null;
+    if (done) kept = null;
     var el = k.id && document.getElementById(k.id);
     if (el && el !== document.activeElement) el.focus({ preventScroll: true });
-    window.scrollTo(k.x, k.y);
-  });
+    // "instant": the page's smooth scrolling would glide back from where
+    // the swap left it; restored before paint, the agent sees no jump.
+    if (window.scrollX !== k.x || window.scrollY !== k.y) window.scrollTo({ left: k.x, top: k.y, behavior: "instant" });
+  }
+  document.addEventListener("htmx:afterSwap", function () { restore(false); });
+  document.addEventListener("htmx:afterSettle", function () { restore(true); });
 
   // A save that never got an answer (network, 5xx): put the stored value back
   // and say so, rather than leave the panel showing an unsaved value.
