@@ -171,6 +171,7 @@ def test_agent_panel_shows_and_saves_values(client, agent, paid_ticket):
     assert paid_ticket.custom_fields == {"order_id": "A-17", "amount": 99.9, "card": "visa"}
     event = paid_ticket.events.get(field="custom.amount")
     assert (event.old_value, event.new_value, event.actor) == (12.5, 99.9, agent)
+    assert f"{agent.display_name} changed Amount: 12.5 → 99.9" in response.content.decode()  # in the timeline
 
 
 @pytest.mark.parametrize(("field", "raw", "message"), [
