@@ -118,7 +118,7 @@ def test_saving_a_property_keeps_focus_and_scroll_and_the_toast_covers_nothing(d
     assert abs(page.evaluate("window.scrollY") - before) < 5
     expect(toast).to_have_attribute("role", "status")
     box = toast.bounding_box()
-    for label in ("Status", "Priority", "Type", "Assignee", "Tags"):
+    for label in ("Status", "Priority", "Type", "Assignee", "Tags", "Submit as"):
         field = page.get_by_label(label).bounding_box()
         overlaps = not (box["x"] > field["x"] + field["width"] or box["x"] + box["width"] < field["x"]
                         or box["y"] > field["y"] + field["height"] or box["y"] + box["height"] < field["y"])

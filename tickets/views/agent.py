@@ -210,8 +210,6 @@ def properties(request, number):
                 errors.setdefault(key, []).extend(errs)
         else:
             messages.success(request, _("Ticket updated."))
-    if errors:
-        messages.error(request, _("Not saved: see the properties panel."))
     status = 400 if errors else 200
     try:
         ticket = selectors.get_visible_ticket(request.user, number=number)
