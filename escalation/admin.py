@@ -1,4 +1,5 @@
 import json
+import re
 from datetime import timedelta
 
 from django import forms
@@ -250,8 +251,49 @@ class GroupAdmin(admin.ModelAdmin):
         return obj.n_members
 
 
+class SkillsField(forms.Field):
+    """Skills as a tag input ("ru, printers"), stored as a list of words."""
+
+    widget = forms.TextInput
+    word = re.compile(r"^[\w.+#-]{1,40}$")
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return ", ".join(value)
+        return value or ""
+
+    def to_python(self, value):
+        if isinstance(value, list | tuple):
+            return list(value)
+        words = [w.strip().lower() for w in re.split(r"[,\s]+", value or "") if w.strip()]
+        bad = [w for w in words if not self.word.match(w)]
+        if bad:
+            raise ValidationError(_("Not a skill: %(words)s. Use words such as ru or printers.")
+                                  % {"words": ", ".join(bad)})
+        if len(words) > 50:
+            raise ValidationError(_("At most 50 skills."))
+        return sorted(set(words))
+
+
+class AgentProfileForm(forms.ModelForm):
+    skills = SkillsField(label=_("skills"), required=False)
+
+    class Meta:
+        model = AgentProfile
+        fields = ("user", "skills", "max_open_tickets", "max_concurrent_chats", "presence")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        known = sorted({s for skills in AgentProfile.objects.values_list("skills", flat=True) for s in skills or []})
+        help_text = gettext("Separate skills with commas: a language (ru) or a product (printers).")
+        if known:
+            help_text += " " + gettext("In use: %(skills)s.") % {"skills": ", ".join(known[:100])}
+        self.fields["skills"].help_text = help_text
+
+
 @admin.register(AgentProfile)
 class AgentProfileAdmin(admin.ModelAdmin):
+    form = AgentProfileForm
     list_display = ("user", "presence", "skill_list", "load", "chats")
     list_filter = ("presence",)
     search_fields = ("user__username", "user__email")

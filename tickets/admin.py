@@ -1,21 +1,109 @@
+from django import forms
+from django.conf import settings
 from django.contrib import admin
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
+from .custom_fields import NAME_PATTERN as CUSTOM_NAME
 from .models import Tag, Ticket, TicketEvent, TicketType
+
+KIND_LABELS = {"text": _("text"), "number": _("number"), "choice": _("choice"), "date": _("date")}
+
+
+class CustomFieldRowForm(forms.Form):
+    """One custom field definition as a row of the ticket type's admin form
+    (custom_fields.validate_definitions has the rules; the rows say them
+    beside the input)."""
+
+    name = forms.CharField(label=_("name"), max_length=40, required=False,
+                           help_text=_("lowercase letters, digits and _, e.g. order_id"))
+    label = forms.CharField(label=_("label"), max_length=100, required=False)
+    kind = forms.ChoiceField(label=_("kind"), choices=list(KIND_LABELS.items()), initial="text")
+    choices = forms.CharField(label=_("choices"), max_length=2000, required=False,
+                              help_text=_("choice fields: the options, separated by commas"))
+    required = forms.BooleanField(label=_("required"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The label in the other languages; empty: the label above.
+        for code, language in settings.LANGUAGES:
+            if code != settings.LANGUAGE_CODE:
+                self.fields[f"label_{code}"] = forms.CharField(
+                    label=format_lazy("{} ({})", _("label"), language), max_length=100, required=False)
+        for field in self.fields.values():
+            field.widget.attrs.setdefault("aria-label", str(field.label))
+
+    @property
+    def language_fields(self):
+        return [self[n] for n in self.fields if n.startswith("label_")]
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if name and not CUSTOM_NAME.match(name):
+            raise forms.ValidationError(_("Use lowercase letters, digits and _, starting with a letter."))
+        return name
+
+    def clean(self):
+        data = super().clean()
+        if data.get("name") and data.get("kind") == "choice" and not self.choice_list():
+            self.add_error("choices", _("A choice field needs its options, separated by commas."))
+        return data
+
+    def choice_list(self):
+        return [c.strip() for c in (self.cleaned_data.get("choices") or "").split(",") if c.strip()]
+
+    def definition(self) -> dict:
+        d = self.cleaned_data
+        labels = {n[len("label_"):]: d[n].strip() for n in self.fields if n.startswith("label_") and d.get(n, "").strip()}
+        return {"name": d["name"], "label": d.get("label") or d["name"], "kind": d["kind"], "required": d["required"],
+                **({"choices": self.choice_list()} if d["kind"] == "choice" else {}),
+                **({"labels": labels} if labels else {})}
+
+    @staticmethod
+    def initial_for(d) -> dict:
+        return {"name": d.get("name", ""), "label": d.get("label", ""), "kind": d.get("kind", "text"),
+                "choices": ", ".join(d.get("choices") or []), "required": bool(d.get("required")),
+                **{f"label_{code}": text for code, text in (d.get("labels") or {}).items()}}
+
+
+CustomFieldRows = forms.formset_factory(CustomFieldRowForm, extra=2, can_delete=True, max_num=50, validate_max=True)
+
+
+class TicketTypeAdminForm(forms.ModelForm):
+    # Composed from the rows below (never typed as JSON).
+    field_definitions = forms.JSONField(required=False, widget=forms.HiddenInput)
+
+    class Meta:
+        model = TicketType
+        fields = ("name", "description", "active", "position", "default_priority", "default_tier", "default_group",
+                  "field_definitions")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        initial = [CustomFieldRowForm.initial_for(d) for d in (self.instance.field_definitions or [])]
+        self.rows = CustomFieldRows(self.data if self.is_bound else None, initial=initial, prefix="cf")
+
+    def clean_field_definitions(self):
+        if not self.rows.is_valid():
+            raise forms.ValidationError(_("Correct the custom fields below."))
+        definitions, seen = [], set()
+        for row in self.rows.forms:
+            if not row.cleaned_data.get("name") or row.cleaned_data.get("DELETE"):
+                continue
+            if row.cleaned_data["name"] in seen:
+                row.add_error("name", _("This name is used by another field."))
+                raise forms.ValidationError(_("Correct the custom fields below."))
+            seen.add(row.cleaned_data["name"])
+            definitions.append(row.definition())
+        return definitions
 
 
 @admin.register(TicketType)
 class TicketTypeAdmin(admin.ModelAdmin):
+    form = TicketTypeAdminForm
+    change_form_template = "admin/tickets/tickettype/change_form.html"
     list_display = ("name", "default_priority", "default_tier", "default_group", "active", "position")
     list_select_related = ("default_tier", "default_group")
-    fields = ("name", "description", "active", "position", "default_priority", "default_tier", "default_group",
-              "field_definitions")
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if db_field.name == "field_definitions":
-            kwargs["help_text"] = (
-                '[{"name": "order_id", "label": "Order number", "kind": "text|number|choice|date", '
-                '"required": true, "choices": ["a", "b"]}]')
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
     list_filter = ("active", "default_priority")
     list_editable = ("active", "position")
     search_fields = ("name", "description")

@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from . import selectors
+from .custom_fields import label as custom_label
 from .models import Priority, Status
 
 
@@ -22,6 +23,24 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
+def custom_form_field(definition) -> forms.Field:
+    """The form field for one custom field definition (portal form and agent
+    panel). Not required and not converted here: custom_fields.check_values()
+    validates every channel's values the same way."""
+    kind = definition["kind"]
+    if kind == "choice":
+        field = forms.ChoiceField(choices=[("", "—")] + [(c, c) for c in definition["choices"]])
+    elif kind == "date":
+        field = forms.CharField(widget=forms.DateInput(attrs={"type": "date"}))
+    elif kind == "number":
+        field = forms.CharField(widget=forms.NumberInput(attrs={"step": "any"}))
+    else:
+        field = forms.CharField(max_length=1000)
+    field.required = False
+    field.label = custom_label(definition) + (" *" if definition.get("required") else "")
+    return field
+
+
 class NewTicketForm(forms.Form):
     subject = forms.CharField(label=_("Subject"), max_length=255)
     type = forms.ModelChoiceField(label=_("Type"), queryset=selectors.active_ticket_types(), required=False,
@@ -40,18 +59,7 @@ class NewTicketForm(forms.Form):
             names = []
             for d in ticket_type.field_definitions or []:
                 name = f"cf_{ticket_type.pk}_{d['name']}"
-                kind = d["kind"]
-                if kind == "choice":
-                    field = forms.ChoiceField(choices=[("", "—")] + [(c, c) for c in d["choices"]])
-                elif kind == "date":
-                    field = forms.CharField(widget=forms.DateInput(attrs={"type": "date"}))
-                elif kind == "number":
-                    field = forms.CharField(widget=forms.NumberInput(attrs={"step": "any"}))
-                else:
-                    field = forms.CharField(max_length=1000)
-                field.required = False
-                field.label = d["label"] + (" *" if d.get("required") else "")
-                self.fields[name] = field
+                self.fields[name] = custom_form_field(d)
                 names.append(name)
             if names:
                 self.type_fieldsets.append((ticket_type, [self[n] for n in names]))
@@ -73,6 +81,11 @@ class AgentReplyForm(ReplyForm):
     internal = forms.BooleanField(label=_("Internal note"), required=False)
     status = forms.ChoiceField(label=_("Submit as"), choices=[("", _("Keep status"))] + list(Status.choices),
                                required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The properties panel swaps the ticket page: the text being typed stays.
+        self.fields["body"].widget.attrs["hx-preserve"] = "true"
 
 
 class PropertiesForm(forms.Form):

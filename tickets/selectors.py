@@ -153,3 +153,73 @@ def _grouped(events):
         lead.rest = [e for e in group if e is not lead]
         out.append(lead)
     return out
+
+
+# Events that move a ticket between scopes (see agent_scope).
+_SCOPE_KINDS = (TicketEvent.Kind.TIER, TicketEvent.Kind.GROUP, TicketEvent.Kind.ASSIGNEE)
+
+
+def _in_scope(user, state, memberships) -> bool:
+    """agent_scope() for a ticket's tier/group/assignee ids (not a query)."""
+    if state["assignee"] == user.pk or (state["tier"] is None and state["group"] is None):
+        return True
+    return state["group"] in {g for g, _t in memberships} or state["tier"] in {t for _g, t in memberships}
+
+
+def explain_lost_ticket(user, *, number) -> dict | None:
+    """Why an agent no longer sees ticket `number`: the last move (tier, group,
+    assignee change) that took it out of their scope, or None.
+
+    It explains only to an agent who could see the ticket just before that
+    move (assigned to them, in their groups or tiers, or unrouted, judged
+    with their current memberships), and only the move: the number, where it
+    went (tier and group names), who or which trigger moved it and when —
+    never the subject, the requester or the messages. Anyone else gets None,
+    as for a number that does not exist, so existence is not leaked."""
+    from escalation.models import Group
+
+    if user is None or not user.is_authenticated or not user.is_agent or user.is_helpdesk_admin:
+        return None
+    ticket = Ticket.objects.filter(number=number).only("id", "number", "tier_id", "group_id", "assignee_id").first()
+    if ticket is None or visible_tickets(user).filter(pk=ticket.pk).exists():
+        return None
+    memberships = list(Group.objects.filter(members=user).values_list("id", "tier_id"))
+    events = list(ticket.events.filter(kind__in=_SCOPE_KINDS).select_related("actor").order_by("-id")[:50])
+    state = {"tier": ticket.tier_id, "group": ticket.group_id, "assignee": ticket.assignee_id}
+    # Walk back one change (batch) at a time: the first state, from the
+    # newest, in which the agent saw the ticket is the one before the move.
+    i = 0
+    while i < len(events):
+        batch_id = (events[i].data or {}).get("batch")
+        batch = [events[i]]
+        while i + len(batch) < len(events) and batch_id and (events[i + len(batch)].data or {}).get("batch") == batch_id:
+            batch.append(events[i + len(batch)])
+        i += len(batch)
+        before = dict(state)
+        for event in batch:
+            before[event.field] = (event.old_value or {}).get("id") if isinstance(event.old_value, dict) else None
+        if _in_scope(user, before, memberships):
+            new = {e.field: e.new_value for e in batch}
+            lead = batch[-1]  # the oldest event of the change
+            return {
+                "number": ticket.number,
+                "tier": (new.get("tier") or {}).get("name", "") if "tier" in new else "",
+                "group": (new.get("group") or {}).get("name", "") if "group" in new else "",
+                "unassigned": "assignee" in new and before["assignee"] == user.pk,
+                "by_you": lead.actor_id == user.pk,
+                "actor": lead.actor.display_name if lead.actor_id and lead.actor else "",
+                "trigger": (lead.data or {}).get("trigger_name", ""),
+                "at": lead.created_at,
+            }
+        state = before
+    return None
+
+
+def next_ticket(user, *, exclude_number=None):
+    """Where an agent goes next: their oldest-updated open ticket, else the
+    oldest unassigned open one in their scope (None when there is none)."""
+    qs = visible_tickets(user).filter(status__in=[Status.NEW, Status.OPEN]).only("id", "number", "subject")
+    if exclude_number is not None:
+        qs = qs.exclude(number=exclude_number)
+    return (qs.filter(assignee=user).order_by("updated_at").first()
+            or qs.filter(assignee__isnull=True).order_by("updated_at").first())

@@ -593,6 +593,46 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), locke
     return ticket
 
 
+def set_custom_fields(*, ticket, actor, values: dict, ctx=None) -> Ticket:
+    """Agents change custom field values (`values`: name → raw value, "" or
+    None clears one); the others are kept. Validated like the portal and the
+    API (custom_fields.check_values); errors are keyed `custom.<name>`. One
+    `ticket_updated` event per field that changed."""
+    from .custom_fields import check_values, label
+
+    if not actor.is_agent:
+        raise PermissionDenied(_("Only agents can change custom fields."))
+    events = []
+    with transaction.atomic():
+        ticket = lock_ticket(ticket.pk, required=True)
+        definitions = {d["name"]: d for d in (ticket.type.field_definitions if ticket.type_id else None) or []}
+        current = {n: v for n, v in (ticket.custom_fields or {}).items() if n in definitions}
+        unknown = [n for n in values if n not in definitions]
+        if unknown:
+            raise ValidationError({f"custom.{n}": [_("“%(n)s” is not a field of this ticket type.") % {"n": n}]
+                                   for n in unknown})
+        cleaned, errors = check_values(ticket.type, {**current, **values})
+        errors = {n: e for n, e in errors.items() if n in values or n == ""}
+        if errors:
+            raise ValidationError({f"custom.{n}" if n else "custom_fields": e for n, e in errors.items()})
+        stored = dict(ticket.custom_fields or {})
+        for name in values:
+            old, new = stored.get(name), cleaned.get(name)
+            if old == new:
+                continue
+            _record(ticket, Kind.UPDATED, actor=actor, field=f"custom.{name}", old=old, new=new,
+                    data={"label": label(definitions[name])}, ctx=ctx, events=events)
+            if new is None:
+                stored.pop(name, None)
+            else:
+                stored[name] = new
+        if events:
+            ticket.custom_fields = stored
+            rows.update(ticket, ["custom_fields", "updated_at"])
+        _save_events(events)
+    return ticket
+
+
 def _differs(ticket, name, value):
     """Is `value` (an object or None) another than the ticket's `name`? By id:
     the ticket's current object is only read if the change needs its name."""

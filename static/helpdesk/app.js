@@ -69,6 +69,61 @@
   }
   document.addEventListener("DOMContentLoaded", function () { connect(1000); });
 
+  // Ticket properties panel. A refused save (400) and a ticket the agent no
+  // longer sees (403/404) come back as HTML to show: the panel as stored with
+  // the error beside the field, or why the ticket is gone and where to go.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var xhr = e.detail.xhr;
+    if (!xhr || xhr.status < 400 || xhr.status >= 500) return;
+    var elt = e.detail.requestConfig && e.detail.requestConfig.elt;
+    if (xhr.getResponseHeader("HX-Retarget") || (elt && elt.closest && elt.closest("[data-swap-errors]"))) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+
+  // Keep the agent where they were: the focused control and the scroll
+  // position survive the swap of the ticket page.
+  var kept = null;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var active = document.activeElement;
+    kept = { id: active && active.id, x: window.scrollX, y: window.scrollY };
+  });
+  function restore(done) {
+    if (!kept) return;
+    var k = kept;
+    if (done) kept = null;
+    var el = k.id && document.getElementById(k.id);
+    if (el && el !== document.activeElement) el.focus({ preventScroll: true });
+    // "instant": the page's smooth scrolling would glide back from where
+    // the swap left it; restored before paint, the agent sees no jump.
+    if (window.scrollX !== k.x || window.scrollY !== k.y) window.scrollTo({ left: k.x, top: k.y, behavior: "instant" });
+  }
+  document.addEventListener("htmx:afterSwap", function () { restore(false); });
+  document.addEventListener("htmx:afterSettle", function () { restore(true); });
+
+  // A save that never got an answer (network, 5xx): put the stored value back
+  // and say so, rather than leave the panel showing an unsaved value.
+  function failedSave(e) {
+    var elt = e.detail && e.detail.elt;
+    if (!elt || !elt.closest || !elt.closest("#properties")) return;
+    if (elt.tagName === "SELECT") {
+      Array.prototype.forEach.call(elt.options, function (o) { o.selected = o.defaultSelected; });
+    } else if ("defaultValue" in elt) {
+      elt.value = elt.defaultValue;
+    }
+    var box = document.getElementById("messages");
+    if (box) {
+      var div = document.createElement("div");
+      div.className = "alert alert-danger shadow-sm toast-message";
+      div.setAttribute("role", "alert");
+      div.textContent = (document.getElementById("properties").dataset.failed || "Not saved.");
+      box.appendChild(div);
+    }
+  }
+  document.addEventListener("htmx:responseError", failedSave);
+  document.addEventListener("htmx:sendError", failedSave);
+
   // New-ticket form: show only the chosen type's custom fields.
   function syncTypeFields() {
     var select = document.getElementById("id_type");

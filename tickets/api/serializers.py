@@ -74,6 +74,8 @@ class TicketUpdateSerializer(serializers.Serializer):
     type = serializers.IntegerField(required=False, allow_null=True)
     assignee = serializers.IntegerField(required=False, allow_null=True)
     tags = serializers.ListField(child=serializers.CharField(max_length=60), required=False, max_length=50)
+    custom_fields = serializers.DictField(required=False, help_text="Agents: values for the ticket type's custom "
+                                          "fields (name → value; null or \"\" clears one); the others are kept.")
 
 
 class AttachmentSerializer(serializers.ModelSerializer):

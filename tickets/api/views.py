@@ -2,6 +2,7 @@
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -83,7 +84,16 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         changes = dict(data.validated_data)
         if "assignee" in changes:
             changes["assignee"] = _agent(changes["assignee"])
-        services.update_ticket(ticket=ticket, actor=request.user, **changes)
+        custom = changes.pop("custom_fields", None)
+        # One request, one outcome: a refused custom value undoes the rest.
+        with transaction.atomic():
+            if custom is not None:
+                try:
+                    services.set_custom_fields(ticket=ticket, actor=request.user, values=custom)
+                except ValidationError as exc:
+                    raise ValidationError({"custom_fields": [m for msgs in exc.message_dict.values() for m in msgs]}) from None
+            if changes:
+                services.update_ticket(ticket=ticket, actor=request.user, **changes)
         return Response(TicketSerializer(self.get_queryset().get(pk=ticket.pk)).data)
 
     def update(self, request, *args, **kwargs):

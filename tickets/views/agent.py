@@ -6,7 +6,6 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -16,7 +15,7 @@ from helpdesk.pagination import CappedPaginator
 
 from .. import selectors, services
 from ..filters import VIEW_CHOICES, TicketFilter
-from ..forms import AgentReplyForm, PropertiesForm
+from ..forms import AgentReplyForm, PropertiesForm, custom_form_field
 from ..models import Priority, Status, Ticket
 
 PAGE_SIZE = 30
@@ -36,13 +35,6 @@ def agent_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
-
-
-def _ticket_or_404(request, number):
-    try:
-        return selectors.get_visible_ticket(request.user, number=number)
-    except Ticket.DoesNotExist:
-        raise Http404 from None
 
 
 def _errors_to_messages(request, exc):
@@ -100,7 +92,7 @@ def counts(request):
     })
 
 
-def _ticket_context(request, ticket, reply_form=None):
+def _ticket_context(request, ticket, reply_form=None, panel_errors=None):
     return {
         "ticket": ticket,
         "timeline": selectors.timeline(request.user, ticket),
@@ -111,19 +103,60 @@ def _ticket_context(request, ticket, reply_form=None):
         "statuses": Status.choices,
         "ticket_types": selectors.active_ticket_types(),
         "agents": selectors.assignable_agents(),
+        "custom_fields": _custom_panel_fields(ticket, panel_errors or {}),
+        "panel_errors": panel_errors or {},
     }
+
+
+def _custom_panel_fields(ticket, errors):
+    """The ticket type's custom fields as panel inputs, with the stored values."""
+    values = ticket.custom_fields or {}
+    fields = []
+    for d in (ticket.type.field_definitions if ticket.type_id and ticket.type else None) or []:
+        field = custom_form_field(d)
+        value = values.get(d["name"])
+        fields.append({"name": f"cf_{d['name']}", "definition": d, "label": field.label, "kind": d["kind"],
+                       "choices": d.get("choices") or [], "value": "" if value is None else str(value),
+                       "errors": errors.get(f"cf_{d['name']}", [])})
+    return fields
+
+
+def _gone(request, number, *, unsent="", unsaved=False, status=404):
+    """Not a bare 404: why the agent no longer sees the ticket (when they saw
+    it before its last move) and where to go next. htmx requests from the
+    properties panel get the notice in place of the panel."""
+    context = {
+        "number": number, "move": selectors.explain_lost_ticket(request.user, number=number),
+        "next_ticket": selectors.next_ticket(request.user, exclude_number=number),
+        "unsent": unsent, "unsaved": unsaved,
+    }
+    if request.htmx:
+        response = render(request, "agent/_ticket_gone.html", {**context, "gone_id": "properties", "oob_messages": True},
+                          status=status)
+        response["HX-Retarget"] = "#properties"
+        response["HX-Reswap"] = "outerHTML"
+        return response
+    return render(request, "agent/ticket_gone.html", context, status=status)
 
 
 @agent_required
 def ticket_detail(request, number):
-    ticket = _ticket_or_404(request, number)
+    try:
+        ticket = selectors.get_visible_ticket(request.user, number=number)
+    except Ticket.DoesNotExist:
+        return _gone(request, number)
     return render(request, "agent/ticket.html", _ticket_context(request, ticket))
 
 
 @agent_required
 @require_POST
 def reply(request, number):
-    ticket = _ticket_or_404(request, number)
+    try:
+        ticket = selectors.get_visible_ticket(request.user, number=number)
+    except Ticket.DoesNotExist:
+        # Moved away (a trigger, another agent) while the agent was typing:
+        # say why and give the text back, nothing lost.
+        return _gone(request, number, unsent=request.POST.get("body", "")[:200_000])
     form = AgentReplyForm(request.POST, request.FILES)
     if form.is_valid():
         try:
@@ -138,15 +171,22 @@ def reply(request, number):
         else:
             messages.success(request, _("Internal note added.") if form.cleaned_data["internal"] else _("Reply sent."))
             return redirect("agent:ticket", number=ticket.number)
-    ticket = _ticket_or_404(request, number)
+    try:
+        ticket = selectors.get_visible_ticket(request.user, number=number)
+    except Ticket.DoesNotExist:
+        return _gone(request, number, unsent=request.POST.get("body", "")[:200_000])
     return render(request, "agent/ticket.html", _ticket_context(request, ticket, reply_form=form), status=400)
 
 
 @agent_required
 @require_POST
 def properties(request, number):
-    """Save the properties panel; htmx posts only the field that changed."""
-    ticket = _ticket_or_404(request, number)
+    """Save the properties panel; htmx posts only the field that changed. A
+    failed save answers the panel as stored, the error beside the field."""
+    try:
+        ticket = selectors.get_visible_ticket(request.user, number=number)
+    except Ticket.DoesNotExist:
+        return _gone(request, number, unsaved=True)
     form = PropertiesForm(request.POST)
     form.is_valid()
     changes = {}
@@ -156,23 +196,30 @@ def properties(request, number):
             if name in ("status", "priority") and not value:
                 continue
             changes[name] = value
-    status = 200
-    if form.errors:
-        for errs in form.errors.values():
-            for err in errs:
-                messages.error(request, err)
-        status = 400
-    elif changes:
+    custom = {key[3:]: value for key, value in request.POST.items() if key.startswith("cf_")}
+    errors = {name: list(errs) for name, errs in form.errors.items()}
+    if not errors and (changes or custom):
         try:
-            services.update_ticket(ticket=ticket, actor=request.user, **changes)
-            messages.success(request, _("Ticket updated."))
+            if changes:
+                services.update_ticket(ticket=ticket, actor=request.user, **changes)
+            if custom:
+                services.set_custom_fields(ticket=ticket, actor=request.user, values=custom)
         except ValidationError as exc:
-            _errors_to_messages(request, exc)
-            status = 400
-    if not request.htmx:
+            for field, errs in exc.message_dict.items():
+                key = "cf_" + field[len("custom."):] if field.startswith("custom.") else field
+                errors.setdefault(key, []).extend(errs)
+        else:
+            messages.success(request, _("Ticket updated."))
+    status = 400 if errors else 200
+    try:
+        ticket = selectors.get_visible_ticket(request.user, number=number)
+    except Ticket.DoesNotExist:
+        # The change itself (or a trigger it fired) took the ticket away.
+        return _gone(request, number, status=200 if not errors else 404)
+    if not request.htmx and not errors:
         return redirect("agent:ticket", number=number)
-    ticket = _ticket_or_404(request, number)
-    return render(request, "agent/_ticket_main.html", _ticket_context(request, ticket), status=status)
+    template = "agent/_ticket_main.html" if request.htmx else "agent/ticket.html"
+    return render(request, template, _ticket_context(request, ticket, panel_errors=errors), status=status)
 
 
 @agent_required

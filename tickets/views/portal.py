@@ -11,6 +11,8 @@ from django.views.decorators.http import require_POST
 from helpdesk.pagination import CappedPaginator
 
 from .. import selectors, services
+from ..custom_fields import check_values as check_custom_values
+from ..custom_fields import display_values as display_custom_values
 from ..forms import NewTicketForm, ReplyForm
 from ..models import Channel, Status, Ticket
 
@@ -50,6 +52,13 @@ def ticket_list(request):
 def new_ticket(request):
     form = NewTicketForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
+        # Each custom field's error beside its input (the service checks the
+        # same way and would only list them above the form).
+        ticket_type = form.cleaned_data["type"]
+        _cleaned, field_errors = check_custom_values(ticket_type, form.custom_values(ticket_type))
+        for name, errs in field_errors.items():
+            form.add_error(f"cf_{ticket_type.pk}_{name}" if name else None, errs)
+    if request.method == "POST" and form.is_valid():
         try:
             ticket = services.create_ticket(
                 requester=request.user, subject=form.cleaned_data["subject"], body=form.cleaned_data["body"],
@@ -73,6 +82,7 @@ def ticket_detail(request, number, reply_form=None, status=200):
         "conversation": selectors.visible_messages(request.user, ticket),
         "reply_form": reply_form or ReplyForm(),
         "can_solve": ticket.can_transition_to(Status.SOLVED),
+        "custom_values": display_custom_values(ticket),
     }, status=status)
 
 
