@@ -245,7 +245,7 @@ def post(url: str, secret: str, payload: dict, *, attempt: int = 1) -> Delivery:
         if target.scheme == "https":
             pool = urllib3.HTTPSConnectionPool(address, target.port, server_hostname=target.host,
                                                assert_hostname=target.host, cert_reqs="CERT_REQUIRED",
-                                               ca_certs=certifi.where(), **options)
+                                               ca_certs=settings.WEBHOOK_CA_BUNDLE or certifi.where(), **options)
         else:
             pool = urllib3.HTTPConnectionPool(address, target.port, **options)
         try:

@@ -295,6 +295,9 @@ WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
 WEBHOOK_ALLOWED_NETWORKS = [str(ipaddress.ip_network(n, strict=False))
                             for n in env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])]
 WEBHOOK_ALLOWED_PORTS = env.list("WEBHOOK_ALLOWED_PORTS", cast=int, default=[80, 443, 8080, 8443])
+# The certificates HTTPS webhooks are checked against (a file of PEM
+# certificates, e.g. an internal CA's); empty: certifi's public ones.
+WEBHOOK_CA_BUNDLE = env("WEBHOOK_CA_BUNDLE", default="")
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 if env("EMAIL_URL", default=""):

@@ -8,6 +8,8 @@ import hashlib
 import hmac
 import json
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,7 +31,7 @@ class Listener:
     the answers in turn (the last one repeats); `location`: a Location header
     to send; `on_request`: called with each request before it is answered."""
 
-    def __init__(self, host="127.0.0.1", statuses=(204,), location=None):
+    def __init__(self, host="127.0.0.1", statuses=(204,), location=None, tls=None):
         listener = self
         self.received, self.statuses, self.location, self.on_request = [], list(statuses), location, None
 
@@ -56,6 +58,10 @@ class Listener:
             daemon_threads = True
 
         self.server = Server((host, 0), Handler)
+        if tls:  # (certificate file, key file)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -160,6 +166,7 @@ def test_an_allowed_delivery_is_signed_with_a_timestamp_and_recorded(
                                      "secret": "s3cret"}])
     ticket = fire(customer, django_capture_on_commit_callbacks)
     [(headers, body)] = hook.received
+    assert headers["Host"] == f"127.0.0.1:{hook.port}"
     timestamp = headers["X-Helpdesk-Timestamp"]
     assert abs(int(timestamp) - time.time()) < 60
     expected = hmac.new(b"s3cret", timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
@@ -175,6 +182,37 @@ def test_an_allowed_delivery_is_signed_with_a_timestamp_and_recorded(
     client.force_login(admin_user)
     html = client.get(f"/admin/escalation/triggerfiring/{delivery.firing_id}/change/").content.decode()
     assert "Webhook deliveries" in html and ">204<" in html and "delivered" in html
+
+
+def _certificate(directory, name):
+    """A self-signed certificate for `name`: (certificate file, key file)."""
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}"],
+                   check=True, capture_output=True, timeout=30)
+    return str(cert), str(key)
+
+
+def test_https_connects_to_the_checked_address_and_verifies_the_name(
+        settings, listen, tmp_path, customer, make_trigger, django_capture_on_commit_callbacks):
+    """An allowed host name: resolved once, the connection made to the
+    address checked, the name sent as Host and SNI and the certificate
+    verified for it (WEBHOOK_CA_BUNDLE trusts the test's own certificate)."""
+    right, wrong = _certificate(tmp_path, "localhost"), _certificate(tmp_path, "other.test")
+    hook, impostor = listen(tls=right), listen(tls=wrong)
+    settings.WEBHOOK_ALLOWED_HOSTS = ["localhost"]
+    settings.WEBHOOK_ALLOWED_PORTS = [hook.port, impostor.port]
+    settings.WEBHOOK_CA_BUNDLE = str(tmp_path / "bundle.pem")
+    (tmp_path / "bundle.pem").write_text(open(right[0]).read() + open(wrong[0]).read())
+    trigger = make_trigger(actions=[{"type": "webhook", "url": f"https://localhost:{hook.port}/hook"},
+                                    {"type": "webhook", "url": f"https://localhost:{impostor.port}/hook"}])
+    fire(customer, django_capture_on_commit_callbacks)
+    [(headers, _body)] = hook.received
+    assert headers["Host"] == f"localhost:{hook.port}"
+    assert impostor.received == []  # its certificate is trusted, but not for this name
+    deliveries = {d.action_index: d for d in WebhookDelivery.objects.filter(firing__trigger=trigger, attempt=1)}
+    assert deliveries[0].status_code == 204 and deliveries[0].outcome == "delivered"
+    assert deliveries[1].status_code is None and "TLS error" in deliveries[1].error
 
 
 def test_each_retry_is_checked_again_and_recorded(settings, allow_loopback, listen, customer, make_trigger,
@@ -357,3 +395,35 @@ def test_a_webhook_removed_from_its_trigger_is_dropped_and_recorded(allow_loopba
     assert hook.received == []
     delivery = WebhookDelivery.objects.get(firing__ticket=ticket)
     assert delivery.outcome == "failed" and "no longer has this webhook" in delivery.error
+
+
+def test_allowed_host_names_match_exactly_or_by_domain(settings):
+    from escalation.webhooks import _host_allowed
+
+    settings.WEBHOOK_ALLOWED_HOSTS = ["hooks.internal", ".corp.example"]
+    assert _host_allowed("hooks.internal") and _host_allowed("HOOKS.internal.")
+    assert _host_allowed("corp.example") and _host_allowed("a.b.corp.example")
+    assert not _host_allowed("evilhooks.internal") and not _host_allowed("evilcorp.example")
+
+
+def test_the_firings_endpoint_reads_deliveries_in_constant_queries(
+        allow_loopback, listen, customer, make_trigger, admin_user, api, django_assert_max_num_queries,
+        django_capture_on_commit_callbacks):
+    hook = listen(statuses=(503, 204))
+    allow_loopback(hook.port)
+    trigger = make_trigger(actions=[{"type": "webhook", "url": f"http://127.0.0.1:{hook.port}/a"},
+                                    {"type": "webhook", "url": f"http://127.0.0.1:{hook.port}/b"}])
+    client = api.as_user(admin_user)
+    url = f"/api/v1/triggers/{trigger.pk}/firings/"
+    fire(customer, django_capture_on_commit_callbacks)
+    client.get(url)  # the token's first use
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as one:
+        assert len(client.get(url).json()["results"][0]["deliveries"]) == 3  # 503 then 204, and 204
+    for i in range(4):
+        fire(customer, django_capture_on_commit_callbacks, subject=f"more {i}")
+    with django_assert_max_num_queries(len(one)):
+        rows = client.get(url).json()["results"]
+    assert len(rows) == 5 and all(len(r["deliveries"]) == 2 for r in rows[:4])
