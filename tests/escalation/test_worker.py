@@ -68,7 +68,14 @@ def running_workers(*groups):
     app.conf.task_always_eager = False
     app.conf.task_default_queue = queue
     try:
-        time.sleep(3)  # let the workers connect
+        # Until every worker answers a ping (at least 3 s, at most 60 s): on a
+        # loaded machine a fixed wait left the first ticket waiting for them.
+        started = time.monotonic()
+        time.sleep(3)
+        while time.monotonic() - started < 60:
+            answered = [name for reply in app.control.ping(timeout=1) for name in reply if queue in name]
+            if len(answered) >= len(run.workers):
+                break
         yield run
     finally:
         app.conf.task_always_eager = True
