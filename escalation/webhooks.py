@@ -7,6 +7,7 @@ webhook URL is shown or logged, and the timestamped HMAC signature."""
 import base64
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import logging
@@ -128,7 +129,10 @@ def parse_url(url: str) -> Target:
     auth = None
     if parts.username is not None:
         auth = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=~-._") + (f"?{parts.query}" if parts.query else "")
+    # Spaces, control characters and non-ASCII percent-encoded (they would
+    # break the request line); what is already encoded stays as it is.
+    safe = "/%:@!$&'()*+,;=~-._?"
+    path = quote(parts.path or "/", safe=safe) + (f"?{quote(parts.query, safe=safe)}" if parts.query else "")
     return Target(scheme=parts.scheme, host=host, port=port, path=path, auth=auth)
 
 
@@ -265,7 +269,7 @@ def post(url: str, secret: str, payload: dict, *, attempt: int = 1) -> Delivery:
             return done(error=_("no answer within %(s)s s") % {"s": READ_TIMEOUT}, retryable=True)
         except urllib3.exceptions.SSLError as exc:
             return done(error=_("TLS error: %(e)s") % {"e": _reason(exc)}, retryable=True)
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
             return done(error=_("connection failed: %(e)s") % {"e": _reason(exc)}, retryable=True)
         if 300 <= status < 400:
             return done(status_code=status, error=_("redirect (HTTP %(s)s) not followed") % {"s": status})

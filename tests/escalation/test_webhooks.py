@@ -372,10 +372,10 @@ def test_a_task_queued_in_the_old_format_is_checked_and_signed(settings, listen,
     hook = listen()
     settings.WEBHOOK_ALLOWED_PORTS = [hook.port]
     url = f"http://127.0.0.1:{hook.port}/hook"
-    assert call_webhook.apply(args=(url, "k", {"x": 1})).get() == "failed"
+    assert call_webhook.apply(args=(url, "k", {"x": 1})).result == "failed"
     assert hook.received == [] and "not delivered" in caplog.text and "refused" in caplog.text
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
-    assert call_webhook.apply(args=(url, "k", {"x": 1})).get() == "delivered"
+    assert call_webhook.apply(args=(url, "k", {"x": 1})).result == "delivered"
     [(headers, body)] = hook.received
     assert headers["X-Helpdesk-Signature"].endswith(
         hmac.new(b"k", headers["X-Helpdesk-Timestamp"].encode() + b"." + body, hashlib.sha256).hexdigest())
