@@ -1,6 +1,7 @@
 """Trigger actions: validated definitions, carried out as service calls (so
 every action records its own TicketEvent, caused by the triggering event)."""
 
+import logging
 import string
 
 from django.contrib.auth import get_user_model
@@ -14,6 +15,9 @@ from tickets.services import EventContext
 
 from .assignment import FALLBACKS, STRATEGIES, choose_agent
 from .models import Group, Notification, Tier
+from .webhooks import mask_url, validate_url
+
+logger = logging.getLogger(__name__)
 
 ACTION_TYPES = (
     "set_priority", "set_status", "set_type", "set_tier", "set_group", "assign", "assign_group",
@@ -128,6 +132,7 @@ def validate_action(action):
         url = action.get("url", "")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 2000:
             raise ValueError(_("webhook url must be an http(s) URL"))
+        validate_url(url)  # a literal local address or a port not allowed; names are checked at delivery
         if not isinstance(action.get("secret", ""), str):
             raise ValueError(_("webhook secret must be text"))
     return dict(action)
@@ -140,11 +145,12 @@ def render_template(text, ticket):
     )
 
 
-def perform(action, *, ticket, ctx, actor=None, dry_run=False, locked=False):
+def perform(action, *, ticket, ctx, actor=None, dry_run=False, locked=False, position=None):
     """Carry out one action. Returns (a sentence saying what it did, the
     ticket as the action left it). With dry_run, says what it would do and
     changes nothing. `locked`: the caller holds the ticket's row lock and
-    `ticket` is the row as it stands (services.update_ticket)."""
+    `ticket` is the row as it stands (services.update_ticket). `position`:
+    the action's index in its trigger (a webhook's task names it)."""
     kind = action["type"]
     value = action.get("value")
     actor = actor or (None if dry_run else system_actor())
@@ -220,18 +226,37 @@ def perform(action, *, ticket, ctx, actor=None, dry_run=False, locked=False):
         text = "notified " + (", ".join(str(u) for u in recipients) or "nobody")
     elif kind == "webhook":
         if not dry_run:
-            from django.db import transaction
-
-            from .tasks import call_webhook
-
-            payload = {"event": ctx.cause.kind if ctx and ctx.cause else None, "ticket": {
-                "id": ticket.pk, "number": ticket.number, "subject": ticket.subject, "status": ticket.status,
-                "priority": ticket.priority}}
-            transaction.on_commit(lambda: call_webhook.delay(action["url"], action.get("secret", ""), payload))
-        text = f"webhook → {action['url']}"
+            _queue_webhook(ticket=ticket, ctx=ctx, position=position)
+        text = f"webhook → {mask_url(action['url'])}"
     else:
         raise ValueError(kind)
     return text, after
+
+
+def _queue_webhook(*, ticket, ctx, position):
+    """Queue the delivery once the firing has committed. The task names the
+    trigger, the action and the firing (ticket, chain), never the URL or the
+    secret: the worker reads them from the trigger."""
+    from django.db import transaction
+
+    from .tasks import deliver_webhook
+
+    trigger_id = (ctx.data or {}).get("trigger") if ctx else None
+    if trigger_id is None or position is None:
+        raise ValueError(_("a webhook runs from a trigger"))
+    args = (trigger_id, position, ticket.pk, ctx.data["chain"], {
+        "event": ctx.cause.kind if ctx.cause else None, "ticket": {
+            "id": ticket.pk, "number": ticket.number, "subject": ticket.subject, "status": ticket.status,
+            "priority": ticket.priority}})
+
+    def enqueue():
+        try:
+            deliver_webhook.delay(*args)
+        except Exception as exc:  # broker down: logged, never raised into the committed change
+            logger.warning("could not queue webhook %s of trigger %s for ticket %s: %s", position + 1, trigger_id,
+                           ticket.pk, exc)
+
+    transaction.on_commit(enqueue)
 
 
 def _group(value, *, lock=False):

@@ -21,7 +21,7 @@ from tickets.templatetags.helpdesk_ui import strategy_label
 from .actions import ACTION_TYPES
 from .assignment import FALLBACKS, STRATEGIES
 from .engine import dry_run
-from .models import AgentProfile, Group, Notification, Tier, Trigger, TriggerFiring
+from .models import AgentProfile, Group, Notification, Tier, Trigger, TriggerFiring, WebhookDelivery
 from .rules import CHANGE_OPERATORS, EVENT_LABELS, FIELDS, OPERATORS, validate_trigger_definition
 
 FIELD_REFERENCE = {
@@ -214,6 +214,22 @@ class TriggerAdmin(admin.ModelAdmin):
         return super().render_change_form(request, context, *args, **kwargs)
 
 
+class WebhookDeliveryInline(admin.TabularInline):
+    """Each try of the firing's webhooks (URL masked when stored)."""
+
+    model = WebhookDelivery
+    fields = ("created_at", "action_index", "attempt", "url", "status_code", "duration_ms", "outcome", "error")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(TriggerFiring)
 class TriggerFiringAdmin(admin.ModelAdmin):
     list_display = ("created_at", "trigger", "ticket", "actions_done", "errors")
@@ -221,6 +237,7 @@ class TriggerFiringAdmin(admin.ModelAdmin):
     search_fields = ("ticket__number",)
     list_select_related = ("trigger", "ticket")
     readonly_fields = [f.name for f in TriggerFiring._meta.fields]
+    inlines = [WebhookDeliveryInline]
 
     def has_add_permission(self, request):
         return False

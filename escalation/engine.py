@@ -252,13 +252,14 @@ def _evaluate_event(event, triggers, changes, state, firings):
         state.actor = state.actor or _system_actor(state.system_id)
         ticket = state.ticket
         done, errors = [], []
-        for action in trigger.actions:
+        for position, action in enumerate(trigger.actions):
             try:
                 # Its own savepoint in a careful pass; in a first one, a failure runs the pass again.
                 with state.running.attempt(f"trigger {trigger.id} action {action.get('type')}"):
                     # The ticket is locked for the pass and `ticket` is its
                     # row as it stands: the services need not read it again.
-                    text, ticket = perform(action, ticket=ticket, ctx=ctx, actor=state.actor, locked=True)
+                    text, ticket = perform(action, ticket=ticket, ctx=ctx, actor=state.actor, locked=True,
+                                           position=position)
                 done.append(text)
                 state.changed_by(action, ticket)  # later actions and triggers see the change
             except Exception as exc:  # one failing action never blocks the others

@@ -147,6 +147,35 @@ class TriggerFiring(models.Model):
         return f"{self.trigger} on #{self.ticket_id}"
 
 
+class WebhookDelivery(models.Model):
+    """One try of a firing's webhook: kept per try, so retries never hide
+    what the earlier ones got. The URL is stored masked."""
+
+    class Outcome(models.TextChoices):
+        DELIVERED = "delivered", _("delivered")
+        RETRYING = "retrying", _("failed, will retry")
+        FAILED = "failed", _("failed")
+
+    firing = models.ForeignKey(TriggerFiring, verbose_name=_("firing"), on_delete=models.CASCADE,
+                               related_name="deliveries")
+    action_index = models.PositiveSmallIntegerField(_("action"), help_text=_("The action's position, from 0."))
+    attempt = models.PositiveSmallIntegerField(_("attempt"))
+    url = models.CharField(_("URL"), max_length=2000)
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+
+    def __str__(self):
+        return f"{self.url} #{self.attempt}: {self.status_code or self.error}"
+
+
 class Notification(models.Model):
     """A dashboard notification for an agent (from a trigger's notify action)."""
 

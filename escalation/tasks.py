@@ -1,10 +1,8 @@
-import hashlib
-import hmac
-import json
 import logging
 
-import requests
 from celery import shared_task
+
+from . import webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -13,31 +11,59 @@ class WebhookFailed(Exception):
     pass
 
 
-def post_webhook(url, secret, payload, *, attempt=1):
-    """POST the JSON payload, signed with HMAC-SHA256 of the body in
-    X-Helpdesk-Signature. Raises WebhookFailed when a retry may help (network
-    error, 5xx, 429); a 4xx is logged and not retried."""
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    headers = {"Content-Type": "application/json", "User-Agent": "helpdesk-webhook/1"}
-    if secret:
-        headers["X-Helpdesk-Signature"] = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    try:
-        response = requests.post(url, data=body, headers=headers, timeout=10)
-    except requests.RequestException as exc:
-        logger.warning("webhook %s failed (try %s): %s", url, attempt, exc)
-        raise WebhookFailed(str(exc)) from None
-    if response.status_code >= 500 or response.status_code == 429:
-        logger.warning("webhook %s answered %s (try %s)", url, response.status_code, attempt)
-        raise WebhookFailed(f"HTTP {response.status_code}")
-    if response.status_code >= 400:
-        logger.warning("webhook %s refused the call: HTTP %s (not retried)", url, response.status_code)
-    return response.status_code
+def post_webhook(url: str, secret: str, payload: dict, *, attempt: int = 1) -> webhooks.Delivery:
+    """POST the JSON payload (escalation.webhooks.post: checked, pinned,
+    signed over "<timestamp>.<body>"). Never raises: the Delivery says what
+    happened and whether a retry may help (network error, 5xx, 429)."""
+    return webhooks.post(url, secret, payload, attempt=attempt)
+
+
+@shared_task(name="escalation.tasks.deliver_webhook", bind=True, autoretry_for=(WebhookFailed,),
+             retry_backoff=2, retry_backoff_max=600, retry_jitter=True, max_retries=6)
+def deliver_webhook(self, trigger_id: int, action_index: int, ticket_id: int, chain: str, payload: dict) -> str:
+    """The webhook action `action_index` of a trigger's firing on a ticket
+    (its chain). The URL and secret are read from the trigger now, never
+    carried in the task; each try is checked again and recorded on the
+    firing. Retried with exponential backoff (2 s, 4 s, … up to 10 min, 7
+    tries), never blocking the trigger's other actions."""
+    from .models import Trigger, WebhookDelivery
+    from .services import record_webhook_delivery
+
+    attempt = self.request.retries + 1
+    record = {"trigger_id": trigger_id, "ticket_id": ticket_id, "chain": chain, "action_index": action_index,
+              "attempt": attempt}
+    trigger = Trigger.objects.filter(pk=trigger_id).only("actions").first()
+    actions = trigger.actions if trigger is not None else []
+    action = actions[action_index] if 0 <= action_index < len(actions) else None
+    if not isinstance(action, dict) or action.get("type") != "webhook":
+        logger.warning("webhook %s of trigger %s is gone: not delivered", action_index + 1, trigger_id)
+        record_webhook_delivery(**record, url="", outcome=WebhookDelivery.Outcome.FAILED,
+                                error="the trigger no longer has this webhook: not delivered")
+        return "dropped"
+    delivery = post_webhook(action.get("url", ""), action.get("secret", ""), payload, attempt=attempt)
+    if delivery.ok:
+        outcome = WebhookDelivery.Outcome.DELIVERED
+    elif delivery.retryable and self.request.retries < self.max_retries:
+        outcome = WebhookDelivery.Outcome.RETRYING
+    else:
+        outcome = WebhookDelivery.Outcome.FAILED
+    record_webhook_delivery(**record, url=action.get("url", ""), outcome=outcome, status_code=delivery.status_code,
+                            duration_ms=delivery.duration_ms, error=delivery.error)
+    if outcome == WebhookDelivery.Outcome.RETRYING:
+        raise WebhookFailed(delivery.error)
+    return outcome
 
 
 @shared_task(name="escalation.tasks.call_webhook", bind=True, autoretry_for=(WebhookFailed,),
              retry_backoff=2, retry_backoff_max=600, retry_jitter=True, max_retries=6)
-def call_webhook(self, url, secret, payload):
-    """Runs in a worker after the trigger's transaction commits; retried with
-    exponential backoff (2 s, 4 s, … up to 10 min, 6 tries), never blocking
-    the trigger's other actions."""
-    return post_webhook(url, secret, payload, attempt=self.request.retries + 1)
+def call_webhook(self, url: str, secret: str, payload: dict) -> str:
+    """Tasks queued before deliver_webhook (they carry the URL and secret):
+    sent through the same checks and signature, the result logged (masked);
+    there is no firing to record it on."""
+    delivery = post_webhook(url, secret, payload, attempt=self.request.retries + 1)
+    if delivery.ok:
+        return "delivered"
+    if delivery.retryable and self.request.retries < self.max_retries:
+        raise WebhookFailed(delivery.error)
+    logger.warning("webhook %s (queued in the old format) not delivered: %s", webhooks.mask_url(url), delivery.error)
+    return "failed"

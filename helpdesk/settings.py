@@ -2,6 +2,7 @@
 defaults for the zero-setup demo (`make run`: SQLite, in-memory channel layer,
 Celery over a filesystem broker)."""
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -206,7 +207,8 @@ CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="celery")
 # ticket events.
 HELPDESK_OUTGOING_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-outgoing"
 CELERY_TASK_ROUTES = {
-    "escalation.tasks.call_webhook": {"queue": HELPDESK_OUTGOING_QUEUE},
+    "escalation.tasks.deliver_webhook": {"queue": HELPDESK_OUTGOING_QUEUE},
+    "escalation.tasks.call_webhook": {"queue": HELPDESK_OUTGOING_QUEUE},  # tasks queued before deliver_webhook
     "tickets.mail.send_email": {"queue": HELPDESK_OUTGOING_QUEUE},
 }
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -286,6 +288,18 @@ HELPDESK_BASE_URL = env("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # limited by HELPDESK_ATTACHMENT_MAX_BYTES instead.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=16 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2621440
+
+# Trigger webhooks (escalation/webhooks.py): loopback, private, link-local,
+# CGNAT, multicast, reserved and cloud metadata addresses are refused unless
+# allowed here; only these ports. Host names: exact, or ".example.com" for it
+# and its subdomains. A bad network fails at start, not at the first call.
+WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
+WEBHOOK_ALLOWED_NETWORKS = [str(ipaddress.ip_network(n, strict=False))
+                            for n in env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])]
+WEBHOOK_ALLOWED_PORTS = env.list("WEBHOOK_ALLOWED_PORTS", cast=int, default=[80, 443, 8080, 8443])
+# The certificates HTTPS webhooks are checked against (a file of PEM
+# certificates, e.g. an internal CA's); empty: certifi's public ones.
+WEBHOOK_CA_BUNDLE = env("WEBHOOK_CA_BUNDLE", default="")
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 if env("EMAIL_URL", default=""):

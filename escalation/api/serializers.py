@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from ..models import Group, Tier, Trigger, TriggerFiring
+from ..models import Group, Tier, Trigger, TriggerFiring, WebhookDelivery
 from ..rules import validate_trigger_definition
 
 
@@ -53,7 +53,17 @@ class DryRunSerializer(serializers.Serializer):
     ticket = serializers.IntegerField(help_text="Ticket id")
 
 
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookDelivery
+        fields = ["action_index", "attempt", "url", "status_code", "duration_ms", "outcome", "error", "created_at"]
+
+
 class TriggerFiringSerializer(serializers.ModelSerializer):
+    deliveries = WebhookDeliverySerializer(many=True, read_only=True,
+                                           help_text="Each try of the firing's webhooks (URL masked).")
+
     class Meta:
         model = TriggerFiring
-        fields = ["id", "trigger", "ticket", "event", "chain", "matched", "actions_done", "errors", "created_at"]
+        fields = ["id", "trigger", "ticket", "event", "chain", "matched", "actions_done", "errors", "deliveries",
+                  "created_at"]

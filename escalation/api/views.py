@@ -51,5 +51,5 @@ class TriggerViewSet(viewsets.ModelViewSet):
     @extend_schema(responses=TriggerFiringSerializer(many=True))
     @action(detail=True, methods=["get"])
     def firings(self, request, pk=None):
-        page = self.paginate_queryset(self.get_object().firings.all())
+        page = self.paginate_queryset(self.get_object().firings.prefetch_related("deliveries"))
         return self.get_paginated_response(TriggerFiringSerializer(page, many=True).data)

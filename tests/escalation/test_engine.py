@@ -250,21 +250,22 @@ def test_a_tag_change_alone_moves_updated_at(customer, make_trigger):
     assert list(ticket.tags.values_list("name", flat=True)) == ["first"] and ticket.updated_at > created
 
 
-def test_a_failure_runs_the_pass_again_and_nothing_twice(customer, billing, make_trigger, monkeypatch,
+def test_a_failure_runs_the_pass_again_and_nothing_twice(customer, billing, make_trigger, monkeypatch, settings,
                                                         django_capture_on_commit_callbacks):
     """The first run (no savepoints) is rolled back whole when an action
     fails: the careful run does each thing once. The round-robin turn moves
     by one, the webhook is queued once, the notification and events written
     once, and the actions after the failing one are done."""
+    settings.WEBHOOK_ALLOWED_NETWORKS, settings.WEBHOOK_ALLOWED_PORTS = ["127.0.0.1/32"], [9]
     make_trigger(actions=[{"type": "assign_group", "group": "Billing L1", "strategy": "round_robin"},
                           {"type": "notify", "to": "assignee"},
                           {"type": "webhook", "url": "http://127.0.0.1:9/hook"},
                           {"type": "set_status", "value": "closed"},  # open → closed is refused
                           {"type": "add_tags", "tags": ["after"]}])
-    from escalation.tasks import call_webhook
+    from escalation.tasks import deliver_webhook
 
     webhooks = []
-    monkeypatch.setattr(call_webhook, "delay", lambda *args: webhooks.append(args))
+    monkeypatch.setattr(deliver_webhook, "delay", lambda *args: webhooks.append(args))
     with django_capture_on_commit_callbacks(execute=True):
         first = create(customer)
     assert len(webhooks) == 1
@@ -382,33 +383,40 @@ def hook_server():
     server.shutdown()
 
 
-def test_webhook_is_signed(customer, billing, make_trigger, hook_server, django_capture_on_commit_callbacks):
+def test_webhook_is_signed(customer, billing, make_trigger, hook_server, settings,
+                           django_capture_on_commit_callbacks):
     import hashlib
     import hmac
 
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]  # loopback is refused unless allowed
+    settings.WEBHOOK_ALLOWED_PORTS = [int(hook_server.rsplit(":", 1)[1].split("/")[0])]
     make_trigger(actions=[{"type": "webhook", "url": hook_server, "secret": "s3cret"},
                           {"type": "add_tags", "tags": ["after-webhook"]}])
     with django_capture_on_commit_callbacks(execute=True):
         ticket = services.create_ticket(requester=customer, subject="Hook me", body="b")
         process_events()
     [(signature, body)] = Hook.received
-    assert signature == "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    timestamp = signature.split(",")[0].removeprefix("t=")
+    assert signature == f"t={timestamp},v1=" + hmac.new(b"s3cret", f"{timestamp}.".encode() + body,
+                                                        hashlib.sha256).hexdigest()
     assert json.loads(body)["ticket"]["number"] == ticket.number
     assert ticket.tags.filter(name="after-webhook").exists()
 
 
-def test_webhook_retries_with_backoff(hook_server):
-    from escalation.tasks import WebhookFailed, call_webhook, post_webhook
+def test_webhook_retries_with_backoff(hook_server, settings):
+    from escalation.tasks import WebhookFailed, deliver_webhook, post_webhook
 
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    settings.WEBHOOK_ALLOWED_PORTS = [int(hook_server.rsplit(":", 1)[1].split("/")[0]), 9]
     Hook.fail_first = 1
-    with pytest.raises(WebhookFailed, match="HTTP 503"):  # retryable: the task retries on it
-        post_webhook(hook_server, "k", {"x": 1})
-    assert post_webhook(hook_server, "k", {"x": 1}) == 204
+    first = post_webhook(hook_server, "k", {"x": 1})
+    assert (first.status_code, first.error, first.retryable) == (503, "HTTP 503", True)  # the task retries on it
+    assert post_webhook(hook_server, "k", {"x": 1}).status_code == 204
     assert len(Hook.received) == 1
-    assert call_webhook.autoretry_for == (WebhookFailed,)
-    assert call_webhook.retry_backoff == 2 and call_webhook.max_retries == 6
-    with pytest.raises(WebhookFailed):
-        post_webhook("http://127.0.0.1:9/nothing-listens", "", {})
+    assert deliver_webhook.autoretry_for == (WebhookFailed,)
+    assert deliver_webhook.retry_backoff == 2 and deliver_webhook.max_retries == 6
+    nobody = post_webhook("http://127.0.0.1:9/nothing-listens", "", {})
+    assert nobody.retryable and nobody.status_code is None and "could not connect" in nobody.error
 
 
 def test_tier_scoping_in_api_and_ui(api, client, customer, tiers, make_ticket):
