@@ -8,14 +8,20 @@ class EmailOrUsernameBackend(ModelBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
         if username is None or password is None:
             return None
-        User = get_user_model()
-        username = username.strip()
-        user = User.objects.filter(username=username).first()
-        if user is None and "@" in username:
-            user = User.objects.filter(email__iexact=username).order_by("id").first()
+        user = find_user(username)
         if user is None:
             User().set_password(password)  # same cost as a real check: no timing oracle
             return None
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
+
+
+def find_user(username):
+    """The account a login names: by username, else (case-insensitively) by email."""
+    User = get_user_model()
+    username = username.strip()
+    user = User.objects.filter(username=username).first()
+    if user is None and "@" in username:
+        user = User.objects.filter(email__iexact=username).order_by("id").first()
+    return user

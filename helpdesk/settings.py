@@ -206,6 +206,7 @@ HELPDESK_OUTGOING_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-outgoing"
 CELERY_TASK_ROUTES = {
     "escalation.tasks.call_webhook": {"queue": HELPDESK_OUTGOING_QUEUE},
     "tickets.mail.send_email": {"queue": HELPDESK_OUTGOING_QUEUE},
+    "helpdesk.mail.send_account_email": {"queue": HELPDESK_OUTGOING_QUEUE},
 }
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
@@ -277,6 +278,14 @@ HELPDESK_SUBJECT_MAX_LENGTH = 255
 HELPDESK_BODY_MAX_CHARS = env.int("BODY_MAX_CHARS", default=200_000)
 HELPDESK_QUEUE_POLL_SECONDS = env.int("QUEUE_POLL_SECONDS", default=15)
 HELPDESK_SIGNUP_RATE = env("SIGNUP_RATE", default="10/h")
+# Password-reset and "send the confirmation again" requests, per client
+# address; and account mails (confirmation, reset, sign-up notice) per
+# recipient address, whoever asks.
+HELPDESK_ACCOUNT_MAIL_RATE = env("ACCOUNT_MAIL_RATE", default="10/h")
+HELPDESK_ACCOUNT_MAIL_PER_ADDRESS_RATE = env("ACCOUNT_MAIL_PER_ADDRESS_RATE", default="3/h")
+# Lifetimes of the sign-up confirmation link and of the password-reset link.
+HELPDESK_SIGNUP_LINK_TIMEOUT = env.int("SIGNUP_LINK_TIMEOUT", default=3 * 24 * 3600)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 HELPDESK_FIRST_TICKET_NUMBER = 1000
 # Where customers reach the portal: links in outgoing messages.
 HELPDESK_BASE_URL = env("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -285,7 +294,13 @@ HELPDESK_BASE_URL = env("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=16 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2621440
 
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# The demo (no Redis) also writes every outgoing mail to var/mail/*.eml, so
+# that sign-up can be finished without a mail server.
+HELPDESK_EML_COPY_BACKEND = "helpdesk.mail_backends.EmlCopyBackend"
+EMAIL_BACKEND = env("EMAIL_BACKEND", default=HELPDESK_EML_COPY_BACKEND if not REDIS_URL
+                    else "django.core.mail.backends.console.EmailBackend")
+HELPDESK_MAIL_COPY_DIR = env.path("MAIL_COPY_DIR", default=str(VAR_DIR / "mail"))
+HELPDESK_MAIL_COPY_NEXT_BACKEND = env("MAIL_COPY_NEXT_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 if env("EMAIL_URL", default=""):
     # e.g. smtp+tls://user:password@smtp.example.com:587
     _email = env.email_url("EMAIL_URL")
