@@ -10,7 +10,7 @@ class EmailOrUsernameBackend(ModelBackend):
             return None
         user = find_user(username)
         if user is None:
-            User().set_password(password)  # same cost as a real check: no timing oracle
+            get_user_model()().set_password(password)  # same cost as a real check: no timing oracle
             return None
         if user.check_password(password) and self.user_can_authenticate(user):
             return user

@@ -48,7 +48,7 @@ def send_account_email(self, message: dict) -> str:
     try:
         email.send()
     except (smtplib.SMTPException, OSError) as exc:
-        permanent = isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500 or (
+        permanent = (isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500) or (
             isinstance(exc, smtplib.SMTPRecipientsRefused)
             and min((code for code, _text in exc.recipients.values()), default=0) >= 500)
         if permanent or self.request.retries >= self.max_retries:
