@@ -25,6 +25,7 @@ class Organization(models.Model):
     # Who owns a mail domain is an admin's judgement: by default nobody joins by domain.
     join_policy = models.CharField(
         _("join by email domain"), max_length=16, choices=JoinPolicy.choices, default=JoinPolicy.NONE,
+        db_default=JoinPolicy.NONE,  # rows written by raw SQL (benchmarks/seed.py) too
     )
     shares_tickets = models.BooleanField(
         _("members see each other's tickets"), default=False,
