@@ -338,3 +338,27 @@ def test_the_demo_writes_eml_files_by_default_and_production_does_not():
 
     assert backend("") == "helpdesk.mail_backends.EmlCopyBackend"
     assert backend("redis://127.0.0.1:6379/1") == "django.core.mail.backends.console.EmailBackend"
+
+
+def test_the_confirmation_mail_speaks_the_language_the_user_signed_up_in(client, post, smtp, db):
+    post(reverse("signup"), {**SIGNUP, "first_name": "Ольга", "last_name": ""}, HTTP_ACCEPT_LANGUAGE="ru")
+    assert User.objects.get().language == "ru"
+    [msg] = _mails(smtp)
+    assert "Здравствуйте, Ольга!" in _text(msg)
+    assert "Здравствуйте, Ольга!" in msg.get_body(preferencelist=("html",)).get_content()
+
+
+def test_demo_customers_stay_confirmed_members_and_demo_organizations_auto_join(client, db):
+    from django.core.management import call_command
+
+    from helpdesk.models import Organization
+
+    call_command("seed_demo")
+    User.objects.filter(username="olga@acme.example").update(email_verified_at=None)  # seeded by an older version
+    call_command("seed_demo")
+    customers = User.objects.filter(role="customer")
+    assert customers.count() == 5 and not customers.filter(email_verified_at__isnull=True).exists()
+    assert User.objects.get(username="olga@acme.example").organization.name == "Acme Printing"
+    assert set(Organization.objects.values_list("join_policy", flat=True)) == {"auto"}
+    assert client.post(reverse("login"), {"username": "olga@acme.example", "password": "demo-pass-2026"}
+                       ).status_code == 302
