@@ -80,11 +80,11 @@ def signup(request):
     return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
 
 
-def _check_inbox(request, status=200):
+def _check_inbox(request):
     demo_mail_dir = None
     if settings.EMAIL_BACKEND == settings.HELPDESK_EML_COPY_BACKEND:
         demo_mail_dir = str(settings.HELPDESK_MAIL_COPY_DIR)
-    return render(request, "registration/signup_done.html", {"demo_mail_dir": demo_mail_dir}, status=status)
+    return render(request, "registration/signup_done.html", {"demo_mail_dir": demo_mail_dir})
 
 
 def signup_done(request):
@@ -96,7 +96,7 @@ def resend_confirmation(request):
     """Mail the confirmation link again; the answer is the same whether or not the address has a pending account."""
     form = EmailForm(request.POST or None)
     if request.method == "POST":
-        if rate_limited(request, "account-mail", settings.HELPDESK_ACCOUNT_MAIL_RATE):
+        if rate_limited(request, "account-requests", settings.HELPDESK_ACCOUNT_MAIL_RATE):
             form.add_error(None, _("Too many requests from your address. Try again later."))
             return render(request, "registration/resend_confirmation.html", {"form": form}, status=429)
         if form.is_valid():
@@ -135,7 +135,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def post(self, request, *args, **kwargs):
         email = request.POST.get("email", "")
-        if rate_limited(request, "account-mail", settings.HELPDESK_ACCOUNT_MAIL_RATE) or (
+        if rate_limited(request, "account-requests", settings.HELPDESK_ACCOUNT_MAIL_RATE) or (
                 email and over_limit("password-reset", email, settings.HELPDESK_ACCOUNT_MAIL_PER_ADDRESS_RATE)):
             form = self.get_form()
             form.is_valid()
