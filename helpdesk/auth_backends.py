@@ -12,8 +12,13 @@ class EmailOrUsernameBackend(ModelBackend):
         if user is None:
             get_user_model()().set_password(password)  # same cost as a real check: no timing oracle
             return None
-        if user.check_password(password) and self.user_can_authenticate(user):
-            return user
+        if user.check_password(password):
+            if self.user_can_authenticate(user):
+                return user
+            if request is not None and user.awaits_email_confirmation:
+                # The right password: the login form may say to confirm the
+                # address first (known here, without a second hash to time).
+                request.helpdesk_awaits_confirmation = True
         return None
 
 

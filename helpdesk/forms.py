@@ -46,11 +46,7 @@ class LoginForm(AuthenticationForm):
     }
 
     def get_invalid_login_error(self):
-        from .auth_backends import find_user
-
-        user = find_user(self.cleaned_data.get("username") or "")
-        password = self.cleaned_data.get("password") or ""
-        if user is not None and user.awaits_email_confirmation and user.check_password(password):
+        if getattr(self.request, "helpdesk_awaits_confirmation", False):  # set by the auth backend
             self.awaits_confirmation = True
             return ValidationError(self.error_messages["unconfirmed"], code="unconfirmed")
         return super().get_invalid_login_error()
