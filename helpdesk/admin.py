@@ -9,7 +9,7 @@ from .models import MembershipRequest, Organization, User
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_display = ("username", "email", "first_name", "last_name", "role", "organization", "language", "is_active")
-    list_filter = ("role", "is_active", "organization", "language")
+    list_filter = ("role", "is_active", ("email_verified_at", admin.EmptyFieldListFilter), "organization", "language")
     search_fields = ("username", "email", "first_name", "last_name", "organization__name")
     list_select_related = ("organization",)
     fieldsets = (

@@ -186,6 +186,8 @@ def test_with_the_approval_policy_the_membership_waits_for_an_admin(client, post
     user.refresh_from_db()
     assert (request.status, request.decided_by, user.organization) == ("approved", admin, acme)
     assert request.decided_at is not None
+    confirmed = client.get(reverse("admin:helpdesk_user_changelist"), {"email_verified_at__isempty": "0"})
+    assert confirmed.status_code == 200 and "x@acme.example" in confirmed.content.decode()
 
 
 def test_tampered_expired_and_used_links_are_refused_with_a_clear_page(client, post, smtp, settings, db):
