@@ -4,9 +4,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import lockout
+from . import lockout, services
 from .forms import AdminLoginForm
-from .models import LoginThrottle, Organization, User
+from .models import LoginThrottle, MembershipRequest, Organization, User
 
 # /admin/login/ tells a lockout from a wrong password too.
 admin.site.login_form = AdminLoginForm
@@ -15,13 +15,13 @@ admin.site.login_form = AdminLoginForm
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_display = ("username", "email", "first_name", "last_name", "role", "organization", "language", "is_active")
-    list_filter = ("role", "is_active", "organization", "language")
+    list_filter = ("role", "is_active", ("email_verified_at", admin.EmptyFieldListFilter), "organization", "language")
     search_fields = ("username", "email", "first_name", "last_name", "organization__name")
     list_select_related = ("organization",)
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         (_("Personal info"), {"fields": ("first_name", "last_name", "email", "language", "timezone")}),
-        (_("Helpdesk"), {"fields": ("role", "organization", "is_active")}),
+        (_("Helpdesk"), {"fields": ("role", "organization", "is_active", "email_verified_at")}),
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
@@ -31,8 +31,8 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ("name", "domain", "shares_tickets", "created_at")
-    list_filter = ("shares_tickets",)
+    list_display = ("name", "domain", "join_policy", "shares_tickets", "created_at")
+    list_filter = ("join_policy", "shares_tickets")
     search_fields = ("name", "domain")
 
 
@@ -72,3 +72,34 @@ class LoginThrottleAdmin(admin.ModelAdmin):
         count = lockout.unlock_logins(throttles=queryset, by=request.user.username)
         self.message_user(request, ngettext("%(count)d login unlocked.", "%(count)d logins unlocked.", count)
                           % {"count": count}, messages.SUCCESS)
+
+
+@admin.register(MembershipRequest)
+class MembershipRequestAdmin(admin.ModelAdmin):
+    """Customers who confirmed an address at an organization's domain and wait
+    for an admin (join policy "approval")."""
+
+    list_display = ("user", "organization", "status", "created_at", "decided_by", "decided_at")
+    list_filter = ("status", "organization")
+    search_fields = ("user__email", "organization__name")
+    list_select_related = ("user", "organization", "decided_by")
+    readonly_fields = ("user", "organization", "status", "created_at", "decided_by", "decided_at")
+    actions = ("approve", "reject")
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Approve: the user joins the organization"))
+    def approve(self, request, queryset):
+        self._decide(request, queryset, approve=True)
+
+    @admin.action(description=_("Reject"))
+    def reject(self, request, queryset):
+        self._decide(request, queryset, approve=False)
+
+    def _decide(self, request, queryset, *, approve):
+        pending = list(queryset.filter(status=MembershipRequest.Status.PENDING))
+        for membership_request in pending:
+            services.decide_membership_request(membership_request=membership_request, actor=request.user,
+                                               approve=approve)
+        self.message_user(request, _("%(count)d request(s) decided.") % {"count": len(pending)})

@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -19,10 +19,9 @@ class SignupForm(forms.Form):
                                 widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), strip=False)
 
     def clean_email(self):
-        email = self.cleaned_data["email"].strip()
-        if get_user_model().objects.filter(email__iexact=email).exists():
-            raise ValidationError(_("An account with this email already exists. Log in instead?"))
-        return email
+        # Whether the address has an account is not said here: the sign-up
+        # answers the same either way, and mails the owner of a taken one.
+        return self.cleaned_data["email"].strip()
 
     def clean(self):
         data = super().clean()
@@ -51,9 +50,50 @@ class _LockoutMessageMixin:
         return super().get_invalid_login_error()
 
 
-class LoginForm(_LockoutMessageMixin, AuthenticationForm):
-    pass
-
-
 class AdminLoginForm(_LockoutMessageMixin, AdminAuthenticationForm):
     pass
+
+
+class LoginForm(_LockoutMessageMixin, AuthenticationForm):
+    """Django's login form, saying so when the login is locked out, or when the
+    right password belongs to an account whose address is not confirmed yet."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "unconfirmed": _("Confirm your address first: follow the link in the mail we sent you."),
+    }
+
+    def get_invalid_login_error(self):
+        if getattr(self.request, "helpdesk_awaits_confirmation", False):  # set by the auth backend
+            self.awaits_confirmation = True
+            return ValidationError(self.error_messages["unconfirmed"], code="unconfirmed")
+        return super().get_invalid_login_error()
+
+
+class EmailForm(forms.Form):
+    email = forms.EmailField(label=_("Email"), max_length=254)
+
+
+class HelpdeskPasswordResetForm(PasswordResetForm):
+    """Mails through the account mail path (after commit, in the user's
+    language); a pending sign-up may reset too (the link proves the address)."""
+
+    email = forms.EmailField(label=_("Email"), max_length=254,
+                             widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+    def get_users(self, email):
+        users = get_user_model()._default_manager.filter(email__iexact=email.strip())
+        return [u for u in users if u.has_usable_password() and (u.is_active or u.awaits_email_confirmation)]
+
+    def save(self, **kwargs):
+        from . import services
+
+        for user in self.get_users(self.cleaned_data["email"]):
+            services.send_password_reset(user=user)
+
+
+class HelpdeskSetPasswordForm(SetPasswordForm):
+    def save(self, commit=True):
+        from . import services
+
+        return services.set_password_after_reset(user=self.user, password=self.cleaned_data["new_password1"])

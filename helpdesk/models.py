@@ -12,10 +12,20 @@ SYSTEM_USERNAME = "system"
 
 
 class Organization(models.Model):
+    class JoinPolicy(models.TextChoices):
+        NONE = "none", _("No one joins by email domain")
+        AUTO = "auto", _("Confirmed addresses at the domain join at once")
+        APPROVAL = "approval", _("Confirmed addresses at the domain ask to join; an admin approves")
+
     name = models.CharField(_("name"), max_length=200, unique=True)
     domain = models.CharField(
         _("email domain"), max_length=255, blank=True,
-        help_text=_("Customers signing up with this email domain join the organization."),
+        help_text=_("Customers who sign up and confirm an address at this domain join as the join policy says."),
+    )
+    # Who owns a mail domain is an admin's judgement: by default nobody joins by domain.
+    join_policy = models.CharField(
+        _("join by email domain"), max_length=16, choices=JoinPolicy.choices, default=JoinPolicy.NONE,
+        db_default=JoinPolicy.NONE,  # rows written by raw SQL (benchmarks/seed.py) too
     )
     shares_tickets = models.BooleanField(
         _("members see each other's tickets"), default=False,
@@ -54,6 +64,9 @@ class User(AbstractUser):
         help_text=_("Used for the interface and for messages sent to this person."),
     )
     timezone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    # Set when the owner followed the sign-up link (or a password-reset link):
+    # only a proven address may join an organization by its domain.
+    email_verified_at = models.DateTimeField(_("email confirmed"), null=True, blank=True)
 
     objects = HelpdeskUserManager()
 
@@ -96,6 +109,11 @@ class User(AbstractUser):
     def __str__(self):
         return self.display_name
 
+    @property
+    def awaits_email_confirmation(self):
+        """A self sign-up that has not proven its address yet (inactive until then)."""
+        return not self.is_active and self.email_verified_at is None and self.role == self.Role.CUSTOMER
+
 
 class LoginThrottle(models.Model):
     """Failed logins counted for one key (an account from one address, an
@@ -127,3 +145,36 @@ class LoginThrottle(models.Model):
 
     def __str__(self):
         return " @ ".join(part for part in (self.account, self.address) if part)
+
+
+class MembershipRequest(models.Model):
+    """A confirmed customer asks to join an organization whose domain needs an
+    admin's approval; the row is also the record of the decision."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    user = models.ForeignKey(User, verbose_name=_("user"), on_delete=models.CASCADE,
+                             related_name="membership_requests")
+    organization = models.ForeignKey(Organization, verbose_name=_("organization"), on_delete=models.CASCADE,
+                                     related_name="membership_requests")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING,
+                              db_index=True)
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    decided_by = models.ForeignKey(User, verbose_name=_("decided by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("membership request")
+        verbose_name_plural = _("membership requests")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], condition=models.Q(status="pending"),
+                                    name="one_pending_membership_request"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} → {self.organization}"

@@ -1,6 +1,8 @@
 """A fixed-window rate limit on the cache (Redis in production), keyed by
-client address, for public endpoints such as sign-up."""
+client address (or by another key, such as the address a mail goes to), for
+public endpoints such as sign-up and password reset."""
 
+import hashlib
 import time
 
 from django.conf import settings
@@ -28,9 +30,16 @@ def client_ip(request):
 
 def rate_limited(request, scope: str, rate: str) -> bool:
     """Count this request; True when the client is over the limit."""
+    return over_limit(scope, client_ip(request), rate)
+
+
+def over_limit(scope: str, key: str, rate: str) -> bool:
+    """Count one use of `key` (hashed: an email address never sits in the
+    cache); True when it is over the limit."""
     limit, period = _parse(rate)
     window = int(time.time() // period)
-    key = f"rl:{scope}:{client_ip(request)}:{window}"
-    added = cache.add(key, 1, timeout=period + 1)
-    count = 1 if added else cache.incr(key)
+    digest = hashlib.sha256(key.strip().lower().encode()).hexdigest()[:32]
+    cache_key = f"rl:{scope}:{digest}:{window}"
+    added = cache.add(cache_key, 1, timeout=period + 1)
+    count = 1 if added else cache.incr(cache_key)
     return count > limit

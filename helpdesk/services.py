@@ -1,14 +1,25 @@
 """Writes for accounts."""
 
 import hashlib
+import logging
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
+from django.contrib.auth.tokens import default_token_generator
 from django.db import IntegrityError, transaction
-from django.utils.translation import gettext as _
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
-from .models import Organization
+from .links import email_confirmation_token
+from .mail import queue_account_email
+from .models import MembershipRequest, Organization, User
+from .ratelimit import over_limit
+
+logger = logging.getLogger(__name__)
 
 
 def _username_for(email):
@@ -22,28 +33,116 @@ def _username_for(email):
     return username
 
 
-def create_customer(*, email, password, first_name="", last_name="", language="en", organization=None):
-    """Self sign-up: the email is the login; an organization whose domain
-    matches the address adopts the customer."""
+def sign_up_customer(*, email: str, password: str, first_name: str = "", last_name: str = "",
+                     language: str = "en") -> "User | None":
+    """Self sign-up. A new address gets an inactive account and a confirmation
+    link; a taken one gets its owner a notice with a password-reset link
+    instead (the caller answers both the same: sign-up reveals no accounts).
+    Returns the new account, or None when the address was taken."""
     User = get_user_model()
     email = (email or "").strip()
-    if User.objects.filter(email__iexact=email).exists():
-        raise ValidationError({"email": [_("An account with this email already exists.")]})
     username = _username_for(email)
-    candidate = User(username=username, email=email, first_name=first_name, last_name=last_name)
-    validate_password(password, user=candidate)
-    if organization is None and "@" in email:
-        domain = email.rsplit("@", 1)[1].lower()
-        organization = Organization.objects.filter(domain__iexact=domain).exclude(domain="").first()
-    try:
-        with transaction.atomic():
-            user = User.objects.create_user(
-                username=username, email=email, password=password, first_name=first_name,
-                last_name=last_name, role=User.Role.CUSTOMER, language=language or "en", organization=organization,
-            )
-    except IntegrityError:
-        raise ValidationError({"email": [_("An account with this email already exists.")]}) from None
+    validate_password(password, user=User(username=username, email=email, first_name=first_name,
+                                          last_name=last_name))
+    existing = User.objects.filter(email__iexact=email).order_by("id").first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    username=username, email=email, password=password, first_name=first_name,
+                    last_name=last_name, role=User.Role.CUSTOMER, language=language or "en", is_active=False,
+                )
+                send_email_confirmation(user=user)
+            return user
+        except IntegrityError:  # the same address signed up a moment ago
+            existing = User.objects.filter(email__iexact=email).order_by("id").first()
+    make_password(password)  # the cost a new account pays: no timing difference
+    if existing is not None and (existing.is_active or existing.awaits_email_confirmation):
+        _send_to_address(existing, "account_exists", {"reset_url": password_reset_url(existing)})
+    return None
+
+
+def send_email_confirmation(*, user) -> None:
+    """(Again) mail the link that confirms a pending sign-up's address."""
+    if user.awaits_email_confirmation:
+        _send_to_address(user, "account_confirm", {"confirm_url": _link(
+            "confirm_email", user, email_confirmation_token.make_token(user))})
+
+
+def confirm_email(*, user) -> "User":
+    """The owner followed the confirmation link (or a password-reset link): the
+    account becomes active, and joins an organization by domain if one allows it."""
+    with transaction.atomic():
+        user.is_active = True
+        user.email_verified_at = timezone.now()
+        user.save(update_fields=["is_active", "email_verified_at"])
+        _join_by_domain(user)
     return user
+
+
+def _join_by_domain(user) -> None:
+    """Only a confirmed address, and only where an admin chose auto-join or approval."""
+    if user.organization_id or user.email_verified_at is None or "@" not in user.email:
+        return
+    domain = user.email.rsplit("@", 1)[1].lower()
+    org = (Organization.objects.filter(domain__iexact=domain).exclude(domain="")
+           .exclude(join_policy=Organization.JoinPolicy.NONE).order_by("id").first())
+    if org is None:
+        return
+    if org.join_policy == Organization.JoinPolicy.AUTO:
+        user.organization = org
+        user.save(update_fields=["organization"])
+        logger.info("user %s joined %s by its email domain", user.pk, org.pk)
+    else:
+        MembershipRequest.objects.get_or_create(user=user, organization=org,
+                                                status=MembershipRequest.Status.PENDING)
+
+
+def decide_membership_request(*, membership_request, actor, approve: bool) -> MembershipRequest:
+    """An admin approves (the user joins) or rejects a pending request; the row records who and when."""
+    with transaction.atomic():
+        req = MembershipRequest.objects.select_for_update().select_related("user").get(pk=membership_request.pk)
+        if req.status != MembershipRequest.Status.PENDING:
+            return req
+        req.status = MembershipRequest.Status.APPROVED if approve else MembershipRequest.Status.REJECTED
+        req.decided_at, req.decided_by = timezone.now(), actor
+        req.save(update_fields=["status", "decided_at", "decided_by"])
+        if approve:
+            req.user.organization_id = req.organization_id
+            req.user.save(update_fields=["organization"])
+    return req
+
+
+def set_password_after_reset(*, user, password: str) -> "User":
+    """A password-reset link proves the address too: a pending sign-up is confirmed by it."""
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        if user.awaits_email_confirmation:
+            confirm_email(user=user)
+    return user
+
+
+def send_password_reset(*, user) -> None:
+    _send_to_address(user, "password_reset", {"reset_url": password_reset_url(user)})
+
+
+def password_reset_url(user) -> str:
+    return _link("password_reset_confirm", user, default_token_generator.make_token(user))
+
+
+def _link(view_name: str, user, token: str) -> str:
+    path = reverse(view_name, kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": token})
+    return f"{settings.HELPDESK_BASE_URL}{path}"
+
+
+def _send_to_address(user, template: str, context: dict) -> None:
+    """Account mail, at most HELPDESK_ACCOUNT_MAIL_PER_ADDRESS_RATE to one address
+    (whoever asks for it: sign-up, reset and resend forms are public)."""
+    if over_limit("account-mail", user.email, settings.HELPDESK_ACCOUNT_MAIL_PER_ADDRESS_RATE):
+        logger.warning("account mail to user %s not sent: over the per-address limit", user.pk)
+        return
+    queue_account_email(user=user, template=template, context=context)
 
 
 def set_preferences(*, user, language=None, timezone=None):

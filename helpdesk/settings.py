@@ -210,6 +210,7 @@ CELERY_TASK_ROUTES = {
     "escalation.tasks.deliver_webhook": {"queue": HELPDESK_OUTGOING_QUEUE},
     "escalation.tasks.call_webhook": {"queue": HELPDESK_OUTGOING_QUEUE},  # tasks queued before deliver_webhook
     "tickets.mail.send_email": {"queue": HELPDESK_OUTGOING_QUEUE},
+    "helpdesk.mail.send_account_email": {"queue": HELPDESK_OUTGOING_QUEUE},
 }
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
@@ -281,6 +282,14 @@ HELPDESK_SUBJECT_MAX_LENGTH = 255
 HELPDESK_BODY_MAX_CHARS = env.int("BODY_MAX_CHARS", default=200_000)
 HELPDESK_QUEUE_POLL_SECONDS = env.int("QUEUE_POLL_SECONDS", default=15)
 HELPDESK_SIGNUP_RATE = env("SIGNUP_RATE", default="10/h")
+# Password-reset and "send the confirmation again" requests, per client
+# address; and account mails (confirmation, reset, sign-up notice) per
+# recipient address, whoever asks.
+HELPDESK_ACCOUNT_MAIL_RATE = env("ACCOUNT_MAIL_RATE", default="10/h")
+HELPDESK_ACCOUNT_MAIL_PER_ADDRESS_RATE = env("ACCOUNT_MAIL_PER_ADDRESS_RATE", default="3/h")
+# Lifetimes of the sign-up confirmation link and of the password-reset link.
+HELPDESK_SIGNUP_LINK_TIMEOUT = env.int("SIGNUP_LINK_TIMEOUT", default=3 * 24 * 3600)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 HELPDESK_FIRST_TICKET_NUMBER = 1000
 # Where customers reach the portal: links in outgoing messages.
 HELPDESK_BASE_URL = env("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -301,7 +310,13 @@ WEBHOOK_ALLOWED_PORTS = env.list("WEBHOOK_ALLOWED_PORTS", cast=int, default=[80,
 # certificates, e.g. an internal CA's); empty: certifi's public ones.
 WEBHOOK_CA_BUNDLE = env("WEBHOOK_CA_BUNDLE", default="")
 
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# The demo (no Redis) also writes every outgoing mail to var/mail/*.eml, so
+# that sign-up can be finished without a mail server.
+HELPDESK_EML_COPY_BACKEND = "helpdesk.mail_backends.EmlCopyBackend"
+EMAIL_BACKEND = env("EMAIL_BACKEND", default=HELPDESK_EML_COPY_BACKEND if not REDIS_URL
+                    else "django.core.mail.backends.console.EmailBackend")
+HELPDESK_MAIL_COPY_DIR = env.path("MAIL_COPY_DIR", default=str(VAR_DIR / "mail"))
+HELPDESK_MAIL_COPY_NEXT_BACKEND = env("MAIL_COPY_NEXT_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 if env("EMAIL_URL", default=""):
     # e.g. smtp+tls://user:password@smtp.example.com:587
     _email = env.email_url("EMAIL_URL")

@@ -2,20 +2,23 @@ import logging
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model
+from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
 from django.utils.translation import check_for_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from . import services
-from .forms import SignupForm
-from .ratelimit import rate_limited
+from .auth_backends import find_user
+from .forms import EmailForm, HelpdeskPasswordResetForm, SignupForm
+from .links import email_confirmation_token
+from .ratelimit import over_limit, rate_limited
 
 logger = logging.getLogger(__name__)
 
@@ -63,20 +66,82 @@ def signup(request):
             return render(request, "registration/signup.html", {"form": form}, status=429)
         if form.is_valid():
             try:
-                user = services.create_customer(
+                # A new address and a taken one get the same answer (the
+                # owner of a taken one is told by mail).
+                services.sign_up_customer(
                     email=form.cleaned_data["email"], password=form.cleaned_data["password1"],
                     first_name=form.cleaned_data["first_name"], last_name=form.cleaned_data["last_name"],
                     language=request.LANGUAGE_CODE,
                 )
             except ValidationError as exc:
-                # The same address signed up a moment ago (after the form's check).
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                form.add_error("password1", exc)
             else:
-                login(request, user, backend="helpdesk.auth_backends.EmailOrUsernameBackend")
-                messages.success(request, _("Welcome! Your account is ready."))
-                return redirect("portal:home")
+                return redirect("signup_done")
     return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _check_inbox(request):
+    demo_mail_dir = None
+    if settings.EMAIL_BACKEND == settings.HELPDESK_EML_COPY_BACKEND:
+        demo_mail_dir = str(settings.HELPDESK_MAIL_COPY_DIR)
+    return render(request, "registration/signup_done.html", {"demo_mail_dir": demo_mail_dir})
+
+
+def signup_done(request):
+    """"Check your inbox" (in the demo: the mail is a file in var/mail/)."""
+    return _check_inbox(request)
+
+
+def resend_confirmation(request):
+    """Mail the confirmation link again; the answer is the same whether or not the address has a pending account."""
+    form = EmailForm(request.POST or None)
+    if request.method == "POST":
+        if rate_limited(request, "account-requests", settings.HELPDESK_ACCOUNT_MAIL_RATE):
+            form.add_error(None, _("Too many requests from your address. Try again later."))
+            return render(request, "registration/resend_confirmation.html", {"form": form}, status=429)
+        if form.is_valid():
+            user = find_user(form.cleaned_data["email"]) if "@" in form.cleaned_data["email"] else None
+            if user is not None:
+                services.send_email_confirmation(user=user)
+            return _check_inbox(request)
+    return render(request, "registration/resend_confirmation.html", {"form": form},
+                  status=400 if form.errors else 200)
+
+
+@never_cache
+def confirm_email(request, uidb64, token):
+    """GET shows a button, POST confirms: a mail scanner that opens links
+    must not confirm an address on its owner's behalf."""
+    User = get_user_model()
+    try:
+        user = User._default_manager.get(pk=urlsafe_base64_decode(uidb64).decode())
+    except (TypeError, ValueError, OverflowError, User.DoesNotExist):
+        user = None
+    if user is None or not user.awaits_email_confirmation or not email_confirmation_token.check_token(user, token):
+        return render(request, "registration/confirm_email.html", {"validlink": False}, status=400)
+    if request.method == "POST":
+        services.confirm_email(user=user)
+        messages.success(request, _("Your address is confirmed. You can log in now."))
+        return redirect("login")
+    return render(request, "registration/confirm_email.html", {"validlink": True, "email": user.email})
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's, rate-limited per client and per address asked for; the
+    answer never says whether the address has an account."""
+
+    form_class = HelpdeskPasswordResetForm
+    template_name = "registration/password_reset.html"
+
+    def post(self, request, *args, **kwargs):
+        email = request.POST.get("email", "")
+        if rate_limited(request, "account-requests", settings.HELPDESK_ACCOUNT_MAIL_RATE) or (
+                email and over_limit("password-reset", email, settings.HELPDESK_ACCOUNT_MAIL_PER_ADDRESS_RATE)):
+            form = self.get_form()
+            form.is_valid()
+            form.add_error(None, _("Too many requests. Try again later."))
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
 
 
 @require_POST

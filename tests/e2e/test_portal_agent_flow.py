@@ -2,6 +2,8 @@
 opens a ticket; an agent sees it in the queue and replies; the customer sees
 the reply and marks the ticket solved."""
 
+import email
+import email.policy
 import re
 
 import pytest
@@ -20,8 +22,13 @@ def log_in(page, base, username, password):
     page.get_by_role("button", name="Log in").click()
 
 
-def test_customer_and_agent_round_trip(live_server, browser):
+def test_customer_and_agent_round_trip(live_server, browser, settings, tmp_path):
     base = live_server.url
+    # As in the demo: the confirmation mail is written to a folder the user is told about.
+    settings.EMAIL_BACKEND = "helpdesk.mail_backends.EmlCopyBackend"
+    settings.HELPDESK_MAIL_COPY_DIR = str(tmp_path / "mail")
+    settings.HELPDESK_MAIL_COPY_NEXT_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.HELPDESK_BASE_URL = base
     TicketTypeFactory(name="problem")
     agent = AgentFactory(first_name="Anna", last_name="Agent")
 
@@ -35,7 +42,19 @@ def test_customer_and_agent_round_trip(live_server, browser):
     customer.get_by_label("Password", exact=True).fill("Sunflower-Harbour-42")
     customer.get_by_label("Repeat password").fill("Sunflower-Harbour-42")
     customer.get_by_role("button", name="Create account").click()
-    expect(customer.get_by_text("Your account is ready")).to_be_visible()
+    expect(customer.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    expect(customer.get_by_text(str(tmp_path / "mail"))).to_be_visible()
+    # Not yet: the form says to confirm the address first.
+    log_in(customer, base, "olga@example.org", "Sunflower-Harbour-42")
+    expect(customer.get_by_text("Confirm your address first")).to_be_visible()
+    [eml] = (tmp_path / "mail").glob("*.eml")
+    mail = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    link = re.search(r"https?://\S+/accounts/confirm/\S+/", mail.get_body(preferencelist=("plain",)).get_content())
+    customer.goto(link.group(0))
+    customer.get_by_role("button", name="Confirm my address").click()
+    expect(customer.get_by_text("Your address is confirmed")).to_be_visible()
+    log_in(customer, base, "olga@example.org", "Sunflower-Harbour-42")
+    expect(customer).to_have_url(re.compile(r"/portal/"))
 
     customer.get_by_role("link", name="New ticket").first.click()
     customer.get_by_label("Subject").fill("Принтер не печатает 🔥")

@@ -76,7 +76,10 @@ class Command(BaseCommand):
                       for u, f, last, lang in AGENTS]
             orgs = []
             for name, domain, shares in ORGS:
-                org, _ = Organization.objects.get_or_create(name=name, defaults={"domain": domain, "shares_tickets": shares})
+                # Auto-join: a demo customer who signs up and confirms an address at the domain joins.
+                org, _ = Organization.objects.get_or_create(
+                    name=name, defaults={"domain": domain, "shares_tickets": shares,
+                                         "join_policy": Organization.JoinPolicy.AUTO})
                 orgs.append(org)
             customers = [
                 self._user(email, f, last, User.Role.CUSTOMER, lang, email=email, organization=orgs[o] if o is not None else None)
@@ -106,7 +109,11 @@ class Command(BaseCommand):
     def _user(self, username, first, last, role, lang, email, organization=None):
         user, created = User.objects.get_or_create(
             username=username, defaults={"first_name": first, "last_name": last, "role": role, "language": lang,
-                                         "email": email, "organization": organization})
+                                         "email": email, "organization": organization,
+                                         "email_verified_at": timezone.now()})
+        if user.email_verified_at is None:  # seeded before addresses were confirmed
+            user.email_verified_at = timezone.now()
+            user.save(update_fields=["email_verified_at"])
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save()
