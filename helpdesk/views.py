@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from . import services
 from .forms import SignupForm
+from .locales import is_complete
 from .ratelimit import rate_limited
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def set_language(request):
     if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         nxt = "/"
     response = HttpResponseRedirect(nxt)
-    if lang in dict(settings.LANGUAGES) and check_for_language(lang):
+    if lang in dict(settings.LANGUAGES) and check_for_language(lang) and is_complete(lang):
         response.set_cookie(settings.LANGUAGE_COOKIE_NAME, lang, max_age=365 * 24 * 3600, samesite="Lax")
         if request.user.is_authenticated:
             services.set_preferences(user=request.user, language=lang)
