@@ -18,6 +18,7 @@ from . import services
 from .auth_backends import find_user
 from .forms import EmailForm, HelpdeskPasswordResetForm, SignupForm
 from .links import email_confirmation_token
+from .locales import is_complete
 from .ratelimit import over_limit, rate_limited
 
 logger = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ def set_language(request):
     if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         nxt = "/"
     response = HttpResponseRedirect(nxt)
-    if lang in dict(settings.LANGUAGES) and check_for_language(lang):
+    if lang in dict(settings.LANGUAGES) and check_for_language(lang) and is_complete(lang):
         response.set_cookie(settings.LANGUAGE_COOKIE_NAME, lang, max_age=365 * 24 * 3600, samesite="Lax")
         if request.user.is_authenticated:
             services.set_preferences(user=request.user, language=lang)

@@ -8,6 +8,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
+from helpdesk.locales import usable_language
+
 from .mail import queue_email
 from .models import Message, TicketEvent
 
@@ -33,7 +35,7 @@ def _notify(event):
     requester = ticket.requester
     if not requester.email or not requester.is_active:
         return
-    with translation.override(requester.language or settings.LANGUAGE_CODE):
+    with translation.override(usable_language(requester.language)):
         context = {
             "ticket": ticket,
             "message": message,

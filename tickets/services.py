@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from helpdesk import rows
 from helpdesk.html import sanitize_html
+from helpdesk.locales import usable_language
 
 from . import outbox
 from .custom_fields import clean_values as clean_custom_values
@@ -337,7 +338,7 @@ def record_delivery_failure(*, ticket_id, to, reason, message_id=None):
         agents = User.objects.filter(pk__in={author, ticket.assignee_id} - {None}, is_active=True,
                                      role__in=[User.Role.AGENT, User.Role.ADMIN])
         for agent in agents:
-            with translation.override(agent.language or settings.LANGUAGE_CODE):
+            with translation.override(usable_language(agent.language)):
                 text = _("The email to %(to)s on ticket #%(number)s could not be delivered.") % {
                     "to": ", ".join(to), "number": ticket.number}
             Notification.objects.create(user=agent, ticket=ticket, text=text[:500])

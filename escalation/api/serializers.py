@@ -1,5 +1,6 @@
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from ..models import Group, Tier, Trigger, TriggerFiring, WebhookDelivery
@@ -24,7 +25,7 @@ class GroupSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         lead = attrs.get("lead")
         if lead is not None and not lead.is_agent:
-            raise serializers.ValidationError({"lead": ["The lead must be an agent."]})
+            raise serializers.ValidationError({"lead": [_("The lead must be an agent.")]})
         return attrs
 
 

@@ -97,7 +97,7 @@ class MeSerializer(serializers.ModelSerializer):
         import zoneinfo
 
         if value not in zoneinfo.available_timezones():
-            raise serializers.ValidationError("Unknown time zone.")
+            raise serializers.ValidationError(_("Unknown time zone."))
         return value
 
 

@@ -3,6 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -30,7 +31,7 @@ def _agent(pk):
         return None
     agent = selectors.assignable_agents().filter(pk=pk).first()
     if agent is None:
-        raise ValidationError({"assignee": ["Unknown agent."]})
+        raise ValidationError({"assignee": [_("Unknown agent.")]})
     return agent
 
 
@@ -62,10 +63,10 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
             if "requester" in v:
                 requester = User.objects.filter(pk=v["requester"], is_active=True).first()
                 if requester is None:
-                    raise ValidationError({"requester": ["Unknown user."]})
+                    raise ValidationError({"requester": [_("Unknown user.")]})
             extra = {"priority": v.get("priority"), "tags": v.get("tags", [])}
         elif "priority" in v or "requester" in v or "tags" in v:
-            raise ValidationError({k: ["Only agents can set this."] for k in ("priority", "requester", "tags") if k in v})
+            raise ValidationError({k: [_("Only agents can set this.")] for k in ("priority", "requester", "tags") if k in v})
         ticket = services.create_ticket(
             requester=requester, actor=user, subject=v["subject"], body=v["body"], body_html=v.get("body_html", ""),
             type=v.get("type"), channel=Channel.API, attachments=v.get("attachments", []),
@@ -98,7 +99,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
 
     def update(self, request, *args, **kwargs):
         if not kwargs.get("partial"):
-            return Response({"detail": "Use PATCH."}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
+            return Response({"detail": _("Use PATCH.")}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
         return super().update(request, *args, **kwargs)
 
     @extend_schema(request=MessageCreateSerializer, responses={200: MessageSerializer(many=True), 201: MessageSerializer})
