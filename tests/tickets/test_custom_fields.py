@@ -105,8 +105,8 @@ def test_api_refuses_non_finite_and_huge_numbers(api, customer, payment, raw):
 
 def test_api_refuses_json_number_1e400(api, customer, payment):
     """1e400 as a JSON number (not a string) arrives as float('inf')."""
-    body = ('{"subject": "s", "body": "b", "type": %d, "custom_fields": {"order_id": "1", "amount": 1e400}}'
-            % payment.pk)
+    body = ('{"subject": "s", "body": "b", "type": ' + str(payment.pk)
+            + ', "custom_fields": {"order_id": "1", "amount": 1e400}}')
     response = api.as_user(customer).post("/api/v1/tickets/", body, content_type="application/json")
     assert response.status_code == 400, response.content
     assert not Ticket.objects.exists()
