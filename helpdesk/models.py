@@ -93,5 +93,14 @@ class User(AbstractUser):
             return gettext("Automation")  # the triggers' account, in the reader's language
         return self.get_full_name() or self.email or self.username
 
+    @property
+    def public_name(self):
+        """The name customers see: an agent's full name or "Support team", never
+        an agent's email or username (nor the triggers' account)."""
+        if self.is_agent:
+            full = "" if self.username == SYSTEM_USERNAME else self.get_full_name()
+            return full or gettext("Support team")
+        return self.display_name
+
     def __str__(self):
         return self.display_name

@@ -278,6 +278,9 @@ HELPDESK_BODY_MAX_CHARS = env.int("BODY_MAX_CHARS", default=200_000)
 HELPDESK_QUEUE_POLL_SECONDS = env.int("QUEUE_POLL_SECONDS", default=15)
 HELPDESK_SIGNUP_RATE = env("SIGNUP_RATE", default="10/h")
 HELPDESK_FIRST_TICKET_NUMBER = 1000
+# Customers see a ticket's tier, group and assignee (with email) and the events
+# that change them only when an admin turns this on; off, the assignee is a name.
+HELPDESK_CUSTOMERS_SEE_ROUTING = env.bool("CUSTOMERS_SEE_ROUTING", default=False)
 # Where customers reach the portal: links in outgoing messages.
 HELPDESK_BASE_URL = env("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Non-file request bodies (JSON, form fields); uploads stream to disk and are
