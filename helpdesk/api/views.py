@@ -3,9 +3,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.generics import RetrieveUpdateAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.throttling import AnonRateThrottle
 
 from helpdesk.models import Organization
+
+from .parsers import JSONParser
 
 
 class AuthThrottle(AnonRateThrottle):
@@ -16,6 +19,7 @@ class TokenView(ObtainAuthToken):
     """POST {"username", "password"} → {"token"}; the username may be the email."""
 
     throttle_classes = [AuthThrottle]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]  # ObtainAuthToken names DRF's own JSON parser
 
 
 class OrganizationSerializer(serializers.ModelSerializer):

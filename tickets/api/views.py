@@ -5,8 +5,10 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
+
+from helpdesk.api.parsers import JSONParser
 
 from .. import selectors, services
 from ..filters import TicketFilter
