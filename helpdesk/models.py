@@ -7,6 +7,8 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from .text import clean_line
+
 # The account trigger actions are attributed to (escalation.actions.system_actor).
 SYSTEM_USERNAME = "system"
 
@@ -72,6 +74,9 @@ class User(AbstractUser):
         # admins reach /admin/, and there they may configure everything.
         self.is_staff = self.is_superuser = self.role == self.Role.ADMIN
         self.email = (self.email or "").strip()
+        # Names end up in mail headers and pages: every writer (sign-up, admin,
+        # API) gets them without line breaks or invisible format characters.
+        self.first_name, self.last_name = clean_line(self.first_name), clean_line(self.last_name)
         super().save(*args, **kwargs)
 
     @property
