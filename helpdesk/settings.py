@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "helpdesk.middleware.RequestSizeLimitMiddleware",  # before anything reads the body
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -291,7 +292,17 @@ HELPDESK_BASE_URL = env("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Non-file request bodies (JSON, form fields); uploads stream to disk and are
 # limited by HELPDESK_ATTACHMENT_MAX_BYTES instead.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=16 * 1024 * 1024)
+# Uploads above this go to a temporary file rather than memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2621440
+# Form fields per request: the bulk action sends at most 200 ticket numbers.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 400
+# Any request's body (RequestSizeLimitMiddleware answers 413 before reading it):
+# all attachments at their largest plus the rest of the form. Set the proxy's
+# limit (nginx client_max_body_size) to the same.
+HELPDESK_REQUEST_MAX_BYTES = env.int(
+    "REQUEST_MAX_BYTES",
+    default=max(HELPDESK_ATTACHMENT_MAX_BYTES * HELPDESK_ATTACHMENT_MAX_COUNT, DATA_UPLOAD_MAX_MEMORY_SIZE) + 2 * 1024 * 1024,
+)
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 if env("EMAIL_URL", default=""):
