@@ -145,3 +145,33 @@ def test_oversize_requests_are_refused_before_they_are_read(http_server, setting
     assert status == 413 and "too large" in body
     status, body = _raw_post(http_server, "/portal/tickets/new/", 50 * 1024 ** 3)
     assert status == 413 and "too large" in body
+
+
+def test_oversize_requests_over_asgi_are_refused_unread(settings):
+    """`make run` serves HTTP through ASGI, where Django reads the whole body
+    before any middleware: the body must not even be awaited."""
+    import asyncio
+
+    from asgiref.testing import ApplicationCommunicator
+
+    from helpdesk.asgi import application
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/portal/tickets/new/", "raw_path": b"/portal/tickets/new/", "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"multipart/form-data; boundary=x"),
+                    (b"content-length", str(50 * 1024 ** 3).encode())],
+        "client": ("127.0.0.1", 40000), "server": ("testserver", 80),
+    }
+
+    async def scenario():
+        communicator = ApplicationCommunicator(application, scope)  # no body is ever sent
+        try:
+            start = await communicator.receive_output(timeout=5)
+            body = await communicator.receive_output(timeout=5)
+        except TimeoutError:
+            return None, "no answer: the server waited for the body"
+        return start["status"], body["body"].decode()
+
+    status, body = asyncio.run(scenario())
+    assert status == 413 and "too large" in body
