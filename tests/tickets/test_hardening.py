@@ -150,8 +150,7 @@ def test_oversize_requests_are_refused_before_they_are_read(http_server, setting
 def test_oversize_requests_over_asgi_are_refused_unread(settings):
     """`make run` serves HTTP through ASGI, where Django reads the whole body
     before any middleware: the body must not even be awaited."""
-    import asyncio
-
+    from asgiref.sync import async_to_sync
     from asgiref.testing import ApplicationCommunicator
 
     from helpdesk.asgi import application
@@ -173,5 +172,5 @@ def test_oversize_requests_over_asgi_are_refused_unread(settings):
             return None, "no answer: the server waited for the body"
         return start["status"], body["body"].decode()
 
-    status, body = asyncio.run(scenario())
+    status, body = async_to_sync(scenario)()  # a loop may run in this thread already (Playwright's)
     assert status == 413 and "too large" in body
