@@ -2,7 +2,7 @@
 every action records its own TicketEvent, caused by the triggering event)."""
 
 import logging
-import string
+import re
 
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
@@ -24,6 +24,9 @@ ACTION_TYPES = (
     "add_tags", "remove_tags", "add_note", "notify", "reply", "escalate", "webhook",
 )
 TEMPLATE_FIELDS = {"ticket_number", "ticket_subject", "requester_name", "ticket_status", "ticket_priority"}
+# Only bare placeholders are filled in: str.format would honour format specs
+# and attributes (`{ticket_number:>150000}` writes 150 kB); the rest stays literal.
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 def _ref(model, value, *, by=("name",), lock=False, related=()):
@@ -71,7 +74,7 @@ def _tags(value):
 def _template(text):
     if not isinstance(text, str) or not text.strip():
         raise ValueError(_("expects a text"))
-    names = {f for _lit, f, _spec, _conv in string.Formatter().parse(text) if f}
+    names = set(_PLACEHOLDER.findall(text))
     unknown = names - TEMPLATE_FIELDS
     if unknown:
         raise ValueError(_("unknown placeholders %(u)s (known: %(k)s)") % {
@@ -138,11 +141,13 @@ def validate_action(action):
     return dict(action)
 
 
-def render_template(text, ticket):
-    return text.format(
-        ticket_number=ticket.number, ticket_subject=ticket.subject, requester_name=ticket.requester.display_name,
-        ticket_status=ticket.get_status_display(), ticket_priority=ticket.get_priority_display(),
-    )
+def render_template(text: str, ticket) -> str:
+    """`text` with its bare placeholders ({ticket_number}…) filled in."""
+    values = {
+        "ticket_number": ticket.number, "ticket_subject": ticket.subject, "requester_name": ticket.requester.display_name,
+        "ticket_status": ticket.get_status_display(), "ticket_priority": ticket.get_priority_display(),
+    }
+    return _PLACEHOLDER.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], text)
 
 
 def perform(action, *, ticket, ctx, actor=None, dry_run=False, locked=False, position=None):
@@ -221,8 +226,9 @@ def perform(action, *, ticket, ctx, actor=None, dry_run=False, locked=False, pos
 
                 for user in recipients:
                     if user.email:
-                        queue_email(subject=message, body=message, to=[user.email],
-                                    about=f"a trigger notification of ticket {ticket.number} to {user}")
+                        queue_email(subject=" ".join(message.split()), body=message, to=[user.email],
+                                    about=f"a trigger notification of ticket {ticket.number} to {user}",
+                                    ticket_id=ticket.pk)
         text = "notified " + (", ".join(str(u) for u in recipients) or "nobody")
     elif kind == "webhook":
         if not dry_run:

@@ -15,6 +15,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk import jsonlimits
 from tickets.models import Priority, Status, Ticket, TicketType
 from tickets.templatetags.helpdesk_ui import strategy_label
 
@@ -117,8 +118,8 @@ class PrettyJSONWidget(forms.Textarea):
     def format_value(self, value):
         if isinstance(value, str):
             try:
-                value = json.loads(value)
-            except ValueError:
+                value = jsonlimits.loads(value)
+            except ValueError:  # JSONTooDeep too: shown back as typed
                 return value
         return json.dumps(value, ensure_ascii=False, indent=2)
 

@@ -168,7 +168,7 @@ def validate_trigger_definition(*, events, conditions, actions):
     if not isinstance(events, list) or not events:
         errors["events"] = [_("Choose at least one event.")]
     else:
-        unknown = [e for e in events if e not in EVENTS]
+        unknown = [e for e in events if not isinstance(e, str) or e not in EVENTS]
         if unknown:
             errors["events"] = [_("Unknown events: %(e)s. Known: %(k)s.") % {"e": ", ".join(map(str, unknown)), "k": ", ".join(sorted(EVENTS))}]
     conditions = conditions or {}

@@ -15,6 +15,30 @@ settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 django_asgi_app = get_asgi_application()
 
+
+async def http_app(scope, receive, send):
+    """Django's HTTP handler, except that a body declared larger than
+    HELPDESK_REQUEST_MAX_BYTES is never received: Django's ASGI handler reads
+    the whole body before any middleware runs, so RequestSizeLimitMiddleware
+    (which still sees the Content-Length, and answers 413) gets an empty one."""
+    declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+    if declared.isdigit() and int(declared) > settings.HELPDESK_REQUEST_MAX_BYTES:
+        sent_empty = False
+
+        async def receive_nothing():
+            nonlocal sent_empty
+            if not sent_empty:
+                sent_empty = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            while True:  # Django then only listens for the disconnect: body chunks are dropped
+                message = await receive()
+                if message["type"] != "http.request":
+                    return message
+
+        return await django_asgi_app(scope, receive_nothing, send)
+    return await django_asgi_app(scope, receive, send)
+
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
@@ -23,7 +47,7 @@ from channels_inbox.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

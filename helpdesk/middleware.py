@@ -1,7 +1,10 @@
 import zoneinfo
 
 from django.conf import settings
+from django.http import JsonResponse
+from django.shortcuts import render
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from .locales import is_complete, usable_language
 
@@ -31,4 +34,32 @@ class UserTimezoneMiddleware:
             # A cookie or Accept-Language naming a locale that is not fully translated.
             translation.activate(settings.LANGUAGE_CODE)
             request.LANGUAGE_CODE = settings.LANGUAGE_CODE
+        return self.get_response(request)
+
+
+class RequestSizeLimitMiddleware:
+    """Refuses a request whose declared body is larger than
+    HELPDESK_REQUEST_MAX_BYTES with 413, before anything reads it (uploads
+    would otherwise be streamed to disk in full before their size is checked).
+    Runs before the CSRF check, which reads form bodies."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.HELPDESK_REQUEST_MAX_BYTES
+        if length > limit:
+            limit_mb = limit // (1024 * 1024)
+            if request.path.startswith("/api/"):
+                message = _("The request body is too large (at most %(n)d MB).") % {"n": limit_mb}
+                response = JsonResponse({"detail": message}, status=413)
+            else:
+                response = render(request, "413.html", {"limit_mb": limit_mb}, status=413)
+            # Sized, so the client reads the answer without waiting for the connection to close.
+            response["Content-Length"] = str(len(response.content))
+            return response
         return self.get_response(request)

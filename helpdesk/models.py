@@ -7,6 +7,8 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from .text import clean_line
+
 # The account trigger actions are attributed to (escalation.actions.system_actor).
 SYSTEM_USERNAME = "system"
 
@@ -85,6 +87,9 @@ class User(AbstractUser):
         # admins reach /admin/, and there they may configure everything.
         self.is_staff = self.is_superuser = self.role == self.Role.ADMIN
         self.email = (self.email or "").strip()
+        # Names end up in mail headers and pages: every writer (sign-up, admin,
+        # API) gets them without line breaks or invisible format characters.
+        self.first_name, self.last_name = clean_line(self.first_name), clean_line(self.last_name)
         super().save(*args, **kwargs)
 
     @property
@@ -105,6 +110,15 @@ class User(AbstractUser):
         if self.username == SYSTEM_USERNAME and not self.is_active and not self.email:
             return gettext("Automation")  # the triggers' account, in the reader's language
         return self.get_full_name() or self.email or self.username
+
+    @property
+    def public_name(self):
+        """The name customers see: an agent's full name or "Support team", never
+        an agent's email or username (nor the triggers' account)."""
+        if self.is_agent:
+            full = "" if self.username == SYSTEM_USERNAME else self.get_full_name()
+            return full or gettext("Support team")
+        return self.display_name
 
     def __str__(self):
         return self.display_name

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "helpdesk.middleware.RequestSizeLimitMiddleware",  # before anything reads the body
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -241,6 +242,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "helpdesk.api.parsers.JSONParser",  # with a nesting limit
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "helpdesk.api.pagination.StandardPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -291,12 +297,25 @@ HELPDESK_ACCOUNT_MAIL_PER_ADDRESS_RATE = env("ACCOUNT_MAIL_PER_ADDRESS_RATE", de
 HELPDESK_SIGNUP_LINK_TIMEOUT = env.int("SIGNUP_LINK_TIMEOUT", default=3 * 24 * 3600)
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 HELPDESK_FIRST_TICKET_NUMBER = 1000
+# Customers see a ticket's tier, group and assignee (with email) and the events
+# that change them only when an admin turns this on; off, the assignee is a name.
+HELPDESK_CUSTOMERS_SEE_ROUTING = env.bool("CUSTOMERS_SEE_ROUTING", default=False)
 # Where customers reach the portal: links in outgoing messages.
 HELPDESK_BASE_URL = env("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Non-file request bodies (JSON, form fields); uploads stream to disk and are
 # limited by HELPDESK_ATTACHMENT_MAX_BYTES instead.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=16 * 1024 * 1024)
+# Uploads above this go to a temporary file rather than memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2621440
+# Form fields per request: the bulk action sends at most 200 ticket numbers.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 400
+# Any request's body (RequestSizeLimitMiddleware answers 413 before reading it):
+# all attachments at their largest plus the rest of the form. Set the proxy's
+# limit (nginx client_max_body_size) to the same.
+HELPDESK_REQUEST_MAX_BYTES = env.int(
+    "REQUEST_MAX_BYTES",
+    default=max(HELPDESK_ATTACHMENT_MAX_BYTES * HELPDESK_ATTACHMENT_MAX_COUNT, DATA_UPLOAD_MAX_MEMORY_SIZE) + 2 * 1024 * 1024,
+)
 
 # Trigger webhooks (escalation/webhooks.py): loopback, private, link-local,
 # CGNAT, multicast, reserved and cloud metadata addresses are refused unless

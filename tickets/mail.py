@@ -7,7 +7,7 @@ import logging
 import smtplib
 
 from celery import shared_task
-from django.core.mail import EmailMessage
+from django.core.mail import BadHeaderError, EmailMessage
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,11 @@ def send_email(self, message):
                          headers=message.get("headers") or {})
     try:
         email.send()
+    except BadHeaderError as exc:
+        # A line break in a header (a name, a subject): every try would fail the same.
+        logger.error("could not send %s: %s", about, exc)
+        _undelivered(message, exc)
+        return "refused"
     except (smtplib.SMTPException, OSError) as exc:
         if _permanent(exc):
             logger.error("the mail server refused %s for good: %s", about, exc)

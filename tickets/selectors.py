@@ -1,7 +1,9 @@
 """Every read that depends on who asks. Views, the API and consumers call these
 and never filter by permission themselves."""
 
+from django.conf import settings
 from django.db.models import Prefetch, Q
+from django.utils.translation import gettext
 
 from .models import Status, Tag, Ticket, TicketEvent, TicketType
 
@@ -61,11 +63,67 @@ def visible_messages(user, ticket):
     return qs
 
 
+# The routing changes customers see when HELPDESK_CUSTOMERS_SEE_ROUTING is on.
+_ROUTING_KINDS = (TicketEvent.Kind.ASSIGNEE, TicketEvent.Kind.TIER, TicketEvent.Kind.GROUP)
+
+
+def customers_see_routing() -> bool:
+    """The admin's choice: may customers see tier, group and the assignee's email?"""
+    return settings.HELPDESK_CUSTOMERS_SEE_ROUTING
+
+
 def visible_events(user, ticket):
     qs = ticket.events.select_related("actor")
     if not user.is_agent:
-        qs = qs.filter(internal=False)
+        public = Q(internal=False)
+        if customers_see_routing():
+            public |= Q(kind__in=_ROUTING_KINDS)
+        qs = qs.filter(public)
     return qs
+
+
+# What a customer may read of an event, in their terms: per kind, the keys of
+# `data` and whether the old and new values are shown. Anything else (the
+# trigger, its explanation, strategy, chain, batch) stays with the agents.
+_PUBLIC_EVENT = {
+    TicketEvent.Kind.CREATED: ({"channel", "follow_up_of"}, False),
+    TicketEvent.Kind.STATUS: (set(), True),
+    TicketEvent.Kind.REOPENED: (set(), False),
+    TicketEvent.Kind.MESSAGE: ({"message_id"}, False),
+    TicketEvent.Kind.FOLLOW_UP: ({"follow_up"}, False),
+    **{kind: (set(), True) for kind in _ROUTING_KINDS},
+}
+
+
+def public_actor_name(actor) -> str:
+    """Who did it, as a customer is told: staff and automation are "Support
+    team" (no agent's email, no trigger), a customer is their name."""
+    if actor is None or actor.is_agent:
+        return gettext("Support team")
+    return actor.public_name
+
+
+def public_event(event) -> dict:
+    """An event as a customer sees it: only allow-listed facts."""
+    keys, values = _PUBLIC_EVENT.get(event.kind, (set(), False))
+    data = event.data or {}
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "label": event.get_kind_display(),
+        "field": event.field if values else "",
+        "old_value": _public_value(event.old_value) if values else None,
+        "new_value": _public_value(event.new_value) if values else None,
+        "data": {k: data[k] for k in sorted(keys) if k in data},
+        "actor": public_actor_name(event.actor),
+        "created_at": event.created_at,
+    }
+
+
+def _public_value(value):
+    # Routing values are {"id", "name"}: the name only (an agent's may be their email,
+    # which the admin allowed by turning routing on).
+    return value.get("name") if isinstance(value, dict) else value
 
 
 def visible_attachment(user, attachment_id):

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from helpdesk import rows
 from helpdesk.html import sanitize_html
 from helpdesk.locales import usable_language
+from helpdesk.text import clean_line, strip_format_chars
 
 from . import outbox
 from .custom_fields import clean_values as clean_custom_values
@@ -62,7 +63,7 @@ class EventContext:
 # --- validation helpers -------------------------------------------------------
 
 def clean_subject(subject) -> str:
-    subject = _CONTROL_CHARS.sub("", " ".join(str(subject or "").split()))
+    subject = _CONTROL_CHARS.sub("", " ".join(strip_format_chars(str(subject or "")).split()))
     if not subject:
         raise ValidationError({"subject": [_("Enter a subject.")]})
     limit = settings.HELPDESK_SUBJECT_MAX_LENGTH
@@ -100,7 +101,7 @@ def validate_attachments(files) -> list:
     allowed = set(settings.HELPDESK_ATTACHMENT_CONTENT_TYPES)
     limit = settings.HELPDESK_ATTACHMENT_MAX_BYTES
     for f in files:
-        name = os.path.basename(getattr(f, "name", "") or "file")
+        name = _attachment_name(f)  # the name it will be stored under
         if f.size > limit:
             errors.append(_("“%(name)s” is too large (%(size)d MB at most).") % {"name": name, "size": limit // (1024 * 1024)})
         # The declared type and the type implied by the name must both be allowed:
@@ -227,9 +228,15 @@ def _next_number() -> int:
     return row[0]
 
 
+def _attachment_name(upload) -> str:
+    """The upload's file name without a path, control or format characters
+    (`invoice\\u202efdp.zip` would show as "invoicepiz.pdf")."""
+    return clean_line(os.path.basename(getattr(upload, "name", "") or ""))[:200] or "file"
+
+
 def _store_attachments(message, files):
     for f in files:
-        name = os.path.basename(getattr(f, "name", "") or "file")[:200]
+        name = _attachment_name(f)
         att = Attachment(
             message=message, filename=name, size=f.size,
             content_type=(mimetypes.guess_type(name)[0] or "application/octet-stream"),

@@ -7,12 +7,15 @@ from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import APIException
 from rest_framework.generics import RetrieveUpdateAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from helpdesk import lockout, tokens
 from helpdesk.models import Organization
+
+from .parsers import JSONParser
 
 
 class AuthThrottle(AnonRateThrottle):
@@ -50,6 +53,7 @@ class TokenView(ObtainAuthToken):
     the email. Too many failed logins answer 429 until the lockout ends."""
 
     throttle_classes = [AuthThrottle]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]  # ObtainAuthToken names DRF's own JSON parser
     serializer_class = TokenCredentialsSerializer
 
     @extend_schema(request=TokenCredentialsSerializer, responses={

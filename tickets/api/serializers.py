@@ -2,6 +2,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from rest_framework import serializers
 
+from .. import selectors
 from ..models import Attachment, Message, Priority, Status, TicketEvent, TicketType
 
 User = get_user_model()
@@ -12,6 +13,18 @@ class UserRefSerializer(serializers.Serializer):
     name = serializers.CharField(source="display_name", read_only=True)
     email = serializers.EmailField(read_only=True)
     role = serializers.CharField(read_only=True)
+
+
+class PublicUserRefSerializer(serializers.Serializer):
+    """A person as customers see them: no email, no username (agents: their
+    full name or "Support team")."""
+
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(source="public_name", read_only=True)
+    role = serializers.SerializerMethodField()
+
+    def get_role(self, obj) -> str:
+        return "agent" if obj.is_agent else "customer"
 
 
 class NamedRefSerializer(serializers.Serializer):
@@ -54,6 +67,26 @@ class TicketSerializer(serializers.Serializer):
 
     def get_tags(self, obj) -> list[str]:
         return [t.name for t in obj.tags.all()]
+
+
+class CustomerTicketSerializer(TicketSerializer):
+    """A ticket as its requester (or their organization) sees it: no tier or
+    group, the assignee by public name, unless HELPDESK_CUSTOMERS_SEE_ROUTING."""
+
+    assignee = PublicUserRefSerializer(read_only=True, allow_null=True)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if selectors.customers_see_routing():
+            fields["assignee"] = UserRefSerializer(read_only=True, allow_null=True)
+        else:
+            del fields["tier"], fields["group"]
+        return fields
+
+
+def ticket_serializer_class(user):
+    """Agents get the whole ticket; customers what they may see of it."""
+    return TicketSerializer if user.is_agent else CustomerTicketSerializer
 
 
 class TicketCreateSerializer(serializers.Serializer):
@@ -99,6 +132,10 @@ class MessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class CustomerMessageSerializer(MessageSerializer):
+    author = PublicUserRefSerializer(read_only=True)
+
+
 class MessageCreateSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=1_000_000, trim_whitespace=False, allow_blank=True)
     body_html = serializers.CharField(required=False, allow_blank=True, max_length=1_000_000)
@@ -115,3 +152,21 @@ class TicketEventSerializer(serializers.ModelSerializer):
         model = TicketEvent
         fields = ["id", "kind", "actor", "field", "old_value", "new_value", "data", "created_at"]
         read_only_fields = fields
+
+
+class CustomerTicketEventSerializer(serializers.Serializer):
+    """An event as a customer sees it (selectors.public_event): what changed,
+    when, and "Support team" for any agent or trigger."""
+
+    id = serializers.IntegerField(read_only=True)
+    kind = serializers.ChoiceField(choices=TicketEvent.Kind.choices, read_only=True)
+    label = serializers.CharField(read_only=True)
+    field = serializers.CharField(read_only=True)
+    old_value = serializers.JSONField(read_only=True, allow_null=True)
+    new_value = serializers.JSONField(read_only=True, allow_null=True)
+    data = serializers.DictField(read_only=True)
+    actor = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, instance):
+        return super().to_representation(selectors.public_event(instance))

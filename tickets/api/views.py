@@ -7,13 +7,17 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
+
+from helpdesk.api.parsers import JSONParser
 
 from .. import selectors, services
 from ..filters import TicketFilter
 from ..models import Channel, Ticket
 from .serializers import (
+    CustomerMessageSerializer,
+    CustomerTicketEventSerializer,
     MessageCreateSerializer,
     MessageSerializer,
     TicketCreateSerializer,
@@ -21,6 +25,7 @@ from .serializers import (
     TicketSerializer,
     TicketTypeSerializer,
     TicketUpdateSerializer,
+    ticket_serializer_class,
 )
 
 User = get_user_model()
@@ -35,6 +40,10 @@ def _agent(pk):
     return agent
 
 
+def _is_user(request):
+    return getattr(request, "user", None) is not None and request.user.is_authenticated
+
+
 @extend_schema(tags=["tickets"])
 class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                     mixins.UpdateModelMixin, viewsets.GenericViewSet):
@@ -45,6 +54,16 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
 
     def get_queryset(self):
         return selectors.ticket_list(self.request.user)
+
+    def get_serializer_class(self):
+        # The schema generator asks without a user: it documents the agents' view.
+        return ticket_serializer_class(self.request.user) if _is_user(self.request) else TicketSerializer
+
+    def _serializers(self):
+        """(ticket, message, event) serializers for who asks."""
+        if self.request.user.is_agent:
+            return TicketSerializer, MessageSerializer, TicketEventSerializer
+        return ticket_serializer_class(self.request.user), CustomerMessageSerializer, CustomerTicketEventSerializer
 
     def filter_queryset(self, queryset):
         # List filters narrow the list; on one ticket's URL they would turn a
@@ -75,7 +94,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         # Read back by primary key: the creator may not see the ticket through
         # the list scope (an agent filing into another tier), and a PK read is cheap.
         ticket = Ticket.objects.select_related(*selectors.LIST_RELATED).prefetch_related("tags").get(pk=ticket.pk)
-        return Response(TicketSerializer(ticket).data, status=status.HTTP_201_CREATED)
+        return Response(self._serializers()[0](ticket).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=TicketUpdateSerializer, responses={200: TicketSerializer})
     def partial_update(self, request, *args, **kwargs):
@@ -95,7 +114,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
                     raise ValidationError({"custom_fields": [m for msgs in exc.message_dict.values() for m in msgs]}) from None
             if changes:
                 services.update_ticket(ticket=ticket, actor=request.user, **changes)
-        return Response(TicketSerializer(self.get_queryset().get(pk=ticket.pk)).data)
+        return Response(self._serializers()[0](self.get_queryset().get(pk=ticket.pk)).data)
 
     def update(self, request, *args, **kwargs):
         if not kwargs.get("partial"):
@@ -116,16 +135,16 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
                 channel=Channel.API,
             )
             message = selectors.visible_messages(request.user, ticket).get(pk=message.pk)
-            return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+            return Response(self._serializers()[1](message).data, status=status.HTTP_201_CREATED)
         page = self.paginate_queryset(selectors.visible_messages(request.user, ticket))
-        return self.get_paginated_response(MessageSerializer(page, many=True).data)
+        return self.get_paginated_response(self._serializers()[1](page, many=True).data)
 
     @extend_schema(responses=TicketEventSerializer(many=True))
     @action(detail=True, methods=["get"], filterset_class=None)
     def events(self, request, pk=None):
         ticket = self.get_object()
         page = self.paginate_queryset(selectors.visible_events(request.user, ticket))
-        return self.get_paginated_response(TicketEventSerializer(page, many=True).data)
+        return self.get_paginated_response(self._serializers()[2](page, many=True).data)
 
 
 @extend_schema(tags=["ticket types"])
