@@ -45,8 +45,10 @@ def test_admin_json_fields_refuse_nesting_beside_the_field(client, admin_user):
         "actions": '[{"type": "add_tags", "tags": ["x"]}]'})
     assert response.status_code == 200
     assert "nested too deeply" in response.context["adminform"].form.errors["conditions"][0]
+    assert not Trigger.objects.exists()
+    # Custom field definitions are edited as rows: JSON posted in their hidden
+    # field is ignored, however deep, and never reaches the parser's recursion.
     response = client.post("/admin/tickets/tickettype/add/", {
         "name": "deep", "position": 0, "default_priority": "normal", "field_definitions": TOO_DEEP})
-    assert response.status_code == 200
-    assert "nested too deeply" in response.context["adminform"].form.errors["field_definitions"][0]
-    assert not Trigger.objects.exists() and not TicketType.objects.filter(name="deep").exists()
+    assert response.status_code in (200, 302)
+    assert TicketType.objects.filter(name="deep").values_list("field_definitions", flat=True).first() in (None, [])
