@@ -1,5 +1,6 @@
 import zoneinfo
 
+from django.core.exceptions import DisallowedHost
 from django.utils import timezone, translation
 
 
@@ -24,3 +25,31 @@ class UserTimezoneMiddleware:
             translation.activate(user.language)
             request.LANGUAGE_CODE = user.language
         return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Sets settings.HELPDESK_CSP on every response that has no policy of its
+    own (attachment downloads send `sandbox`); websockets to this host allowed."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+
+        response = self.get_response(request)
+        header = ("Content-Security-Policy-Report-Only" if settings.HELPDESK_CSP_REPORT_ONLY
+                  else "Content-Security-Policy")
+        if "Content-Security-Policy" in response or "Content-Security-Policy-Report-Only" in response:
+            return response
+        directives = {name: list(sources) for name, sources in settings.HELPDESK_CSP.items()}
+        try:
+            host = request.get_host()
+        except DisallowedHost:
+            host = None
+        if host:
+            # CSP Level 2 browsers do not count ws: as 'self'.
+            directives.setdefault("connect-src", []).extend(
+                [f"wss://{host}"] if request.is_secure() else [f"ws://{host}", f"wss://{host}"])
+        response[header] = "; ".join(f"{name} {' '.join(sources)}".strip() for name, sources in directives.items())
+        return response
