@@ -54,7 +54,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "helpdesk.middleware.ContentSecurityPolicyMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "helpdesk.middleware.StaticFilesMiddleware",  # WhiteNoise
     # Pages (static files are compressed ahead by collectstatic and answered
     # above); Django pads the gzip header against BREACH-style length attacks.
     "django.middleware.gzip.GZipMiddleware",
