@@ -355,7 +355,8 @@ HELPDESK_CSP = {
     "form-action": ["'self'"],
     "frame-ancestors": ["'none'"],
 }
-# Report-Only first, to try the policy on a deployment with custom additions.
+# CSP_REPORT_ONLY: browsers report violations without blocking (to try the
+# policy where a proxy or an extension adds to the pages).
 HELPDESK_CSP_REPORT_ONLY = env.bool("CSP_REPORT_ONLY", default=False)
 HELPDESK_API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
 CSRF_FAILURE_VIEW = "helpdesk.views.csrf_failure"

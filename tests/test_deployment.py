@@ -84,7 +84,8 @@ def _run_django(code_or_args, environment, check=False):
     import sys
 
     base = {k: v for k, v in os.environ.items()
-            if k not in ("SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE") and not k.startswith("SECURE_")}
+            if k not in ("SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
+            and not k.startswith("SECURE_")}  # the browser tests set DJANGO_ALLOW_ASYNC_UNSAFE; production does not
     base.update(DJANGO_SETTINGS_MODULE="helpdesk.settings", **environment)
     args = [sys.executable, "-c", code_or_args] if isinstance(code_or_args, str) else [sys.executable, *code_or_args]
     return subprocess.run(args, env=base, cwd=ROOT, capture_output=True, text=True, timeout=120, check=check)

@@ -103,6 +103,9 @@ def test_every_main_screen_has_the_csp_and_no_inline_script(customer, agent, adm
         assert policy["object-src"] == ["'none'"] and policy["frame-ancestors"] == ["'none'"], url
         assert "ws://testserver" in policy["connect-src"] and "wss://testserver" in policy["connect-src"], url
         assert inline_scripts(response.content.decode()) == [], url
+    # The embeddable widget (run by other sites, under their policy) is still served.
+    widget = Client().get("/widget.js")
+    assert widget.status_code == 200 and widget["Content-Type"].startswith("application/javascript")
 
 
 def test_a_secure_request_allows_only_wss(agent):
