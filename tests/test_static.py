@@ -74,7 +74,9 @@ def test_swagger_ui_and_admin_render_with_the_manifest(production_static, admin_
     for url in ("/api/v1/docs/", "/admin/", "/admin/escalation/trigger/add/"):
         response = client.get(url)
         assert response.status_code == 200, url
-        for asset in HASHED.findall(response.content.decode()):
+        assets = HASHED.findall(response.content.decode())
+        assert assets, url
+        for asset in assets:
             assert client.get(asset).status_code == 200, asset
 
 
