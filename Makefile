@@ -12,7 +12,10 @@ PORT ?= 8000
 # DEMO_DATABASE_URL / DEMO_REDIS_URL to point the demo elsewhere.
 DEMO_DATABASE_URL ?= sqlite:///$(CURDIR)/var/helpdesk.sqlite3
 DEMO_REDIS_URL ?=
-DEMO_ENV := DATABASE_URL=$(DEMO_DATABASE_URL) REDIS_URL=$(DEMO_REDIS_URL) DEBUG=$${DEBUG:-false}
+# With DEBUG off the settings refuse the public built-in key: the demo uses a
+# random key of its own, generated once into var/secret_key (ignored by git).
+DEMO_ENV := DATABASE_URL=$(DEMO_DATABASE_URL) REDIS_URL=$(DEMO_REDIS_URL) DEBUG=$${DEBUG:-false} \
+	SECRET_KEY="$$(cat var/secret_key)"
 
 export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/helpdesk
 export REDIS_URL ?= redis://127.0.0.1:6379/0
@@ -27,14 +30,22 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
-static_build/.built: package.json package-lock.json scripts/build-assets.sh
+static_build/.built: package.json package-lock.json scripts/build-assets.sh scripts/subset_icons.py
 	npm ci --no-audit --no-fund --loglevel=error
-	sh scripts/build-assets.sh
+	PYTHON=$(PY) sh scripts/build-assets.sh
 
-assets: static_build/.built
+# The icon font is subset to the `ti-*` classes in templates/static/apps: redone
+# (under a second) on every run, so that an icon added to a template shows.
+assets: install static_build/.built
+	@$(PY) scripts/subset_icons.py >/dev/null
 
-run: install assets
+var/secret_key:
+	@mkdir -p var
+	@umask 077 && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+
+run: install assets var/secret_key
 	@mkdir -p var/static
+	$(DEMO_ENV) $(PY) manage.py collectstatic --noinput -v0
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py seed_demo
 	@echo "Serving the helpdesk at http://$(HOST):$(PORT)/ (Ctrl-C stops it)"

@@ -25,6 +25,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
+# helpdesk.settings needs a key of its own when DEBUG is off (the servers and migrate started here inherit it).
+os.environ.setdefault("SECRET_KEY", "bench-only-key-never-used-in-production-0123456789abcdef-0123456789")
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/helpdesk_bench"
 
 

@@ -31,12 +31,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/helpdesk_bench_1m"
+# helpdesk.settings needs a key of its own when DEBUG is off.
+BENCH_SECRET_KEY = "bench-only-key-never-used-in-production-0123456789abcdef-0123456789"
 
 
 def setup_django(database_url, queue=None):
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
     os.environ["DJANGO_SETTINGS_MODULE"] = "helpdesk.settings"
+    os.environ.setdefault("SECRET_KEY", BENCH_SECRET_KEY)
     os.environ["LOG_LEVEL"] = "ERROR"
     os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
     if queue:

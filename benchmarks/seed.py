@@ -26,6 +26,8 @@ from urllib.parse import urlparse
 import psycopg2
 
 ROOT = Path(__file__).resolve().parent.parent
+# helpdesk.settings needs a key of its own when DEBUG is off (the servers and migrate started here inherit it).
+os.environ.setdefault("SECRET_KEY", "bench-only-key-never-used-in-production-0123456789abcdef-0123456789")
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench"
 
 STATUSES = [("closed", 55), ("solved", 20), ("open", 10), ("new", 4), ("pending", 8), ("on_hold", 3)]

@@ -9,6 +9,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from whitenoise.compress import Compressor
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -16,10 +17,16 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env(
-    "SECRET_KEY",
-    default="demo-only-insecure-key-set-SECRET_KEY-in-production-0123456789abcdef",
-)
+# The built-in key is public (it is in this file): only a DEBUG run may use it.
+# `make run` (DEBUG off) generates its own key once into var/secret_key.
+DEMO_SECRET_KEY = "demo-only-insecure-key-set-SECRET_KEY-in-production-0123456789abcdef"
+SECRET_KEY = env("SECRET_KEY", default=DEMO_SECRET_KEY if DEBUG else "")
+if not DEBUG and SECRET_KEY in ("", DEMO_SECRET_KEY):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is unset or the built-in demo key while DEBUG is off. Set SECRET_KEY to a long random "
+        "value, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))' (`make run` does this "
+        "for the demo, in var/secret_key)."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -48,8 +55,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "helpdesk.middleware.ContentSecurityPolicyMiddleware",
     "helpdesk.middleware.RequestSizeLimitMiddleware",  # before anything reads the body
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "helpdesk.middleware.StaticFilesMiddleware",  # WhiteNoise
+    # Pages (static files are compressed ahead by collectstatic and answered
+    # above); Django pads the gzip header against BREACH-style length attacks.
+    "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -142,10 +153,19 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # collectstatic writes content-hashed names, a manifest, and gzip/brotli
+    # copies; WhiteNoise serves the hashed files with a one-year immutable cache.
+    # Needs `collectstatic` before serving with DEBUG off (make run, Dockerfile).
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-WHITENOISE_USE_FINDERS = True
+# From the finders (unhashed, short cache) only while developing with DEBUG on.
+WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
+# Only the hashed copies are kept and compressed (half the collectstatic time);
+# source maps are fetched by developer tools only: not compressed (they are
+# most of the bytes, and brotli at its best level takes ~1.5 s a megabyte).
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
 
 # --- redis, celery, channels -----------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
@@ -264,7 +284,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI is served from the drf-spectacular-sidecar package, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
+    # Schema and Swagger UI need a login unless API_DOCS_PUBLIC (checked per request).
+    "SERVE_PERMISSIONS": ["helpdesk.api.permissions.ApiDocsPermission"],
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No badge from validator.swagger.io: nothing leaves the site (CSP img-src 'self').
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"PriorityEnum": "tickets.models.Priority", "StatusEnum": "tickets.models.Status"},
 }
@@ -377,6 +401,35 @@ HELPDESK_LOGIN_COOLOFF_MAX = _duration("LOGIN_COOLOFF_MAX", "24h")
 HELPDESK_API_TOKEN_TTL = _duration("API_TOKEN_TTL", "30d")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# HTTPS: off for the demo (plain HTTP on localhost), on in docker-compose.yml.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# Container health checks call the app directly over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_REFERRER_POLICY = env("SECURE_REFERRER_POLICY", default="same-origin")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = env("SECURE_CROSS_ORIGIN_OPENER_POLICY", default="same-origin")
+# Content-Security-Policy of every response that sets none itself
+# (helpdesk.middleware adds this host's ws:/wss: to connect-src). No inline
+# script anywhere; inline styles stay allowed (templates, Swagger UI and the
+# admin use style attributes).
+HELPDESK_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+# CSP_REPORT_ONLY: browsers report violations without blocking (to try the
+# policy where a proxy or an extension adds to the pages).
+HELPDESK_CSP_REPORT_ONLY = env.bool("CSP_REPORT_ONLY", default=False)
+HELPDESK_API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
 CSRF_FAILURE_VIEW = "helpdesk.views.csrf_failure"
 
 # --- logging ----------------------------------------------------------------

@@ -6,6 +6,8 @@ import socket
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/helpdesk")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+# helpdesk.settings refuses to run without a key when DEBUG is off (as tests run).
+os.environ.setdefault("SECRET_KEY", "test-only-key-never-used-outside-the-test-suite-0123456789abcdef")
 os.environ.setdefault("MEDIA_ROOT", "/tmp/helpdesk-test-media")
 os.environ.setdefault("CACHE_KEY_PREFIX", "helpdesk-test")
 # This run's pushes only (a benchmark or another run may share the Redis); the
@@ -25,5 +27,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: t
 
 STATIC_ROOT = "/tmp/helpdesk-test-static"
 os.makedirs(STATIC_ROOT, exist_ok=True)
+# The suite serves static files from the finders, without a collectstatic run;
+# tests/test_static.py runs collectstatic with the production storage and checks it.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"}}  # noqa: F405
+WHITENOISE_USE_FINDERS = True
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

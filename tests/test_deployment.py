@@ -56,3 +56,85 @@ def test_the_event_workers_setting_reaches_kombu(settings):
 
     assert options(BROKER_ACK_EMULATION="0") == "False"
     assert options() == "True"
+
+
+def _compose_production_env() -> dict[str, str]:
+    """The web service's environment in docker-compose.yml, `${VAR:-default}`
+    resolved to its default, with the values a deployer must supply."""
+    import re
+    import secrets
+
+    import yaml
+
+    web = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]["environment"]
+    supplied = {"SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "support.example.com"}
+
+    def resolve(value):
+        match = re.fullmatch(r"\$\{(\w+)(?::-(.*)|:\?.*)\}", str(value))
+        if not match:
+            return re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: supplied.get(m.group(1), m.group(2)), str(value))
+        return supplied.get(match.group(1), match.group(2) if match.group(2) is not None else "")
+
+    return {name: resolve(value) for name, value in web.items()}
+
+
+def _run_django(code_or_args, environment, check=False):
+    import os
+    import subprocess
+    import sys
+
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
+            and not k.startswith("SECURE_")}  # the browser tests set DJANGO_ALLOW_ASYNC_UNSAFE; production does not
+    base.update(DJANGO_SETTINGS_MODULE="helpdesk.settings", **environment)
+    args = [sys.executable, "-c", code_or_args] if isinstance(code_or_args, str) else [sys.executable, *code_or_args]
+    return subprocess.run(args, env=base, cwd=ROOT, capture_output=True, text=True, timeout=120, check=check)
+
+
+def test_check_deploy_is_clean_with_the_production_settings():
+    """`manage.py check --deploy` with docker-compose.yml's environment (what
+    the README documents for production): no warning at all."""
+    env = _compose_production_env()
+    assert env["SECURE_SSL_REDIRECT"] == "true" and env["SECURE_HSTS_SECONDS"] == "31536000"
+    result = _run_django(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_the_security_settings_come_from_the_environment():
+    probe = ("import django; django.setup(); from django.conf import settings as s; "
+             "print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, "
+             "s.SECURE_HSTS_PRELOAD, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.HELPDESK_API_DOCS_PUBLIC)")
+    key = {"SECRET_KEY": "x" * 60}
+    on = _run_django(probe, {**key, "SECURE_SSL_REDIRECT": "true", "SECURE_HSTS_SECONDS": "600",
+                             "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true", "SECURE_HSTS_PRELOAD": "true",
+                             "SECURE_COOKIES": "true", "API_DOCS_PUBLIC": "true"}, check=True)
+    assert on.stdout.split() == ["True", "600", "True", "True", "True", "True", "True"]
+    off = _run_django(probe, key, check=True)
+    assert off.stdout.split() == ["False", "0", "False", "False", "False", "False", "False"]
+
+
+def test_production_refuses_to_start_with_the_demo_key_or_none():
+    """With DEBUG off, a missing SECRET_KEY or the public demo key stops the
+    process (ImproperlyConfigured) instead of signing sessions with a known key."""
+    from helpdesk.settings import DEMO_SECRET_KEY
+
+    for environment in ({"DEBUG": "false"}, {"DEBUG": "false", "SECRET_KEY": DEMO_SECRET_KEY}, {"SECRET_KEY": ""}):
+        result = _run_django(["manage.py", "check"], environment)
+        assert result.returncode != 0, environment
+        assert "ImproperlyConfigured: SECRET_KEY is unset or the built-in demo key while DEBUG is off" in result.stderr
+    # Development (DEBUG on) keeps the zero-setup default; a real key works with DEBUG off.
+    assert _run_django(["manage.py", "check"], {"DEBUG": "true"}).returncode == 0
+    assert _run_django(["manage.py", "check"], {"SECRET_KEY": "k" * 60}).returncode == 0
+
+
+def test_make_run_serves_the_demo_with_a_generated_key():
+    """`make run` (DEBUG off) passes a random key it keeps in var/secret_key
+    (ignored by git), never the demo key: the dry run shows both steps."""
+    import subprocess
+
+    plan = subprocess.run(["make", "-n", "-B", "run"], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
+    assert "token_urlsafe(50)" in plan and "> var/secret_key" in plan
+    assert 'SECRET_KEY="$(cat var/secret_key)"' in plan
+    assert "manage.py collectstatic" in plan
+    assert "var/" in (ROOT / ".gitignore").read_text().split()

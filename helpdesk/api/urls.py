@@ -1,14 +1,27 @@
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from .views import MeView, TokenRevokeView, TokenView
+
+# The split view serves Swagger UI's start-up script as a file, not inline (CSP).
+_swagger_ui = SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+
+
+def api_docs(request, *args, **kwargs):
+    """Swagger UI; an anonymous browser is sent to the login page unless API_DOCS_PUBLIC."""
+    if not settings.HELPDESK_API_DOCS_PUBLIC and not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    return _swagger_ui(request, *args, **kwargs)
+
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
     path("auth/token/revoke/", TokenRevokeView.as_view(), name="api-token-revoke"),
     path("users/me/", MeView.as_view(), name="api-me"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", api_docs, name="api-docs"),
     path("", include("tickets.api.urls")),
     path("", include("escalation.api.urls")),
 ]

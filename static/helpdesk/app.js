@@ -36,6 +36,24 @@
     }
   });
 
+  // The queue's periodic refresh waits while rows are ticked for a bulk action
+  // (a swap would drop the ticks). Here, not in an hx-trigger filter: the CSP
+  // allows no eval. A push (queue-changed) still refreshes.
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var elt = e.detail && e.detail.elt;
+    if (elt && elt.id === "queue-table" && !e.detail.requestConfig.triggeringEvent &&
+        document.querySelector("#queue-table input[name=tickets]:checked")) {
+      e.preventDefault();
+    }
+  });
+
+  // Selects marked data-autosubmit (the language switcher) submit their form on change.
+  document.addEventListener("change", function (e) {
+    if (e.target && e.target.matches && e.target.matches("select[data-autosubmit]") && e.target.form) {
+      e.target.form.submit();
+    }
+  });
+
   // After htmx swaps the rows, keep the keyboard selection where it was.
   document.addEventListener("htmx:afterSwap", function (e) {
     if (e.target && e.target.id === "queue-table" && selected >= 0) select(selected);

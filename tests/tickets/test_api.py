@@ -170,7 +170,9 @@ def test_me_get_and_patch(api, customer):
     assert api.patch("/api/v1/users/me/", {"role": "admin"}, format="json").json()["role"] == "customer"
 
 
-def test_schema_and_docs(client):
+def test_schema_and_docs(client, agent):
+    # Behind a login (issue 12 item 9; tests/test_security_headers.py covers the anonymous side).
+    client.force_login(agent)
     schema = client.get("/api/v1/schema/")
     assert schema.status_code == 200
     text = schema.content.decode()
