@@ -237,6 +237,7 @@ def test_api_merge(api, pair, agent, customer):
     response = api.post(url, {"target": target.pk}, format="json")
     assert response.status_code == 200 and response.json()["id"] == target.pk
     assert Ticket.objects.get(pk=source.pk).merged_into_id == target.pk
+    assert api.get(f"/api/v1/tickets/{source.pk}/").json()["merged_into"] == target.pk
     kinds = [e["kind"] for e in api.get(f"/api/v1/tickets/{source.pk}/events/").json()["results"]]
     assert "merged_into" in kinds
 

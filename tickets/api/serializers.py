@@ -46,6 +46,8 @@ class TicketSerializer(serializers.Serializer):
     language = serializers.CharField(read_only=True)
     custom_fields = serializers.JSONField(read_only=True)
     follow_up_of = serializers.IntegerField(source="follow_up_of_id", read_only=True, allow_null=True)
+    merged_into = serializers.IntegerField(source="merged_into_id", read_only=True, allow_null=True,
+                                           help_text="The id of the ticket this one was merged into.")
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     first_response_at = serializers.DateTimeField(read_only=True, allow_null=True)
