@@ -356,3 +356,39 @@ def test_portal_shows_merged_into_with_a_link(client, pair, agent, customer):
     response = client.post(reverse("portal:reply", args=[source.number]), {"body": "Thanks"})
     assert response["Location"] == reverse("portal:ticket", args=[target.number])
     assert target.messages.filter(body="Thanks", author=customer).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_opposite_merges_at_once_one_wins_no_deadlock():
+    """A→B and B→A at the same moment: both rows are locked in id order, so
+    the second waits for the first and is refused (no deadlock, no cycle)."""
+    import threading
+
+    from django.db import connection
+
+    customer = CustomerFactory()
+    agent = AgentFactory()
+    a = services.create_ticket(requester=customer, subject="A", body="a")
+    b = services.create_ticket(requester=customer, subject="B", body="b")
+    barrier, outcomes = threading.Barrier(2), []
+
+    def merge(source, target):
+        try:
+            barrier.wait(timeout=5)
+            services.merge_tickets(source=source, target=target, agent=agent)
+            outcomes.append("merged")
+        except ValidationError:
+            outcomes.append("refused")
+        except Exception as exc:  # a deadlock would land here
+            outcomes.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=merge, args=pair) for pair in ((a, b), (b, a))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes) == ["merged", "refused"]
+    merged = Ticket.objects.filter(merged_into__isnull=False)
+    assert merged.count() == 1 and merged.get().status == Status.CLOSED
