@@ -83,7 +83,10 @@ class HelpdeskPasswordResetForm(PasswordResetForm):
 
     def get_users(self, email):
         users = get_user_model()._default_manager.filter(email__iexact=email.strip())
-        return [u for u in users if u.has_usable_password() and (u.is_active or u.awaits_email_confirmation)]
+        # A customer an agent recorded (a call, a walk-in) has no password yet: reset sets the first one.
+        return [u for u in users
+                if (u.has_usable_password() or (u.is_customer and u.is_active))
+                and (u.is_active or u.awaits_email_confirmation)]
 
     def save(self, **kwargs):
         from . import services

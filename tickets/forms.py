@@ -1,9 +1,11 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.models import Organization
+
 from . import selectors
 from .custom_fields import label as custom_label
-from .models import Priority, Status
+from .models import AGENT_CHANNELS, Channel, Priority, Status
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -99,3 +101,42 @@ class PropertiesForm(forms.Form):
     def clean_tags(self):
         raw = self.cleaned_data.get("tags") or ""
         return [t for t in raw.replace(",", " ").split() if t]
+
+
+class OnBehalfTicketForm(forms.Form):
+    """An agent opens a ticket for a customer (a call, a walk-in, a letter):
+    an existing customer (`requester`, picked by the search) or a new one
+    (name, email, organization)."""
+
+    requester = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    new_name = forms.CharField(label=_("Name"), required=False, max_length=150)
+    new_email = forms.EmailField(label=_("Email"), required=False, max_length=254)
+    new_organization = forms.ModelChoiceField(label=_("Organization (optional)"), required=False,
+                                              queryset=Organization.objects.all(), empty_label="—")
+    channel = forms.ChoiceField(label=_("Channel"), choices=[(c.value, c.label) for c in AGENT_CHANNELS],
+                                initial=Channel.PHONE, widget=forms.RadioSelect)
+    type = forms.ModelChoiceField(label=_("Type"), queryset=selectors.active_ticket_types(), required=False,
+                                  empty_label="—")
+    priority = forms.ChoiceField(label=_("Priority"), choices=[("", _("Type's default"))] + list(Priority.choices),
+                                 required=False)
+    subject = forms.CharField(label=_("Subject"), max_length=255)
+    body = forms.CharField(label=_("The customer's request"), widget=forms.Textarea(attrs={"rows": 6}),
+                           max_length=200_000,
+                           help_text=_("Public: recorded as the customer's own message (you are recorded as the "
+                                       "agent who submitted it). The customer sees it on the portal."))
+    attachments = MultipleFileField(label=_("Attachments"))
+
+    def __init__(self, *args, agent=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.agent = agent
+        self.requester_obj = None
+
+    def clean(self):
+        data = super().clean()
+        if data.get("requester"):
+            self.requester_obj = selectors.customers_for_agent(self.agent).filter(pk=data["requester"]).first()
+            if self.requester_obj is None:
+                self.add_error("requester", _("This customer no longer exists; search again."))
+        elif not data.get("new_email") and "new_email" not in self.errors:
+            self.add_error("requester", _("Find the customer, or add a new one with at least an email address."))
+        return data

@@ -45,6 +45,12 @@ class Channel(models.TextChoices):
     TELEGRAM = "telegram", _("Telegram")
     PHONE = "phone", _("Phone")
     API = "api", _("API")
+    IN_PERSON = "in_person", _("In person")
+    OTHER = "other", _("Other")
+
+
+# The channels an agent records a ticket from on a customer's behalf.
+AGENT_CHANNELS = (Channel.PHONE, Channel.IN_PERSON, Channel.EMAIL, Channel.OTHER)
 
 
 class TicketType(models.Model):
@@ -166,6 +172,12 @@ class Ticket(models.Model):
         "self", verbose_name=_("follow-up of"), null=True, blank=True, on_delete=models.SET_NULL,
         related_name="follow_ups",
     )
+    # Set when an agent merged this ticket into another (tickets.services.merge_tickets):
+    # it is closed, its messages live on `merged_into`, replies to it land there.
+    merged_into = models.ForeignKey(
+        "self", verbose_name=_("merged into"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="merged_from",
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
@@ -282,6 +294,8 @@ class TicketEvent(models.Model):
         SLA_BREACHED = "sla_breached", _("SLA breached")
         ESCALATION_DUE = "escalation_due", _("Escalation due")
         DELIVERY_FAILED = "delivery_failed", _("Delivery failed")
+        MERGED_INTO = "merged_into", _("Merged into another ticket")
+        MERGED_FROM = "merged_from", _("Another ticket merged in")
 
     # Every event row is written once and marked processed once, and each
     # index costs both writes (the mark is not a HOT update: it leaves the

@@ -281,3 +281,46 @@ def next_ticket(user, *, exclude_number=None):
         qs = qs.exclude(number=exclude_number)
     return (qs.filter(assignee=user).order_by("updated_at").first()
             or qs.filter(assignee__isnull=True).order_by("updated_at").first())
+
+
+def customers_for_agent(user):
+    """The customers an agent may open a ticket for: every active customer
+    (agents and admins alike, as in Zendesk); nobody else gets any."""
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    if user is None or not user.is_authenticated or not user.is_active or not user.is_agent:
+        return User.objects.none()
+    return User.objects.filter(role=User.Role.CUSTOMER, is_active=True).select_related("organization")
+
+
+def search_customers(user, query, *, limit=10):
+    """Customers for the agent's "on behalf" search: by name, email or
+    organization (every word must match one of them), one query."""
+    from django.db.models import Value
+    from django.db.models.functions import Concat
+
+    words = str(query or "").split()[:5]
+    if not words or len(" ".join(words)) < 2:
+        return []
+    qs = customers_for_agent(user).annotate(full_name=Concat("first_name", Value(" "), "last_name"))
+    for word in words:
+        word = word[:100]
+        qs = qs.filter(Q(full_name__icontains=word) | Q(email__icontains=word) | Q(organization__name__icontains=word))
+    return list(qs.order_by("first_name", "last_name", "email")[:limit])
+
+
+def merge_candidates(user, ticket, query, *, limit=10):
+    """Tickets `ticket` can be merged into, among those the agent sees: by
+    number (with or without #) or subject; open ones only, itself excluded."""
+    query = str(query or "").strip().lstrip("#").strip()[:200]
+    if not query:
+        return []
+    qs = (visible_tickets(user).exclude(pk=ticket.pk).exclude(status=Status.CLOSED)
+          .filter(merged_into__isnull=True).select_related("requester"))
+    match = Q(subject__icontains=query)
+    if query.isdecimal() and len(query) < 19:
+        match |= Q(number=int(query))
+    found = list(qs.filter(match).order_by("-updated_at")[:limit])
+    # The ticket whose number was typed comes first.
+    return sorted(found, key=lambda t: str(t.number) != query)

@@ -314,6 +314,9 @@ def create_ticket(
         _record(ticket, Kind.CREATED, actor=actor, internal=False, ctx=ctx, events=events, data={
             "channel": channel, "type": _value(ticket_type), "priority": ticket.priority,
             "message_id": message.pk, "follow_up_of": follow_up_of.number if follow_up_of else None,
+            # An agent filed it on the requester's behalf (a call, a walk-in):
+            # the requester asks, the agent submitted (Zendesk's requester / submitter).
+            **({"submitted_by": actor.pk} if actor.pk != requester.pk else {}),
         })
         if follow_up_of is not None:
             _record(follow_up_of, Kind.FOLLOW_UP, actor=actor, internal=False, ctx=ctx, events=events,
@@ -496,6 +499,12 @@ def add_message(
     events = []
     with _atomic(locked):
         ticket = _lock(ticket, locked=locked)
+        if ticket.merged_into_id and not locked:
+            # Merged away: the conversation continues on the ticket it went
+            # into, unless a customer would write on another customer's ticket.
+            target = lock_ticket(_merge_target_id(ticket), required=True)
+            if author.is_agent or author.pk == target.requester_id:
+                ticket = target
         holder = ticket.load_agent_id
         if ticket.status == Status.CLOSED:
             raise ValidationError({"body": [_("This ticket is closed and accepts no replies; open a new ticket instead.")]})
@@ -695,6 +704,12 @@ def receive_message(
     if ticket is not None:
         # The caller's copy may be stale (status, type, subject changed since it was read).
         ticket.refresh_from_db()
+        if ticket.merged_into_id:
+            # A reply to a merged ticket belongs to the one it went into (when
+            # that is the same requester's; else it opens a follow-up below).
+            target = Ticket.objects.get(pk=_merge_target_id(ticket))
+            if target.requester_id == requester.pk:
+                ticket = target
     if ticket is not None and ticket.status != Status.CLOSED:
         message = add_message(ticket=ticket, author=requester, body=body, body_html=body_html,
                               attachments=attachments, channel=channel, external_id=external_id)
@@ -707,3 +722,90 @@ def receive_message(
         follow_up_of=ticket,
     )
     return new, new.messages.get(), True
+
+
+def _merge_target_id(ticket) -> int:
+    """Where a merged ticket's conversation lives now: the end of its
+    merged_into chain (a target may itself have been merged later)."""
+    target_id, seen = ticket.merged_into_id or ticket.pk, {ticket.pk}
+    while target_id not in seen and len(seen) < 20:
+        seen.add(target_id)
+        nxt = Ticket.objects.filter(pk=target_id).values_list("merged_into_id", flat=True).first()
+        if not nxt:
+            break
+        target_id = nxt
+    return target_id
+
+
+def merge_tickets(*, source, target, agent, allow_other_requester=False) -> Ticket:
+    """Merge the duplicate `source` into `target`: its messages (with their
+    attachments and times) move to the target, the tags join, the source is
+    closed with a link, and the requester is told on the target (a public
+    message, sent by the usual mail path). Returns the target.
+
+    Tickets of different requesters need `allow_other_requester`: then the
+    moved public messages become internal notes on the target, so that no
+    customer reads another's words, and the notice is an internal note."""
+    from .selectors import visible_tickets
+
+    if agent is None or not agent.is_agent:
+        raise PermissionDenied(_("Only agents can merge tickets."))
+    ids = {getattr(source, "pk", source), getattr(target, "pk", target)}
+    if len(ids) == 1:
+        raise ValidationError({"target": [_("A ticket cannot be merged into itself.")]})
+    visible = set(visible_tickets(agent).filter(pk__in=ids).values_list("pk", flat=True))
+    if visible != ids:
+        # Not found either way: whether a ticket exists is not leaked.
+        raise ValidationError({"target": [_("No such ticket among the tickets you can see.")]})
+    events_source, events_target = [], []
+    with transaction.atomic():
+        # Both rows locked in id order: two merges of the same pair, either
+        # way round, cannot deadlock.
+        locked = {pk: lock_ticket(pk, required=True) for pk in sorted(ids)}
+        source, target = locked[getattr(source, "pk", source)], locked[getattr(target, "pk", target)]
+        if source.merged_into_id:
+            raise ValidationError({"source": [_("This ticket was already merged into another.")]})
+        if source.status == Status.CLOSED:
+            raise ValidationError({"source": [_("A closed ticket cannot be merged.")]})
+        if target.merged_into_id:
+            raise ValidationError({"target": [_("#%(n)s was merged into another ticket: merge into that one.") % {"n": target.number}]})
+        if target.status == Status.CLOSED:
+            raise ValidationError({"target": [_("#%(n)s is closed: choose an open ticket.") % {"n": target.number}]})
+        same_requester = source.requester_id == target.requester_id
+        if not same_requester and not allow_other_requester:
+            raise ValidationError({"target": [_(
+                "#%(s)s and #%(t)s have different requesters: confirm to merge them anyway."
+            ) % {"s": source.number, "t": target.number}]})
+        ctx = EventContext()
+        moved = Message.objects.filter(ticket=source)
+        count = moved.count()
+        if not same_requester:
+            moved.filter(internal=False).update(internal=True)
+        moved.update(ticket=target)
+        # Source: closed, linked. A merge closes from any status: the
+        # conversation goes on, on the target.
+        holder = source.load_agent_id
+        old_status = source.status
+        source.status, source.closed_at, source.merged_into = Status.CLOSED, timezone.now(), target
+        _record(source, Kind.MERGED_INTO, actor=agent, internal=False, ctx=ctx, events=events_source,
+                data={"target": target.number, "messages": count})
+        _record(source, Kind.STATUS, actor=agent, field="status", old=old_status, new=Status.CLOSED,
+                internal=False, ctx=ctx, events=events_source)
+        rows.update(source, ["status", "closed_at", "merged_into", "updated_at"])
+        _move_load(holder, None)
+        _record(target, Kind.MERGED_FROM, actor=agent, internal=False, ctx=ctx, events=events_target,
+                data={"source": source.number, "messages": count})
+        source_tags = [t.name for t in source.tags.all()]
+        current = {t.name: t for t in target.tags.all()}
+        if any(n not in current for n in source_tags):
+            _set_tags(target, list(current) + source_tags, actor=agent, ctx=ctx, events=events_target,
+                      current=current)
+        rows.update(target, ["updated_at"])
+        _save_events(events_source + events_target)
+        requester = target.requester
+        with translation.override(requester.language or settings.LANGUAGE_CODE):
+            notice = _("Your request #%(s)s was merged into #%(t)s; we continue here.") % {
+                "s": source.number, "t": target.number}
+        # The requester hears it where the target's conversation goes out.
+        add_message(ticket=target, author=agent, body=notice, internal=not same_requester, locked=True, ctx=ctx)
+    return Ticket.objects.get(pk=target.pk)

@@ -270,7 +270,7 @@ def test_customer_create_cannot_choose_requester_and_agent_needs_a_real_one(api,
     assert response.status_code == 400 and "requester" in response.json()
     response = api.as_user(agent).post("/api/v1/tickets/", {"subject": "s", "body": "b", "requester": 999999},
                                        format="json")
-    assert response.status_code == 400 and response.json() == {"requester": ["Unknown user."]}
+    assert response.status_code == 400 and response.json() == {"requester": ["Unknown customer."]}
     assert not Ticket.objects.exists()
 
 

@@ -3,7 +3,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from .. import selectors
-from ..models import Attachment, Message, Priority, Status, TicketEvent, TicketType
+from ..models import AGENT_CHANNELS, Attachment, Channel, Message, Priority, Status, TicketEvent, TicketType
 
 User = get_user_model()
 
@@ -59,6 +59,8 @@ class TicketSerializer(serializers.Serializer):
     language = serializers.CharField(read_only=True)
     custom_fields = serializers.JSONField(read_only=True)
     follow_up_of = serializers.IntegerField(source="follow_up_of_id", read_only=True, allow_null=True)
+    merged_into = serializers.IntegerField(source="merged_into_id", read_only=True, allow_null=True,
+                                           help_text="The id of the ticket this one was merged into.")
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     first_response_at = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -95,7 +97,13 @@ class TicketCreateSerializer(serializers.Serializer):
     body_html = serializers.CharField(required=False, allow_blank=True, max_length=1_000_000)
     type = serializers.IntegerField(required=False, allow_null=True)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
-    requester = serializers.IntegerField(required=False, help_text="Agents only: the customer the ticket is for.")
+    requester = serializers.CharField(
+        required=False, max_length=254,
+        help_text="Agents only: the customer the ticket is for, by id or email (an unknown email adds the "
+                  "customer, without a password).")
+    channel = serializers.ChoiceField(
+        choices=[(c.value, c.label) for c in AGENT_CHANNELS + (Channel.API,)], required=False,
+        help_text="Agents only: how the customer reached you (default: api).")
     tags = serializers.ListField(child=serializers.CharField(max_length=60), required=False, max_length=50)
     custom_fields = serializers.DictField(required=False, help_text="Values for the ticket type's custom fields.")
     attachments = serializers.ListField(child=serializers.FileField(), required=False)
@@ -170,3 +178,10 @@ class CustomerTicketEventSerializer(serializers.Serializer):
 
     def to_representation(self, instance):
         return super().to_representation(selectors.public_event(instance))
+
+
+class TicketMergeSerializer(serializers.Serializer):
+    target = serializers.IntegerField(help_text="The id of the ticket this one is merged into.")
+    allow_other_requester = serializers.BooleanField(
+        default=False, help_text="Confirm a merge of tickets of different requesters (their messages "
+                                 "become internal notes on the target).")

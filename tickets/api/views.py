@@ -7,10 +7,12 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from helpdesk.api.parsers import JSONParser
+from helpdesk.services import create_customer_by_agent
 
 from .. import selectors, services
 from ..filters import TicketFilter
@@ -22,6 +24,7 @@ from .serializers import (
     MessageSerializer,
     TicketCreateSerializer,
     TicketEventSerializer,
+    TicketMergeSerializer,
     TicketSerializer,
     TicketTypeSerializer,
     TicketUpdateSerializer,
@@ -78,23 +81,56 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         user = request.user
         requester = user
         extra = {}
+        agent_only = ("priority", "requester", "tags", "channel")
         if user.is_agent:
-            if "requester" in v:
-                requester = User.objects.filter(pk=v["requester"], is_active=True).first()
-                if requester is None:
-                    raise ValidationError({"requester": [_("Unknown user.")]})
-            extra = {"priority": v.get("priority"), "tags": v.get("tags", [])}
-        elif "priority" in v or "requester" in v or "tags" in v:
-            raise ValidationError({k: [_("Only agents can set this.")] for k in ("priority", "requester", "tags") if k in v})
-        ticket = services.create_ticket(
-            requester=requester, actor=user, subject=v["subject"], body=v["body"], body_html=v.get("body_html", ""),
-            type=v.get("type"), channel=Channel.API, attachments=v.get("attachments", []),
-            custom_fields=v.get("custom_fields"), **extra,
-        )
+            extra = {"priority": v.get("priority"), "tags": v.get("tags", []), "channel": v.get("channel", Channel.API)}
+        elif any(k in v for k in agent_only):
+            raise ValidationError({k: [_("Only agents can set this.")] for k in agent_only if k in v})
+        # A new customer (an unknown email) and their ticket, or neither.
+        with transaction.atomic():
+            if user.is_agent and "requester" in v:
+                requester = self._requester(v["requester"])
+            ticket = services.create_ticket(
+                requester=requester, actor=user, subject=v["subject"], body=v["body"], body_html=v.get("body_html", ""),
+                type=v.get("type"), attachments=v.get("attachments", []),
+                custom_fields=v.get("custom_fields"), **{"channel": Channel.API, **extra},
+            )
         # Read back by primary key: the creator may not see the ticket through
         # the list scope (an agent filing into another tier), and a PK read is cheap.
         ticket = Ticket.objects.select_related(*selectors.LIST_RELATED).prefetch_related("tags").get(pk=ticket.pk)
         return Response(self._serializers()[0](ticket).data, status=status.HTTP_201_CREATED)
+
+    def _requester(self, value):
+        """The customer an agent files for: an id, or an email (unknown: added)."""
+        value = value.strip()
+        customers = selectors.customers_for_agent(self.request.user)
+        if value.isdecimal():
+            requester = customers.filter(pk=int(value)).first() if len(value) < 19 else None
+            if requester is None:
+                raise ValidationError({"requester": [_("Unknown customer.")]})
+            return requester
+        try:
+            requester, _created = create_customer_by_agent(actor=self.request.user, email=value)
+        except ValidationError as exc:
+            raise ValidationError({"requester": [m for msgs in exc.message_dict.values() for m in msgs]}) from None
+        return requester
+
+    @extend_schema(request=TicketMergeSerializer, responses={200: TicketSerializer})
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def merge(self, request, pk=None):
+        """Merge this ticket into `target` (agents): messages and attachments
+        move, the tags join, this ticket closes with a link."""
+        ticket = self.get_object()
+        if not request.user.is_agent:
+            raise PermissionDenied
+        data = TicketMergeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        target = services.merge_tickets(source=ticket, target=v["target"], agent=request.user,
+                                        allow_other_requester=v["allow_other_requester"])
+        target = self.get_queryset().filter(pk=target.pk).first() or Ticket.objects.select_related(
+            *selectors.LIST_RELATED).prefetch_related("tags").get(pk=target.pk)
+        return Response(TicketSerializer(target).data)
 
     @extend_schema(request=TicketUpdateSerializer, responses={200: TicketSerializer})
     def partial_update(self, request, *args, **kwargs):

@@ -6,16 +6,18 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from helpdesk.pagination import CappedPaginator
+from helpdesk.services import create_customer_by_agent
 
 from .. import selectors, services
 from ..filters import VIEW_CHOICES, TicketFilter
-from ..forms import AgentReplyForm, PropertiesForm, custom_form_field
+from ..forms import AgentReplyForm, OnBehalfTicketForm, PropertiesForm, custom_form_field
 from ..models import Priority, Status, Ticket
 
 PAGE_SIZE = 30
@@ -277,3 +279,92 @@ def notifications_read(request):
     mark_notifications_read(user=request.user)
     nxt = request.POST.get("next") or ""
     return redirect(nxt if nxt.startswith("/agent/") else "agent:queue")
+
+
+@agent_required
+def customer_search(request):
+    """htmx partial: the customers matching the "on behalf" search field."""
+    query = request.GET.get("q", "")[:200]
+    return render(request, "agent/_customer_results.html", {
+        "customers": selectors.search_customers(request.user, query), "query": query.strip(),
+    })
+
+
+_CUSTOMER_FIELDS = {"email": "new_email", "name": "new_name"}
+
+
+@agent_required
+def new_ticket(request):
+    """Open a ticket on a customer's behalf: find or add the customer, the
+    channel it came by, the request in the customer's words."""
+    form = OnBehalfTicketForm(request.POST or None, request.FILES or None, agent=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            # The new customer and the ticket, or neither.
+            with transaction.atomic():
+                requester = form.requester_obj
+                if requester is None:
+                    try:
+                        requester, _created = create_customer_by_agent(
+                            actor=request.user, email=data["new_email"], name=data["new_name"],
+                            organization=data["new_organization"])
+                    except ValidationError as exc:
+                        raise ValidationError({_CUSTOMER_FIELDS.get(f, "requester"): e
+                                               for f, e in exc.message_dict.items()}) from None
+                ticket = services.create_ticket(
+                    requester=requester, actor=request.user, subject=data["subject"], body=data["body"],
+                    type=data["type"], priority=data["priority"] or None, channel=data["channel"],
+                    attachments=data["attachments"],
+                )
+        except ValidationError as exc:
+            for field, errs in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errs)
+        else:
+            if selectors.visible_tickets(request.user).filter(pk=ticket.pk).exists():
+                messages.success(request, _("Ticket #%(n)s opened for %(name)s.") % {
+                    "n": ticket.number, "name": requester.display_name})
+                return redirect("agent:ticket", number=ticket.number)
+            messages.success(request, _("Ticket #%(n)s opened for %(name)s; the triggers routed it outside your "
+                                        "groups, so it is not in your queue.") % {
+                "n": ticket.number, "name": requester.display_name})
+            return redirect("agent:queue")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "agent/new_ticket.html", {"form": form, "picked": form.requester_obj}, status=status)
+
+
+@agent_required
+def merge(request, number):
+    """Merge this ticket into another: find the target (number or subject),
+    read what will happen, confirm."""
+    try:
+        ticket = selectors.get_visible_ticket(request.user, number=number)
+    except Ticket.DoesNotExist:
+        return _gone(request, number)
+    query = (request.POST.get("q") or request.GET.get("q") or "")[:200]
+    errors = []
+    target = None
+    wanted = request.POST.get("target") or request.GET.get("target") or ""
+    candidates = [] if wanted else selectors.merge_candidates(request.user, ticket, query)
+    if wanted:
+        found = selectors.merge_candidates(request.user, ticket, wanted)
+        target = next((t for t in found if str(t.number) == wanted.strip().lstrip("#")), None)
+        if target is None:
+            errors.append(_("No open ticket #%(n)s among the tickets you can see.") % {"n": wanted[:20]})
+    elif query and candidates and str(candidates[0].number) == query.strip().lstrip("#"):
+        target = candidates[0]  # the number was typed: straight to the confirmation
+    if request.method == "POST" and target is not None:
+        try:
+            services.merge_tickets(source=ticket, target=target, agent=request.user,
+                                   allow_other_requester=bool(request.POST.get("confirm_other_requester")))
+        except ValidationError as exc:
+            errors.extend(m for msgs in exc.message_dict.values() for m in msgs)
+        else:
+            messages.success(request, _("#%(s)s was merged into #%(t)s.") % {"s": ticket.number, "t": target.number})
+            return redirect("agent:ticket", number=target.number)
+    if request.htmx and not wanted and request.headers.get("HX-Target") == "merge-results":
+        return render(request, "agent/_merge_results.html", {"ticket": ticket, "candidates": candidates, "query": query})
+    return render(request, "agent/merge.html", {
+        "ticket": ticket, "query": query, "candidates": candidates, "target": target, "errors": errors,
+        "moving": ticket.messages.count() if target else 0,
+    }, status=400 if errors else 200)

@@ -83,6 +83,9 @@ def ticket_detail(request, number, reply_form=None, status=200):
         "reply_form": reply_form or ReplyForm(),
         "can_solve": ticket.can_transition_to(Status.SOLVED),
         "custom_values": display_custom_values(ticket),
+        # A merged ticket links to the one it went into, if this user sees it.
+        "merged_target": (selectors.visible_tickets(request.user).filter(pk=ticket.merged_into_id)
+                          .only("id", "number").first() if ticket.merged_into_id else None),
     }, status=status)
 
 
