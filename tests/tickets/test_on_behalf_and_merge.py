@@ -65,6 +65,26 @@ def test_agent_creates_customer_without_password_or_mail(agent, mailoutbox):
     assert again == user and not created  # a duplicate email picks the existing customer
 
 
+def test_agent_recorded_customer_joins_a_domain_only_by_its_join_policy(agent):
+    """The domain of an address an agent typed is no proof either: only an
+    auto-join organization adopts it, as at sign-up."""
+    Organization.objects.create(name="Closed", domain="closed.example")
+    auto = Organization.objects.create(name="Open", domain="open.example", join_policy=Organization.JoinPolicy.AUTO)
+    closed_user, _c = create_customer_by_agent(actor=agent, email="a@closed.example")
+    open_user, _c = create_customer_by_agent(actor=agent, email="b@open.example")
+    assert closed_user.organization is None and open_user.organization == auto
+
+
+def test_agent_recorded_customer_sets_a_first_password_by_reset(agent, client, mailoutbox,
+                                                              django_capture_on_commit_callbacks):
+    create_customer_by_agent(actor=agent, email="caller@example.net", name="Cal Ler")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("password_reset"), {"email": "caller@example.net"})
+    assert response.status_code == 302
+    messages = [m for m in mailoutbox if "caller@example.net" in m.to]
+    assert messages, "no reset mail for a customer an agent recorded"
+
+
 def test_create_customer_by_agent_refuses(agent, customer):
     with pytest.raises(PermissionDenied):
         create_customer_by_agent(actor=customer, email="x@example.com")
