@@ -257,7 +257,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"PriorityEnum": "tickets.models.Priority", "StatusEnum": "tickets.models.Status"},
+    "ENUM_NAME_OVERRIDES": {"PriorityEnum": "tickets.models.Priority", "StatusEnum": "tickets.models.Status",
+                            "MacroStatusEnum": "tickets.models.MACRO_STATUS_CHOICES"},
 }
 
 # --- helpdesk ---------------------------------------------------------------
