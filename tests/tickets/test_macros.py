@@ -201,3 +201,263 @@ def test_seed_demo_adds_shared_macros_once(db):
     names = set(Macro.objects.filter(owner__isnull=True).values_list("name", flat=True))
     assert {"Ask for details", "Solved: toner replaced"} <= names
     assert Macro.objects.filter(owner__isnull=True).count() == len(names)
+
+
+# --- API ------------------------------------------------------------------------------------
+
+def test_api_customer_gets_403_everywhere(api, desk):
+    macro = shared(desk["admin"])
+    api.as_user(desk["olga"])
+    assert api.get("/api/v1/macros/").status_code == 403
+    assert api.post("/api/v1/macros/", {"name": "x", "body": "b"}, format="json").status_code == 403
+    assert api.post(f"/api/v1/macros/{macro.pk}/preview/", {"ticket": desk["ticket"].pk}, format="json").status_code == 403
+    assert not Macro.objects.exclude(pk=macro.pk).exists()
+
+
+def test_api_list_is_what_the_agent_may_use(api, desk):
+    mine = services.create_macro(actor=desk["anna"], name="Mine", body="b")
+    services.create_macro(actor=desk["marco"], name="Marco's", body="b")
+    team = shared(desk["admin"], name="Team")
+    shared(desk["admin"], name="Billing only", groups=[desk["billing"]])
+    body = api.as_user(desk["anna"]).get("/api/v1/macros/").json()
+    rows = {r["name"]: r for r in body["results"]}
+    assert set(rows) == {"Mine", "Team"}
+    assert rows["Mine"]["visibility"] == "personal" and rows["Mine"]["can_edit"] is True
+    assert rows["Team"]["visibility"] == "shared" and rows["Team"]["can_edit"] is False
+    assert rows["Mine"]["id"] == mine.pk and rows["Team"]["id"] == team.pk
+    # An admin manages every shared macro, their groups' or not, and not others' personal ones.
+    names = {r["name"] for r in api.as_user(desk["admin"]).get("/api/v1/macros/").json()["results"]}
+    assert names == {"Team", "Billing only"}
+
+
+def test_api_agent_crud_on_personal_macros(api, desk):
+    api.as_user(desk["anna"])
+    response = api.post("/api/v1/macros/", {
+        "name": "Reboot", "body": "Hi {requester_first_name}, please reboot.", "set_status": "pending",
+        "set_priority": "high", "add_tags": ["Reboot"], "set_group": desk["support"].pk}, format="json")
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert created["visibility"] == "personal" and created["add_tags"] == ["reboot"]
+    assert Macro.objects.get(pk=created["id"]).owner == desk["anna"]
+    response = api.patch(f"/api/v1/macros/{created['id']}/", {"active": False}, format="json")
+    assert response.status_code == 200 and response.json()["active"] is False
+    assert response.json()["body"] == "Hi {requester_first_name}, please reboot."  # untouched
+    assert api.delete(f"/api/v1/macros/{created['id']}/").status_code == 204
+    assert not Macro.objects.exists()
+
+
+def test_api_agent_cannot_create_or_change_shared_nor_touch_others(api, desk):
+    team = shared(desk["admin"], name="Team")
+    marcos = services.create_macro(actor=desk["marco"], name="Marco's", body="b")
+    api.as_user(desk["anna"])
+    response = api.post("/api/v1/macros/", {"name": "x", "body": "b", "visibility": "shared"}, format="json")
+    assert response.status_code == 403
+    assert api.patch(f"/api/v1/macros/{team.pk}/", {"body": "hacked"}, format="json").status_code == 403
+    assert api.delete(f"/api/v1/macros/{team.pk}/").status_code == 403
+    assert api.patch(f"/api/v1/macros/{marcos.pk}/", {"body": "hacked"}, format="json").status_code == 404
+    assert api.delete(f"/api/v1/macros/{marcos.pk}/").status_code == 404
+    assert Macro.objects.get(pk=team.pk).body == "Hello {requester_first_name}"
+    assert Macro.objects.get(pk=marcos.pk).body == "b"
+    assert Macro.objects.count() == 2
+
+
+def test_api_admin_manages_shared_macros(api, desk):
+    api.as_user(desk["admin"])
+    response = api.post("/api/v1/macros/", {"name": "Team", "body": "b", "visibility": "shared",
+                                            "groups": [desk["support"].pk]}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["groups"] == [desk["support"].pk]
+    pk = response.json()["id"]
+    assert api.patch(f"/api/v1/macros/{pk}/", {"groups": []}, format="json").json()["groups"] == []
+    assert api.delete(f"/api/v1/macros/{pk}/").status_code == 204
+
+
+def test_api_bad_input_is_400_with_field_errors(api, desk):
+    api.as_user(desk["anna"])
+    response = api.post("/api/v1/macros/", {"name": "", "body": "Hi {ticket.requester.email}",
+                                            "set_status": "closed", "add_tags": "x"}, format="json")
+    assert response.status_code == 400
+    assert {"name", "set_status", "add_tags"} <= set(response.json())
+    response = api.post("/api/v1/macros/", {"name": "n", "body": "Hi {ticket.requester.email}"}, format="json")
+    assert response.status_code == 400
+    assert "Unknown placeholder: {ticket.requester.email}" in response.json()["body"][0]
+    assert not Macro.objects.exists()
+
+
+def test_api_preview_renders_and_changes_nothing(api, desk):
+    macro = shared(desk["admin"], body="Hi {requester_first_name}, #{ticket_number}", set_status="solved",
+                   add_tags=["toner"])
+    ticket = desk["ticket"]
+    api.as_user(desk["anna"])
+    response = api.post(f"/api/v1/macros/{macro.pk}/preview/", {"ticket": ticket.pk}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json() == {"text": f"Hi Olga, #{ticket.number}",
+                               "changes": {"status": "solved", "add_tags": ["toner"]}, "warnings": []}
+    assert Ticket.objects.get(pk=ticket.pk).status == Status.NEW
+    assert Macro.objects.get(pk=macro.pk).usage_count == 0
+    # A ticket the agent cannot see, a macro they may not use, a bad body.
+    hidden = services.create_ticket(requester=desk["olga"], subject="s", body="b")
+    services.update_ticket(ticket=hidden, actor=desk["admin"], tier=desk["tech"].tier, group=desk["tech"])
+    assert api.post(f"/api/v1/macros/{macro.pk}/preview/", {"ticket": hidden.pk}, format="json").status_code == 404
+    marcos = services.create_macro(actor=desk["marco"], name="m", body="b")
+    assert api.post(f"/api/v1/macros/{marcos.pk}/preview/", {"ticket": ticket.pk}, format="json").status_code == 404
+    assert api.post(f"/api/v1/macros/{macro.pk}/preview/", {"ticket": "x"}, format="json").status_code == 400
+
+
+def test_schema_documents_macros(client):
+    schema = client.get("/api/v1/schema/?format=json").json()
+    assert {"/api/v1/macros/", "/api/v1/macros/{id}/", "/api/v1/macros/{id}/preview/"} <= set(schema["paths"])
+    preview = schema["paths"]["/api/v1/macros/{id}/preview/"]["post"]
+    assert preview["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/MacroPreview")
+    assert set(schema["paths"]["/api/v1/macros/{id}/"]) >= {"get", "patch", "delete"}
+    assert "put" not in schema["paths"]["/api/v1/macros/{id}/"]
+
+
+def test_macro_list_query_count_is_constant(api, desk, django_assert_max_num_queries):
+    for i in range(3):
+        shared(desk["admin"], name=f"Team {i}", groups=[desk["support"]], set_group=desk["billing"])
+    api.as_user(desk["anna"])
+    api.get("/api/v1/macros/")  # warm the content types
+    with django_assert_max_num_queries(8) as few:
+        api.get("/api/v1/macros/")
+    for i in range(30):
+        shared(desk["admin"], name=f"More {i}", groups=[desk["support"], desk["billing"]], set_group=desk["tech"])
+        services.create_macro(actor=desk["anna"], name=f"Mine {i}", body="b")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert api.get("/api/v1/macros/").json()["count"] == 63
+
+
+# --- agent pages ------------------------------------------------------------------------------
+
+def test_macros_page_lists_and_its_query_count_is_constant(client, desk, django_assert_max_num_queries):
+    for i in range(3):
+        shared(desk["admin"], name=f"Team {i}", groups=[desk["support"]], set_group=desk["billing"])
+    client.force_login(desk["anna"])
+    client.get("/agent/macros/")
+    with django_assert_max_num_queries(20) as few:
+        client.get("/agent/macros/")
+    for i in range(30):
+        shared(desk["admin"], name=f"More {i}", groups=[desk["support"]], set_group=desk["tech"])
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get("/agent/macros/")
+    assert response.status_code == 200 and b"More 29" in response.content
+
+
+def test_customer_cannot_open_the_macro_pages(client, desk):
+    client.force_login(desk["olga"])
+    assert client.get("/agent/macros/").status_code == 403
+    assert client.post("/agent/macros/new/", {"name": "x", "body": "b"}).status_code == 403
+    assert not Macro.objects.exists()
+
+
+def test_agent_creates_edits_and_deletes_a_personal_macro_over_http(client, desk):
+    client.force_login(desk["anna"])
+    page = client.get("/agent/macros/new/").content.decode()
+    assert 'name="shared"' not in page and "{requester_first_name}" in page  # agents: personal only; placeholders listed
+    response = client.post("/agent/macros/new/", {"name": "Reboot", "body": "Hi {requester_first_name}",
+                                                  "set_status": "pending", "add_tags": "reboot printer",
+                                                  "active": "on"})
+    assert response.status_code == 302 and response["Location"] == "/agent/macros/"
+    macro = Macro.objects.get()
+    assert (macro.owner, macro.add_tags, macro.set_status) == (desk["anna"], ["reboot", "printer"], "pending")
+    response = client.post(f"/agent/macros/{macro.pk}/edit/", {"name": "Reboot", "body": "Hi {oops}", "active": "on"})
+    assert response.status_code == 400
+    assert "Unknown placeholder: {oops}" in response.content.decode()
+    assert Macro.objects.get().body == "Hi {requester_first_name}"
+    assert client.get(f"/agent/macros/{macro.pk}/delete/").status_code == 200  # asks first
+    assert client.post(f"/agent/macros/{macro.pk}/delete/").status_code == 302
+    assert not Macro.objects.exists()
+
+
+def test_agent_pages_refuse_shared_and_others_macros(client, desk):
+    team = shared(desk["admin"], name="Team")
+    marcos = services.create_macro(actor=desk["marco"], name="Marco's", body="b")
+    client.force_login(desk["anna"])
+    page = client.get("/agent/macros/").content.decode()
+    assert "Team" in page and "Marco's" not in page and f"/agent/macros/{team.pk}/edit/" not in page
+    assert client.post(f"/agent/macros/{team.pk}/edit/", {"name": "Team", "body": "hacked"}).status_code == 403
+    assert client.post(f"/agent/macros/{team.pk}/delete/").status_code == 403
+    assert client.post(f"/agent/macros/{marcos.pk}/delete/").status_code == 404
+    assert client.post("/agent/macros/new/", {"name": "S", "body": "b", "shared": "on"}).status_code == 302
+    assert Macro.objects.get(name="S").owner == desk["anna"]  # the shared box is not for agents
+    assert Macro.objects.get(pk=team.pk).body == "Hello {requester_first_name}"
+
+
+def test_admin_creates_a_shared_macro_for_a_group_on_the_agent_page(client, desk):
+    client.force_login(desk["admin"])
+    response = client.post("/agent/macros/new/", {"name": "Team", "body": "b", "shared": "on",
+                                                  "groups": [desk["support"].pk], "active": "on"})
+    assert response.status_code == 302
+    macro = Macro.objects.get()
+    assert macro.is_shared and list(macro.groups.all()) == [desk["support"]]
+
+
+def test_ticket_page_offers_the_agents_macros(client, desk):
+    shared(desk["admin"], name="Team")
+    services.create_macro(actor=desk["marco"], name="Marco's", body="b")
+    client.force_login(desk["anna"])
+    page = client.get(f"/agent/tickets/{desk['ticket'].number}/").content.decode()
+    assert 'role="combobox"' in page and '<label class="form-label" for="macro-search">Macros</label>' in page
+    assert ">Team</li>" in page and "Marco&#x27;s" not in page
+    assert "<script>" not in page and "onclick=" not in page and "hx-on" not in page
+
+
+def test_preview_endpoint_for_the_picker(client, desk):
+    macro = shared(desk["admin"], body="Hi {requester_first_name}", set_priority="high")
+    client.force_login(desk["anna"])
+    url = f"/agent/tickets/{desk['ticket'].number}/macros/{macro.pk}/preview/"
+    assert client.get(url).status_code == 405
+    data = client.post(url).json()
+    assert data["text"] == "Hi Olga" and data["changes"] == {"priority": "high"}
+    assert "priority → High" in data["summary"]
+    marcos = services.create_macro(actor=desk["marco"], name="m", body="b")
+    assert client.post(f"/agent/tickets/{desk['ticket'].number}/macros/{marcos.pk}/preview/").status_code == 404
+
+
+def test_reply_over_http_sends_the_macros_changes_and_counts_it(client, desk):
+    macro = shared(desk["admin"], set_status="pending", set_priority="high", add_tags=["toner"])
+    ticket = desk["ticket"]
+    client.force_login(desk["anna"])
+    response = client.post(f"/agent/tickets/{ticket.number}/reply/", {
+        "body": "Hi Olga, a new toner is on its way.", "internal": "", "status": "pending", "priority": "high",
+        "add_tags": "toner", "group": "", "macro": str(macro.pk)})
+    assert response.status_code == 302
+    ticket = Ticket.objects.get(pk=ticket.pk)
+    assert (ticket.status, ticket.priority, list(ticket.tags.values_list("name", flat=True))) == \
+        ("pending", "high", ["toner"])
+    assert ticket.messages.filter(internal=False, body="Hi Olga, a new toner is on its way.").exists()
+    assert Macro.objects.get(pk=macro.pk).usage_count == 1
+
+
+def test_reply_with_a_bad_change_shows_the_error_and_keeps_everything(client, desk):
+    ticket = desk["ticket"]
+    marcos = services.create_macro(actor=desk["marco"], name="m", body="b")
+    client.force_login(desk["anna"])
+    response = client.post(f"/agent/tickets/{ticket.number}/reply/", {
+        "body": "My draft", "priority": "asap", "add_tags": "ok", "macro": str(marcos.pk)})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "My draft" in page and 'value="ok"' in page and "Select a valid choice" in page
+    response = client.post(f"/agent/tickets/{ticket.number}/reply/", {"body": "My draft", "macro": str(marcos.pk)})
+    assert response.status_code == 400 and "This macro is not available to you." in response.content.decode()
+    assert ticket.messages.count() == 1
+
+
+def test_django_admin_manages_shared_macros_through_the_services(client, desk):
+    desk["admin"].is_staff = True
+    desk["admin"].save()
+    services.create_macro(actor=desk["anna"], name="Anna's", body="b")
+    client.force_login(desk["admin"])
+    response = client.post("/admin/tickets/macro/add/", {
+        "name": "Team", "body": "Hi {requester_first_name}", "set_status": "solved", "set_priority": "",
+        "add_tags": "toner, printer", "set_group": "", "active": "on"})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    macro = Macro.objects.get(name="Team")
+    assert macro.is_shared and macro.add_tags == ["toner", "printer"]
+    assert LogEntry.objects.filter(object_id=str(macro.pk), action_flag=1).count() == 1
+    response = client.post(f"/admin/tickets/macro/{macro.pk}/change/", {
+        "name": "Team", "body": "Hi {requester.password}", "set_status": "", "set_priority": "",
+        "add_tags": "", "set_group": "", "active": "on"})
+    assert response.status_code == 200 and "Unknown placeholder" in response.content.decode()
+    listing = client.get("/admin/tickets/macro/").content.decode()
+    assert "Team" in listing and "Anna&#x27;s" not in listing  # personal macros are their agents'
