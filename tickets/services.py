@@ -763,6 +763,8 @@ def create_macro(
     active=True,
 ) -> Macro:
     """A personal macro (any agent) or a shared one (admins only)."""
+    from django.contrib.admin.models import ADDITION
+
     if not actor.is_agent:
         raise PermissionDenied(_("Only agents use macros."))
     groups = list(groups or [])
@@ -772,8 +774,6 @@ def create_macro(
         macro = Macro.objects.create(active=bool(active), **values)
         if groups:
             macro.groups.set(groups)
-        from django.contrib.admin.models import ADDITION
-
         _log_macro(actor, macro, ADDITION, "shared" if macro.is_shared else "personal")
     return macro
 
