@@ -125,7 +125,7 @@ class MacroForm(forms.Form):
         super().__init__(*args, **kwargs)
         from .macros import placeholder_help
 
-        self.fields["body"].help_text = _("Placeholders: %(names)s") % {"names": placeholder_help()}
+        self.fields["body"].help_text = _("Placeholders: %(names)s") % {"names": placeholder_help(labels=True)}
         if user is None or not user.is_helpdesk_admin:
             del self.fields["shared"]
             del self.fields["groups"]

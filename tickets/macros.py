@@ -40,7 +40,9 @@ PLACEHOLDERS: dict[str, Placeholder] = {
 }
 
 
-def placeholder_help() -> str:
+def placeholder_help(*, labels=False) -> str:
+    if labels:
+        return ", ".join("{%s} (%s)" % (name, p.label) for name, p in PLACEHOLDERS.items())
     return ", ".join("{%s}" % name for name in PLACEHOLDERS)
 
 
