@@ -873,7 +873,7 @@ def send_reply(
     try:
         add_tags = [clean_tag(t) for t in add_tags or ()]
     except ValidationError as exc:
-        errors.update(exc.message_dict)
+        errors["add_tags"] = exc.message_dict["tags"]
     if macro is not None and not usable_macros(author).filter(pk=macro.pk).exists():
         errors["macro"] = [_("This macro is not available to you.")]
     if errors:

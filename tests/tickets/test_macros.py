@@ -438,6 +438,9 @@ def test_reply_with_a_bad_change_shows_the_error_and_keeps_everything(client, de
     assert response.status_code == 400
     page = response.content.decode()
     assert "My draft" in page and 'value="ok"' in page and "Select a valid choice" in page
+    response = client.post(f"/agent/tickets/{ticket.number}/reply/", {"body": "My draft", "add_tags": "ok no!way"})
+    assert response.status_code == 400
+    assert 'id="reply-add-tags"' in response.content.decode() and "is not a valid tag" in response.content.decode()
     response = client.post(f"/agent/tickets/{ticket.number}/reply/", {"body": "My draft", "macro": str(marcos.pk)})
     assert response.status_code == 400 and "This macro is not available to you." in response.content.decode()
     assert ticket.messages.count() == 1
