@@ -290,7 +290,8 @@ SPECTACULAR_SETTINGS = {
     # No badge from validator.swagger.io: nothing leaves the site (CSP img-src 'self').
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"PriorityEnum": "tickets.models.Priority", "StatusEnum": "tickets.models.Status"},
+    "ENUM_NAME_OVERRIDES": {"PriorityEnum": "tickets.models.Priority", "StatusEnum": "tickets.models.Status",
+                            "MacroStatusEnum": "tickets.models.MACRO_STATUS_CHOICES"},
 }
 
 # --- helpdesk ---------------------------------------------------------------

@@ -5,7 +5,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from .custom_fields import NAME_PATTERN as CUSTOM_NAME
-from .models import Tag, Ticket, TicketEvent, TicketType
+from .models import Macro, Tag, Ticket, TicketEvent, TicketType
 
 KIND_LABELS = {"text": _("text"), "number": _("number"), "choice": _("choice"), "date": _("date")}
 
@@ -145,3 +145,76 @@ class TicketAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class SharedMacroForm(forms.ModelForm):
+    add_tags = forms.CharField(label=_("add tags"), required=False, max_length=2000,
+                               help_text=_("Separate tags with spaces."))
+
+    class Meta:
+        model = Macro
+        fields = ("name", "body", "groups", "set_status", "set_priority", "add_tags", "set_group", "active")
+
+    def __init__(self, *args, **kwargs):
+        from .macros import placeholder_help
+
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["add_tags"] = " ".join(self.instance.add_tags or [])
+        self.fields["body"].help_text = format_lazy("{} {}", _("Placeholders:"), placeholder_help())
+
+    def clean_add_tags(self):
+        return (self.cleaned_data.get("add_tags") or "").replace(",", " ").split()
+
+
+@admin.register(Macro)
+class SharedMacroAdmin(admin.ModelAdmin):
+    """Shared macros (personal ones are their agents' own, in /agent/macros/).
+    Saved through tickets.services, which keeps the audit rows."""
+
+    form = SharedMacroForm
+    list_display = ("name", "set_status", "set_priority", "set_group", "active", "usage_count", "last_used_at")
+    list_filter = ("active",)
+    search_fields = ("name", "body")
+    list_select_related = ("set_group",)
+    filter_horizontal = ("groups",)
+    readonly_fields = ("usage_count", "last_used_at")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(owner__isnull=True)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # a bulk delete would skip the services
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        from . import services
+
+        values = {k: form.cleaned_data.get(k) for k in
+                  ("name", "body", "set_status", "set_priority", "add_tags", "set_group", "active")}
+        values["groups"] = list(form.cleaned_data.get("groups") or [])
+        if change:
+            saved = services.update_macro(macro=obj, actor=request.user, shared=True, **values)
+        else:
+            saved = services.create_macro(actor=request.user, shared=True, **values)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        pass  # the service set the groups
+
+    def delete_model(self, request, obj):
+        from . import services
+
+        services.delete_macro(macro=obj, actor=request.user)
+
+    # The services write the audit rows (LogEntry) for every macro change.
+    def log_addition(self, request, obj, message):
+        return None
+
+    def log_change(self, request, obj, message):
+        return None
+
+    def log_deletion(self, request, obj, object_repr):
+        return None

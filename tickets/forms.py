@@ -84,10 +84,57 @@ class AgentReplyForm(ReplyForm):
     status = forms.ChoiceField(label=_("Submit as"), choices=[("", _("Keep status"))] + list(Status.choices),
                                required=False)
 
+    # Changes sent with the reply (a macro fills them in; the agent sees and
+    # may change them before sending).
+    priority = forms.ChoiceField(label=_("Set priority"), choices=[("", _("Keep priority"))] + list(Priority.choices),
+                                 required=False)
+    group = forms.ModelChoiceField(label=_("Set group"), queryset=selectors.macro_groups(), required=False,
+                                   empty_label=_("Keep group"))
+    add_tags = forms.CharField(label=_("Add tags"), required=False, max_length=2000)
+    macro = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # The properties panel swaps the ticket page: the text being typed stays.
         self.fields["body"].widget.attrs["hx-preserve"] = "true"
+
+    def clean_add_tags(self):
+        raw = self.cleaned_data.get("add_tags") or ""
+        return [t for t in raw.replace(",", " ").split() if t]
+
+
+class MacroForm(forms.Form):
+    """An agent's macro (the agent pages); the service validates."""
+
+    name = forms.CharField(label=_("Name"), max_length=100)
+    body = forms.CharField(label=_("Reply text"), widget=forms.Textarea(attrs={"rows": 8}), max_length=20_000)
+    shared = forms.BooleanField(label=_("Shared with other agents"), required=False)
+    groups = forms.ModelMultipleChoiceField(label=_("Limited to groups"), queryset=selectors.macro_groups(),
+                                            required=False,
+                                            help_text=_("Shared macros: only members of these groups see it. None: every agent."))
+    set_status = forms.ChoiceField(label=_("Set status"), required=False,
+                                   choices=[("", _("Keep status"))] + [(s, Status(s).label) for s in
+                                                                     (Status.OPEN, Status.PENDING, Status.ON_HOLD, Status.SOLVED)])
+    set_priority = forms.ChoiceField(label=_("Set priority"), choices=[("", _("Keep priority"))] + list(Priority.choices),
+                                     required=False)
+    add_tags = forms.CharField(label=_("Add tags"), required=False, max_length=2000,
+                               help_text=_("Separate tags with spaces."))
+    set_group = forms.ModelChoiceField(label=_("Set group"), queryset=selectors.macro_groups(), required=False,
+                                       empty_label=_("Keep group"))
+    active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        from .macros import placeholder_help
+
+        self.fields["body"].help_text = _("Placeholders: %(names)s") % {"names": placeholder_help(labels=True)}
+        if user is None or not user.is_helpdesk_admin:
+            del self.fields["shared"]
+            del self.fields["groups"]
+
+    def clean_add_tags(self):
+        raw = self.cleaned_data.get("add_tags") or ""
+        return [t for t in raw.replace(",", " ").split() if t]
 
 
 class PropertiesForm(forms.Form):

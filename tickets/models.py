@@ -346,3 +346,61 @@ class TicketEvent(models.Model):
 
     def __str__(self):
         return f"{self.kind} on #{self.ticket_id}"
+
+
+# What a macro may set the status to on send (the reply box's "Submit as").
+MACRO_STATUS_CHOICES = [(s.value, s.label) for s in (Status.OPEN, Status.PENDING, Status.ON_HOLD, Status.SOLVED)]
+
+
+class Macro(models.Model):
+    """A canned reply: text with {placeholders} (tickets.macros) and property
+    changes that the reply form carries when the agent sends it. Personal
+    (has an owner) or shared (no owner; everyone, or the members of `groups`)."""
+
+    STATUS_CHOICES = MACRO_STATUS_CHOICES
+
+    name = models.CharField(_("name"), max_length=100)
+    body = models.TextField(_("reply text"), max_length=20_000)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True, on_delete=models.CASCADE,
+        related_name="macros", help_text=_("Personal macro of this agent; empty: shared."),
+    )
+    groups = models.ManyToManyField(
+        "escalation.Group", verbose_name=_("limited to groups"), blank=True, related_name="macros",
+        help_text=_("Shared macros only: the members of these groups may use it; empty: every agent."),
+    )
+    set_status = models.CharField(_("set status"), max_length=10, choices=STATUS_CHOICES, blank=True)
+    set_priority = models.CharField(_("set priority"), max_length=10, choices=Priority.choices, blank=True)
+    add_tags = models.JSONField(_("add tags"), default=list, blank=True)
+    set_group = models.ForeignKey(
+        "escalation.Group", verbose_name=_("set group"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    active = models.BooleanField(_("active"), default=True)
+    usage_count = models.PositiveIntegerField(_("times used"), default=0, editable=False)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("macro")
+        verbose_name_plural = _("macros")
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="macro_personal_name"),
+            models.UniqueConstraint(fields=["name"], condition=models.Q(owner__isnull=True), name="macro_shared_name"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_shared(self):
+        return self.owner_id is None
+
+    def clean(self):
+        from .macros import validate_macro_fields
+
+        cleaned = validate_macro_fields(body=self.body, set_status=self.set_status, set_priority=self.set_priority,
+                                        add_tags=self.add_tags)
+        self.body, self.add_tags = cleaned["body"], cleaned["add_tags"]

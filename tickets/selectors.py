@@ -2,7 +2,7 @@
 and never filter by permission themselves."""
 
 from django.conf import settings
-from django.db.models import Prefetch, Q
+from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils.translation import gettext
 
 from .models import Status, Tag, Ticket, TicketEvent, TicketType
@@ -324,3 +324,48 @@ def merge_candidates(user, ticket, query, *, limit=10):
     found = list(qs.filter(match).order_by("-updated_at")[:limit])
     # The ticket whose number was typed comes first.
     return sorted(found, key=lambda t: str(t.number) != query)
+
+
+# --- macros ---------------------------------------------------------------------
+
+def usable_macros(user, *, include_inactive=False):
+    """The macros this agent may use: their personal ones, and the shared ones
+    for everyone or for a group they belong to. Customers: none."""
+    from escalation.models import Group
+
+    from .models import Macro
+
+    if user is None or not user.is_authenticated or not user.is_active or not user.is_agent:
+        return Macro.objects.none()
+    group_ids = list(Group.objects.filter(members=user).values_list("id", flat=True))
+    limits = Macro.groups.through.objects.filter(macro_id=OuterRef("pk"))
+    shared = Q(owner__isnull=True) & (~Exists(limits) | Exists(limits.filter(group_id__in=group_ids)))
+    qs = Macro.objects.filter(Q(owner=user) | shared)
+    return qs if include_inactive else qs.filter(active=True)
+
+
+def macro_list(user):
+    """What the macros page and the API list: usable macros (inactive ones too), plus every
+    shared macro for an admin, who manages them all."""
+    from escalation.models import Group
+
+    from .models import Macro
+
+    qs = usable_macros(user, include_inactive=True)
+    if user is not None and user.is_authenticated and user.is_active and user.is_helpdesk_admin:
+        qs = qs | Macro.objects.filter(owner__isnull=True)
+    return qs.select_related("set_group", "owner").prefetch_related(
+        Prefetch("groups", queryset=Group.objects.only("id", "name")))
+
+
+def can_manage_macro(user, macro) -> bool:
+    """Agents manage their personal macros; admins also the shared ones."""
+    if user is None or not user.is_authenticated or not user.is_active or not user.is_agent:
+        return False
+    return macro.owner_id == user.pk or (macro.owner_id is None and user.is_helpdesk_admin)
+
+
+def macro_groups():
+    from escalation.models import Group
+
+    return Group.objects.only("id", "name").order_by("name")

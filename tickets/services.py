@@ -14,7 +14,7 @@ from dataclasses import field as dataclass_field
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -30,6 +30,7 @@ from .models import (
     AgentLoad,
     Attachment,
     Channel,
+    Macro,
     Message,
     Priority,
     Status,
@@ -809,3 +810,197 @@ def merge_tickets(*, source, target, agent, allow_other_requester=False) -> Tick
         # The requester hears it where the target's conversation goes out.
         add_message(ticket=target, author=agent, body=notice, internal=not same_requester, locked=True, ctx=ctx)
     return Ticket.objects.get(pk=target.pk)
+
+
+# --- macros (canned replies) ---------------------------------------------------------
+
+@dataclass
+class MacroPreview:
+    """What a macro would do to a ticket: the reply text and the property
+    changes the reply form then carries (nothing is written)."""
+
+    text: str
+    changes: dict
+    warnings: list
+
+
+def _log_macro(actor, macro, flag, message=""):
+    """The audit row for a macro change (the admin's history of the object)."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    LogEntry.objects.create(
+        user_id=actor.pk, content_type=ContentType.objects.get_for_model(Macro), object_id=str(macro.pk),
+        object_repr=str(macro)[:200], action_flag=flag, change_message=message,
+    )
+
+
+def _clean_macro(*, actor, macro, name, body, shared, groups, set_status, set_priority, add_tags, set_group):
+    from .macros import validate_macro_fields
+
+    errors = {}
+    name = _CONTROL_CHARS.sub("", " ".join(str(name or "").split()))
+    if not name:
+        errors["name"] = [_("Give the macro a name.")]
+    elif len(name) > 100:
+        errors["name"] = [_("Keep the name under 100 characters.")]
+    try:
+        cleaned = validate_macro_fields(body=body, set_status=set_status or "", set_priority=set_priority or "",
+                                        add_tags=add_tags or [])
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+        cleaned = {}
+    if shared and not actor.is_helpdesk_admin:
+        raise PermissionDenied(_("Only admins manage shared macros."))
+    if groups and not shared:
+        errors["groups"] = [_("Only shared macros are limited to groups; a personal macro is yours alone.")]
+    owner_id = None if shared else (macro.owner_id if macro is not None and macro.owner_id else actor.pk)
+    if "name" not in errors:
+        same = Macro.objects.filter(name=name, owner_id=owner_id) if owner_id else Macro.objects.filter(
+            name=name, owner__isnull=True)
+        if macro is not None:
+            same = same.exclude(pk=macro.pk)
+        if same.exists():
+            errors["name"] = [_("There is already a macro with this name.")]
+    if errors:
+        raise ValidationError(errors)
+    return {"name": name, "body": cleaned["body"], "owner_id": owner_id, "set_status": set_status or "",
+            "set_priority": set_priority or "", "add_tags": cleaned["add_tags"], "set_group": set_group}
+
+
+def create_macro(
+    *, actor, name, body, shared=False, groups=(), set_status="", set_priority="", add_tags=(), set_group=None,
+    active=True,
+) -> Macro:
+    """A personal macro (any agent) or a shared one (admins only)."""
+    from django.contrib.admin.models import ADDITION
+
+    if not actor.is_agent:
+        raise PermissionDenied(_("Only agents use macros."))
+    groups = list(groups or [])
+    with transaction.atomic():
+        values = _clean_macro(actor=actor, macro=None, name=name, body=body, shared=shared, groups=groups,
+                              set_status=set_status, set_priority=set_priority, add_tags=add_tags, set_group=set_group)
+        macro = Macro.objects.create(active=bool(active), **values)
+        if groups:
+            macro.groups.set(groups)
+        _log_macro(actor, macro, ADDITION, "shared" if macro.is_shared else "personal")
+    return macro
+
+
+MACRO_FIELDS = ("name", "body", "shared", "groups", "set_status", "set_priority", "add_tags", "set_group", "active")
+
+
+def update_macro(*, macro, actor, **changes) -> Macro:
+    """Change a macro the actor manages (their own; shared ones: admins).
+    Fields not given keep their value."""
+    from django.contrib.admin.models import CHANGE
+
+    from .selectors import can_manage_macro
+
+    unknown = set(changes) - set(MACRO_FIELDS)
+    if unknown:
+        raise ValidationError({f: [_("This field cannot be changed here.")] for f in sorted(unknown)})
+    if not can_manage_macro(actor, macro):
+        raise PermissionDenied(_("Only admins change shared macros; agents change their own."))
+    with transaction.atomic():
+        macro = Macro.objects.select_for_update().get(pk=macro.pk)
+        current = {
+            "name": macro.name, "body": macro.body, "shared": macro.is_shared, "groups": list(macro.groups.all()),
+            "set_status": macro.set_status, "set_priority": macro.set_priority, "add_tags": macro.add_tags,
+            "set_group": macro.set_group,
+        }
+        merged = {**current, **{k: v for k, v in changes.items() if k != "active"}}
+        merged["groups"] = list(merged["groups"] or [])
+        if not merged["shared"] and "groups" not in changes:
+            merged["groups"] = []
+        values = _clean_macro(actor=actor, macro=macro, **merged)
+        for key, value in values.items():
+            setattr(macro, key, value)
+        if "active" in changes:
+            macro.active = bool(changes["active"])
+        macro.save()
+        macro.groups.set(merged["groups"])
+        _log_macro(actor, macro, CHANGE, ", ".join(sorted(changes)))
+    return macro
+
+
+def delete_macro(*, macro, actor) -> None:
+    from django.contrib.admin.models import DELETION
+
+    from .selectors import can_manage_macro
+
+    if not can_manage_macro(actor, macro):
+        raise PermissionDenied(_("Only admins delete shared macros; agents delete their own."))
+    with transaction.atomic():
+        _log_macro(actor, macro, DELETION)
+        macro.delete()
+
+
+def apply_macro(*, ticket, macro, agent) -> MacroPreview:
+    """The macro's rendered text and the property changes it would make on
+    this ticket, for the reply box to show before sending. Writes nothing;
+    the changes are made (and the use counted) by send_reply()."""
+    from .macros import render
+    from .selectors import usable_macros
+
+    if not usable_macros(agent).filter(pk=macro.pk).exists():
+        raise Macro.DoesNotExist
+    changes, warnings = {}, []
+    if macro.set_status and macro.set_status != ticket.status:
+        if ticket.can_transition_to(macro.set_status):
+            changes["status"] = macro.set_status
+        else:
+            warnings.append(_("The status stays %(old)s: a ticket cannot go from %(old)s to %(new)s.") % {
+                "old": Status(ticket.status).label, "new": Status(macro.set_status).label})
+    if macro.set_priority and macro.set_priority != ticket.priority:
+        changes["priority"] = macro.set_priority
+    if macro.set_group_id and macro.set_group_id != ticket.group_id:
+        changes["group"] = {"id": macro.set_group_id, "name": macro.set_group.name}
+    if macro.add_tags:
+        have = set(ticket.tags.values_list("name", flat=True))
+        new_tags = [t for t in macro.add_tags if t not in have]
+        if new_tags:
+            changes["add_tags"] = new_tags
+    return MacroPreview(text=render(macro.body, ticket=ticket, agent=agent), changes=changes, warnings=warnings)
+
+
+def send_reply(
+    *, ticket, author, body, internal=False, attachments=(), status=None, priority=None, group=None,
+    add_tags=(), macro=None,
+) -> Message:
+    """The agent's reply box: the message and the property changes sent with
+    it (a macro's, as the agent left them) in one transaction and one batch
+    of events; the macro used is counted."""
+    from .selectors import usable_macros
+
+    errors = {}
+    if priority:
+        try:
+            _validate_priority(priority)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    try:
+        add_tags = [clean_tag(t) for t in add_tags or ()]
+    except ValidationError as exc:
+        errors["add_tags"] = exc.message_dict["tags"]
+    if macro is not None and not usable_macros(author).filter(pk=macro.pk).exists():
+        errors["macro"] = [_("This macro is not available to you.")]
+    if errors:
+        raise ValidationError(errors)
+    ctx = EventContext(data={"macro": {"id": macro.pk, "name": macro.name}} if macro is not None else None)
+    with transaction.atomic():
+        message = add_message(ticket=ticket, author=author, body=body, internal=internal, attachments=attachments,
+                              status=status, ctx=ctx)
+        changes = {}
+        if priority:
+            changes["priority"] = priority
+        if group is not None:
+            changes["group"] = group
+            if group.tier_id != ticket.tier_id:
+                changes["tier"] = group.tier  # a group works in its own tier
+        if changes or add_tags:
+            update_ticket(ticket=ticket, actor=author, ctx=ctx, add_tags=add_tags, **changes)
+        if macro is not None:
+            Macro.objects.filter(pk=macro.pk).update(usage_count=F("usage_count") + 1, last_used_at=timezone.now())
+    return message

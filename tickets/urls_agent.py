@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import agent
+from .views import agent, macros
 
 app_name = "agent"
 urlpatterns = [
@@ -16,4 +16,9 @@ urlpatterns = [
     path("tickets/<int:number>/", agent.ticket_detail, name="ticket"),
     path("tickets/<int:number>/reply/", agent.reply, name="reply"),
     path("tickets/<int:number>/properties/", agent.properties, name="properties"),
+    path("tickets/<int:number>/macros/<int:pk>/preview/", macros.macro_preview, name="macro_preview"),
+    path("macros/", macros.macro_list, name="macros"),
+    path("macros/new/", macros.macro_create, name="macro_create"),
+    path("macros/<int:pk>/edit/", macros.macro_edit, name="macro_edit"),
+    path("macros/<int:pk>/delete/", macros.macro_delete, name="macro_delete"),
 ]

@@ -96,6 +96,8 @@ def counts(request):
 
 def _ticket_context(request, ticket, reply_form=None, panel_errors=None):
     return {
+        "macros": selectors.usable_macros(request.user).only("id", "name"),
+        "macro_groups": selectors.macro_groups(),
         "ticket": ticket,
         "timeline": selectors.timeline(request.user, ticket),
         "reply_form": reply_form or AgentReplyForm(),
@@ -161,11 +163,18 @@ def reply(request, number):
         return _gone(request, number, unsent=request.POST.get("body", "")[:200_000])
     form = AgentReplyForm(request.POST, request.FILES)
     if form.is_valid():
+        data = form.cleaned_data
+        macro = None
+        if data["macro"]:
+            macro = selectors.usable_macros(request.user).filter(pk=data["macro"]).first()
+            if macro is None:
+                form.add_error(None, _("This macro is not available to you."))
+    if form.is_valid():
         try:
-            services.add_message(
-                ticket=ticket, author=request.user, body=form.cleaned_data["body"],
-                internal=form.cleaned_data["internal"], status=form.cleaned_data["status"] or None,
-                attachments=form.cleaned_data["attachments"],
+            services.send_reply(
+                ticket=ticket, author=request.user, body=data["body"], internal=data["internal"],
+                status=data["status"] or None, attachments=data["attachments"], priority=data["priority"] or None,
+                group=data["group"], add_tags=data["add_tags"], macro=macro,
             )
         except ValidationError as exc:
             for field, errs in exc.message_dict.items():

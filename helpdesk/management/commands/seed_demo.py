@@ -63,6 +63,23 @@ CONVERSATIONS = [
     ("el", "question", "Ερώτηση για την εγγύηση",
      "Ισχύει η εγγύηση αν ο εκτυπωτής αγοράστηκε στο εξωτερικό;", []),
 ]
+# Shared macros (canned replies): name, text, status on send, tags to add.
+MACROS = [
+    ("Ask for details",
+     "Hello {requester_first_name},\n\nthank you for your message about “{ticket_subject}”. To help you quickly, "
+     "could you tell us the device model, what you see on its display and since when it happens? "
+     "A photo helps too.\n\nBest regards,\n{agent_first_name}",
+     Status.PENDING, []),
+    ("Solved: toner replaced",
+     "Hello {requester_first_name},\n\nwe replaced the toner cartridge and the printer works again. If the problem "
+     "comes back, simply reply to this message and ticket #{ticket_number} reopens.\n\nBest regards,\n"
+     "{agent_first_name}",
+     Status.SOLVED, ["toner"]),
+    ("Thanks, we are on it",
+     "Hello {requester_first_name},\n\nthanks for reporting this. We are looking into it and will get back to you "
+     "shortly.\n\n{agent_first_name}",
+     Status.OPEN, []),
+]
 STATUS_CYCLE = [Status.NEW, Status.OPEN, Status.PENDING, Status.OPEN, Status.SOLVED, Status.ON_HOLD, Status.OPEN]
 
 
@@ -90,6 +107,7 @@ class Command(BaseCommand):
                 types[name], _ = TicketType.objects.get_or_create(
                     name=name, defaults={"description": description, "default_priority": prio, "position": i})
             self._escalation_demo()
+            self._macros(admin)
             types = {name: TicketType.objects.get(pk=t.pk) for name, t in types.items()}  # with routing defaults
             created = 0
             if not Ticket.objects.exists():
@@ -118,6 +136,13 @@ class Command(BaseCommand):
             user.set_password(DEMO_PASSWORD)
             user.save()
         return user
+
+    def _macros(self, admin):
+        from tickets.models import Macro
+
+        for name, body, status, tags in MACROS:
+            if not Macro.objects.filter(owner__isnull=True, name=name).exists():
+                services.create_macro(actor=admin, name=name, body=body, shared=True, set_status=status, add_tags=tags)
 
     def _escalation_demo(self):
         try:
