@@ -1,6 +1,6 @@
 """Settings: every value comes from the environment (django-environ), with safe
-defaults for the zero-setup demo (`make run`: SQLite, in-memory channel layer,
-Celery over a filesystem broker)."""
+defaults for the zero-setup demo (`make run`: SQLite, an in-memory channel
+layer relayed between local processes, Celery over a filesystem broker)."""
 
 from pathlib import Path
 
@@ -8,9 +8,12 @@ import environ
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
+
+# The demo's state (SQLite file, broker folder, channel sockets): VAR_DIR lets
+# a second demo (a browser test) run beside one.
+VAR_DIR = Path(env("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env(
@@ -88,7 +91,7 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
-    VAR_DIR.mkdir(exist_ok=True)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     # The demo's web process and worker share one SQLite file: WAL lets them
     # read while one writes, IMMEDIATE transactions queue writers instead of
     # failing with "database is locked".
@@ -191,7 +194,14 @@ else:
         "store_processed": False,
         "polling_interval": 0.2,
     }
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Pushes start in the worker processes: the in-memory layer, relayed to
+    # the web process over Unix sockets (helpdesk/channel_layer.py).
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "helpdesk.channel_layer.SocketRelayChannelLayer",
+            "CONFIG": {"directory": str(VAR_DIR / "channels")},
+        }
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     HELPDESK_OUTBOX_COALESCE = False  # a per-process cache: one task per change
 
