@@ -3,8 +3,9 @@ import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.cache import cache
 
-from .realtime import agent_groups, ticket_group
+from .realtime import agent_groups, ticket_group, viewing_key
 
 
 def _fresh_user(user_id):
@@ -94,6 +95,7 @@ class TicketConsumer(AsyncJsonWebsocketConsumer):
         self.group = ticket_group(ticket.pk)
         self.viewers = {}  # channel name -> (user id, name, last heard, monotonic)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self._mark_viewed()
         await self.accept()
         await self._announce("presence.join")
         self.beat = asyncio.ensure_future(self._beat())
@@ -115,9 +117,15 @@ class TicketConsumer(AsyncJsonWebsocketConsumer):
             "type": kind, "channel": self.channel_name, "user_id": self.user_id, "name": self.name,
         })
 
+    async def _mark_viewed(self):
+        # Tells the workers that pushes to this ticket's group have a reader
+        # (realtime.is_viewed); it outlives the last viewer by PRESENCE_TTL at most.
+        await database_sync_to_async(cache.set)(viewing_key(self.ticket_id), 1, PRESENCE_TTL)
+
     async def _beat(self):
         while True:
             await asyncio.sleep(PRESENCE_BEAT)
+            await self._mark_viewed()
             await self._announce("presence.here")
             await self._send_viewers()
 

@@ -39,6 +39,27 @@ def ticket_group(ticket_id) -> str:
     return f"ticket.{ticket_id}"
 
 
+def viewing_key(ticket_id) -> str:
+    return f"realtime:viewing:{ticket_id}"
+
+
+def is_viewed(ticket_id) -> bool:
+    """Whether a ticket page may have this ticket open: its socket keeps a key
+    in the shared cache (consumers.TicketConsumer). A push to a ticket's group
+    costs the worker about as much as the rest of its pushes (BENCHMARKS.md),
+    and most tickets are open nowhere. Without a shared cache (the demo's is
+    per process) this cannot be known: always."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        return True
+    try:
+        return cache.get(viewing_key(ticket_id)) is not None
+    except Exception:  # a courtesy: when Redis is down, the pushes fail anyway
+        return True
+
+
 def scope_groups(*, tier_id, group_id, assignee_id) -> set[str]:
     """The groups whose members see a ticket routed so (agent_scope's rules)."""
     groups = {ADMINS_GROUP}
@@ -160,7 +181,7 @@ def broadcast_ticket_event(events):
             "number": ticket.number, "internal": True}
 
     def push():
-        _push(payload, sorted(now) + [ticket_group(first.ticket_id)])
+        _push(payload, sorted(now) + ([ticket_group(first.ticket_id)] if is_viewed(first.ticket_id) else []))
         if left:
             _push(gone, sorted(left))
 

@@ -158,3 +158,33 @@ def test_ticket_socket_pushes_changes_and_who_else_is_viewing(client, customer, 
     assert seen_by_second == {"viewers": [teams["l3"].display_name]}
     assert pushed == {"event": "priority_changed", "number": ticket.number}
     assert after_leave == {"viewers": []}
+
+
+def test_a_ticket_group_gets_pushes_only_while_a_page_has_the_ticket_open(customer, teams):
+    """The per-ticket push costs the worker (BENCHMARKS.md): none for a
+    ticket no page shows (the ticket socket keeps the cache key)."""
+    from channels.layers import get_channel_layer
+    from django.core.cache import cache
+
+    ticket = _routed(customer, teams, "tier3", "third")
+    layer = get_channel_layer()
+
+    async def scenario():
+        channel = await layer.new_channel()
+        await layer.group_add(realtime.ticket_group(ticket.pk), channel)
+        await asyncio.sleep(SUBSCRIBED)
+        change = database_sync_to_async(services.update_ticket)
+        await change(ticket=ticket, actor=teams["admin"], priority="high")
+        try:
+            unseen = await asyncio.wait_for(layer.receive(channel), 1)
+        except TimeoutError:
+            unseen = None
+        await database_sync_to_async(cache.set)(realtime.viewing_key(ticket.pk), 1, 30)
+        await change(ticket=ticket, actor=teams["admin"], priority="urgent")
+        seen = await asyncio.wait_for(layer.receive(channel), 5)
+        await layer.group_discard(realtime.ticket_group(ticket.pk), channel)
+        return unseen, seen
+
+    unseen, seen = _run(scenario)
+    assert unseen is None
+    assert seen["event"] == "priority_changed" and seen["number"] == ticket.number

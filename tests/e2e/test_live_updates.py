@@ -80,13 +80,25 @@ def demo(request, tmp_path_factory):
         time.sleep(2)  # the workers are up a moment after the web process
         yield base
     finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the script and the workers it started
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_group(process)
         log.close()
+
+
+def stop_group(process, timeout=20):
+    """TERM to the script's process group (it and the workers it started),
+    then wait until all of them are gone; KILL what outlives the timeout."""
+    os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while True:
+        process.poll()
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        if time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+        time.sleep(0.2)
 
 
 def _log_in(browser, base, username):

@@ -440,7 +440,7 @@ def test_one_push_per_pass_whatever_its_rounds(settings, ticket, bot, monkeypatc
     assert ROUNDS == [["ticket_created"], ["priority_changed"]]
     assert pushes == [({"type": "ticket.event", "event": "ticket_created", "ticket_id": ticket.pk,
                         "number": ticket.number, "internal": False},
-                       [realtime.ADMINS_GROUP, realtime.TRIAGE_GROUP, realtime.ticket_group(ticket.pk)])]
+                       [realtime.ADMINS_GROUP, realtime.TRIAGE_GROUP])]
 
 
 def _claims(queries):
