@@ -122,6 +122,22 @@ def test_joining_a_team_takes_effect_on_the_open_socket(client, customer, teams)
     assert _run(scenario) == {"event": "message_added", "number": ticket.number}
 
 
+def test_a_deactivated_agent_s_open_socket_is_closed(client, teams):
+    cookie = _cookie(client, teams["l1"])
+
+    async def scenario():
+        socket = (await _connect(cookie))[0]
+        await asyncio.sleep(SUBSCRIBED)
+        agent = teams["l1"]
+        agent.is_active = False
+        await database_sync_to_async(agent.save)()
+        closed = await socket.receive_output(timeout=5)
+        await socket.wait()
+        return closed
+
+    assert _run(scenario) == {"type": "websocket.close", "code": 4403}
+
+
 def test_ticket_socket_refuses_an_agent_who_cannot_see_the_ticket(client, customer, teams):
     ticket = _routed(customer, teams, "tier3", "third")
     cookie = _cookie(client, teams["l1"])
