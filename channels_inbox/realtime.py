@@ -196,7 +196,24 @@ def membership_changed(user_ids) -> None:
     groups they belong to (a team's members, a role or account changed)."""
     message = {"type": "membership.changed"}
     ids = sorted(set(user_ids))
-    transaction.on_commit(lambda: _push(message, [agent_group(i) for i in ids]))
+    transaction.on_commit(lambda: _send_now(message, [agent_group(i) for i in ids]))
+
+
+def _send_now(message, groups):
+    """Rare messages, past the coalescing: there, a ticket's push to the
+    same agent's group within PUSH_INTERVAL would take this one's place."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+
+    async def send():
+        for group in groups:
+            try:
+                await layer.group_send(group, message)
+            except Exception as exc:  # the agent's next reconnect re-reads the groups anyway
+                logger.warning("could not push to the channel layer: %s", exc)
+
+    asyncio.run_coroutine_threadsafe(send(), _sender_loop())
 
 
 def _on_members_changed(sender, instance, action, reverse, pk_set, **kwargs):
