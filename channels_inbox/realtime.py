@@ -1,8 +1,9 @@
 """Pushes ticket changes to agents' browsers over the channel layer, to the
-`agents` group (every signed-in agent: queue counts and rows). There is no
-per-ticket group yet: no page joins one, and a push to it reached no one while
-it cost ~8 % of a worker's time per routed ticket (BENCHMARKS.md). The live
-ticket page adds one with its consumer, best only for tickets someone has open."""
+groups whose members may see the ticket (tickets.selectors.agent_scope): its
+tier, its group, its assignee, triage for tickets routed nowhere, and admins.
+An agent's queue socket joins the groups of its memberships; a ticket page's
+socket joins the ticket's own group. A push says only "ticket N changed": the
+browser reads what changed over HTTP, through the selectors."""
 
 import asyncio
 import logging
@@ -15,7 +16,75 @@ from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
-AGENTS_GROUP = "agents"
+ADMINS_GROUP = "agents.admins"
+TRIAGE_GROUP = "agents.triage"  # unrouted tickets: every agent sees them
+
+
+def tier_group(tier_id) -> str:
+    return f"agents.tier.{tier_id}"
+
+
+def team_group(group_id) -> str:
+    return f"agents.group.{group_id}"
+
+
+def agent_group(user_id) -> str:
+    """One agent's sockets: the tickets assigned to them, and word that their
+    memberships changed."""
+    return f"agents.user.{user_id}"
+
+
+def ticket_group(ticket_id) -> str:
+    """The sockets of the pages that show this ticket."""
+    return f"ticket.{ticket_id}"
+
+
+def viewing_key(ticket_id) -> str:
+    return f"realtime:viewing:{ticket_id}"
+
+
+def is_viewed(ticket_id) -> bool:
+    """Whether a ticket page may have this ticket open: its socket keeps a key
+    in the shared cache (consumers.TicketConsumer). A push to a ticket's group
+    costs the worker about as much as the rest of its pushes (BENCHMARKS.md),
+    and most tickets are open nowhere. Without a shared cache (the demo's is
+    per process) this cannot be known: always."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        return True
+    try:
+        return cache.get(viewing_key(ticket_id)) is not None
+    except Exception:  # a courtesy: when Redis is down, the pushes fail anyway
+        return True
+
+
+def scope_groups(*, tier_id, group_id, assignee_id) -> set[str]:
+    """The groups whose members see a ticket routed so (agent_scope's rules)."""
+    groups = {ADMINS_GROUP}
+    if tier_id is None and group_id is None:
+        groups.add(TRIAGE_GROUP)
+    if tier_id is not None:
+        groups.add(tier_group(tier_id))
+    if group_id is not None:
+        groups.add(team_group(group_id))
+    if assignee_id is not None:
+        groups.add(agent_group(assignee_id))
+    return groups
+
+
+def agent_groups(user) -> set[str]:
+    """The groups an agent's queue socket joins; none for anyone else."""
+    from tickets.selectors import agent_memberships
+
+    if user is None or not user.is_authenticated or not user.is_active or not user.is_agent:
+        return set()
+    if user.is_helpdesk_admin:
+        return {ADMINS_GROUP, agent_group(user.pk)}
+    memberships = agent_memberships(user)
+    return ({TRIAGE_GROUP, agent_group(user.pk)} | {team_group(g) for g, _t in memberships}
+            | {tier_group(t) for _g, t in memberships if t is not None})
 
 
 _loop_state = {"loop": None, "pid": None}
@@ -76,19 +145,99 @@ def _push(payload, groups):
             asyncio.run_coroutine_threadsafe(_send(layer, group, delay), loop)
 
 
+_CREATED = "ticket_created"
+_ROUTING_KINDS = {"tier_changed", "group_changed", "assignee_changed"}
+
+
+def _routing_before(events, ticket):
+    """(tier, group, assignee) ids the ticket had before the pass's changes."""
+    before = {"tier": ticket.tier_id, "group": ticket.group_id, "assignee": ticket.assignee_id}
+    for event in reversed(events):  # the earliest change's old value wins
+        if event.field in before and event.kind in _ROUTING_KINDS:
+            before[event.field] = (event.old_value or {}).get("id") if isinstance(event.old_value, dict) else None
+    return before
+
+
 def broadcast_ticket_event(events):
     """Outbox handler: one push per ticket and pass (it gets every event of
     the pass: the ticket's new ones and what the triggers changed), after
-    commit, so that the browsers refetch once and see the triggers' changes."""
-    first = events[0]
+    commit, so that the browsers refetch once and see the triggers' changes.
+    Those who saw the ticket before the pass and no longer do (escalated
+    away, reassigned) get a bare "changed" so that their queue drops it."""
+    first, ticket = events[0], events[-1].ticket
+    now = scope_groups(tier_id=ticket.tier_id, group_id=ticket.group_id, assignee_id=ticket.assignee_id)
     payload = {
         "type": "ticket.event",
         "event": first.kind,
         "ticket_id": first.ticket_id,
-        "number": first.ticket.number,
+        "number": ticket.number,
         "internal": all(e.internal for e in events),
     }
-    transaction.on_commit(lambda: _push(payload, [AGENTS_GROUP]))
+    left = set()
+    if not any(e.kind == _CREATED for e in events):
+        before = _routing_before(events, ticket)
+        left = scope_groups(tier_id=before["tier"], group_id=before["group"], assignee_id=before["assignee"]) - now
+    gone = {"type": "ticket.event", "event": "ticket_updated", "ticket_id": first.ticket_id,
+            "number": ticket.number, "internal": True}
+
+    def push():
+        _push(payload, sorted(now) + ([ticket_group(first.ticket_id)] if is_viewed(first.ticket_id) else []))
+        if left:
+            _push(gone, sorted(left))
+
+    transaction.on_commit(push)
 
 
 broadcast_ticket_event.writes = False
+
+
+def membership_changed(user_ids) -> None:
+    """After commit, tell these agents' open queue sockets to re-read the
+    groups they belong to (a team's members, a role or account changed)."""
+    message = {"type": "membership.changed"}
+    ids = sorted(set(user_ids))
+    transaction.on_commit(lambda: _send_now(message, [agent_group(i) for i in ids]))
+
+
+def _send_now(message, groups):
+    """Rare messages, past the coalescing: there, a ticket's push to the
+    same agent's group within PUSH_INTERVAL would take this one's place."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+
+    async def send():
+        for group in groups:
+            try:
+                await layer.group_send(group, message)
+            except Exception as exc:  # the agent's next reconnect re-reads the groups anyway
+                logger.warning("could not push to the channel layer: %s", exc)
+
+    asyncio.run_coroutine_threadsafe(send(), _sender_loop())
+
+
+def _on_members_changed(sender, instance, action, reverse, pk_set, **kwargs):
+    if action not in ("post_add", "post_remove", "pre_clear"):
+        return
+    if reverse:  # user.agent_groups.add(...): the instance is the user
+        membership_changed([instance.pk])
+    elif action == "pre_clear":
+        membership_changed(list(instance.members.values_list("pk", flat=True)))
+    elif pk_set:
+        membership_changed(pk_set)
+
+
+def _on_user_saved(sender, instance, created, update_fields=None, **kwargs):
+    if created or (update_fields is not None and not {"role", "is_active"} & set(update_fields)):
+        return
+    membership_changed([instance.pk])
+
+
+def connect_signals() -> None:
+    from django.contrib.auth import get_user_model
+    from django.db.models.signals import m2m_changed, post_save
+
+    from escalation.models import Group
+
+    m2m_changed.connect(_on_members_changed, sender=Group.members.through, dispatch_uid="realtime-members")
+    post_save.connect(_on_user_saved, sender=get_user_model(), dispatch_uid="realtime-user")

@@ -1,6 +1,6 @@
 """Settings: every value comes from the environment (django-environ), with safe
-defaults for the zero-setup demo (`make run`: SQLite, in-memory channel layer,
-Celery over a filesystem broker)."""
+defaults for the zero-setup demo (`make run`: SQLite, an in-memory channel
+layer relayed between local processes, Celery over a filesystem broker)."""
 
 import ipaddress
 from datetime import timedelta
@@ -12,9 +12,12 @@ from django.utils.translation import gettext_lazy as _
 from whitenoise.compress import Compressor
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
+
+# The demo's state (SQLite file, broker folder, channel sockets): VAR_DIR lets
+# a second demo (a browser test) run beside one.
+VAR_DIR = Path(env("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
 # The built-in key is public (it is in this file): only a DEBUG run may use it.
@@ -103,7 +106,7 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
-    VAR_DIR.mkdir(exist_ok=True)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     # The demo's web process and worker share one SQLite file: WAL lets them
     # read while one writes, IMMEDIATE transactions queue writers instead of
     # failing with "database is locked".
@@ -215,7 +218,14 @@ else:
         "store_processed": False,
         "polling_interval": 0.2,
     }
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Pushes start in the worker processes: the in-memory layer, relayed to
+    # the web process over Unix sockets (helpdesk/channel_layer.py).
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "helpdesk.channel_layer.SocketRelayChannelLayer",
+            "CONFIG": {"directory": str(VAR_DIR / "channels")},
+        }
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     HELPDESK_OUTBOX_COALESCE = False  # a per-process cache: one task per change
 

@@ -79,3 +79,14 @@ def test_seed_and_trigger_benchmark_run(bench_database_url):
         cur.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'event_pending'")
         assert "(ticket_id, id) WHERE (processed_at IS NULL)" in cur.fetchone()[0]
     conn.close()
+
+
+def test_live_update_benchmark_runs():
+    """bench_live.py starts the demo's layout (run-demo.sh, no Redis) and times
+    portal ticket → agent socket push."""
+    done = subprocess.run([sys.executable, "benchmarks/bench_live.py", "--tickets", "3", "--pause", "0.1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["layer"] == "make-run" and result["tickets"] == 3
+    assert 0 < result["response_to_push_ms"]["median"] <= result["post_to_push_ms"]["median"]

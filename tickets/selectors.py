@@ -8,14 +8,20 @@ from django.utils.translation import gettext
 from .models import Status, Tag, Ticket, TicketEvent, TicketType
 
 
+def agent_memberships(user) -> list[tuple[int, int]]:
+    """(group id, tier id) of every group the agent belongs to: what agent_scope
+    and the live pushes' groups (channels_inbox.realtime) are built from."""
+    from escalation.models import Group
+
+    return list(Group.objects.filter(members=user).values_list("id", "tier_id"))
+
+
 def agent_scope(user):
     """Agents see tickets in the tiers and groups they belong to, tickets
     assigned to them, and tickets not yet routed anywhere (to triage). The
     memberships are read first so the ticket query gets plain id lists the
     planner can use indexes for."""
-    from escalation.models import Group
-
-    memberships = list(Group.objects.filter(members=user).values_list("id", "tier_id"))
+    memberships = agent_memberships(user)
     scope = Q(assignee=user) | Q(tier__isnull=True, group__isnull=True)
     if memberships:
         scope |= Q(group_id__in=[g for g, _t in memberships]) | Q(tier_id__in={t for _g, t in memberships})

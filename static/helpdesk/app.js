@@ -142,6 +142,78 @@
   document.addEventListener("htmx:responseError", failedSave);
   document.addEventListener("htmx:sendError", failedSave);
 
+  // The ticket page: on a push, refetch the page and swap in the conversation,
+  // the header and the properties panel (never the reply box: the draft
+  // stays); a panel holding the focus waits until the agent leaves it. The
+  // socket also says who else has the ticket open.
+  function ticketPage() { return document.querySelector("[data-live-ticket]"); }
+
+  function swapTicket(html) {
+    var doc = new DOMParser().parseFromString(html, "text/html");
+    [["#timeline", "innerHTML"], ["#ticket-main .page-header", "outerHTML"]].forEach(function (part) {
+      var now = document.querySelector(part[0]), fresh = doc.querySelector(part[0]);
+      if (now && fresh) now[part[1]] = fresh[part[1]];
+    });
+    var panel = document.getElementById("properties"), freshPanel = doc.getElementById("properties");
+    if (!panel || !freshPanel) return;
+    if (panel.contains(document.activeElement)) {
+      panel.addEventListener("focusout", function later(e) {
+        if (panel.contains(e.relatedTarget)) return;
+        panel.removeEventListener("focusout", later);
+        refreshTicket();
+      });
+      return;
+    }
+    panel.replaceWith(freshPanel);
+    if (window.htmx) window.htmx.process(freshPanel);
+  }
+
+  function refreshTicket() {
+    var page = ticketPage();
+    if (!page) return;
+    fetch(window.location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (r) { if (r.ok) return r.text(); if (r.status === 404) showGone(); })
+      .then(function (html) { if (html) swapTicket(html); })
+      .catch(function () { /* the next push or a reload will do */ });
+  }
+
+  function showViewers(names) {
+    var el = document.getElementById("ticket-presence");
+    if (!el) return;
+    el.hidden = !names.length;
+    el.textContent = names.length ? el.dataset.label + " " + names.join(", ") : "";
+  }
+
+  function showGone() {
+    var el = document.getElementById("ticket-presence");
+    if (!el) return;
+    el.hidden = false;
+    el.textContent = el.dataset.gone;
+  }
+
+  function connectTicket(delay) {
+    var page = ticketPage();
+    if (!page || !window.WebSocket) return;
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    var ws;
+    try { ws = new WebSocket(scheme + window.location.host + "/ws/agent/tickets/" + page.dataset.liveTicket + "/"); } catch (err) { return; }
+    var timer = null;
+    ws.onopen = function () { delay = 1000; };
+    ws.onmessage = function (e) {
+      var data;
+      try { data = JSON.parse(e.data); } catch (err) { return; }
+      if (data.viewers) { showViewers(data.viewers); return; }
+      if (data.event === "gone") { showGone(); return; }
+      clearTimeout(timer);
+      timer = setTimeout(refreshTicket, 250);
+    };
+    ws.onclose = function (e) {
+      if (e.code === 4403 || e.code === 4404) return;
+      setTimeout(function () { connectTicket(Math.min(delay * 2, 30000)); }, delay);
+    };
+  }
+  document.addEventListener("DOMContentLoaded", function () { connectTicket(1000); });
+
   // New-ticket form: show only the chosen type's custom fields.
   function syncTypeFields() {
     var select = document.getElementById("id_type");

@@ -188,7 +188,7 @@ def test_one_dispatch_per_transaction_processes_every_event(recorded, ticket, ag
 @pytest.mark.django_db(transaction=True)
 def test_broadcast_reaches_the_agents_group(settings, agent, customer):
     """The realtime handler publishes through the real Redis pub/sub channel
-    layer to the `agents` group, once per ticket and pass, after the pass has
+    layer to the admins' group (every ticket's), once per ticket and pass, after the pass has
     committed. (Celery runs eagerly here: each change's events are processed
     as its transaction commits.)"""
     import asyncio
@@ -197,7 +197,7 @@ def test_broadcast_reaches_the_agents_group(settings, agent, customer):
     from asgiref.sync import sync_to_async
     from channels.layers import get_channel_layer
 
-    from channels_inbox.realtime import AGENTS_GROUP
+    from channels_inbox.realtime import ADMINS_GROUP as AGENTS_GROUP
 
     settings.HELPDESK_EVENT_HANDLERS = ["channels_inbox.realtime.broadcast_ticket_event"]
     layer = get_channel_layer()
@@ -440,7 +440,7 @@ def test_one_push_per_pass_whatever_its_rounds(settings, ticket, bot, monkeypatc
     assert ROUNDS == [["ticket_created"], ["priority_changed"]]
     assert pushes == [({"type": "ticket.event", "event": "ticket_created", "ticket_id": ticket.pk,
                         "number": ticket.number, "internal": False},
-                       [realtime.AGENTS_GROUP])]
+                       [realtime.ADMINS_GROUP, realtime.TRIAGE_GROUP])]
 
 
 def _claims(queries):
