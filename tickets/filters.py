@@ -2,8 +2,11 @@
 in both places."""
 
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils.translation import gettext_lazy as _
+from django_filters.fields import MultipleChoiceField
 
 from .models import PRIORITY_RANK, Channel, Priority, Status, Ticket
 
@@ -24,6 +27,52 @@ RANKS = {
     "priority": PRIORITY_RANK,
     "status": {s: i for i, s in enumerate(Status)},
 }
+
+
+# Ids are PostgreSQL bigints: a larger number would be a database error (500).
+MAX_ID = 2**63 - 1
+SEARCH_MAX_LENGTH = 200
+
+
+class OptionalMultipleChoiceField(MultipleChoiceField):
+    """A form sends every field, empty ones included (`status=`): an empty
+    value means "no filter", not an invalid choice."""
+
+    def clean(self, value):
+        if value:
+            value = [v for v in value if v not in ("", None)]
+        return super().clean(value)
+
+
+class OptionalMultipleChoiceFilter(django_filters.MultipleChoiceFilter):
+    field_class = OptionalMultipleChoiceField
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A whole number in the id range; anything else is a field error (400)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class AssigneeField(forms.CharField):
+    WORDS = ("me", "unassigned", "none", "anyone", "any")
+
+    def clean(self, value):
+        value = (super().clean(value) or "").strip().lower()
+        if not value or value in self.WORDS:
+            return value
+        if value.isdecimal() and value.isascii() and 1 <= int(value) <= MAX_ID:
+            return value
+        raise ValidationError(_("Choose me, unassigned, anyone, or an agent id."), code="invalid")
+
+
+class AssigneeFilter(django_filters.CharFilter):
+    field_class = AssigneeField
 
 
 class TicketOrderingFilter(django_filters.OrderingFilter):
@@ -47,17 +96,18 @@ class TicketOrderingFilter(django_filters.OrderingFilter):
 
 class TicketFilter(django_filters.FilterSet):
     view = django_filters.ChoiceFilter(label=_("View"), choices=VIEW_CHOICES, method="filter_view")
-    status = django_filters.MultipleChoiceFilter(label=_("Status"), choices=Status.choices, distinct=False)
-    priority = django_filters.MultipleChoiceFilter(label=_("Priority"), choices=Priority.choices, distinct=False)
-    channel = django_filters.MultipleChoiceFilter(label=_("Channel"), choices=Channel.choices, distinct=False)
-    type = django_filters.NumberFilter(label=_("Type"), field_name="type_id")
-    assignee = django_filters.CharFilter(label=_("Assignee"), method="filter_assignee",
-                                         help_text=_("me, unassigned, anyone, or an agent id"))
+    status = OptionalMultipleChoiceFilter(label=_("Status"), choices=Status.choices, distinct=False)
+    priority = OptionalMultipleChoiceFilter(label=_("Priority"), choices=Priority.choices, distinct=False)
+    channel = OptionalMultipleChoiceFilter(label=_("Channel"), choices=Channel.choices, distinct=False)
+    type = IdFilter(label=_("Type"), field_name="type_id")
+    assignee = AssigneeFilter(label=_("Assignee"), method="filter_assignee",
+                              help_text=_("me, unassigned, anyone, or an agent id"))
     tag = django_filters.CharFilter(label=_("Tag"), field_name="tags__name", lookup_expr="iexact", distinct=False,
-                                    method="filter_tag")
-    q = django_filters.CharFilter(label=_("Search"), method="filter_q", help_text=_("Text in the subject, or #number"))
-    requester = django_filters.NumberFilter(label=_("Requester"), field_name="requester_id")
-    organization = django_filters.NumberFilter(label=_("Organization"), field_name="organization_id")
+                                    method="filter_tag", max_length=100)
+    q = django_filters.CharFilter(label=_("Search"), method="filter_q", max_length=SEARCH_MAX_LENGTH,
+                                  help_text=_("Text in the subject, or #number"))
+    requester = IdFilter(label=_("Requester"), field_name="requester_id")
+    organization = IdFilter(label=_("Organization"), field_name="organization_id")
     ordering = TicketOrderingFilter(
         label=_("Sort"),
         fields=[(f, f) for f in SORT_FIELDS],
@@ -89,9 +139,7 @@ class TicketFilter(django_filters.FilterSet):
             return qs.filter(assignee__isnull=True)
         if value in ("", "anyone", "any"):
             return qs
-        if value.isdecimal():  # not isdigit(): "²" is a digit int() refuses
-            return qs.filter(assignee_id=int(value))
-        return qs.none()
+        return qs.filter(assignee_id=int(value))  # AssigneeField let only an id in range through
 
     def filter_tag(self, qs, name, value):
         value = value.strip().lower()

@@ -6,8 +6,10 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
@@ -51,12 +53,41 @@ def _errors_to_messages(request, exc):
             messages.error(request, err)
 
 
-def _queue_context(request):
-    params = request.GET.copy()
+def _next_or_queue(request):
+    """The posted `next` if it is on this site (the same guard as the login and
+    language switch), else the queue."""
+    nxt = request.POST.get("next") or ""
+    if nxt.startswith("/") and url_has_allowed_host_and_scheme(
+        nxt, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(nxt)
+    return redirect("agent:queue")
+
+
+# The filters the queue's form shows; errors of the others are listed above the table.
+FORM_FILTERS = ("view", "status", "priority", "type", "assignee", "tag", "q", "ordering")
+
+
+def queue_params(query):
+    """The queue's filters from a query string: empty values dropped (a form
+    sends every field), "All open" when no filter is given."""
+    params = QueryDict(mutable=True)
+    for key, values in query.lists():
+        kept = [v for v in values if v.strip()]
+        if kept:
+            params.setlist(key, kept)
     if not params.get("view") and not any(k in params for k in ("status", "q", "assignee", "tag", "priority", "type")):
         params["view"] = "open"
+    return params
+
+
+def _queue_context(request):
+    params = queue_params(request.GET)
     filterset = TicketFilter(params, queryset=selectors.ticket_list(request.user), request=request)
-    qs = filterset.qs if filterset.is_valid() else selectors.ticket_list(request.user).none()
+    valid = filterset.is_valid()
+    # An invalid value is shown next to its field; the table is not replaced
+    # by an empty one that would read as "no tickets".
+    qs = filterset.qs if valid else selectors.ticket_list(request.user).none()
     page = CappedPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = params.copy()
     query.pop("page", None)
@@ -64,6 +95,10 @@ def _queue_context(request):
     sort_query.pop("ordering", None)
     return {
         "filterset": filterset,
+        "filters_valid": valid,
+        "form_fields": [filterset.form[name] for name in FORM_FILTERS],
+        "other_errors": [(filterset.form[name].label, errs) for name, errs in filterset.form.errors.items()
+                         if name not in FORM_FILTERS],
         "page": page,
         "tickets": page.object_list,
         "current_view": params.get("view", ""),
@@ -83,13 +118,22 @@ def _queue_context(request):
 def queue(request):
     # The sidebar counts load right after the page (htmx), so the table is
     # never held up by them.
-    return render(request, "agent/queue.html", _queue_context(request))
+    context = _queue_context(request)
+    return render(request, "agent/queue.html", context, status=200 if context["filters_valid"] else 400)
 
 
 @agent_required
 def queue_rows(request):
-    """htmx partial: the table body and pager, for polling and filtering."""
-    return render(request, "agent/_queue_table.html", _queue_context(request))
+    """htmx partial: the table body and pager, for polling and filtering. A
+    change of the filter form puts the filters in the address bar; invalid
+    filters answer 400 with the errors next to their fields."""
+    context = _queue_context(request)
+    response = render(request, "agent/_queue_table.html", {**context, "oob_errors": bool(request.htmx)},
+                      status=200 if context["filters_valid"] else 400)
+    if request.htmx and request.htmx.trigger == "queue-filters":
+        url = reverse("agent:queue")
+        response["HX-Push-Url"] = f"{url}?{context['querystring']}" if context["querystring"] else url
+    return response
 
 
 @agent_required
@@ -189,7 +233,7 @@ def bulk(request):
         changes = {"status": action[7:]}
     if not tickets or not changes:
         messages.error(request, _("Select tickets and an action."))
-        return redirect(request.POST.get("next") or "agent:queue")
+        return _next_or_queue(request)
     done, failed = 0, []
     for ticket in tickets:
         try:
@@ -201,8 +245,7 @@ def bulk(request):
         messages.success(request, _("%(n)d tickets updated.") % {"n": done})
     if failed:
         messages.warning(request, _("Not changed (not allowed from their status): %(list)s") % {"list": ", ".join(failed)})
-    nxt = request.POST.get("next") or ""
-    return redirect(nxt if nxt.startswith("/agent/") else "agent:queue")
+    return _next_or_queue(request)
 
 
 @agent_required
