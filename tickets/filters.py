@@ -8,6 +8,7 @@ from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import MultipleChoiceField
 
+from . import search
 from .models import PRIORITY_RANK, Channel, Priority, Status, Ticket
 
 ASSIGNEE_CHOICES = (("me", _("Me")), ("unassigned", _("Unassigned")), ("anyone", _("Anyone")))
@@ -117,8 +118,13 @@ class TicketFilter(django_filters.FilterSet):
         model = Ticket
         fields = []
 
+    def __init__(self, *args, user=None, **kwargs):
+        """`user` stands for `request.user` where there is no request (counts)."""
+        super().__init__(*args, **kwargs)
+        self.user = user if user is not None else getattr(self.request, "user", None)
+
     def filter_view(self, qs, name, value):
-        user = self.request.user
+        user = self.user
         if value == "mine":
             return qs.filter(assignee=user, status__in=UNSOLVED)
         if value == "unassigned":
@@ -134,7 +140,7 @@ class TicketFilter(django_filters.FilterSet):
     def filter_assignee(self, qs, name, value):
         value = (value or "").strip().lower()
         if value == "me":
-            return qs.filter(assignee=self.request.user)
+            return qs.filter(assignee=self.user)
         if value in ("unassigned", "none"):
             return qs.filter(assignee__isnull=True)
         if value in ("", "anyone", "any"):
@@ -154,7 +160,7 @@ class TicketFilter(django_filters.FilterSet):
             return qs
         if value.startswith("#") and value[1:].isdecimal():
             return qs.filter(number=int(value[1:]))
-        cond = Q(subject__icontains=value)
+        cond = search.condition(value, internal=bool(self.user and self.user.is_agent))
         if value.isdecimal():
             cond |= Q(number=int(value))
         return qs.filter(cond)
@@ -162,5 +168,32 @@ class TicketFilter(django_filters.FilterSet):
     def filter_queryset(self, queryset):
         qs = super().filter_queryset(queryset)
         if not self.form.cleaned_data.get("ordering"):
-            qs = qs.order_by("-updated_at", "-id")
+            q = " ".join((self.form.cleaned_data.get("q") or "").split())
+            if q and not q.startswith("#") and search.enabled():
+                # Best matches first (subject and number weigh most), unless a sort was chosen.
+                qs = qs.annotate(search_rank=search.rank(q)).order_by("-search_rank", "-updated_at", "-id")
+            else:
+                qs = qs.order_by("-updated_at", "-id")
         return qs
+
+
+def normalize_query(query):
+    """The filters of a query string (a QueryDict): only the filter set's
+    names, empty values dropped (a form sends every field)."""
+    from django.http import QueryDict
+
+    params = QueryDict(mutable=True)
+    for key in TicketFilter.base_filters:
+        kept = [v for v in query.getlist(key) if v.strip()]
+        if kept:
+            params.setlist(key, kept)
+    return params
+
+
+
+def queue_params(query):
+    """The queue's filters: normalize_query, and "All open" when no filter is given."""
+    params = normalize_query(query)
+    if not params.get("view") and not any(k in params for k in ("status", "q", "assignee", "tag", "priority", "type")):
+        params["view"] = "open"
+    return params

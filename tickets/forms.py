@@ -86,3 +86,8 @@ class PropertiesForm(forms.Form):
     def clean_tags(self):
         raw = self.cleaned_data.get("tags") or ""
         return [t for t in raw.replace(",", " ").split() if t]
+
+
+class SavedViewForm(forms.Form):
+    name = forms.CharField(label=_("Name of the view"), max_length=80)
+    query = forms.CharField(label=_("Filters"), max_length=2000, required=False, widget=forms.HiddenInput)

@@ -35,6 +35,8 @@ def visible_tickets(user):
     return Ticket.objects.filter(own)
 
 
+# Searched, never shown: not read with the rows.
+SEARCH_FIELDS = ("search_vector", "internal_search_vector")
 LIST_RELATED = ("requester", "organization", "type", "assignee", "tier", "group")
 
 
@@ -44,6 +46,7 @@ def ticket_list(user):
         visible_tickets(user)
         .select_related(*LIST_RELATED)
         .prefetch_related(Prefetch("tags", queryset=Tag.objects.only("id", "name")))
+        .defer(*SEARCH_FIELDS)
     )
 
 
@@ -152,4 +155,28 @@ def _grouped(events):
         lead = next((e for e in group if e.kind == TicketEvent.Kind.ASSIGNEE), group[0])
         lead.rest = [e for e in group if e is not lead]
         out.append(lead)
+    return out
+
+
+def saved_views(user):
+    from .models import SavedView
+
+    return SavedView.objects.filter(owner=user) if user.is_authenticated else SavedView.objects.none()
+
+
+def saved_view_counts(user, views, cap=999):
+    """[(view, count)] for the sidebar: each a capped COUNT like queue_counts,
+    over what the user may see now (a view's filters never widen that)."""
+    from django.http import QueryDict
+
+    from helpdesk.pagination import capped_count
+
+    from .filters import TicketFilter
+
+    visible = visible_tickets(user)  # the memberships are read once, for every view
+    out = []
+    for view in views:
+        filterset = TicketFilter(QueryDict(view.query), queryset=visible, user=user)
+        n = capped_count(filterset.qs, cap) if filterset.is_valid() else None
+        out.append((view, f"{cap}+" if n is not None and n > cap else n))
     return out

@@ -17,8 +17,8 @@ from django.views.decorators.http import require_POST
 from helpdesk.pagination import CappedPaginator
 
 from .. import selectors, services
-from ..filters import VIEW_CHOICES, TicketFilter
-from ..forms import AgentReplyForm, PropertiesForm
+from ..filters import VIEW_CHOICES, TicketFilter, queue_params
+from ..forms import AgentReplyForm, PropertiesForm, SavedViewForm
 from ..models import Priority, Status, Ticket
 
 PAGE_SIZE = 30
@@ -66,19 +66,6 @@ def _next_or_queue(request):
 
 # The filters the queue's form shows; errors of the others are listed above the table.
 FORM_FILTERS = ("view", "status", "priority", "type", "assignee", "tag", "q", "ordering")
-
-
-def queue_params(query):
-    """The queue's filters from a query string: empty values dropped (a form
-    sends every field), "All open" when no filter is given."""
-    params = QueryDict(mutable=True)
-    for key, values in query.lists():
-        kept = [v for v in values if v.strip()]
-        if kept:
-            params.setlist(key, kept)
-    if not params.get("view") and not any(k in params for k in ("status", "q", "assignee", "tag", "priority", "type")):
-        params["view"] = "open"
-    return params
 
 
 def _queue_context(request):
@@ -138,10 +125,78 @@ def queue_rows(request):
 
 @agent_required
 def counts(request):
+    """The sidebar: the standard views and the agent's saved views, counted."""
+    def unsorted(params):
+        params = params.copy()
+        params.pop("ordering", None)
+        return params.urlencode()
+
+    current = queue_params(request.GET)
+    saved = [(view, n, unsorted(QueryDict(view.query)) == unsorted(current))
+             for view, n in selectors.saved_view_counts(request.user, selectors.saved_views(request.user))]
     return render(request, "agent/_counts.html", {
         "counts": selectors.queue_counts(request.user), "views": VIEW_CHOICES,
-        "current_view": request.GET.get("view", ""),
+        "current_view": "" if any(active for _v, _n, active in saved) else current.get("view", ""),
+        "saved_views": saved,
     })
+
+
+def _saved_views_page(request, *, create_form=None, rename_errors=None, status=200):
+    return render(request, "agent/saved_views.html", {
+        "saved_views": selectors.saved_view_counts(request.user, selectors.saved_views(request.user)),
+        "create_form": create_form or SavedViewForm(initial={"query": request.GET.get("query", "")}),
+        "rename_errors": rename_errors or {},
+    }, status=status)
+
+
+@agent_required
+def saved_views(request):
+    """GET: the agent's saved views, to rename or delete. POST: save the
+    queue's current filters as a new view."""
+    if request.method != "POST":
+        return _saved_views_page(request)
+    form = SavedViewForm(request.POST)
+    if form.is_valid():
+        try:
+            view = services.create_saved_view(owner=request.user, name=form.cleaned_data["name"],
+                                              query=form.cleaned_data["query"])
+        except ValidationError as exc:
+            for field, errs in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errs)
+        else:
+            messages.success(request, _("View “%(name)s” saved.") % {"name": view.name})
+            url = reverse("agent:queue")
+            return redirect(f"{url}?{view.query}" if view.query else url)
+    return _saved_views_page(request, create_form=form, status=400)
+
+
+def _own_view_or_404(request, pk):
+    view = selectors.saved_views(request.user).filter(pk=pk).first()
+    if view is None:
+        raise Http404
+    return view
+
+
+@agent_required
+@require_POST
+def saved_view_rename(request, pk):
+    view = _own_view_or_404(request, pk)
+    try:
+        services.update_saved_view(view=view, owner=request.user, name=request.POST.get("name", ""))
+    except ValidationError as exc:
+        return _saved_views_page(request, rename_errors={view.pk: exc.message_dict.get("name", exc.messages)},
+                                 status=400)
+    messages.success(request, _("View renamed."))
+    return redirect("agent:saved_views")
+
+
+@agent_required
+@require_POST
+def saved_view_delete(request, pk):
+    view = _own_view_or_404(request, pk)
+    services.delete_saved_view(view=view, owner=request.user)
+    messages.success(request, _("View “%(name)s” deleted.") % {"name": view.name})
+    return redirect("agent:saved_views")
 
 
 def _ticket_context(request, ticket, reply_form=None):
