@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import Max
@@ -707,7 +708,7 @@ def create_saved_view(*, owner, name, query) -> SavedView:
         raise PermissionDenied(_("Only agents have saved views."))
     with transaction.atomic():
         # The owner's row serializes concurrent saves (limit and name check).
-        type(owner).objects.select_for_update().filter(pk=owner.pk).first()
+        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
         views = SavedView.objects.filter(owner=owner)
         if "name" in cleaned and views.filter(name__iexact=cleaned["name"]).exists():
             errors["name"] = [_("You already have a view with this name.")]
