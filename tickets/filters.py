@@ -106,7 +106,7 @@ class TicketFilter(django_filters.FilterSet):
     tag = django_filters.CharFilter(label=_("Tag"), field_name="tags__name", lookup_expr="iexact", distinct=False,
                                     method="filter_tag", max_length=100)
     q = django_filters.CharFilter(label=_("Search"), method="filter_q", max_length=SEARCH_MAX_LENGTH,
-                                  help_text=_("Text in the subject, or #number"))
+                                  help_text=_("Words in the subject, messages, requester or organization, or #number"))
     requester = IdFilter(label=_("Requester"), field_name="requester_id")
     organization = IdFilter(label=_("Organization"), field_name="organization_id")
     ordering = TicketOrderingFilter(

@@ -121,3 +121,32 @@ def test_an_invalid_value_is_shown_next_to_its_field(live_server, desk):
     page.get_by_label("Tag").press("Enter")
     expect(page.locator("#filter-error-tag")).to_contain_text("at most 100")
     expect(page.get_by_label("Tag")).to_have_class(re.compile("is-invalid"))
+
+
+def test_save_a_view_and_see_it_in_the_sidebar_with_its_count(live_server, desk):
+    page = desk
+    page.get_by_label("Search").fill("toner")
+    page.get_by_label("Search").press("Enter")
+    expect(rows(page)).to_have_count(3)
+    page.get_by_label("Save these filters as a view").fill("Toner leaks")
+    page.get_by_role("button", name="Save view").click()
+
+    view = page.locator("#saved-views a", has_text="Toner leaks")
+    expect(view).to_be_visible()
+    expect(view.locator(".badge")).to_have_text("3")
+    expect(rows(page)).to_have_count(3)
+
+    # From another view, the saved one brings its filters back.
+    page.get_by_role("link", name=re.compile("All tickets")).click()
+    expect(rows(page)).to_have_count(4)
+    page.locator("#saved-views a", has_text="Toner leaks").click()
+    expect(rows(page)).to_have_count(3)
+    expect(page.get_by_label("Search")).to_have_value("toner")
+
+    # Rename it, then delete it.
+    page.get_by_role("link", name="Manage my views").click()
+    page.get_by_label("Name of “Toner leaks”").fill("Toner")
+    page.get_by_role("button", name="Rename").click()
+    expect(page.get_by_label("Name of “Toner”")).to_be_visible()
+    page.get_by_role("button", name="Delete “Toner”").click()
+    expect(page.get_by_text("No saved views yet")).to_be_visible()
