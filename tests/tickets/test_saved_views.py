@@ -99,3 +99,26 @@ def test_at_most_twenty_views(agent):
 
     with pytest.raises(ValidationError):
         services.create_saved_view(owner=agent, name="one more", query="view=open")
+
+
+def test_saved_views_api(api, agent, customer, toner):
+    api.as_user(agent)
+    response = api.post("/api/v1/saved-views/", {"name": "Toner", "query": "view=open&q=toner&status="}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["name"], body["query"], body["count"]) == ("Toner", "view=open&q=toner", "3")
+    response = api.post("/api/v1/saved-views/", {"name": "Bad", "query": "type=1e30"}, format="json")
+    assert response.status_code == 400 and "query" in response.json()
+    view_id = body["id"]
+    response = api.patch(f"/api/v1/saved-views/{view_id}/", {"name": "Toner leaks"}, format="json")
+    assert response.status_code == 200 and response.json()["name"] == "Toner leaks"
+    assert [v["name"] for v in api.get("/api/v1/saved-views/").json()["results"]] == ["Toner leaks"]
+
+    other = AgentFactory()
+    api.as_user(other)
+    assert api.get(f"/api/v1/saved-views/{view_id}/").status_code == 404
+    assert api.delete(f"/api/v1/saved-views/{view_id}/").status_code == 404
+    assert api.as_user(customer).get("/api/v1/saved-views/").status_code == 403
+
+    assert api.as_user(agent).delete(f"/api/v1/saved-views/{view_id}/").status_code == 204
+    assert not SavedView.objects.exists()

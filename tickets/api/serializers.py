@@ -113,3 +113,15 @@ class TicketEventSerializer(serializers.ModelSerializer):
         model = TicketEvent
         fields = ["id", "kind", "actor", "field", "old_value", "new_value", "data", "created_at"]
         read_only_fields = fields
+
+
+class SavedViewSerializer(serializers.Serializer):
+    """An agent's saved queue view; `query` is the queue's query string
+    (`view=open&q=toner`), checked by the queue's filters."""
+
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(max_length=80)
+    query = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
+    position = serializers.IntegerField(read_only=True)
+    count = serializers.CharField(read_only=True, allow_null=True,
+                                  help_text="Matching tickets now, capped: \"999+\" beyond 999.")
