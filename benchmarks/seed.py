@@ -26,6 +26,9 @@ from urllib.parse import urlparse
 import psycopg2
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tickets.search import REBUILD_SQL  # noqa: E402  (plain SQL; needs no Django settings)
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench"
 
 STATUSES = [("closed", 55), ("solved", 20), ("open", 10), ("new", 4), ("pending", 8), ("on_hold", 3)]
@@ -174,6 +177,8 @@ def seed(url, n_tickets, seed_value=1):
         n_messages += copy_rows(cur, "tickets_message", message_cols, messages)
         n_events += copy_rows(cur, "tickets_ticketevent", event_cols, events)
         copy_rows(cur, "tickets_ticket_tags", tag_cols, ticket_tags)
+        # The search vectors, as the services keep them (tickets/search.py).
+        cur.execute(REBUILD_SQL, [[t[0] for t in tickets]])
         conn.commit()
         done = min(start + chunk - 1, n_tickets)
         rate = done / (time.monotonic() - t1)
