@@ -8,6 +8,8 @@ from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import MultipleChoiceField
 
+from helpdesk.pagination import capped_count
+
 from . import search
 from .models import PRIORITY_RANK, Channel, Priority, Status, Ticket
 
@@ -33,6 +35,7 @@ RANKS = {
 # Ids are PostgreSQL bigints: a larger number would be a database error (500).
 MAX_ID = 2**63 - 1
 SEARCH_MAX_LENGTH = 200
+RANKED_MAX = 1_000
 
 
 class OptionalMultipleChoiceField(MultipleChoiceField):
@@ -169,8 +172,10 @@ class TicketFilter(django_filters.FilterSet):
         qs = super().filter_queryset(queryset)
         if not self.form.cleaned_data.get("ordering"):
             q = " ".join((self.form.cleaned_data.get("q") or "").split())
-            if q and not q.startswith("#") and search.enabled():
+            if q and not q.startswith("#") and search.enabled() and capped_count(qs, RANKED_MAX) <= RANKED_MAX:
                 # Best matches first (subject and number weigh most), unless a sort was chosen.
+                # Ranking reads every match's vector: past RANKED_MAX matches (a common
+                # word) the newest come first instead, from the index.
                 qs = qs.annotate(search_rank=search.rank(q)).order_by("-search_rank", "-updated_at", "-id")
             else:
                 qs = qs.order_by("-updated_at", "-id")
