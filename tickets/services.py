@@ -31,12 +31,12 @@ from .models import (
     Channel,
     Message,
     Priority,
+    SavedView,
     Status,
     Tag,
     Ticket,
     TicketCounter,
     TicketEvent,
-    SavedView,
     TicketType,
 )
 

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.factories import CustomerFactory, OrganizationFactory
-from tickets import search, services
+from tickets import services
 from tickets.models import Ticket
 
 
