@@ -28,6 +28,9 @@ import psycopg2
 ROOT = Path(__file__).resolve().parent.parent
 # helpdesk.settings needs a key of its own when DEBUG is off (the servers and migrate started here inherit it).
 os.environ.setdefault("SECRET_KEY", "bench-only-key-never-used-in-production-0123456789abcdef-0123456789")
+sys.path.insert(0, str(ROOT))
+from tickets.search import REBUILD_SQL  # noqa: E402  (plain SQL; needs no Django settings)
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench"
 
 STATUSES = [("closed", 55), ("solved", 20), ("open", 10), ("new", 4), ("pending", 8), ("on_hold", 3)]
@@ -176,6 +179,8 @@ def seed(url, n_tickets, seed_value=1):
         n_messages += copy_rows(cur, "tickets_message", message_cols, messages)
         n_events += copy_rows(cur, "tickets_ticketevent", event_cols, events)
         copy_rows(cur, "tickets_ticket_tags", tag_cols, ticket_tags)
+        # The search vectors, as the services keep them (tickets/search.py).
+        cur.execute(REBUILD_SQL, [[t[0] for t in tickets]])
         conn.commit()
         done = min(start + chunk - 1, n_tickets)
         rate = done / (time.monotonic() - t1)

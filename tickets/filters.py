@@ -2,9 +2,15 @@
 in both places."""
 
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils.translation import gettext_lazy as _
+from django_filters.fields import MultipleChoiceField
 
+from helpdesk.pagination import capped_count
+
+from . import search
 from .models import PRIORITY_RANK, Channel, Priority, Status, Ticket
 
 ASSIGNEE_CHOICES = (("me", _("Me")), ("unassigned", _("Unassigned")), ("anyone", _("Anyone")))
@@ -24,6 +30,53 @@ RANKS = {
     "priority": PRIORITY_RANK,
     "status": {s: i for i, s in enumerate(Status)},
 }
+
+
+# Ids are PostgreSQL bigints: a larger number would be a database error (500).
+MAX_ID = 2**63 - 1
+SEARCH_MAX_LENGTH = 200
+RANKED_MAX = 1_000
+
+
+class OptionalMultipleChoiceField(MultipleChoiceField):
+    """A form sends every field, empty ones included (`status=`): an empty
+    value means "no filter", not an invalid choice."""
+
+    def clean(self, value):
+        if value:
+            value = [v for v in value if v not in ("", None)]
+        return super().clean(value)
+
+
+class OptionalMultipleChoiceFilter(django_filters.MultipleChoiceFilter):
+    field_class = OptionalMultipleChoiceField
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A whole number in the id range; anything else is a field error (400)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class AssigneeField(forms.CharField):
+    WORDS = ("me", "unassigned", "none", "anyone", "any")
+
+    def clean(self, value):
+        value = (super().clean(value) or "").strip().lower()
+        if not value or value in self.WORDS:
+            return value
+        if value.isdecimal() and value.isascii() and 1 <= int(value) <= MAX_ID:
+            return value
+        raise ValidationError(_("Choose me, unassigned, anyone, or an agent id."), code="invalid")
+
+
+class AssigneeFilter(django_filters.CharFilter):
+    field_class = AssigneeField
 
 
 class TicketOrderingFilter(django_filters.OrderingFilter):
@@ -47,17 +100,18 @@ class TicketOrderingFilter(django_filters.OrderingFilter):
 
 class TicketFilter(django_filters.FilterSet):
     view = django_filters.ChoiceFilter(label=_("View"), choices=VIEW_CHOICES, method="filter_view")
-    status = django_filters.MultipleChoiceFilter(label=_("Status"), choices=Status.choices, distinct=False)
-    priority = django_filters.MultipleChoiceFilter(label=_("Priority"), choices=Priority.choices, distinct=False)
-    channel = django_filters.MultipleChoiceFilter(label=_("Channel"), choices=Channel.choices, distinct=False)
-    type = django_filters.NumberFilter(label=_("Type"), field_name="type_id")
-    assignee = django_filters.CharFilter(label=_("Assignee"), method="filter_assignee",
-                                         help_text=_("me, unassigned, anyone, or an agent id"))
+    status = OptionalMultipleChoiceFilter(label=_("Status"), choices=Status.choices, distinct=False)
+    priority = OptionalMultipleChoiceFilter(label=_("Priority"), choices=Priority.choices, distinct=False)
+    channel = OptionalMultipleChoiceFilter(label=_("Channel"), choices=Channel.choices, distinct=False)
+    type = IdFilter(label=_("Type"), field_name="type_id")
+    assignee = AssigneeFilter(label=_("Assignee"), method="filter_assignee",
+                              help_text=_("me, unassigned, anyone, or an agent id"))
     tag = django_filters.CharFilter(label=_("Tag"), field_name="tags__name", lookup_expr="iexact", distinct=False,
-                                    method="filter_tag")
-    q = django_filters.CharFilter(label=_("Search"), method="filter_q", help_text=_("Text in the subject, or #number"))
-    requester = django_filters.NumberFilter(label=_("Requester"), field_name="requester_id")
-    organization = django_filters.NumberFilter(label=_("Organization"), field_name="organization_id")
+                                    method="filter_tag", max_length=100)
+    q = django_filters.CharFilter(label=_("Search"), method="filter_q", max_length=SEARCH_MAX_LENGTH,
+                                  help_text=_("Words in the subject, messages, requester or organization, or #number"))
+    requester = IdFilter(label=_("Requester"), field_name="requester_id")
+    organization = IdFilter(label=_("Organization"), field_name="organization_id")
     ordering = TicketOrderingFilter(
         label=_("Sort"),
         fields=[(f, f) for f in SORT_FIELDS],
@@ -67,8 +121,13 @@ class TicketFilter(django_filters.FilterSet):
         model = Ticket
         fields = []
 
+    def __init__(self, *args, user=None, **kwargs):
+        """`user` stands for `request.user` where there is no request (counts)."""
+        super().__init__(*args, **kwargs)
+        self.user = user if user is not None else getattr(self.request, "user", None)
+
     def filter_view(self, qs, name, value):
-        user = self.request.user
+        user = self.user
         if value == "mine":
             return qs.filter(assignee=user, status__in=UNSOLVED)
         if value == "unassigned":
@@ -84,14 +143,12 @@ class TicketFilter(django_filters.FilterSet):
     def filter_assignee(self, qs, name, value):
         value = (value or "").strip().lower()
         if value == "me":
-            return qs.filter(assignee=self.request.user)
+            return qs.filter(assignee=self.user)
         if value in ("unassigned", "none"):
             return qs.filter(assignee__isnull=True)
         if value in ("", "anyone", "any"):
             return qs
-        if value.isdecimal():  # not isdigit(): "²" is a digit int() refuses
-            return qs.filter(assignee_id=int(value))
-        return qs.none()
+        return qs.filter(assignee_id=int(value))  # AssigneeField let only an id in range through
 
     def filter_tag(self, qs, name, value):
         value = value.strip().lower()
@@ -106,7 +163,7 @@ class TicketFilter(django_filters.FilterSet):
             return qs
         if value.startswith("#") and value[1:].isdecimal():
             return qs.filter(number=int(value[1:]))
-        cond = Q(subject__icontains=value)
+        cond = search.condition(value, internal=bool(self.user and self.user.is_agent))
         if value.isdecimal():
             cond |= Q(number=int(value))
         return qs.filter(cond)
@@ -114,5 +171,34 @@ class TicketFilter(django_filters.FilterSet):
     def filter_queryset(self, queryset):
         qs = super().filter_queryset(queryset)
         if not self.form.cleaned_data.get("ordering"):
-            qs = qs.order_by("-updated_at", "-id")
+            q = " ".join((self.form.cleaned_data.get("q") or "").split())
+            if q and not q.startswith("#") and search.enabled() and capped_count(qs, RANKED_MAX) <= RANKED_MAX:
+                # Best matches first (subject and number weigh most), unless a sort was chosen.
+                # Ranking reads every match's vector: past RANKED_MAX matches (a common
+                # word) the newest come first instead, from the index.
+                qs = qs.annotate(search_rank=search.rank(q)).order_by("-search_rank", "-updated_at", "-id")
+            else:
+                qs = qs.order_by("-updated_at", "-id")
         return qs
+
+
+def normalize_query(query):
+    """The filters of a query string (a QueryDict): only the filter set's
+    names, empty values dropped (a form sends every field)."""
+    from django.http import QueryDict
+
+    params = QueryDict(mutable=True)
+    for key in TicketFilter.base_filters:
+        kept = [v for v in query.getlist(key) if v.strip()]
+        if kept:
+            params.setlist(key, kept)
+    return params
+
+
+
+def queue_params(query):
+    """The queue's filters: normalize_query, and "All open" when no filter is given."""
+    params = normalize_query(query)
+    if not params.get("view") and not any(k in params for k in ("status", "q", "assignee", "tag", "priority", "type")):
+        params["view"] = "open"
+    return params

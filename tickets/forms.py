@@ -187,3 +187,8 @@ class OnBehalfTicketForm(forms.Form):
         elif not data.get("new_email") and "new_email" not in self.errors:
             self.add_error("requester", _("Find the customer, or add a new one with at least an email address."))
         return data
+
+
+class SavedViewForm(forms.Form):
+    name = forms.CharField(label=_("Name of the view"), max_length=80)
+    query = forms.CharField(label=_("Filters"), max_length=2000, required=False, widget=forms.HiddenInput)

@@ -1,6 +1,7 @@
 """Tickets: data and invariants only. Every write goes through tickets.services."""
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -183,6 +184,11 @@ class Ticket(models.Model):
     first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
     solved_at = models.DateTimeField(_("solved"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # Full-text search (PostgreSQL), kept by tickets.search through the
+    # services: the public text (subject, number, requester, organization,
+    # public messages) and, apart, the internal notes, which only agents search.
+    search_vector = SearchVectorField(null=True, editable=False)
+    internal_search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
         verbose_name = _("ticket")
@@ -199,7 +205,8 @@ class Ticket(models.Model):
             models.Index(fields=["requester", "-updated_at"], name="ticket_requester"),
             models.Index(fields=["organization", "-updated_at"], name="ticket_org"),
             # Subject search uses a trigram index, created on PostgreSQL only by
-            # migration 0002 (SQLite, for the demo, has no such index type).
+            # migration 0002 (SQLite, for the demo, has no such index type);
+            # the search vectors' GIN indexes likewise by migration 0009.
         ]
 
     def __str__(self):
@@ -404,3 +411,24 @@ class Macro(models.Model):
         cleaned = validate_macro_fields(body=self.body, set_status=self.set_status, set_priority=self.set_priority,
                                         add_tags=self.add_tags)
         self.body, self.add_tags = cleaned["body"], cleaned["add_tags"]
+
+
+class SavedView(models.Model):
+    """An agent's own filter set, shown in the queue's sidebar with its count.
+    `query` is the queue's query string, checked by TicketFilter when saved."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.CASCADE,
+                              related_name="saved_views")
+    name = models.CharField(_("name"), max_length=80)
+    query = models.CharField(_("filters"), max_length=1000, blank=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="saved_view_owner_name")]
+
+    def __str__(self):
+        return self.name

@@ -43,6 +43,8 @@ def visible_tickets(user):
     return Ticket.objects.filter(own)
 
 
+# Searched, never shown: not read with the rows.
+SEARCH_FIELDS = ("search_vector", "internal_search_vector")
 LIST_RELATED = ("requester", "organization", "type", "assignee", "tier", "group")
 
 
@@ -52,6 +54,7 @@ def ticket_list(user):
         visible_tickets(user)
         .select_related(*LIST_RELATED)
         .prefetch_related(Prefetch("tags", queryset=Tag.objects.only("id", "name")))
+        .defer(*SEARCH_FIELDS)
     )
 
 
@@ -375,3 +378,27 @@ def macro_groups():
     from escalation.models import Group
 
     return Group.objects.only("id", "name").order_by("name")
+
+
+def saved_views(user):
+    from .models import SavedView
+
+    return SavedView.objects.filter(owner=user) if user.is_authenticated else SavedView.objects.none()
+
+
+def saved_view_counts(user, views, cap=999):
+    """[(view, count)] for the sidebar: each a capped COUNT like queue_counts,
+    over what the user may see now (a view's filters never widen that)."""
+    from django.http import QueryDict
+
+    from helpdesk.pagination import capped_count
+
+    from .filters import TicketFilter
+
+    visible = visible_tickets(user)  # the memberships are read once, for every view
+    out = []
+    for view in views:
+        filterset = TicketFilter(QueryDict(view.query), queryset=visible, user=user)
+        n = capped_count(filterset.qs, cap) if filterset.is_valid() else None
+        out.append((view, f"{cap}+" if n is not None and n > cap else n))
+    return out

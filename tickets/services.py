@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Max
@@ -23,7 +24,7 @@ from helpdesk.html import sanitize_html
 from helpdesk.locales import usable_language
 from helpdesk.text import clean_line, strip_format_chars
 
-from . import outbox
+from . import outbox, search
 from .custom_fields import clean_values as clean_custom_values
 from .models import (
     ALLOWED_TRANSITIONS,
@@ -33,6 +34,7 @@ from .models import (
     Macro,
     Message,
     Priority,
+    SavedView,
     Status,
     Tag,
     Ticket,
@@ -311,6 +313,7 @@ def create_ticket(
             body=cleaned["body"], body_html=sanitize_html(body_html), external_id=external_id,
         )])
         _store_attachments(message, cleaned["attachments"])
+        search.rebuild([ticket.pk])
         _move_load(None, ticket.load_agent_id)
         _record(ticket, Kind.CREATED, actor=actor, internal=False, ctx=ctx, events=events, data={
             "channel": channel, "type": _value(ticket_type), "priority": ticket.priority,
@@ -514,6 +517,7 @@ def add_message(
             body=body, body_html=sanitize_html(body_html), external_id=external_id,
         )
         _store_attachments(message, attachments)
+        search.add_message_text(ticket_id=ticket.pk, body=body, internal=internal)
         _record(ticket, Kind.MESSAGE, actor=author, internal=internal, ctx=ctx, events=events, data={
             "message_id": message.pk, "internal": internal, "author_role": author.role,
             "by_requester": author.pk == ticket.requester_id,
@@ -1004,3 +1008,93 @@ def send_reply(
         if macro is not None:
             Macro.objects.filter(pk=macro.pk).update(usage_count=F("usage_count") + 1, last_used_at=timezone.now())
     return message
+
+
+# Saved views: an agent's own filter sets for the queue's sidebar.
+SAVED_VIEWS_MAX = 20
+
+
+def _clean_view_name(name) -> str:
+    name = " ".join(str(name or "").split())
+    if not name:
+        raise ValidationError({"name": [_("Give the view a name.")]})
+    if len(name) > SavedView._meta.get_field("name").max_length:
+        raise ValidationError({"name": [_("At most 80 characters.")]})
+    return name
+
+
+def clean_view_query(query) -> str:
+    """The filters of a query string, checked by the queue's filter set and
+    written back in a stable form; field errors otherwise."""
+    from django.http import QueryDict
+
+    from .filters import TicketFilter, queue_params
+
+    params = queue_params(QueryDict(query.lstrip("?") if isinstance(query, str) else ""))
+    form = TicketFilter(params, queryset=Ticket.objects.none()).form
+    if not form.is_valid():
+        raise ValidationError({"query": [f"{form[name].label}: {' '.join(errs)}" for name, errs in form.errors.items()]})
+    encoded = params.urlencode()
+    if len(encoded) > SavedView._meta.get_field("query").max_length:
+        raise ValidationError({"query": [_("These filters are too long to save.")]})
+    return encoded
+
+
+def create_saved_view(*, owner, name, query) -> SavedView:
+    """Save the queue's current filters as a personal view, last in the sidebar."""
+    errors = {}
+    cleaned = {}
+    for key, fn in (("name", lambda: _clean_view_name(name)), ("query", lambda: clean_view_query(query))):
+        try:
+            cleaned[key] = fn()
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if not owner.is_agent:
+        raise PermissionDenied(_("Only agents have saved views."))
+    with transaction.atomic():
+        # The owner's row serializes concurrent saves (limit and name check).
+        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+        views = SavedView.objects.filter(owner=owner)
+        if "name" in cleaned and views.filter(name__iexact=cleaned["name"]).exists():
+            errors["name"] = [_("You already have a view with this name.")]
+        if views.count() >= SAVED_VIEWS_MAX:
+            errors.setdefault("name", []).append(_("At most %(n)d saved views: delete one first.") % {"n": SAVED_VIEWS_MAX})
+        if errors:
+            raise ValidationError(errors)
+        position = (views.aggregate(m=Max("position"))["m"] or 0) + 1
+        return SavedView.objects.create(owner=owner, name=cleaned["name"], query=cleaned["query"], position=position)
+
+
+def update_saved_view(*, view, owner, name=None, query=None) -> SavedView:
+    """Rename a saved view (or replace its filters); only its owner may."""
+    if view.owner_id != owner.pk:
+        raise PermissionDenied
+    errors = {}
+    fields = []
+    if name is not None:
+        try:
+            view.name = _clean_view_name(name)
+            fields.append("name")
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if query is not None:
+        try:
+            view.query = clean_view_query(query)
+            fields.append("query")
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if "name" in fields and SavedView.objects.filter(owner=owner, name__iexact=view.name).exclude(pk=view.pk).exists():
+        errors["name"] = [_("You already have a view with this name.")]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        if fields:
+            view.save(update_fields=fields)
+    return view
+
+
+def delete_saved_view(*, view, owner) -> None:
+    if view.owner_id != owner.pk:
+        raise PermissionDenied
+    with transaction.atomic():
+        view.delete()

@@ -59,6 +59,24 @@
     if (e.target && e.target.id === "queue-table" && selected >= 0) select(selected);
   });
 
+  // Queue filters: a 400 carries the field errors, so it is shown like a 200
+  // (htmx would drop it and leave a stale table); mark the fields in error.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    if (e.detail.target && e.detail.target.id === "queue-table" && e.detail.xhr.status === 400) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll("#queue-filters [data-error-for]").forEach(function (el) {
+      var field = document.getElementById(el.dataset.errorFor);
+      if (!field) return;
+      var bad = el.textContent.trim() !== "";
+      field.classList.toggle("is-invalid", bad);
+      if (bad) field.setAttribute("aria-invalid", "true"); else field.removeAttribute("aria-invalid");
+    });
+  });
+
   // Dismiss flash messages after a while.
   function fadeMessages() {
     document.querySelectorAll("#messages .alert-success, #messages .alert-info").forEach(function (el) {

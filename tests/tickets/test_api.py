@@ -258,7 +258,9 @@ def test_more_filters(api, agent, customer, make_ticket):
     assert ids("channel=email") == {email.pk}
     assert ids("tag=BILLING") == {email.pk}
     assert ids("assignee=anyone") == {email.pk, other.pk}
-    assert ids("assignee=nobody-like-this") == set()
+    # An assignee that is neither a known word nor an agent id is a field error, not an empty list.
+    response = api.get("/api/v1/tickets/?assignee=nobody-like-this")
+    assert response.status_code == 400 and "assignee" in response.json()
     assert ids(f"q={other.number}") == {other.pk}
     assert ids("view=unassigned") == {email.pk, other.pk}
     assert ids("view=mine") == set()

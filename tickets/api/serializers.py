@@ -185,3 +185,15 @@ class TicketMergeSerializer(serializers.Serializer):
     allow_other_requester = serializers.BooleanField(
         default=False, help_text="Confirm a merge of tickets of different requesters (their messages "
                                  "become internal notes on the target).")
+
+
+class SavedViewSerializer(serializers.Serializer):
+    """An agent's saved queue view; `query` is the queue's query string
+    (`view=open&q=toner`), checked by the queue's filters."""
+
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(max_length=80)
+    query = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
+    position = serializers.IntegerField(read_only=True)
+    count = serializers.CharField(read_only=True, allow_null=True,
+                                  help_text="Matching tickets now, capped: \"999+\" beyond 999.")

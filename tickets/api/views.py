@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -22,6 +22,7 @@ from .serializers import (
     CustomerTicketEventSerializer,
     MessageCreateSerializer,
     MessageSerializer,
+    SavedViewSerializer,
     TicketCreateSerializer,
     TicketEventSerializer,
     TicketMergeSerializer,
@@ -189,3 +190,56 @@ class TicketTypeViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return selectors.active_ticket_types()
+
+
+class IsAgent(permissions.BasePermission):
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated and request.user.is_agent)
+
+
+@extend_schema(tags=["saved views"])
+class SavedViewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                       mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """The agent's own saved queue views, each with its current (capped) count."""
+
+    serializer_class = SavedViewSerializer
+    permission_classes = [IsAgent]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.saved_views(self.request.user)
+
+    def _data(self, views):
+        out = []
+        for view, count in selectors.saved_view_counts(self.request.user, views):
+            view.count = None if count is None else str(count)
+            out.append(SavedViewSerializer(view).data)
+        return out
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self._data(page))
+
+    def retrieve(self, request, *args, **kwargs):
+        return Response(self._data([self.get_object()])[0])
+
+    def create(self, request, *args, **kwargs):
+        data = SavedViewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        view = services.create_saved_view(owner=request.user, **data.validated_data)
+        return Response(self._data([view])[0], status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        view = self.get_object()
+        data = SavedViewSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.update_saved_view(view=view, owner=request.user, **data.validated_data)
+        return Response(self._data([view])[0])
+
+    def update(self, request, *args, **kwargs):
+        if not kwargs.get("partial"):
+            return Response({"detail": "Use PATCH."}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
+        return super().update(request, *args, **kwargs)
+
+    def perform_destroy(self, instance):
+        services.delete_saved_view(view=instance, owner=self.request.user)

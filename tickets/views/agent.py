@@ -7,7 +7,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
@@ -16,8 +19,8 @@ from helpdesk.pagination import CappedPaginator
 from helpdesk.services import create_customer_by_agent
 
 from .. import selectors, services
-from ..filters import VIEW_CHOICES, TicketFilter
-from ..forms import AgentReplyForm, OnBehalfTicketForm, PropertiesForm, custom_form_field
+from ..filters import VIEW_CHOICES, TicketFilter, queue_params
+from ..forms import AgentReplyForm, OnBehalfTicketForm, PropertiesForm, SavedViewForm, custom_form_field
 from ..models import Priority, Status, Ticket
 
 PAGE_SIZE = 30
@@ -45,12 +48,28 @@ def _errors_to_messages(request, exc):
             messages.error(request, err)
 
 
+def _next_or_queue(request):
+    """The posted `next` if it is on this site (the same guard as the login and
+    language switch), else the queue."""
+    nxt = request.POST.get("next") or ""
+    if nxt.startswith("/") and url_has_allowed_host_and_scheme(
+        nxt, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(nxt)
+    return redirect("agent:queue")
+
+
+# The filters the queue's form shows; errors of the others are listed above the table.
+FORM_FILTERS = ("view", "status", "priority", "type", "assignee", "tag", "q", "ordering")
+
+
 def _queue_context(request):
-    params = request.GET.copy()
-    if not params.get("view") and not any(k in params for k in ("status", "q", "assignee", "tag", "priority", "type")):
-        params["view"] = "open"
+    params = queue_params(request.GET)
     filterset = TicketFilter(params, queryset=selectors.ticket_list(request.user), request=request)
-    qs = filterset.qs if filterset.is_valid() else selectors.ticket_list(request.user).none()
+    valid = filterset.is_valid()
+    # An invalid value is shown next to its field; the table is not replaced
+    # by an empty one that would read as "no tickets".
+    qs = filterset.qs if valid else selectors.ticket_list(request.user).none()
     page = CappedPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = params.copy()
     query.pop("page", None)
@@ -58,6 +77,10 @@ def _queue_context(request):
     sort_query.pop("ordering", None)
     return {
         "filterset": filterset,
+        "filters_valid": valid,
+        "form_fields": [filterset.form[name] for name in FORM_FILTERS],
+        "other_errors": [(filterset.form[name].label, errs) for name, errs in filterset.form.errors.items()
+                         if name not in FORM_FILTERS],
         "page": page,
         "tickets": page.object_list,
         "current_view": params.get("view", ""),
@@ -77,21 +100,98 @@ def _queue_context(request):
 def queue(request):
     # The sidebar counts load right after the page (htmx), so the table is
     # never held up by them.
-    return render(request, "agent/queue.html", _queue_context(request))
+    context = _queue_context(request)
+    return render(request, "agent/queue.html", context, status=200 if context["filters_valid"] else 400)
 
 
 @agent_required
 def queue_rows(request):
-    """htmx partial: the table body and pager, for polling and filtering."""
-    return render(request, "agent/_queue_table.html", _queue_context(request))
+    """htmx partial: the table body and pager, for polling and filtering. A
+    change of the filter form puts the filters in the address bar; invalid
+    filters answer 400 with the errors next to their fields."""
+    context = _queue_context(request)
+    response = render(request, "agent/_queue_table.html", {**context, "oob_errors": bool(request.htmx)},
+                      status=200 if context["filters_valid"] else 400)
+    if request.htmx and request.htmx.trigger == "queue-filters":
+        url = reverse("agent:queue")
+        response["HX-Push-Url"] = f"{url}?{context['querystring']}" if context["querystring"] else url
+    return response
 
 
 @agent_required
 def counts(request):
+    """The sidebar: the standard views and the agent's saved views, counted."""
+    def unsorted(params):
+        params = params.copy()
+        params.pop("ordering", None)
+        return params.urlencode()
+
+    current = queue_params(request.GET)
+    saved = [(view, n, unsorted(QueryDict(view.query)) == unsorted(current))
+             for view, n in selectors.saved_view_counts(request.user, selectors.saved_views(request.user))]
     return render(request, "agent/_counts.html", {
         "counts": selectors.queue_counts(request.user), "views": VIEW_CHOICES,
-        "current_view": request.GET.get("view", ""),
+        "current_view": "" if any(active for _v, _n, active in saved) else current.get("view", ""),
+        "saved_views": saved,
     })
+
+
+def _saved_views_page(request, *, create_form=None, rename_errors=None, status=200):
+    return render(request, "agent/saved_views.html", {
+        "saved_views": selectors.saved_view_counts(request.user, selectors.saved_views(request.user)),
+        "create_form": create_form or SavedViewForm(initial={"query": request.GET.get("query", "")}),
+        "rename_errors": rename_errors or {},
+    }, status=status)
+
+
+@agent_required
+def saved_views(request):
+    """GET: the agent's saved views, to rename or delete. POST: save the
+    queue's current filters as a new view."""
+    if request.method != "POST":
+        return _saved_views_page(request)
+    form = SavedViewForm(request.POST)
+    if form.is_valid():
+        try:
+            view = services.create_saved_view(owner=request.user, name=form.cleaned_data["name"],
+                                              query=form.cleaned_data["query"])
+        except ValidationError as exc:
+            for field, errs in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errs)
+        else:
+            messages.success(request, _("View “%(name)s” saved.") % {"name": view.name})
+            url = reverse("agent:queue")
+            return redirect(f"{url}?{view.query}" if view.query else url)
+    return _saved_views_page(request, create_form=form, status=400)
+
+
+def _own_view_or_404(request, pk):
+    view = selectors.saved_views(request.user).filter(pk=pk).first()
+    if view is None:
+        raise Http404
+    return view
+
+
+@agent_required
+@require_POST
+def saved_view_rename(request, pk):
+    view = _own_view_or_404(request, pk)
+    try:
+        services.update_saved_view(view=view, owner=request.user, name=request.POST.get("name", ""))
+    except ValidationError as exc:
+        return _saved_views_page(request, rename_errors={view.pk: exc.message_dict.get("name", exc.messages)},
+                                 status=400)
+    messages.success(request, _("View renamed."))
+    return redirect("agent:saved_views")
+
+
+@agent_required
+@require_POST
+def saved_view_delete(request, pk):
+    view = _own_view_or_404(request, pk)
+    services.delete_saved_view(view=view, owner=request.user)
+    messages.success(request, _("View “%(name)s” deleted.") % {"name": view.name})
+    return redirect("agent:saved_views")
 
 
 def _ticket_context(request, ticket, reply_form=None, panel_errors=None):
@@ -247,7 +347,7 @@ def bulk(request):
         changes = {"status": action[7:]}
     if not tickets or not changes:
         messages.error(request, _("Select tickets and an action."))
-        return redirect(request.POST.get("next") or "agent:queue")
+        return _next_or_queue(request)
     done, failed = 0, []
     for ticket in tickets:
         try:
@@ -259,8 +359,7 @@ def bulk(request):
         messages.success(request, _("%(n)d tickets updated.") % {"n": done})
     if failed:
         messages.warning(request, _("Not changed (not allowed from their status): %(list)s") % {"list": ", ".join(failed)})
-    nxt = request.POST.get("next") or ""
-    return redirect(nxt if nxt.startswith("/agent/") else "agent:queue")
+    return _next_or_queue(request)
 
 
 @agent_required
