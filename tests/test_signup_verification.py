@@ -333,7 +333,8 @@ def test_the_demo_writes_eml_files_by_default_and_production_does_not():
     def backend(redis_url):
         code = "from django.conf import settings; print(settings.EMAIL_BACKEND)"
         env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "helpdesk.settings", "REDIS_URL": redis_url,
-               "DATABASE_URL": "sqlite:////tmp/helpdesk-settings-probe.sqlite3"}
+               "DATABASE_URL": "sqlite:////tmp/helpdesk-settings-probe.sqlite3",
+               "SECRET_KEY": "settings-probe-only-key-0123456789abcdef-0123456789abcdef"}
         return subprocess.run([sys.executable, "-c", "import django; django.setup(); " + code], env=env,
                               cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
                               timeout=60, check=True).stdout.strip()
