@@ -39,6 +39,29 @@ TYPES = [
     ("payment", "Invoices, refunds, charges.", Priority.HIGH),
     ("question", "How do I…?", Priority.LOW),
 ]
+# Custom fields of the demo's types (shown in the ticket's properties panel
+# and on the portal form), labelled in the demo's languages.
+FIELDS = {
+    "payment": [
+        {"name": "order_id", "label": "Order number", "kind": "text",
+         "labels": {"ru": "Номер заказа", "it": "Numero d'ordine", "el": "Αριθμός παραγγελίας"}},
+        {"name": "amount", "label": "Amount (EUR)", "kind": "number",
+         "labels": {"ru": "Сумма (EUR)", "it": "Importo (EUR)", "el": "Ποσό (EUR)"}},
+    ],
+    "repair": [
+        {"name": "device", "label": "Device", "kind": "choice", "choices": ["Printer", "Scanner", "Laptop"],
+         "labels": {"ru": "Устройство", "it": "Dispositivo", "el": "Συσκευή"}},
+        {"name": "serial_number", "label": "Serial number", "kind": "text",
+         "labels": {"ru": "Серийный номер", "it": "Numero di serie", "el": "Σειριακός αριθμός"}},
+    ],
+}
+# Values for the demo tickets of those types, by subject.
+FIELD_VALUES = {
+    "Fattura duplicata per novembre": {"order_id": "INV-2026-11-0381", "amount": 129.9},
+    "Возврат средств за заказ 4411": {"order_id": "4411", "amount": 58.0},
+    "Ο σαρωτής χρειάζεται επισκευή": {"device": "Scanner", "serial_number": "SC-77120"},
+    "Toner che perde": {"device": "Printer", "serial_number": "HP-4L-99310"},
+}
 CONVERSATIONS = [
     ("ru", "problem", "Принтер не печатает после обновления",
      "Здравствуйте! После обновления драйвера принтер HP LaserJet перестал печатать. Горит оранжевый индикатор.",
@@ -106,6 +129,9 @@ class Command(BaseCommand):
             for i, (name, description, prio) in enumerate(TYPES):
                 types[name], _ = TicketType.objects.get_or_create(
                     name=name, defaults={"description": description, "default_priority": prio, "position": i})
+                if name in FIELDS and not types[name].field_definitions:
+                    types[name].field_definitions = FIELDS[name]
+                    types[name].save(update_fields=["field_definitions"])
             self._escalation_demo()
             self._macros(admin)
             types = {name: TicketType.objects.get(pk=t.pk) for name, t in types.items()}  # with routing defaults
@@ -176,7 +202,8 @@ class Command(BaseCommand):
                 requester = rng.choice(by_lang.get(lang) or customers)
                 suffix = "" if round_ == 0 else f" ({round_ + 1})"
                 ticket = services.create_ticket(requester=requester, subject=subject + suffix, body=body,
-                                                type=types[type_name], language=lang)
+                                                type=types[type_name], language=lang,
+                                                custom_fields=FIELD_VALUES.get(subject))
                 count += 1
                 agent = agents[(i + round_) % len(agents)]
                 target = STATUS_CYCLE[(i + round_) % len(STATUS_CYCLE)]
