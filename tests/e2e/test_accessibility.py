@@ -23,6 +23,12 @@ AXE = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
 # their tag is asked for.
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice", "experimental"]
 BLOCKING = {"serious", "critical"}
+# Moderate by axe's measure, required here: one <h1> per page, a <main>.
+REQUIRED = {"page-has-heading-one", "landmark-one-main"}
+
+
+def blocking(violations) -> list[dict]:
+    return [v for v in violations if v["impact"] in BLOCKING or v["id"] in REQUIRED]
 
 
 def axe_violations(page) -> list[dict]:
@@ -51,15 +57,14 @@ def report(violations) -> str:
 
 
 def assert_no_serious(page, where):
-    violations = axe_violations(page)
-    blocking = [v for v in violations if v["impact"] in BLOCKING]
-    assert not blocking, f"axe on {where}:\n{report(blocking)}"
+    found = blocking(axe_violations(page))
+    assert not found, f"axe on {where}:\n{report(found)}"
 
 
 @pytest.fixture
 def desk(live_server):
     """A small desk: tickets in every status and priority, a conversation with
-    a note, trigger and property events, an unread notification."""
+    a note, trigger, property and delivery-failure events, an unread notification."""
     l1 = Tier.objects.create(level=1, name="L1")
     support = Group.objects.create(name="Support L1", tier=l1)
     anna = AgentFactory(username="anna", first_name="Anna", last_name="Agent")
@@ -71,13 +76,13 @@ def desk(live_server):
         {"name": "serial", "label": "Serial number", "kind": "text"},
         {"name": "site", "label": "Site", "kind": "choice", "choices": ["Milan", "Athens"]},
     ])
-    trigger = Trigger(name="Printers → Support", events=["ticket_created"],
+    trigger = Trigger(name="Tag printers", events=["ticket_created"],
                       conditions={"all": [{"field": "subject", "operator": "contains", "value": "printer"}]},
                       actions=[{"type": "add_tags", "tags": ["printer"]}])
     trigger.full_clean()
     trigger.save()
     tickets = {}
-    for n, (status, priority) in enumerate(zip(Status.values, [*Priority.values, *Priority.values])):
+    for n, (status, priority) in enumerate(zip(Status.values, [*Priority.values, *Priority.values][:6], strict=True)):
         t = services.create_ticket(requester=customer, subject=f"Printer {status} {priority}",
                                    body="It does not print.", priority=priority, type=hardware if n == 0 else None,
                                    tags=["toner"] if n % 2 else ())
@@ -93,7 +98,7 @@ def desk(live_server):
     services.change_status(ticket=tickets[Status.CLOSED], actor=anna, status=Status.SOLVED)
     services.change_status(ticket=tickets[Status.CLOSED], actor=anna, status=Status.CLOSED)
     services.record_delivery_failure(ticket_id=main.pk, to=["carla@example.com"], reason="550 mailbox unavailable")
-    Notification.objects.create(user=anna, ticket=main, text="Urgent ticket #%d" % main.number)
+    Notification.objects.create(user=anna, ticket=main, text=f"Urgent ticket #{main.number}")
     return {"base": live_server.url, "anna": anna, "admin": admin, "customer": customer, "ticket": main}
 
 
@@ -129,6 +134,8 @@ SCREENS = [  # (name, who, path)
 
 @pytest.mark.parametrize("language", ["en", "ru"])
 def test_main_screens_have_no_serious_axe_violations(desk, browser, language):
+    """Each screen as it loads, plus a few states: form errors, a refused
+    login, an open menu. All findings are reported together."""
     found = []
     contexts = {}
     try:
@@ -151,8 +158,6 @@ def test_main_screens_have_no_serious_axe_violations(desk, browser, language):
                 page.locator("form button[type=submit]").click()
                 expect(page.locator(".alert-danger")).to_be_visible()
                 found += [(f"{screen}, refused", v) for v in axe_violations(page) if v["impact"] in BLOCKING]
-            if screen == "agent queue":  # the page's one <h1> is there, if only for screen readers
-                expect(page.locator("h1")).to_have_count(1)
             if screen == "agent ticket":  # and with the notifications menu open
                 page.locator("[data-unread]").click()
                 expect(page.locator(".dropdown-menu-card")).to_be_visible()
