@@ -33,6 +33,8 @@ from pathlib import Path
 import websockets
 
 ROOT = Path(__file__).resolve().parent.parent
+# The demo's processes run with DEBUG off, which refuses the built-in demo key.
+os.environ.setdefault("SECRET_KEY", "bench-only-key-never-used-in-production-0123456789abcdef-0123456789")
 PASSWORD = "Bench-Live-2026"
 PEOPLE = f"""
 from django.contrib.auth import get_user_model
@@ -62,6 +64,8 @@ class Demo:
         }
         manage = [str(ROOT / ".venv/bin/python"), "manage.py"]
         subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=self.env, check=True)
+        # As `make run` does: DEBUG is off, so pages need the hashed static files (in var/static).
+        subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=self.env, check=True)
         subprocess.run([*manage, "shell", "-c", PEOPLE], cwd=ROOT, env=self.env, check=True)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"

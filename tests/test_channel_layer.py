@@ -4,11 +4,19 @@ process reaches the subscribers of another, over the Unix sockets."""
 import asyncio
 import socket
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from helpdesk.channel_layer import SocketRelayChannelLayer
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(coroutine):
+    """asyncio.run in a thread of its own: the browser tests' Playwright keeps
+    an event loop running in the main thread for the rest of the session."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 SENDER = """
 import asyncio, sys
@@ -39,7 +47,7 @@ def test_a_group_send_in_another_process_reaches_this_one_and_dead_sockets_go(tm
         await layer.flush()
         return listening, message
 
-    listening, message = asyncio.run(scenario())
+    listening, message = run(scenario())
     assert len(listening) == 2  # ours, and the dead one
     assert message == {"type": "ticket.event", "event": "ticket_created", "number": 1042}
     assert sorted(p.name for p in directory.iterdir()) == []  # the dead one removed by the sender, ours by flush
@@ -55,12 +63,12 @@ def test_the_socket_directory_is_private(tmp_path):
         await layer.flush()
         return modes
 
-    assert asyncio.run(scenario()) == (0o700, 0o600)
+    assert run(scenario()) == (0o700, 0o600)
 
 
 def test_a_send_with_no_listener_is_dropped_quietly(tmp_path):
     async def scenario():
         await SocketRelayChannelLayer(directory=str(tmp_path / "none")).group_send("agents.triage", {"type": "x"})
 
-    asyncio.run(scenario())
+    run(scenario())
     assert not (tmp_path / "none").exists()

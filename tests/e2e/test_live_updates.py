@@ -38,8 +38,20 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.fixture(scope="session")
+def demo_static(tmp_path_factory):
+    """The static files collected as `make run` collects them (hashed,
+    compressed: the demo runs with DEBUG off), once for both layouts."""
+    root = tmp_path_factory.mktemp("demo-static")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "helpdesk.settings", "DEBUG": "false", "STATIC_ROOT": str(root),
+           "DATABASE_URL": f"sqlite:///{root / 'unused.sqlite3'}", "REDIS_URL": ""}
+    subprocess.run([str(ROOT / ".venv/bin/python"), "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT,
+                   env=env, check=True, capture_output=True, timeout=300)
+    return root
+
+
 @pytest.fixture(scope="module", params=["make-run", "redis"])
-def demo(request, tmp_path_factory):
+def demo(request, tmp_path_factory, demo_static):
     """The demo's processes on their own port, database, broker folder and
     sockets (and, with Redis, their own queue, cache and channel prefixes).
     Queue polling is off (10 min): whatever appears came by a push."""
@@ -56,6 +68,7 @@ def demo(request, tmp_path_factory):
         "CHANNEL_LAYER_PREFIX": f"live-{run}",
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "DEBUG": "false",
+        "STATIC_ROOT": str(demo_static),
         "QUEUE_POLL_SECONDS": "600",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
     }
