@@ -1,5 +1,9 @@
 import base64
+import email
+import email.policy
 import json
+import socket
+import time
 import uuid
 
 import pytest
@@ -16,7 +20,7 @@ from tests.factories import (
 )
 from tickets import services
 
-__all__ = ["broker_queue", "password", "customer", "other_customer", "agent", "admin_user", "ticket_type", "ticket", "api", "make_ticket"]
+__all__ = ["smtp", "wait_for_mail", "broker_queue", "password", "customer", "other_customer", "agent", "admin_user", "ticket_type", "ticket", "api", "make_ticket"]
 
 
 @pytest.fixture
@@ -115,3 +119,43 @@ class BrokerQueue:
         name, args, kwargs = self.take()
         assert name == "tickets.tasks.process_ticket_events"
         return tasks.process_ticket_events(*args, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class MailSink:
+    """What a real local SMTP server (aiosmtpd) received, as parsed messages."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server on a free loopback port, with Django's SMTP backend pointed at it."""
+    from aiosmtpd.controller import Controller
+
+    sink = MailSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    yield sink
+    controller.stop()
+
+
+def wait_for_mail(sink, n=1, timeout=5.0):
+    """The messages once `n` have arrived (or what arrived within `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while len(sink.messages) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return sink.messages

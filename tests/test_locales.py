@@ -14,7 +14,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from helpdesk.locales import complete_language_codes, read_po_entries
-from tests.tickets.test_notifications import _wait, smtp  # noqa: F401 - the real SMTP server fixture
+from tests.fixtures import wait_for_mail as _wait
 from tickets import services
 from tickets.tasks import process_events
 

@@ -6,7 +6,6 @@ from a real local SMTP server (aiosmtpd)."""
 import email
 import email.policy
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import time_machine
-from aiosmtpd.controller import Controller
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
@@ -27,33 +25,6 @@ User = get_user_model()
 NEW_PASSWORD = "Sunflower-Harbour-42"
 SIGNUP = {"first_name": "Xavier", "last_name": "Stranger", "email": "x@acme.example",
           "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
-
-
-class Sink:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp(settings):
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    yield sink
-    controller.stop()
 
 
 @pytest.fixture

@@ -85,7 +85,7 @@ def test_no_csp_violation_and_interactions_work(live_server, browser, settings):
     # The user menu (Tabler/Bootstrap JS) opens.
     menu = page.locator(".dropdown-menu-end")
     expect(menu).to_be_hidden()
-    page.get_by_label("Open user menu").click()
+    page.get_by_role("link", name=re.compile("Open user menu")).click()
     expect(menu.get_by_role("button", name="Log out")).to_be_visible()
     assert page.problems == []
     context.close()

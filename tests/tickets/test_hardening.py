@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.tickets.test_notifications import _wait, smtp  # noqa: F401  (a real aiosmtpd server)
+from tests.fixtures import wait_for_mail as _wait
 from tickets import services
 from tickets.mail import queue_email
 from tickets.models import Attachment, Ticket, TicketEvent

@@ -1,50 +1,18 @@
 """Outgoing reply notifications, through a real local SMTP server (aiosmtpd),
 in the requester's preferred language."""
 
-import email
-import email.policy
-import socket
 import time
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.fixtures import MailSink as Sink
+from tests.fixtures import free_port as _free_port
+from tests.fixtures import wait_for_mail
 from tickets import services
 from tickets.tasks import process_events
 
-
-class Sink:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp(settings):
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    yield sink
-    controller.stop()
-
-
-def _wait(sink, n=1):
-    deadline = time.monotonic() + 5
-    while len(sink.messages) < n and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return sink.messages
+_wait = wait_for_mail
 
 
 def test_agent_reply_is_mailed_in_requester_language(smtp, customer, agent, make_ticket,

@@ -12,7 +12,7 @@ from escalation.models import Group, Tier, Trigger
 from helpdesk.models import Organization, User
 from helpdesk.services import create_customer_by_agent
 from tests.factories import AgentFactory, CustomerFactory
-from tests.tickets.test_notifications import _wait, smtp  # noqa: F401  (a fixture)
+from tests.fixtures import wait_for_mail as _wait
 from tickets import selectors, services
 from tickets.models import Attachment, Channel, Message, Status, Ticket, TicketEvent
 from tickets.tasks import process_events

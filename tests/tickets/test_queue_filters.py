@@ -29,10 +29,10 @@ def tickets(customer, make_ticket, agent):
 def test_empty_fields_are_no_filter_in_the_queue(agent_client, tickets):
     """What the filter form sends when the agent types "toner" in Search."""
     html = agent_client.get(f"{reverse('agent:queue_rows')}?{FORM_FIELDS}&q=toner", **HTMX).content.decode()
-    assert html.count("Toner che perde") == 3 and "Invoice question" not in html
+    assert html.count(">Toner che perde ") == 3 and "Invoice question" not in html
     # The idle refresh of "All open" sends the same empty fields.
     html = agent_client.get(f"{reverse('agent:queue_rows')}?{FORM_FIELDS}&q=").content.decode()
-    assert html.count("Toner che perde") == 3 and "Invoice question" in html
+    assert html.count(">Toner che perde ") == 3 and "Invoice question" in html
 
 
 def test_status_open_narrows_the_queue(agent_client, tickets):
@@ -57,7 +57,7 @@ def test_a_filter_change_puts_the_filters_in_the_url(agent_client, tickets):
     assert "HX-Push-Url" not in response
     # The pushed URL, loaded as a page, shows the same rows and the same filters.
     html = agent_client.get("/agent/?view=open&q=toner").content.decode()
-    assert html.count("Toner che perde") == 3 and "Invoice question" not in html
+    assert html.count(">Toner che perde ") == 3 and "Invoice question" not in html
     assert 'value="toner"' in html
 
 

@@ -33,7 +33,7 @@ def test_save_the_current_filters_and_see_the_view_with_its_count(agent_client, 
     assert f'active" data-saved-view="{view.pk}"' in html  # the view the queue shows now
     # The page the view links to shows those tickets.
     page = agent_client.get("/agent/?view=open&q=toner").content.decode()
-    assert page.count("Toner che perde") == 3 and "Invoice question" not in page
+    assert page.count(">Toner che perde ") == 3 and "Invoice question" not in page
 
 
 def test_invalid_filters_or_name_are_field_errors(agent_client, agent, toner):
