@@ -173,3 +173,19 @@ def test_mail_to_an_italian_requester_is_in_italian(smtp, customer, agent, make_
     assert body.startswith(f"Gentile {customer.display_name},")
     assert f"Ticket #{ticket.number} · Helpdesk" in body
     assert "Legga l'intera conversazione e risponda qui:" in body
+
+
+@pytest.mark.parametrize("language, expected", [
+    ("el", "πριν από 31 λεπτά"), ("ru", "31 минуту назад"), ("it", "31 minuti fa"), ("en", "31 minutes ago"),
+])
+def test_how_long_ago_speaks_the_readers_language(language, expected):
+    """Django's own Greek catalogue leaves "31 minutes" in English: the queue's
+    "updated" column uses phrases of ours."""
+    import datetime
+
+    from django.utils import timezone, translation
+
+    from tickets.templatetags.helpdesk_ui import ago
+
+    with translation.override(language):
+        assert expected in ago(timezone.now() - datetime.timedelta(minutes=31, seconds=5))
