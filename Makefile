@@ -1,5 +1,6 @@
 # The two commands: `make run` (the demo, no services needed) and `make test`
-# (the whole suite against the real PostgreSQL, Redis and Chromium).
+# (the whole suite against the real PostgreSQL, Redis and Chromium; throw-away
+# ones when none answers and the servers are installed).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -51,10 +52,11 @@ run: install assets var/secret_key
 	@echo "Serving the helpdesk at http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
 	@$(DEMO_ENV) sh scripts/run-demo.sh $(HOST) $(PORT)
 
+# pytest runs through check_services.py: against DATABASE_URL/REDIS_URL when they
+# answer, else against throw-away servers under var/services/ stopped after it.
 test: install assets
-	@$(PY) scripts/check_services.py
 	@sh scripts/ensure-chromium.sh
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(PY) scripts/check_services.py -- $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

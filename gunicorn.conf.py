@@ -12,3 +12,7 @@ keepalive = 5
 accesslog = "-"
 max_requests = 5000
 max_requests_jitter = 500
+# gunicorn >= 25.1 opens a control socket (for `gunicornc`) at one fixed path
+# per user ($XDG_RUNTIME_DIR or ~/.gunicorn): a second gunicorn on the host
+# takes it over, and the first to stop deletes it. Nothing here uses it.
+control_socket_disable = True
