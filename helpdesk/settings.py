@@ -244,7 +244,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "helpdesk.api.pagination.StandardPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "helpdesk.api.schema.HelpdeskAutoSchema",
     "EXCEPTION_HANDLER": "helpdesk.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "anon_auth": env("THROTTLE_AUTH", default="20/min"),

@@ -1,0 +1,59 @@
+"""The OpenAPI schema declares every answer the API gives, errors included:
+clients and the schema test (tests/test_api_schema.py) rely on it."""
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.openapi import AutoSchema
+from rest_framework.permissions import AllowAny
+
+# DRF's error bodies: {"detail": "..."} for 401/403/404/429, and field name →
+# messages (a list, or an object for nested and list fields) for 400.
+DETAIL_SCHEMA = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+VALIDATION_SCHEMA = {
+    "type": "object",
+    "description": "Field name (or non_field_errors / detail) → what is wrong with it.",
+    "additionalProperties": {"oneOf": [
+        {"type": "array", "items": {"type": "string"}},
+        {"type": "object"},
+        {"type": "string"},
+    ]},
+}
+
+ERRORS = {
+    "400": (_("Invalid input: the body names each field that is wrong and why."), VALIDATION_SCHEMA),
+    "401": (_("Not logged in, or the token is unknown, revoked or expired."), DETAIL_SCHEMA),
+    "403": (_("Logged in, but not allowed to do this."), DETAIL_SCHEMA),
+    "404": (_("Not found, or not visible to the caller (also a page number past the last page)."), DETAIL_SCHEMA),
+    "429": (_("Too many requests: try again later (Retry-After, in seconds)."), DETAIL_SCHEMA),
+}
+
+
+class HelpdeskAutoSchema(AutoSchema):
+    """drf-spectacular's schema plus the error answers each operation can give."""
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        for code in self._error_codes():
+            description, schema = ERRORS[code]
+            declared = responses.setdefault(code, {"description": str(description)})
+            declared.setdefault("content", {"application/json": {"schema": schema}})
+        return responses
+
+    def _error_codes(self) -> list[str]:
+        codes = ["401"]  # any request with an unknown token
+        takes_input = self.method in ("POST", "PUT", "PATCH") or self._get_filter_parameters() \
+            or self._get_pagination_parameters()
+        if takes_input:
+            codes.append("400")
+        if not all(isinstance(p, AllowAny) for p in self.view.get_permissions()) and self.view.get_permissions():
+            codes.append("403")
+        if "{" in self.path or self._get_pagination_parameters():
+            codes.append("404")
+        if self.view.get_throttles():
+            codes.append("429")
+        return codes
