@@ -27,12 +27,18 @@ ERRORS = {
     "401": (_("Not logged in, or the token is unknown, revoked or expired."), DETAIL_SCHEMA),
     "403": (_("Logged in, but not allowed to do this."), DETAIL_SCHEMA),
     "404": (_("Not found, or not visible to the caller (also a page number past the last page)."), DETAIL_SCHEMA),
+    "409": (_("Still in use elsewhere: change or delete what uses it first."), DETAIL_SCHEMA),
     "429": (_("Too many requests: try again later (Retry-After, in seconds)."), DETAIL_SCHEMA),
 }
 
 
 class HelpdeskAutoSchema(AutoSchema):
     """drf-spectacular's schema plus the error answers each operation can give."""
+
+    def map_parsers(self):
+        # Bodies are documented as JSON (form encodings have no null); the
+        # operations that take files declare multipart/form-data themselves.
+        return ["application/json"]
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -54,6 +60,8 @@ class HelpdeskAutoSchema(AutoSchema):
             codes.append("403")
         if "{" in self.path or self._get_pagination_parameters():
             codes.append("404")
+        if self.method == "DELETE":
+            codes.append("409")
         if self.view.get_throttles():
             codes.append("429")
         return codes

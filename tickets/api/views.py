@@ -14,8 +14,11 @@ from .. import selectors, services
 from ..filters import TicketFilter
 from ..models import Channel, Ticket
 from .serializers import (
+    MessageCreateJSONSerializer,
     MessageCreateSerializer,
     MessageSerializer,
+    TicketCreateFormSerializer,
+    TicketCreateJSONSerializer,
     TicketCreateSerializer,
     TicketEventSerializer,
     TicketSerializer,
@@ -51,7 +54,8 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         # ticket the user can see into a 404 (`/tickets/7/?status=open`).
         return super().filter_queryset(queryset) if self.action == "list" else queryset
 
-    @extend_schema(request=TicketCreateSerializer, responses={201: TicketSerializer})
+    @extend_schema(request={"application/json": TicketCreateJSONSerializer,
+                            "multipart/form-data": TicketCreateFormSerializer}, responses={201: TicketSerializer})
     def create(self, request, *args, **kwargs):
         data = TicketCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -102,7 +106,8 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
             return Response({"detail": _("Use PATCH.")}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
         return super().update(request, *args, **kwargs)
 
-    @extend_schema(request=MessageCreateSerializer, responses={200: MessageSerializer(many=True), 201: MessageSerializer})
+    @extend_schema(request={"application/json": MessageCreateJSONSerializer,
+                            "multipart/form-data": MessageCreateSerializer}, responses={200: MessageSerializer(many=True), 201: MessageSerializer})
     @action(detail=True, methods=["get", "post"], filterset_class=None)
     def messages(self, request, pk=None):
         ticket = self.get_object()
