@@ -35,6 +35,16 @@ ERRORS = {
 class HelpdeskAutoSchema(AutoSchema):
     """drf-spectacular's schema plus the error answers each operation can give."""
 
+    def _get_filter_parameters(self):
+        parameters = super()._get_filter_parameters()
+        filters = getattr(getattr(self.view, "filterset_class", None), "base_filters", {})
+        for parameter in parameters:
+            field = getattr(filters.get(parameter["name"]), "field_name", "") or ""
+            # An id filter takes a row id (PostgreSQL bigint), not any number.
+            if field.endswith("_id") and parameter["schema"].get("type") == "number":
+                parameter["schema"] = {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1}
+        return parameters
+
     def map_parsers(self):
         # Bodies are documented as JSON (form encodings have no null); the
         # operations that take files declare multipart/form-data themselves.

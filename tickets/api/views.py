@@ -1,7 +1,7 @@
 """Thin: parse input, call a service or a selector, render output."""
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
@@ -70,7 +70,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
                     raise ValidationError({"requester": [_("Unknown user.")]})
             extra = {"priority": v.get("priority"), "tags": v.get("tags", [])}
         elif "priority" in v or "requester" in v or "tags" in v:
-            raise ValidationError({k: [_("Only agents can set this.")] for k in ("priority", "requester", "tags") if k in v})
+            # Well-formed, but not the caller's to set: 403, as the schema says.
+            fields = ", ".join(k for k in ("priority", "requester", "tags") if k in v)
+            raise PermissionDenied(_("Only agents can set: %(fields)s.") % {"fields": fields})
         ticket = services.create_ticket(
             requester=requester, actor=user, subject=v["subject"], body=v["body"], body_html=v.get("body_html", ""),
             type=v.get("type"), channel=Channel.API, attachments=v.get("attachments", []),
