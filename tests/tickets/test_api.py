@@ -267,7 +267,7 @@ def test_more_filters(api, agent, customer, make_ticket):
 def test_customer_create_cannot_choose_requester_and_agent_needs_a_real_one(api, customer, agent, other_customer):
     response = api.as_user(customer).post("/api/v1/tickets/", {"subject": "s", "body": "b",
                                                                "requester": other_customer.pk}, format="json")
-    assert response.status_code == 400 and "requester" in response.json()
+    assert response.status_code == 403 and "requester" in response.json()["detail"]
     response = api.as_user(agent).post("/api/v1/tickets/", {"subject": "s", "body": "b", "requester": 999999},
                                        format="json")
     assert response.status_code == 400 and response.json() == {"requester": ["Unknown user."]}
