@@ -4,13 +4,11 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ..actions import action_schema
 from ..models import Group, Tier, Trigger, TriggerFiring, WebhookDelivery
-from ..actions import ACTION_TYPES
-from ..rules import EVENTS, validate_trigger_definition
+from ..rules import EVENTS, condition_schema, validate_trigger_definition
 
-
-CONDITION = {"type": "object", "required": ["field", "operator"], "properties": {
-    "field": {"type": "string"}, "operator": {"type": "string"}, "value": {}}}
+CONDITION = condition_schema()
 
 
 @extend_schema_field({"type": "object", "properties": {
@@ -20,8 +18,7 @@ class ConditionsField(serializers.JSONField):
     """{"all": [...], "any": [...]}: every condition of "all" and one of "any" must match."""
 
 
-@extend_schema_field({"type": "array", "minItems": 1, "items": {
-    "type": "object", "required": ["type"], "properties": {"type": {"type": "string", "enum": list(ACTION_TYPES)}}}})
+@extend_schema_field({"type": "array", "minItems": 1, "items": action_schema()})
 class ActionsField(serializers.JSONField):
     """The actions, in order: {"type": one of the action types, and its parameters}."""
 

@@ -1,9 +1,14 @@
 """The OpenAPI schema declares every answer the API gives, errors included:
 clients and the schema test (tests/test_api_schema.py) rely on it."""
 
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
+
+# DRF's CharField and Django's form fields refuse NUL (PostgreSQL cannot store it).
+NO_NUL = r"^[^\x00]*$"
 
 # DRF's error bodies: {"detail": "..."} for 401/403/404/429, and field name →
 # messages (a list, or an object for nested and list fields) for 400.
@@ -40,10 +45,21 @@ class HelpdeskAutoSchema(AutoSchema):
         filters = getattr(getattr(self.view, "filterset_class", None), "base_filters", {})
         for parameter in parameters:
             field = getattr(filters.get(parameter["name"]), "field_name", "") or ""
+            schema = parameter["schema"]
             # An id filter takes a row id (PostgreSQL bigint), not any number.
-            if field.endswith("_id") and parameter["schema"].get("type") == "number":
+            if field.endswith("_id") and schema.get("type") == "number":
                 parameter["schema"] = {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1}
+            elif schema.get("type") == "string" and not schema.keys() & {"enum", "pattern", "format"}:
+                schema["pattern"] = NO_NUL
         return parameters
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction == "request" and isinstance(field, serializers.CharField) \
+                and schema.get("type") == "string" and not schema.keys() & {"enum", "pattern", "format"} \
+                and not any(isinstance(v, RegexValidator) for v in field.validators):
+            schema["pattern"] = NO_NUL
+        return schema
 
     def map_parsers(self):
         # Bodies are documented as JSON (form encodings have no null); the

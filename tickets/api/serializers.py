@@ -11,7 +11,8 @@ User = get_user_model()
 
 # What the services accept, declared so the schema says it (pattern, maxLength):
 # text with something besides spaces and control characters, tags as clean_tag keeps them.
-HAS_TEXT = RegexValidator(r"[^\s\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", _("Write some text, not only spaces."))
+HAS_TEXT = RegexValidator(r"^[^\x00]*[^\s\x00-\x08\x0b\x0c\x0e-\x1f\x7f][^\x00]*$",
+                          _("Write some text, not only spaces."))
 TAG = RegexValidator(r"^[\w][\w\-.:]{0,49}$",
                      _("Use letters, digits, - . : _ (up to 50), starting with a letter or digit."))
 
