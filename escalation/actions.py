@@ -35,7 +35,8 @@ def _ref(model, value, *, by=("name",), lock=False, related=()):
         return None
     meta = model._meta
     conditions, params = [], []
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    if isinstance(value, int) or (isinstance(value, str) and value.isdecimal()):
         if int(value) < 2**63:  # beyond the id column's range: matches no id
             conditions.append(f"m.{meta.pk.column} = %s")
             params.append(int(value))

@@ -194,6 +194,8 @@ def validate_condition(cond):
     kind = field_kind(name) if isinstance(name, str) else None
     if kind is None:
         raise ValueError(_("unknown field “%(f)s”") % {"f": name})
+    if not isinstance(operator, str):  # an object or a list cannot be looked up in the operator sets
+        raise ValueError(_("the operator is a name, such as “is” or “in”"))
     if operator in CHANGE_OPERATORS:
         if name not in CHANGE_FIELDS:
             raise ValueError(_("“%(f)s” has no change to look at") % {"f": name})

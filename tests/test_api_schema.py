@@ -172,3 +172,14 @@ def test_a_nul_in_a_trigger_definition_is_a_field_error(api, admin_user):
     assert response.status_code == 400, response.content
     assert list(response.json()) == ["actions"]
     assert not Trigger.objects.exists()
+
+
+def test_an_operator_given_as_an_object_is_a_field_error(api, admin_user):
+    """Found by the schema run: {"operator": {}} was a server error (unhashable)."""
+    response = api.as_user(admin_user).post("/api/v1/triggers/", {
+        "name": "Odd", "events": ["ticket_created"],
+        "conditions": {"all": [{"field": "priority", "operator": {}, "value": "high"}]},
+        "actions": [{"type": "add_tags", "tags": ["x"]}]}, format="json")
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == ["conditions"]
+    assert not Trigger.objects.exists()
