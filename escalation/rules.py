@@ -217,12 +217,6 @@ def validate_trigger_definition(*, events, conditions, actions):
     """Cleaned (events, conditions, actions), or a ValidationError naming what is wrong."""
     from .actions import validate_action
 
-    # PostgreSQL's jsonb cannot store NUL: refuse it here rather than fail on save.
-    nul = {name: [_("Remove the NUL character (\\u0000).")] for name, part in
-           (("events", events), ("conditions", conditions), ("actions", actions))
-           if "\\u0000" in json.dumps(part, default=str)}
-    if nul:
-        raise ValidationError(nul)
     errors = {}
     if not isinstance(events, list) or not events:
         errors["events"] = [_("Choose at least one event.")]
@@ -262,6 +256,13 @@ def validate_trigger_definition(*, events, conditions, actions):
             errors["actions"] = messages
     if errors:
         raise ValidationError(errors)
+    # PostgreSQL's jsonb cannot store NUL: refuse it in what would be saved,
+    # rather than fail on save.
+    nul = {name: [_("Remove the NUL character (\\u0000).")] for name, part in
+           (("conditions", cleaned_conditions), ("actions", cleaned_actions))
+           if "\\u0000" in json.dumps(part, default=str)}
+    if nul:
+        raise ValidationError(nul)
     return list(dict.fromkeys(events)), cleaned_conditions, cleaned_actions
 
 

@@ -152,7 +152,7 @@ def caller(request, world):
 
 
 @schema.parametrize()
-@settings(max_examples=8, deadline=None, derandomize=True, database=None,
+@settings(max_examples=5, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_schema(case, caller):
     role, token, world = caller
