@@ -38,7 +38,8 @@ def _ref(model, value, *, by=("name",), lock=False, related=()):
         return None
     meta = model._meta
     conditions, params = [], []
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    if isinstance(value, int) or (isinstance(value, str) and value.isdecimal()):
         if int(value) < 2**63:  # beyond the id column's range: matches no id
             conditions.append(f"m.{meta.pk.column} = %s")
             params.append(int(value))
@@ -80,6 +81,43 @@ def _template(text):
         raise ValueError(_("unknown placeholders %(u)s (known: %(k)s)") % {
             "u": ", ".join(sorted(unknown)), "k": ", ".join(sorted(TEMPLATE_FIELDS))})
     return text
+
+
+def action_schema() -> dict:
+    """The JSON Schema of one action, per type, as validate_action() checks it
+    (the API schema shows it). Named objects (type, tier, group, agent) are
+    given by id or name and must exist."""
+    placeholder = r"\{(?:" + "|".join(sorted(TEMPLATE_FIELDS)) + r")\}"
+    piece = r"(?:[^{}\x00]|\{\{|\}\}|" + placeholder + ")"
+    template = {"type": "string", "pattern": f"^{piece}*(?:[^\\s{{}}\\x00]|{placeholder}){piece}*$",
+                "description": "Text; placeholders: " + ", ".join("{" + f + "}" for f in sorted(TEMPLATE_FIELDS))}
+    ref = {"anyOf": [{"type": "integer"}, {"type": "string", "minLength": 1, "pattern": r"^[^\x00]*$"}]}
+    tags = {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": r"^\s*[\w][\w\-.:]{0,49}\s*$"}}
+    params = {
+        "set_priority": ({"value": {"type": "string", "enum": list(Priority.values)}}, ["value"]),
+        "set_status": ({"value": {"type": "string", "enum": list(Status.values)}}, ["value"]),
+        "set_type": ({"value": ref}, ["value"]),
+        "set_tier": ({"value": ref}, ["value"]),
+        "escalate": ({"tier": ref}, ["tier"]),
+        "set_group": ({"value": ref}, ["value"]),
+        "assign": ({"agent": ref, "group": ref}, ["agent"]),
+        "assign_group": ({"group": ref, "strategy": {"type": "string", "enum": list(STRATEGIES)},
+                          "fallback": {"type": "string", "enum": list(FALLBACKS)}}, ["group"]),
+        "add_tags": ({"tags": tags}, ["tags"]),
+        "remove_tags": ({"tags": tags}, ["tags"]),
+        "add_note": ({"body": template}, ["body"]),
+        "reply": ({"body": template}, ["body"]),
+        "notify": ({"to": {"anyOf": [{"type": "string", "enum": ["assignee", "group", "lead"]}, ref]},
+                    "message": template}, []),
+        "webhook": ({"url": {"type": "string", "pattern": r"^https?://[^\x00]+$", "maxLength": 2000},
+                     "secret": {"type": "string", "pattern": r"^[^\x00]*$"}}, ["url"]),
+    }
+    assert set(params) == set(ACTION_TYPES), "every action type has its schema"
+    return {"oneOf": [
+        {"type": "object", "properties": {"type": {"type": "string", "enum": [kind]}, **properties},
+         "required": ["type", *required]}
+        for kind, (properties, required) in params.items()
+    ]}
 
 
 def validate_action(action):

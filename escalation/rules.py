@@ -6,6 +6,7 @@ a condition looks at; operators how. Everything an admin saves goes through
 validate_trigger_definition(), which returns cleaned copies or raises a
 ValidationError that names the broken item."""
 
+import json
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -87,6 +88,56 @@ def field_kind(name):
     return FIELDS.get(name)
 
 
+# --- schema ----------------------------------------------------------------------
+
+def condition_schema() -> dict:
+    """The JSON Schema of one condition, built from FIELDS, OPERATORS and CHOICES
+    (the API schema shows it): which operators each field takes and what value."""
+    default_operators = {"is", "is_not", "in", "not_in", "contains", "not_contains", "starts_with",
+                         "matches_regex", "gt", "lt", "is_set", "is_not_set"}
+    # No NUL anywhere: PostgreSQL's jsonb cannot store it.
+    something = {"anyOf": [{"type": "string", "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"}, {"type": "integer"}]}
+    by_kind = {"bool": {"type": "boolean"}, "number": {"type": "number"}, "ref": something, "tags": something,
+               "text": something, "custom": something}
+
+    def item(name, kind):
+        return {"type": "string", "enum": sorted(CHOICES[name])} if kind == "choice" else by_kind[kind]
+
+    def value_for(name, kind, operator):
+        if operator in LIST_VALUE:
+            return {"type": "array", "minItems": 1, "items": item(name, kind)}
+        if operator == "matches_regex":
+            return {"type": "string", "format": "regex", "minLength": 1, "maxLength": REGEX_MAX_LENGTH}
+        if operator in ("gt", "lt"):
+            return {"type": "number"}
+        if operator in ("changed_from", "changed_to"):
+            return item(name, "text" if kind == "tags" else kind)
+        return item(name, kind)
+
+    # One alternative per (fields, operator) whose value takes the same shape.
+    shapes = {}
+    names = [(name, kind) for name, kind in FIELDS.items()] + [(None, "custom")]
+    for name, kind in names:
+        operators = OPERATORS.get(kind, default_operators) | (CHANGE_OPERATORS if name in CHANGE_FIELDS else set())
+        for operator in sorted(operators):
+            value = None if operator in NO_VALUE else value_for(name, kind, operator)
+            key = (operator, repr(value), name is None)
+            shapes.setdefault(key, {"operator": operator, "value": value, "fields": [], "custom": name is None})
+            if name is not None:
+                shapes[key]["fields"].append(name)
+    alternatives = []
+    for shape in shapes.values():
+        field = {"type": "string", "pattern": r"^custom\."} if shape["custom"] else \
+            {"type": "string", "enum": sorted(shape["fields"])}
+        properties = {"field": field, "operator": {"type": "string", "enum": [shape["operator"]]}}
+        required = ["field", "operator"]
+        if shape["value"] is not None:
+            properties["value"] = shape["value"]
+            required.append("value")
+        alternatives.append({"type": "object", "properties": properties, "required": required})
+    return {"anyOf": alternatives}
+
+
 # --- validation ------------------------------------------------------------------
 
 def _compile(pattern):
@@ -143,6 +194,8 @@ def validate_condition(cond):
     kind = field_kind(name) if isinstance(name, str) else None
     if kind is None:
         raise ValueError(_("unknown field “%(f)s”") % {"f": name})
+    if not isinstance(operator, str):  # an object or a list cannot be looked up in the operator sets
+        raise ValueError(_("the operator is a name, such as “is” or “in”"))
     if operator in CHANGE_OPERATORS:
         if name not in CHANGE_FIELDS:
             raise ValueError(_("“%(f)s” has no change to look at") % {"f": name})
@@ -203,6 +256,13 @@ def validate_trigger_definition(*, events, conditions, actions):
             errors["actions"] = messages
     if errors:
         raise ValidationError(errors)
+    # PostgreSQL's jsonb cannot store NUL: refuse it in what would be saved,
+    # rather than fail on save.
+    nul = {name: [_("Remove the NUL character (\\u0000).")] for name, part in
+           (("conditions", cleaned_conditions), ("actions", cleaned_actions))
+           if "\\u0000" in json.dumps(part, default=str)}
+    if nul:
+        raise ValidationError(nul)
     return list(dict.fromkeys(events)), cleaned_conditions, cleaned_actions
 
 

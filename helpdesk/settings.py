@@ -280,7 +280,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "helpdesk.api.pagination.StandardPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "helpdesk.api.schema.HelpdeskAutoSchema",
     "EXCEPTION_HANDLER": "helpdesk.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "anon_auth": env("THROTTLE_AUTH", default="20/min"),
@@ -301,7 +301,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"PriorityEnum": "tickets.models.Priority", "StatusEnum": "tickets.models.Status",
-                            "MacroStatusEnum": "tickets.models.MACRO_STATUS_CHOICES"},
+                            "MacroStatusEnum": "tickets.models.MACRO_STATUS_CHOICES",
+                            "FilingChannelEnum": "tickets.models.API_FILING_CHANNEL_CHOICES"},
 }
 
 # --- helpdesk ---------------------------------------------------------------

@@ -39,3 +39,6 @@ urlpatterns = [
     path("kb/", include("knowledgebase.urls")),
     path("widget.js", widget_js, name="widget_js"),
 ]
+
+# Unknown URLs under /api/ answer JSON, as the API's own 404s do.
+handler404 = "helpdesk.views.page_not_found"

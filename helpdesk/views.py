@@ -164,3 +164,12 @@ def set_language(request):
 def csrf_failure(request, reason=""):
     return render(request, "403_csrf.html", status=403)
 
+
+
+def page_not_found(request, exception=None):
+    """The HTML 404 page, or DRF's JSON body under /api/ (clients there parse JSON)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": _("Not found.")}, status=404)
+    from django.views.defaults import page_not_found as html_page_not_found
+
+    return html_page_not_found(request, exception)

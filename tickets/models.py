@@ -52,6 +52,8 @@ class Channel(models.TextChoices):
 
 # The channels an agent records a ticket from on a customer's behalf.
 AGENT_CHANNELS = (Channel.PHONE, Channel.IN_PERSON, Channel.EMAIL, Channel.OTHER)
+# What an agent's API call may name as the channel of a ticket it files.
+API_FILING_CHANNEL_CHOICES = [(c.value, c.label) for c in (*AGENT_CHANNELS, Channel.API)]
 
 
 class TicketType(models.Model):

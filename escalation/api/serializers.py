@@ -1,10 +1,26 @@
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ..actions import action_schema
 from ..models import Group, Tier, Trigger, TriggerFiring, WebhookDelivery
-from ..rules import validate_trigger_definition
+from ..rules import EVENTS, condition_schema, validate_trigger_definition
+
+CONDITION = condition_schema()
+
+
+@extend_schema_field({"type": "object", "properties": {
+    "all": {"type": "array", "items": CONDITION}, "any": {"type": "array", "items": CONDITION},
+}, "additionalProperties": False})
+class ConditionsField(serializers.JSONField):
+    """{"all": [...], "any": [...]}: every condition of "all" and one of "any" must match."""
+
+
+@extend_schema_field({"type": "array", "minItems": 1, "items": action_schema()})
+class ActionsField(serializers.JSONField):
+    """The actions, in order: {"type": one of the action types, and its parameters}."""
 
 
 class TierSerializer(serializers.ModelSerializer):
@@ -30,6 +46,10 @@ class GroupSerializer(serializers.ModelSerializer):
 
 
 class TriggerSerializer(serializers.ModelSerializer):
+    events = serializers.ListField(child=serializers.ChoiceField(choices=sorted(EVENTS)), min_length=1)
+    conditions = ConditionsField(required=False)
+    actions = ActionsField()
+
     class Meta:
         model = Trigger
         fields = ["id", "name", "description", "active", "position", "events", "conditions", "actions",

@@ -235,7 +235,8 @@ def test_api_agent_files_for_requester_by_email_with_channel(api, agent, custome
 def test_api_on_behalf_refusals(api, agent, customer):
     response = api.as_user(customer).post("/api/v1/tickets/", {"subject": "s", "body": "b", "channel": "phone"},
                                           format="json")
-    assert response.status_code == 400 and "channel" in response.json()
+    # Well-formed but not a customer's to set: 403 naming the field (as the schema says).
+    assert response.status_code == 403 and "channel" in response.json()["detail"]
     response = api.as_user(agent).post("/api/v1/tickets/", {"subject": "s", "body": "b", "requester": agent.pk},
                                        format="json")
     assert response.status_code == 400 and "requester" in response.json()

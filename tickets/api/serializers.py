@@ -1,11 +1,26 @@
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.validators import RegexValidator
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from .. import selectors
-from ..models import AGENT_CHANNELS, Attachment, Channel, Message, Priority, Status, TicketEvent, TicketType
+from ..models import API_FILING_CHANNEL_CHOICES, Attachment, Message, Priority, Status, TicketEvent, TicketType
 
 User = get_user_model()
+
+# What the services accept, declared so the schema says it (pattern, maxLength):
+# text with something besides spaces and control characters, tags as clean_tag keeps them.
+HAS_TEXT = RegexValidator(r"^[^\x00]*[^\s\x00-\x08\x0b\x0c\x0e-\x1f\x7f][^\x00]*$",
+                          _("Write some text, not only spaces."))
+TAG = RegexValidator(r"^[\w][\w\-.:]{0,49}$",
+                     _("Use letters, digits, - . : _ (up to 50), starting with a letter or digit."))
+
+
+def tag_list():
+    return serializers.ListField(child=serializers.CharField(max_length=50, validators=[TAG]), required=False,
+                                 max_length=50)
 
 
 class UserRefSerializer(serializers.Serializer):
@@ -91,9 +106,19 @@ def ticket_serializer_class(user):
     return TicketSerializer if user.is_agent else CustomerTicketSerializer
 
 
+def subject_field():
+    return serializers.CharField(max_length=settings.HELPDESK_SUBJECT_MAX_LENGTH, trim_whitespace=False,
+                                 validators=[HAS_TEXT])
+
+
+def body_field():
+    return serializers.CharField(max_length=settings.HELPDESK_BODY_MAX_CHARS, trim_whitespace=False,
+                                 validators=[HAS_TEXT])
+
+
 class TicketCreateSerializer(serializers.Serializer):
-    subject = serializers.CharField(max_length=100_000, trim_whitespace=False, allow_blank=True)
-    body = serializers.CharField(max_length=1_000_000, trim_whitespace=False, allow_blank=True)
+    subject = subject_field()
+    body = body_field()
     body_html = serializers.CharField(required=False, allow_blank=True, max_length=1_000_000)
     type = serializers.IntegerField(required=False, allow_null=True)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
@@ -102,11 +127,24 @@ class TicketCreateSerializer(serializers.Serializer):
         help_text="Agents only: the customer the ticket is for, by id or email (an unknown email adds the "
                   "customer, without a password).")
     channel = serializers.ChoiceField(
-        choices=[(c.value, c.label) for c in AGENT_CHANNELS + (Channel.API,)], required=False,
+        choices=API_FILING_CHANNEL_CHOICES, required=False,
         help_text="Agents only: how the customer reached you (default: api).")
-    tags = serializers.ListField(child=serializers.CharField(max_length=60), required=False, max_length=50)
+    tags = tag_list()
     custom_fields = serializers.DictField(required=False, help_text="Values for the ticket type's custom fields.")
     attachments = serializers.ListField(child=serializers.FileField(), required=False)
+
+
+class TicketCreateJSONSerializer(TicketCreateSerializer):
+    """The JSON body: files come only as multipart/form-data."""
+
+    attachments = None
+
+
+class TicketCreateFormSerializer(TicketCreateSerializer):
+    """The multipart/form-data body: a form has no null and no nested object."""
+
+    type = serializers.IntegerField(required=False)
+    custom_fields = None
 
 
 class TicketUpdateSerializer(serializers.Serializer):
@@ -114,7 +152,7 @@ class TicketUpdateSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     type = serializers.IntegerField(required=False, allow_null=True)
     assignee = serializers.IntegerField(required=False, allow_null=True)
-    tags = serializers.ListField(child=serializers.CharField(max_length=60), required=False, max_length=50)
+    tags = tag_list()
     custom_fields = serializers.DictField(required=False, help_text="Agents: values for the ticket type's custom "
                                           "fields (name → value; null or \"\" clears one); the others are kept.")
 
@@ -145,12 +183,18 @@ class CustomerMessageSerializer(MessageSerializer):
 
 
 class MessageCreateSerializer(serializers.Serializer):
-    body = serializers.CharField(max_length=1_000_000, trim_whitespace=False, allow_blank=True)
+    body = body_field()
     body_html = serializers.CharField(required=False, allow_blank=True, max_length=1_000_000)
     internal = serializers.BooleanField(default=False)
     status = serializers.ChoiceField(choices=Status.choices, required=False,
                                      help_text="Set the ticket status in the same step (agents; customers: solved).")
     attachments = serializers.ListField(child=serializers.FileField(), required=False)
+
+
+class MessageCreateJSONSerializer(MessageCreateSerializer):
+    """The JSON body: files come only as multipart/form-data."""
+
+    attachments = None
 
 
 class TicketEventSerializer(serializers.ModelSerializer):

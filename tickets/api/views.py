@@ -20,9 +20,12 @@ from ..models import Channel, Ticket
 from .serializers import (
     CustomerMessageSerializer,
     CustomerTicketEventSerializer,
+    MessageCreateJSONSerializer,
     MessageCreateSerializer,
     MessageSerializer,
     SavedViewSerializer,
+    TicketCreateFormSerializer,
+    TicketCreateJSONSerializer,
     TicketCreateSerializer,
     TicketEventSerializer,
     TicketMergeSerializer,
@@ -74,7 +77,8 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         # ticket the user can see into a 404 (`/tickets/7/?status=open`).
         return super().filter_queryset(queryset) if self.action == "list" else queryset
 
-    @extend_schema(request=TicketCreateSerializer, responses={201: TicketSerializer})
+    @extend_schema(request={"application/json": TicketCreateJSONSerializer,
+                            "multipart/form-data": TicketCreateFormSerializer}, responses={201: TicketSerializer})
     def create(self, request, *args, **kwargs):
         data = TicketCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -86,7 +90,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         if user.is_agent:
             extra = {"priority": v.get("priority"), "tags": v.get("tags", []), "channel": v.get("channel", Channel.API)}
         elif any(k in v for k in agent_only):
-            raise ValidationError({k: [_("Only agents can set this.")] for k in agent_only if k in v})
+            # Well-formed, but not the caller's to set: 403, as the schema says.
+            fields = ", ".join(k for k in agent_only if k in v)
+            raise PermissionDenied(_("Only agents can set: %(fields)s.") % {"fields": fields})
         # A new customer (an unknown email) and their ticket, or neither.
         with transaction.atomic():
             if user.is_agent and "requester" in v:
@@ -158,7 +164,8 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
             return Response({"detail": _("Use PATCH.")}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
         return super().update(request, *args, **kwargs)
 
-    @extend_schema(request=MessageCreateSerializer, responses={200: MessageSerializer(many=True), 201: MessageSerializer})
+    @extend_schema(request={"application/json": MessageCreateJSONSerializer,
+                            "multipart/form-data": MessageCreateSerializer}, responses={200: MessageSerializer(many=True), 201: MessageSerializer})
     @action(detail=True, methods=["get", "post"], filterset_class=None)
     def messages(self, request, pk=None):
         ticket = self.get_object()
