@@ -4,12 +4,14 @@ once (a pass holds its ticket's row lock, so several workers never share one).""
 import logging
 import time
 
+import redis
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from kombu.exceptions import OperationalError
 
 from helpdesk import rows
 
@@ -265,11 +267,19 @@ def _armed_key(app):
     return f"outbox-armed:{app.conf.task_default_queue}"
 
 
+# What a broker that cannot be reached raises (refused, timed out, reset).
+UNREACHABLE = (OperationalError, redis.ConnectionError, redis.TimeoutError, OSError)
+
+
 def _broker_failure(exc: Exception, event_ids: list[int]) -> None:
+    """Log a failed send; if the broker could not be reached, send nothing
+    for BROKER_DOWN_SECONDS and bring a sweep with the next task."""
     global _broker_down_until, _broker_failed
-    _broker_down_until = time.monotonic() + BROKER_DOWN_SECONDS
-    _broker_failed = True
-    logger.warning("could not enqueue ticket events %s (%s); the sweep will process them "
+    if not isinstance(exc, UNREACHABLE):
+        logger.warning("could not enqueue ticket events %s (%s); the periodic sweep will process them", event_ids, exc)
+        return
+    _broker_down_until, _broker_failed = time.monotonic() + BROKER_DOWN_SECONDS, True
+    logger.warning("could not enqueue ticket events %s (%s); the periodic sweep will process them "
                    "(no task is sent for %s s)", event_ids, exc, BROKER_DOWN_SECONDS)
 
 
