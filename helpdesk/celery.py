@@ -1,6 +1,7 @@
+import logging
 import os
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
@@ -23,3 +24,29 @@ def _database_connections_as_for_a_request(sender=None, **kwargs):
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+class SweepAfterReconnect(bootsteps.StartStopStep):
+    """After the worker's broker connection comes back, a sweep of the event
+    outbox at once: changes committed during the outage sent no task, and the
+    beat's sweeps in the outage were lost (the next would come up to 30 s later)."""
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+
+    def __init__(self, parent, **kwargs):
+        super().__init__(parent, **kwargs)
+        self.connected_before = False
+
+    def start(self, c):
+        if not self.connected_before:
+            self.connected_before = True  # a first start: the beat's sweep is due as usual
+            return
+        if c.app.conf.task_default_queue not in c.app.amqp.queues.consume_from:
+            return  # the outgoing workers: the event workers send theirs
+        try:
+            c.app.send_task("tickets.tasks.process_pending_events", retry=False)
+        except Exception as exc:  # noqa: BLE001 - gone again: the consumer reconnects, and comes back here
+            logging.getLogger(__name__).warning("could not send the outbox sweep after reconnecting (%s)", exc)
+
+
+app.steps["consumer"].add(SweepAfterReconnect)

@@ -181,7 +181,14 @@ if REDIS_URL:
     # needs none of it (BROKER_ACK_EMULATION=0 in docker-compose.yml): a lost
     # task leaves its events pending in the database, and the sweep processes
     # them. Mail and webhooks (the outgoing workers) keep it.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"ack_emulation": env.bool("BROKER_ACK_EMULATION", default=True)}
+    # A Redis that does not answer (host down, packets dropped) fails a
+    # change's dispatch after this many seconds instead of the kernel's
+    # minutes; the events wait for the sweep (tickets.tasks.dispatch).
+    REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=1.0)
+    # A sender's first connection is tried once, not for 4-6 s (kombu's
+    # default); the worker's consumer reconnects with its own retries.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"ack_emulation": env.bool("BROKER_ACK_EMULATION", default=True),
+                                       "socket_connect_timeout": REDIS_CONNECT_TIMEOUT, "max_retries": 0}
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
@@ -201,6 +208,7 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="helpdesk"),
+            "OPTIONS": {"socket_connect_timeout": REDIS_CONNECT_TIMEOUT},
         }
     }
 else:

@@ -94,6 +94,16 @@ def _language_reset():
 
 
 @pytest.fixture(autouse=True)
+def _broker_failure_forgotten():
+    """A test that made the broker unreachable does not leave this process
+    skipping dispatch for the next ones (tickets.tasks.BROKER_DOWN_SECONDS)."""
+    yield
+    from tickets import tasks
+
+    tasks._broker_down_until, tasks._broker_failed = 0.0, False
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache(settings):
     from django.core.cache import cache
 

@@ -2,13 +2,16 @@
 once (a pass holds its ticket's row lock, so several workers never share one)."""
 
 import logging
+import time
 
+import redis
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from kombu.exceptions import OperationalError
 
 from helpdesk import rows
 
@@ -250,17 +253,46 @@ ARMED_SECONDS = 10
 DRAIN_LIMIT = 2000
 
 
+# While the broker (or the cache) is down, a change does not try to reach it:
+# after a failure this process leaves its events pending for BROKER_DOWN_SECONDS
+# (the sweep takes them), so a burst pays one connect timeout, not one a change.
+# The first task sent after a failure brings a sweep with it: the changes that
+# sent nothing are processed at once, not at the next beat tick.
+BROKER_DOWN_SECONDS = 5.0
+_broker_down_until = 0.0  # time.monotonic() before which sends are skipped
+_broker_failed = False  # a send failed since the last one that went through
+
+
 def _armed_key(app):
     return f"outbox-armed:{app.conf.task_default_queue}"
 
 
-def dispatch(event_ids, tickets):
+# What a broker that cannot be reached raises (refused, timed out, reset).
+UNREACHABLE = (OperationalError, redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+def _broker_failure(exc: Exception, event_ids: list[int]) -> None:
+    """Log a failed send; if the broker could not be reached, send nothing
+    for BROKER_DOWN_SECONDS and bring a sweep with the next task."""
+    global _broker_down_until, _broker_failed
+    if not isinstance(exc, UNREACHABLE):
+        logger.warning("could not enqueue ticket events %s (%s); the periodic sweep will process them", event_ids, exc)
+        return
+    _broker_down_until, _broker_failed = time.monotonic() + BROKER_DOWN_SECONDS, True
+    logger.warning("could not enqueue ticket events %s (%s); the periodic sweep will process them "
+                   "(no task is sent for %s s)", event_ids, exc, BROKER_DOWN_SECONDS)
+
+
+def dispatch(event_ids: list[int], tickets: list[int]) -> None:
     """Hand a committed change's events (of `tickets`) to a worker: a task,
     unless a queued task not yet started will take them (see above); a task
     of their own when the cache cannot be reached. When the broker cannot
-    be, the events stay pending for the sweep (logged, not raised: the change
-    has committed)."""
+    be (or could not be a moment ago), the events stay pending for the sweep
+    (logged, not raised: the change has committed)."""
+    global _broker_failed
     app = process_ticket_events.app
+    if not app.conf.task_always_eager and time.monotonic() < _broker_down_until:
+        return  # the broker just failed: the sweep after it comes back takes these
     key = None
     if settings.HELPDESK_OUTBOX_COALESCE and not app.conf.task_always_eager:
         key = _armed_key(app)
@@ -273,12 +305,21 @@ def dispatch(event_ids, tickets):
     try:
         _send(event_ids, tickets, key)
     except Exception as exc:
-        logger.warning("could not enqueue ticket events %s (%s); the periodic sweep will process them", event_ids, exc)
+        _broker_failure(exc, event_ids)
+        return
+    if _broker_failed:
+        _broker_failed = False
+        try:
+            process_pending_events.apply_async(retry=False)
+        except Exception as exc:
+            _broker_failure(exc, [])
 
 
 def _send(event_ids, tickets, key):
     try:
-        process_ticket_events.delay(event_ids, tickets, **({"drain": key} if key else {}))
+        # No publish retries (Celery's default waits ~0.6 s on a dead broker,
+        # in the request): a failed send leaves the events to the sweep.
+        process_ticket_events.apply_async((event_ids, tickets), {"drain": key} if key else {}, retry=False)
     except Exception:
         if key:
             try:
