@@ -13,6 +13,7 @@ from escalation.models import Group
 from .. import selectors, services
 from ..macros import placeholder_help
 from ..models import Macro, Priority
+from .serializers import TAG
 
 
 class IsAgent(permissions.BasePermission):
@@ -57,7 +58,8 @@ class MacroWriteSerializer(serializers.Serializer):
     groups = serializers.PrimaryKeyRelatedField(many=True, queryset=Group.objects.all(), required=False)
     set_status = serializers.ChoiceField(choices=Macro.STATUS_CHOICES, required=False, allow_blank=True)
     set_priority = serializers.ChoiceField(choices=Priority.choices, required=False, allow_blank=True)
-    add_tags = serializers.ListField(child=serializers.CharField(max_length=60), max_length=20, required=False)
+    add_tags = serializers.ListField(child=serializers.CharField(max_length=50, validators=[TAG]), max_length=20,
+                                     required=False)
     set_group = serializers.PrimaryKeyRelatedField(queryset=Group.objects.all(), required=False, allow_null=True)
     active = serializers.BooleanField(required=False, default=True)
 
@@ -98,6 +100,7 @@ class MacroViewSet(viewsets.GenericViewSet):
     serializer_class = MacroSerializer
     permission_classes = [IsAgent]
     filterset_class = None
+    lookup_value_regex = "[0-9]+"  # anything else is a 404, not a failed int()
     filter_backends = []
     queryset = Macro.objects.none()  # for the schema; get_queryset() is per user
 

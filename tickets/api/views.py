@@ -211,6 +211,7 @@ class SavedViewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
 
     serializer_class = SavedViewSerializer
     permission_classes = [IsAgent]
+    lookup_value_regex = "[0-9]+"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
