@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import MultipleChoiceField
+from drf_spectacular.utils import extend_schema_field
 
 from helpdesk.pagination import capped_count
 
@@ -75,6 +76,8 @@ class AssigneeField(forms.CharField):
         raise ValidationError(_("Choose me, unassigned, anyone, or an agent id."), code="invalid")
 
 
+@extend_schema_field({"type": "string", "pattern": "^(me|unassigned|none|anyone|any|[1-9][0-9]{0,17})$",
+                      "description": "me, unassigned, anyone, or an agent's id"})
 class AssigneeFilter(django_filters.CharFilter):
     field_class = AssigneeField
 

@@ -47,7 +47,7 @@ def test_customer_events_carry_only_allow_listed_facts_agents_everything(api, cu
         assert secret not in text, secret
     status = events[-1]
     assert (status["field"], status["old_value"], status["new_value"]) == ("status", "open", "pending")
-    assert status["actor"] == "Support team"
+    assert status["actor"] == {"name": "Support team"}
     # Agents keep everything.
     events = api.as_user(billing.agents[0]).get(f"/api/v1/tickets/{ticket.pk}/events/").json()["results"]
     status = events[-1]
@@ -89,5 +89,5 @@ def test_admin_may_let_customers_see_routing(api, settings, customer, billing, m
     assert body["group"]["name"] == "Billing L1" and body["assignee"]["email"] == ticket.assignee.email
     events = api.get(f"/api/v1/tickets/{ticket.pk}/events/").json()["results"]
     assignee = next(e for e in events if e["kind"] == "assignee_changed")
-    assert assignee["new_value"] == ticket.assignee.display_name and assignee["actor"] == "Support team"
+    assert assignee["new_value"] == ticket.assignee.display_name and assignee["actor"] == {"name": "Support team"}
     assert "Watch list" not in json.dumps(events)

@@ -206,6 +206,15 @@ class TicketEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class PublicActorSerializer(serializers.Serializer):
+    """Who acted, as a customer may see it: a name only ("Support team" for agents and triggers)."""
+
+    name = serializers.CharField(read_only=True)
+
+    def to_representation(self, instance):
+        return {"name": instance}
+
+
 class CustomerTicketEventSerializer(serializers.Serializer):
     """An event as a customer sees it (selectors.public_event): what changed,
     when, and "Support team" for any agent or trigger."""
@@ -217,7 +226,7 @@ class CustomerTicketEventSerializer(serializers.Serializer):
     old_value = serializers.JSONField(read_only=True, allow_null=True)
     new_value = serializers.JSONField(read_only=True, allow_null=True)
     data = serializers.DictField(read_only=True)
-    actor = serializers.CharField(read_only=True)
+    actor = PublicActorSerializer(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
 
     def to_representation(self, instance):
