@@ -129,8 +129,10 @@
     if (!kept) return;
     var k = kept;
     if (done) kept = null;
-    var el = k.id && document.getElementById(k.id);
-    if (el && el !== document.activeElement) el.focus({ preventScroll: true });
+    // Only focus that the swap dropped comes back: an agent who has moved on
+    // to another field (the swap's settle comes ~20 ms later) keeps it.
+    var el = k.id && document.getElementById(k.id), active = document.activeElement;
+    if (el && el !== active && (!active || active === document.body)) el.focus({ preventScroll: true });
     // "instant": the page's smooth scrolling would glide back from where
     // the swap left it; restored before paint, the agent sees no jump.
     if (window.scrollX !== k.x || window.scrollY !== k.y) window.scrollTo({ left: k.x, top: k.y, behavior: "instant" });

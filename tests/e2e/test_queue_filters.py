@@ -150,3 +150,26 @@ def test_save_a_view_and_see_it_in_the_sidebar_with_its_count(live_server, desk)
     expect(page.get_by_label("Name of “Toner”")).to_be_visible()
     page.get_by_role("button", name="Delete “Toner”").click()
     expect(page.get_by_text("No saved views yet")).to_be_visible()
+
+
+
+def test_a_refresh_that_settles_while_the_agent_types_elsewhere_keeps_their_focus(live_server, desk, settings):
+    # A refresh lands while the agent is in the search box and settles a
+    # moment later; by then they have moved to another field and keep typing
+    # there (their text once went into the search box). A long settle makes
+    # the moment easy to hit.
+    page = desk
+    settings.HELPDESK_QUEUE_POLL_SECONDS = 60  # this refresh only
+    page.reload()
+    page.get_by_label("Search").click()
+    page.evaluate("""() => {
+        htmx.config.defaultSettleDelay = 1000;
+        document.body.addEventListener("htmx:afterSwap", () => { document.body.dataset.swapped = "1"; });
+        htmx.trigger(document.body, "queue-changed");
+    }""")
+    expect(page.locator("body[data-swapped]")).to_have_count(1)
+    page.get_by_label("Save these filters as a view").click()
+    page.keyboard.type("Toner leaks", delay=150)
+    expect(page.get_by_label("Search")).to_have_value("")
+    expect(page.get_by_label("Save these filters as a view")).to_have_value("Toner leaks")
+    expect(page.get_by_label("Save these filters as a view")).to_be_focused()
