@@ -15,8 +15,9 @@ DEMO_DATABASE_URL ?= sqlite:///$(CURDIR)/var/helpdesk.sqlite3
 DEMO_REDIS_URL ?=
 # With DEBUG off the settings refuse the public built-in key: the demo uses a
 # random key of its own, generated once into var/secret_key (ignored by git).
+# Links in the demo's mails point at the port it serves (BASE_URL overrides).
 DEMO_ENV := DATABASE_URL=$(DEMO_DATABASE_URL) REDIS_URL=$(DEMO_REDIS_URL) DEBUG=$${DEBUG:-false} \
-	SECRET_KEY="$$(cat var/secret_key)"
+	SECRET_KEY="$$(cat var/secret_key)" BASE_URL="$${BASE_URL:-http://$(HOST):$(PORT)}"
 
 export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/helpdesk
 export REDIS_URL ?= redis://127.0.0.1:6379/0

@@ -138,3 +138,20 @@ def test_make_run_serves_the_demo_with_a_generated_key():
     assert 'SECRET_KEY="$(cat var/secret_key)"' in plan
     assert "manage.py collectstatic" in plan
     assert "var/" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_make_run_on_another_port_mails_links_to_that_port():
+    """The links in the demo's mails (sign-up, password reset) follow PORT;
+    an exported BASE_URL still wins."""
+    import os
+    import subprocess
+
+    plan = subprocess.run(["make", "-n", "-B", "run", "PORT=8123"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60).stdout
+    serve = next(line for line in plan.splitlines() if "run-demo.sh" in line)
+    show = serve.split(" sh scripts/run-demo.sh")[0] + ' sh -c \'echo "$BASE_URL"\''
+    for exported, expected in (({}, "http://127.0.0.1:8123"), ({"BASE_URL": "https://help.example"}, "https://help.example")):
+        env = {k: v for k, v in os.environ.items() if k != "BASE_URL"} | exported
+        out = subprocess.run(["sh", "-c", show.replace("$(cat var/secret_key)", "x")], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=30).stdout
+        assert out.strip() == expected
