@@ -6,7 +6,7 @@ def helpdesk(request):
     agent_presence, notifications = None, []
     if user is not None and user.is_authenticated and user.is_agent and request.path.startswith("/agent/"):
         from escalation.selectors import recent_notifications
-        from escalation.services import presence_of
+        from helpdesk.selectors import presence_of
 
         agent_presence = presence_of(user)
         notifications = recent_notifications(user)

@@ -11,7 +11,7 @@ from .models import Status, Tag, Ticket, TicketEvent, TicketType
 def agent_memberships(user) -> list[tuple[int, int]]:
     """(group id, tier id) of every group the agent belongs to: what agent_scope
     and the live pushes' groups (channels_inbox.realtime) are built from."""
-    from escalation.models import Group
+    from helpdesk.models import Group
 
     return list(Group.objects.filter(members=user).values_list("id", "tier_id"))
 
@@ -243,7 +243,7 @@ def explain_lost_ticket(user, *, number) -> dict | None:
     went (tier and group names), who or which trigger moved it and when —
     never the subject, the requester or the messages. Anyone else gets None,
     as for a number that does not exist, so existence is not leaked."""
-    from escalation.models import Group
+    from helpdesk.models import Group
 
     if user is None or not user.is_authenticated or not user.is_agent or user.is_helpdesk_admin:
         return None
@@ -340,7 +340,7 @@ def merge_candidates(user, ticket, query, *, limit=10):
 def usable_macros(user, *, include_inactive=False):
     """The macros this agent may use: their personal ones, and the shared ones
     for everyone or for a group they belong to. Customers: none."""
-    from escalation.models import Group
+    from helpdesk.models import Group
 
     from .models import Macro
 
@@ -356,7 +356,7 @@ def usable_macros(user, *, include_inactive=False):
 def macro_list(user):
     """What the macros page and the API list: usable macros (inactive ones too), plus every
     shared macro for an admin, who manages them all."""
-    from escalation.models import Group
+    from helpdesk.models import Group
 
     from .models import Macro
 
@@ -375,7 +375,7 @@ def can_manage_macro(user, macro) -> bool:
 
 
 def macro_groups():
-    from escalation.models import Group
+    from helpdesk.models import Group
 
     return Group.objects.only("id", "name").order_by("name")
 

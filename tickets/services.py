@@ -361,7 +361,7 @@ def record_delivery_failure(*, ticket_id, to, reason, message_id=None):
 
 def _default_tier(ticket_type):
     """New tickets land in their type's tier, else L1 (when tiers exist)."""
-    from escalation.models import Tier
+    from helpdesk.models import Tier
 
     # Written out (helpdesk.rows), on every new ticket: the default group
     # comes with its tier, and stays cached on the type for the ticket's group.

@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from escalation.actions import system_actor
 from escalation.engine import MAX_CHAIN_DEPTH
-from escalation.models import AgentProfile, Group, Notification, TriggerFiring
+from escalation.models import Notification, TriggerFiring
+from helpdesk.models import AgentProfile, Group
 from tests.factories import AgentFactory, TicketTypeFactory
 from tests.sql import reads_from, statements
 from tickets import services

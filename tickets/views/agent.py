@@ -365,7 +365,7 @@ def bulk(request):
 @agent_required
 @require_POST
 def presence(request):
-    from escalation.services import set_presence
+    from helpdesk.services import set_presence
 
     try:
         profile = set_presence(user=request.user, presence=request.POST.get("presence", ""))
