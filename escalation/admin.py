@@ -22,7 +22,7 @@ from tickets.templatetags.helpdesk_ui import strategy_label
 from .actions import ACTION_TYPES
 from .assignment import FALLBACKS, STRATEGIES
 from .engine import dry_run
-from .models import Notification, Trigger, TriggerFiring, WebhookDelivery
+from .models import Trigger, TriggerFiring, WebhookDelivery
 from .rules import CHANGE_OPERATORS, EVENT_LABELS, FIELDS, OPERATORS, validate_trigger_definition
 
 FIELD_REFERENCE = {
@@ -245,9 +245,3 @@ class TriggerFiringAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
-
-
-@admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "user", "ticket", "text", "read_at")
-    list_select_related = ("user", "ticket")

@@ -1,7 +1,6 @@
 """The admin-configured triggers that route and escalate tickets, their
 firings and webhook deliveries."""
 
-from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -99,22 +98,3 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.url} #{self.attempt}: {self.status_code or self.error}"
-
-
-class Notification(models.Model):
-    """A dashboard notification for an agent (from a trigger's notify action)."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
-    ticket = models.ForeignKey("tickets.Ticket", null=True, on_delete=models.CASCADE, related_name="notifications")
-    text = models.CharField(_("text"), max_length=500)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    read_at = models.DateTimeField(_("read"), null=True, blank=True)
-
-    class Meta:
-        ordering = ["-id"]
-        indexes = [models.Index(fields=["user", "read_at"], name="notification_unread")]
-        verbose_name = _("notification")
-        verbose_name_plural = _("notifications")
-
-    def __str__(self):
-        return self.text

@@ -1,16 +1,9 @@
-"""Writes for escalation: notifications read, webhook deliveries."""
+"""Writes for escalation: webhook deliveries."""
 
 from django.db import transaction
-from django.utils import timezone
 
 from .models import TriggerFiring, WebhookDelivery
 from .webhooks import mask_url
-
-
-def mark_notifications_read(*, user):
-    from .models import Notification
-
-    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
 
 
 def record_webhook_delivery(*, trigger_id: int, ticket_id: int, chain: str, action_index: int, attempt: int,

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from helpdesk.models import AgentProfile
 
 from .custom_fields import NAME_PATTERN as CUSTOM_NAME
-from .models import Macro, Tag, Ticket, TicketEvent, TicketType
+from .models import Macro, Notification, Tag, Ticket, TicketEvent, TicketType
 
 KIND_LABELS = {"text": _("text"), "number": _("number"), "choice": _("choice"), "date": _("date")}
 
@@ -287,3 +287,9 @@ class AgentProfileAdmin(admin.ModelAdmin):
     def load(self, obj):
         load = getattr(obj.user, "load", None)
         return f"{load.open_tickets if load else 0} / {obj.max_open_tickets}"
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "user", "ticket", "text", "read_at")
+    list_select_related = ("user", "ticket")

@@ -434,3 +434,40 @@ class SavedView(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class Notification(models.Model):
+    """A dashboard notification for an agent: a kind and its parameters, put
+    into words in the reader's language when shown."""
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message", _("message")  # params {"text"}: shown as written (a trigger's message)
+        DELIVERY_FAILED = "delivery_failed", _("delivery failed")  # params {"to", "number"}
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    ticket = models.ForeignKey(Ticket, null=True, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.MESSAGE)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_unread")]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def text(self) -> str:
+        """The notification in the active language (in a request: the reader's)."""
+        if self.kind == self.Kind.DELIVERY_FAILED:
+            return _("The email to %(to)s on ticket #%(number)s could not be delivered.") % {
+                "to": self.params.get("to", ""), "number": self.params.get("number", "")}
+        return str(self.params.get("text", ""))
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self.kind, self.params = self.Kind.MESSAGE, {"text": value}

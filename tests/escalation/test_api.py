@@ -121,7 +121,7 @@ def test_agent_can_file_a_ticket_into_a_tier_they_cannot_see(api, customer, tier
 
 
 def test_notifications_show_in_the_dashboard(client, customer, billing, make_trigger):
-    from escalation.models import Notification
+    from tickets.models import Notification
     from tickets.tasks import process_events
 
     lead = billing.agents[0]
