@@ -20,7 +20,7 @@ class Tier(models.Model):
         verbose_name = _("tier")
         verbose_name_plural = _("tiers")
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name or f"L{self.level}"
 
 
@@ -49,7 +49,7 @@ class Group(models.Model):
         verbose_name = _("group")
         verbose_name_plural = _("groups")
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
 
@@ -72,10 +72,10 @@ class AgentProfile(models.Model):
         verbose_name = _("agent profile")
         verbose_name_plural = _("agent profiles")
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.user} ({self.get_presence_display()})"
 
-    def clean(self):
+    def clean(self) -> None:
         if not isinstance(self.skills, list) or not all(isinstance(s, str) and s.strip() for s in self.skills):
             raise ValidationError({"skills": _("Skills are a list of words, e.g. [\"ru\", \"printers\"].")})
         self.skills = sorted({s.strip().lower() for s in self.skills})
