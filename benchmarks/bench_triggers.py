@@ -55,7 +55,8 @@ def install_triggers():
     """50 active triggers: 44 that rarely match, 6 that route and tag."""
     from django.contrib.auth import get_user_model
 
-    from escalation.models import AgentProfile, Group, Tier, Trigger
+    from escalation.models import Trigger
+    from helpdesk.models import AgentProfile, Group, Tier
 
     User = get_user_model()
     Trigger.objects.all().delete()
@@ -139,7 +140,8 @@ def vacuum_small_tables():
     autovacuum visits them rarely anyway (after 20 % of them changed)."""
     from django.db import connection
 
-    from escalation.models import AgentProfile, Group, Trigger
+    from escalation.models import Trigger
+    from helpdesk.models import AgentProfile, Group
     from tickets.models import AgentLoad, Tag
 
     with connection.cursor() as cursor:

@@ -237,7 +237,7 @@ def connect_signals() -> None:
     from django.contrib.auth import get_user_model
     from django.db.models.signals import m2m_changed, post_save
 
-    from escalation.models import Group
+    from helpdesk.models import Group
 
     m2m_changed.connect(_on_members_changed, sender=Group.members.through, dispatch_uid="realtime-members")
     post_save.connect(_on_user_saved, sender=get_user_model(), dispatch_uid="realtime-user")

@@ -8,13 +8,12 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
 from helpdesk import rows
-from helpdesk.models import SYSTEM_USERNAME
+from helpdesk.models import SYSTEM_USERNAME, Group, Tier
 from tickets import services
-from tickets.models import Priority, Status, TicketType
+from tickets.models import Notification, Priority, Status, TicketType
 from tickets.services import EventContext
 
 from .assignment import FALLBACKS, STRATEGIES, choose_agent
-from .models import Group, Notification, Tier
 from .webhooks import mask_url, validate_url
 
 logger = logging.getLogger(__name__)

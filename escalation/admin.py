@@ -1,5 +1,4 @@
 import json
-import re
 from datetime import timedelta
 
 from django import forms
@@ -16,13 +15,14 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk import jsonlimits
+from helpdesk.models import Group, Tier
 from tickets.models import Priority, Status, Ticket, TicketType
 from tickets.templatetags.helpdesk_ui import strategy_label
 
 from .actions import ACTION_TYPES
 from .assignment import FALLBACKS, STRATEGIES
 from .engine import dry_run
-from .models import AgentProfile, Group, Notification, Tier, Trigger, TriggerFiring, WebhookDelivery
+from .models import Trigger, TriggerFiring, WebhookDelivery
 from .rules import CHANGE_OPERATORS, EVENT_LABELS, FIELDS, OPERATORS, validate_trigger_definition
 
 FIELD_REFERENCE = {
@@ -245,93 +245,3 @@ class TriggerFiringAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
-
-
-@admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
-    list_display = ("level", "name", "description")
-
-
-@admin.register(Group)
-class GroupAdmin(admin.ModelAdmin):
-    list_display = ("name", "tier", "lead", "member_count")
-    list_filter = ("tier",)
-    search_fields = ("name",)
-    filter_horizontal = ("members",)
-
-    def get_queryset(self, request):
-        from django.db.models import Count
-
-        return super().get_queryset(request).select_related("tier", "lead").annotate(n_members=Count("members"))
-
-    @admin.display(description=_("members"), ordering="n_members")
-    def member_count(self, obj):
-        return obj.n_members
-
-
-class SkillsField(forms.Field):
-    """Skills as a tag input ("ru, printers"), stored as a list of words."""
-
-    widget = forms.TextInput
-    word = re.compile(r"^[\w.+#-]{1,40}$")
-
-    def prepare_value(self, value):
-        if isinstance(value, list | tuple):
-            return ", ".join(value)
-        return value or ""
-
-    def to_python(self, value):
-        if isinstance(value, list | tuple):
-            return list(value)
-        words = [w.strip().lower() for w in re.split(r"[,\s]+", value or "") if w.strip()]
-        bad = [w for w in words if not self.word.match(w)]
-        if bad:
-            raise ValidationError(_("Not a skill: %(words)s. Use words such as ru or printers.")
-                                  % {"words": ", ".join(bad)})
-        if len(words) > 50:
-            raise ValidationError(_("At most 50 skills."))
-        return sorted(set(words))
-
-
-class AgentProfileForm(forms.ModelForm):
-    skills = SkillsField(label=_("skills"), required=False)
-
-    class Meta:
-        model = AgentProfile
-        fields = ("user", "skills", "max_open_tickets", "max_concurrent_chats", "presence")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        known = sorted({s for skills in AgentProfile.objects.values_list("skills", flat=True) for s in skills or []})
-        help_text = gettext("Separate skills with commas: a language (ru) or a product (printers).")
-        if known:
-            help_text += " " + gettext("In use: %(skills)s.") % {"skills": ", ".join(known[:100])}
-        self.fields["skills"].help_text = help_text
-
-
-@admin.register(AgentProfile)
-class AgentProfileAdmin(admin.ModelAdmin):
-    form = AgentProfileForm
-    list_display = ("user", "presence", "skill_list", "load", "chats")
-    list_filter = ("presence",)
-    search_fields = ("user__username", "user__email")
-    list_select_related = ("user", "user__load")
-
-    @admin.display(description=_("skills"))
-    def skill_list(self, obj):
-        return ", ".join(obj.skills) or "—"
-
-    @admin.display(description=_("chats at once"), ordering="max_concurrent_chats")
-    def chats(self, obj):
-        return obj.max_concurrent_chats
-
-    @admin.display(description=_("unsolved tickets / capacity"), ordering="user__load__open_tickets")
-    def load(self, obj):
-        load = getattr(obj.user, "load", None)
-        return f"{load.open_tickets if load else 0} / {obj.max_open_tickets}"
-
-
-@admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "user", "ticket", "text", "read_at")
-    list_select_related = ("user", "ticket")

@@ -10,8 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from helpdesk import rows
-
-from .models import AgentProfile, Group
+from helpdesk.models import AgentProfile, Group
 
 STRATEGIES = ("round_robin", "least_loaded", "skills")
 FALLBACKS = ("none", "least_loaded", "lead")

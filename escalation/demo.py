@@ -3,9 +3,10 @@ triggers that route the demo ticket types. Idempotent."""
 
 from django.contrib.auth import get_user_model
 
+from helpdesk.models import AgentProfile, Group, Tier
 from tickets.models import TicketType
 
-from .models import AgentProfile, Group, Tier, Trigger
+from .models import Trigger
 
 TIERS = [(1, "L1", "First contact"), (2, "L2", "Specialists"), (3, "L3", "Engineering"), (4, "L4", "Vendors and management")]
 GROUPS = [

@@ -1,19 +1,17 @@
 from django.conf import settings
+from django.http import HttpRequest
+
+from .selectors import presence_of
 
 
-def helpdesk(request):
+def helpdesk(request: HttpRequest) -> dict:
+    """Every page: the product name, the queue's refresh period and, on agent pages, the presence."""
     user = getattr(request, "user", None)
-    agent_presence, notifications = None, []
+    agent_presence = None
     if user is not None and user.is_authenticated and user.is_agent and request.path.startswith("/agent/"):
-        from escalation.selectors import recent_notifications
-        from escalation.services import presence_of
-
         agent_presence = presence_of(user)
-        notifications = recent_notifications(user)
     return {
         "agent_presence": agent_presence,
-        "notifications": notifications,
-        "unread_notifications": sum(1 for n in notifications if n.read_at is None),
         "HELPDESK_NAME": "Helpdesk",
         "QUEUE_POLL_SECONDS": settings.HELPDESK_QUEUE_POLL_SECONDS,
     }

@@ -1,4 +1,5 @@
-"""Accounts: the custom User (role customer / agent / admin) and Organization."""
+"""Accounts: the custom User (role customer / agent / admin), Organization,
+and the teams (helpdesk.teams: tiers, groups, agent profiles)."""
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
@@ -7,9 +8,10 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from .teams import AgentProfile, Group, Tier  # noqa: F401 (models of this app, kept in their own module)
 from .text import clean_line
 
-# The account trigger actions are attributed to (escalation.actions.system_actor).
+# The account that automatic changes (trigger actions) are attributed to.
 SYSTEM_USERNAME = "system"
 
 
@@ -192,3 +194,4 @@ class MembershipRequest(models.Model):
 
     def __str__(self):
         return f"{self.user} → {self.organization}"
+

@@ -1,4 +1,4 @@
-"""Writes for accounts."""
+"""Writes for accounts and the teams (agent presence)."""
 
 import hashlib
 import logging
@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from .links import email_confirmation_token
 from .mail import queue_account_email
-from .models import MembershipRequest, Organization, User
+from .models import AgentProfile, MembershipRequest, Organization, User
 from .ratelimit import over_limit
 
 logger = logging.getLogger(__name__)
@@ -209,3 +209,18 @@ def create_customer_by_agent(*, actor, email, name="", organization=None, langua
             raise ValidationError({"email": [_("An account with this email already exists.")]}) from None
         return user, False
     return user, True
+
+
+def set_presence(*, user: User, presence: str) -> AgentProfile:
+    """Online agents receive new assignments; away and offline ones do not."""
+    if presence not in AgentProfile.Presence.values:
+        raise ValidationError({"presence": [_("Choose online, away or offline.")]})
+    if not user.is_agent:
+        raise ValidationError({"presence": [_("Only agents have a presence.")]})
+    with transaction.atomic():
+        profile, _created = AgentProfile.objects.get_or_create(user=user)
+        if profile.presence != presence:
+            profile.presence = presence
+            profile.presence_changed_at = timezone.now()
+            profile.save(update_fields=["presence", "presence_changed_at"])
+    return profile

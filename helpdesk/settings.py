@@ -91,6 +91,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "helpdesk.context_processors.helpdesk",
+                "tickets.context_processors.notifications",
             ],
         },
     },

@@ -25,7 +25,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from werkzeug.test import Client as WsgiClient
 
-from escalation.models import Group, Tier, Trigger
+from escalation.models import Trigger
+from helpdesk.models import Group, Tier
 from tests.factories import AdminFactory, AgentFactory, CustomerFactory, OrganizationFactory, TicketTypeFactory
 from tickets import services
 from tickets.models import Ticket, TicketType

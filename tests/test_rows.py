@@ -61,7 +61,7 @@ def test_models_updated_this_way_have_no_save_of_their_own_nor_receivers():
     receiver or a save() added to these models later would be skipped on every
     new ticket and change. This test is the reminder to move such logic into
     the services instead."""
-    from escalation.models import Group
+    from helpdesk.models import Group
     from tickets.models import Message
 
     # The ticket's creation and changes, a new ticket's first message, a group's round-robin cursor.

@@ -20,7 +20,8 @@ def test_seed_demo_is_idempotent_and_prints_logins(db, capsys):
 
 
 def test_seed_demo_routes_new_tickets(db):
-    from escalation.models import Group, Tier, Trigger
+    from escalation.models import Trigger
+    from helpdesk.models import Group, Tier
     from tickets import services
     from tickets.tasks import process_events
 

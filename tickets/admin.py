@@ -1,11 +1,17 @@
+import re
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.utils.text import format_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.models import AgentProfile
+
 from .custom_fields import NAME_PATTERN as CUSTOM_NAME
-from .models import Macro, Tag, Ticket, TicketEvent, TicketType
+from .models import Macro, Notification, Tag, Ticket, TicketEvent, TicketType
 
 KIND_LABELS = {"text": _("text"), "number": _("number"), "choice": _("choice"), "date": _("date")}
 
@@ -218,3 +224,72 @@ class SharedMacroAdmin(admin.ModelAdmin):
 
     def log_deletion(self, request, obj, object_repr):
         return None
+
+
+class SkillsField(forms.Field):
+    """Skills as a tag input ("ru, printers"), stored as a list of words."""
+
+    widget = forms.TextInput
+    word = re.compile(r"^[\w.+#-]{1,40}$")
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return ", ".join(value)
+        return value or ""
+
+    def to_python(self, value):
+        if isinstance(value, list | tuple):
+            return list(value)
+        words = [w.strip().lower() for w in re.split(r"[,\s]+", value or "") if w.strip()]
+        bad = [w for w in words if not self.word.match(w)]
+        if bad:
+            raise ValidationError(_("Not a skill: %(words)s. Use words such as ru or printers.")
+                                  % {"words": ", ".join(bad)})
+        if len(words) > 50:
+            raise ValidationError(_("At most 50 skills."))
+        return sorted(set(words))
+
+
+class AgentProfileForm(forms.ModelForm):
+    skills = SkillsField(label=_("skills"), required=False)
+
+    class Meta:
+        model = AgentProfile
+        fields = ("user", "skills", "max_open_tickets", "max_concurrent_chats", "presence")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        known = sorted({s for skills in AgentProfile.objects.values_list("skills", flat=True) for s in skills or []})
+        help_text = gettext("Separate skills with commas: a language (ru) or a product (printers).")
+        if known:
+            help_text += " " + gettext("In use: %(skills)s.") % {"skills": ", ".join(known[:100])}
+        self.fields["skills"].help_text = help_text
+
+
+# Registered here, not in helpdesk: the list shows each agent's ticket load.
+@admin.register(AgentProfile)
+class AgentProfileAdmin(admin.ModelAdmin):
+    form = AgentProfileForm
+    list_display = ("user", "presence", "skill_list", "load", "chats")
+    list_filter = ("presence",)
+    search_fields = ("user__username", "user__email")
+    list_select_related = ("user", "user__load")
+
+    @admin.display(description=_("skills"))
+    def skill_list(self, obj):
+        return ", ".join(obj.skills) or "—"
+
+    @admin.display(description=_("chats at once"), ordering="max_concurrent_chats")
+    def chats(self, obj):
+        return obj.max_concurrent_chats
+
+    @admin.display(description=_("unsolved tickets / capacity"), ordering="user__load__open_tickets")
+    def load(self, obj):
+        load = getattr(obj.user, "load", None)
+        return f"{load.open_tickets if load else 0} / {obj.max_open_tickets}"
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "user", "ticket", "text", "read_at")
+    list_select_related = ("user", "ticket")

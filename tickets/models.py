@@ -65,11 +65,11 @@ class TicketType(models.Model):
     active = models.BooleanField(_("active"), default=True)
     position = models.PositiveIntegerField(_("position"), default=0)
     default_tier = models.ForeignKey(
-        "escalation.Tier", verbose_name=_("default tier"), null=True, blank=True, on_delete=models.SET_NULL,
+        "helpdesk.Tier", verbose_name=_("default tier"), null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+", help_text=_("New tickets of this type start here (L1 when empty)."),
     )
     default_group = models.ForeignKey(
-        "escalation.Group", verbose_name=_("default group"), null=True, blank=True, on_delete=models.SET_NULL,
+        "helpdesk.Group", verbose_name=_("default group"), null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+",
     )
     # [{"name": "order_id", "label": "Order", "kind": "text|number|choice|date", "required": true, "choices": [...]}]
@@ -161,11 +161,11 @@ class Ticket(models.Model):
         on_delete=models.SET_NULL, related_name="assigned_tickets", db_index=False,  # ticket_assignee_status
     )
     tier = models.ForeignKey(
-        "escalation.Tier", verbose_name=_("tier"), null=True, blank=True, on_delete=models.SET_NULL,
+        "helpdesk.Tier", verbose_name=_("tier"), null=True, blank=True, on_delete=models.SET_NULL,
         related_name="tickets",
     )
     group = models.ForeignKey(
-        "escalation.Group", verbose_name=_("group"), null=True, blank=True, on_delete=models.SET_NULL,
+        "helpdesk.Group", verbose_name=_("group"), null=True, blank=True, on_delete=models.SET_NULL,
         related_name="tickets", db_index=False,  # served by ticket_group_status
     )
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="tickets")
@@ -375,14 +375,14 @@ class Macro(models.Model):
         related_name="macros", help_text=_("Personal macro of this agent; empty: shared."),
     )
     groups = models.ManyToManyField(
-        "escalation.Group", verbose_name=_("limited to groups"), blank=True, related_name="macros",
+        "helpdesk.Group", verbose_name=_("limited to groups"), blank=True, related_name="macros",
         help_text=_("Shared macros only: the members of these groups may use it; empty: every agent."),
     )
     set_status = models.CharField(_("set status"), max_length=10, choices=STATUS_CHOICES, blank=True)
     set_priority = models.CharField(_("set priority"), max_length=10, choices=Priority.choices, blank=True)
     add_tags = models.JSONField(_("add tags"), default=list, blank=True)
     set_group = models.ForeignKey(
-        "escalation.Group", verbose_name=_("set group"), null=True, blank=True, on_delete=models.SET_NULL,
+        "helpdesk.Group", verbose_name=_("set group"), null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+",
     )
     active = models.BooleanField(_("active"), default=True)
@@ -434,3 +434,40 @@ class SavedView(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class Notification(models.Model):
+    """A dashboard notification for an agent: a kind and its parameters, put
+    into words in the reader's language when shown."""
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message", _("message")  # params {"text"}: shown as written (a trigger's message)
+        DELIVERY_FAILED = "delivery_failed", _("delivery failed")  # params {"to", "number"}
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    ticket = models.ForeignKey(Ticket, null=True, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.MESSAGE)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_unread")]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def text(self) -> str:
+        """The notification in the active language (in a request: the reader's)."""
+        if self.kind == self.Kind.DELIVERY_FAILED:
+            return _("The email to %(to)s on ticket #%(number)s could not be delivered.") % {
+                "to": self.params.get("to", ""), "number": self.params.get("number", "")}
+        return str(self.params.get("text", ""))
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self.kind, self.params = self.Kind.MESSAGE, {"text": value}

@@ -5,14 +5,14 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils.translation import gettext
 
-from .models import Status, Tag, Ticket, TicketEvent, TicketType
+from helpdesk.models import Group
+
+from .models import Notification, Status, Tag, Ticket, TicketEvent, TicketType
 
 
 def agent_memberships(user) -> list[tuple[int, int]]:
     """(group id, tier id) of every group the agent belongs to: what agent_scope
-    and the live pushes' groups (channels_inbox.realtime) are built from."""
-    from escalation.models import Group
-
+    and the live pushes' groups are built from."""
     return list(Group.objects.filter(members=user).values_list("id", "tier_id"))
 
 
@@ -243,8 +243,6 @@ def explain_lost_ticket(user, *, number) -> dict | None:
     went (tier and group names), who or which trigger moved it and when —
     never the subject, the requester or the messages. Anyone else gets None,
     as for a number that does not exist, so existence is not leaked."""
-    from escalation.models import Group
-
     if user is None or not user.is_authenticated or not user.is_agent or user.is_helpdesk_admin:
         return None
     ticket = Ticket.objects.filter(number=number).only("id", "number", "tier_id", "group_id", "assignee_id").first()
@@ -340,8 +338,6 @@ def merge_candidates(user, ticket, query, *, limit=10):
 def usable_macros(user, *, include_inactive=False):
     """The macros this agent may use: their personal ones, and the shared ones
     for everyone or for a group they belong to. Customers: none."""
-    from escalation.models import Group
-
     from .models import Macro
 
     if user is None or not user.is_authenticated or not user.is_active or not user.is_agent:
@@ -356,8 +352,6 @@ def usable_macros(user, *, include_inactive=False):
 def macro_list(user):
     """What the macros page and the API list: usable macros (inactive ones too), plus every
     shared macro for an admin, who manages them all."""
-    from escalation.models import Group
-
     from .models import Macro
 
     qs = usable_macros(user, include_inactive=True)
@@ -375,8 +369,6 @@ def can_manage_macro(user, macro) -> bool:
 
 
 def macro_groups():
-    from escalation.models import Group
-
     return Group.objects.only("id", "name").order_by("name")
 
 
@@ -402,3 +394,8 @@ def saved_view_counts(user, views, cap=999):
         n = capped_count(filterset.qs, cap) if filterset.is_valid() else None
         out.append((view, f"{cap}+" if n is not None and n > cap else n))
     return out
+
+
+def recent_notifications(user, limit: int = 8) -> list[Notification]:
+    """The user's latest notifications, newest first, with their tickets."""
+    return list(Notification.objects.filter(user=user).select_related("ticket").order_by("-id")[:limit])

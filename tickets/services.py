@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from helpdesk import rows
 from helpdesk.html import sanitize_html
-from helpdesk.locales import usable_language
+from helpdesk.models import Tier
 from helpdesk.text import clean_line, strip_format_chars
 
 from . import outbox, search
@@ -33,6 +33,7 @@ from .models import (
     Channel,
     Macro,
     Message,
+    Notification,
     Priority,
     SavedView,
     Status,
@@ -329,15 +330,12 @@ def create_ticket(
     return ticket
 
 
-def record_delivery_failure(*, ticket_id, to, reason, message_id=None):
-    """A message to `to` about the ticket never left (refused for good, or
-    the retries ran out): an internal event on the ticket, so that its agents
-    see on the ticket page that the requester did not get it, and a
-    dashboard notification for the agent who wrote the message and the
-    ticket's assignee. Returns the event, or None when the ticket is gone."""
+def record_delivery_failure(*, ticket_id: int, to: list[str], reason: str,
+                            message_id: int | None = None) -> TicketEvent | None:
+    """A message to `to` about the ticket never left: an internal event on the
+    ticket and a notification for the message's author and the assignee
+    (worded in each reader's language when shown). None when the ticket is gone."""
     from django.contrib.auth import get_user_model
-
-    from escalation.models import Notification
 
     events = []
     with transaction.atomic():
@@ -351,18 +349,20 @@ def record_delivery_failure(*, ticket_id, to, reason, message_id=None):
         User = get_user_model()
         agents = User.objects.filter(pk__in={author, ticket.assignee_id} - {None}, is_active=True,
                                      role__in=[User.Role.AGENT, User.Role.ADMIN])
-        for agent in agents:
-            with translation.override(usable_language(agent.language)):
-                text = _("The email to %(to)s on ticket #%(number)s could not be delivered.") % {
-                    "to": ", ".join(to), "number": ticket.number}
-            Notification.objects.create(user=agent, ticket=ticket, text=text[:500])
+        Notification.objects.bulk_create([
+            Notification(user=agent, ticket=ticket, kind=Notification.Kind.DELIVERY_FAILED,
+                         params={"to": ", ".join(to)[:400], "number": ticket.number})
+            for agent in agents])
     return events[0]
+
+
+def mark_notifications_read(*, user) -> int:
+    """Marks the user's unread notifications read; returns how many."""
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
 
 
 def _default_tier(ticket_type):
     """New tickets land in their type's tier, else L1 (when tiers exist)."""
-    from escalation.models import Tier
-
     # Written out (helpdesk.rows), on every new ticket: the default group
     # comes with its tier, and stays cached on the type for the ticket's group.
     if ticket_type is not None and ticket_type.default_group_id:

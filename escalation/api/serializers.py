@@ -4,8 +4,10 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from helpdesk.models import Group, Tier
+
 from ..actions import action_schema
-from ..models import Group, Tier, Trigger, TriggerFiring, WebhookDelivery
+from ..models import Trigger, TriggerFiring, WebhookDelivery
 from ..rules import EVENTS, condition_schema, validate_trigger_definition
 
 CONDITION = condition_schema()

@@ -3,10 +3,11 @@ from rest_framework import permissions, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from helpdesk.models import Group, Tier
 from tickets.selectors import get_visible_ticket
 
 from ..engine import dry_run
-from ..models import Group, Tier, Trigger
+from ..models import Trigger
 from .serializers import DryRunSerializer, GroupSerializer, TierSerializer, TriggerFiringSerializer, TriggerSerializer
 
 

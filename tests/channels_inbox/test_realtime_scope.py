@@ -10,8 +10,8 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from channels_inbox import realtime
-from escalation.models import Group, Tier
 from helpdesk.asgi import application
+from helpdesk.models import Group, Tier
 from tests.factories import AdminFactory, AgentFactory
 from tickets import services
 from tickets.tasks import process_events

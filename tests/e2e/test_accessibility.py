@@ -11,10 +11,11 @@ from django.test import Client
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
-from escalation.models import Group, Notification, Tier, Trigger
+from escalation.models import Trigger
+from helpdesk.models import Group, Tier
 from tests.factories import AdminFactory, AgentFactory, CustomerFactory, OrganizationFactory, TicketTypeFactory
 from tickets import services
-from tickets.models import Priority, Status
+from tickets.models import Notification, Priority, Status
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -5,7 +5,7 @@ status it sets, sends; the customer-visible reply and the change are stored."""
 import pytest
 from playwright.sync_api import expect
 
-from escalation.models import Group, Tier
+from helpdesk.models import Group, Tier
 from tests.factories import PASSWORD, AdminFactory, AgentFactory, CustomerFactory
 from tickets import services
 from tickets.models import Macro, Priority, Status, Ticket

@@ -8,7 +8,8 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from escalation.models import AgentProfile, Group, Tier, Trigger
+from escalation.models import Trigger
+from helpdesk.models import AgentProfile, Group, Tier
 from tests.factories import PASSWORD, AgentFactory, CustomerFactory, TicketTypeFactory
 from tickets.models import Ticket
 

@@ -8,7 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from escalation.models import Group, Tier, Trigger
+from escalation.models import Trigger
+from helpdesk.models import Group, Tier
 from tests.factories import PASSWORD, AgentFactory, CustomerFactory
 from tickets import services
 from tickets.models import Priority, Ticket

@@ -3,7 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from escalation.models import Group, Tier, Trigger
+from escalation.models import Trigger
+from helpdesk.models import Group, Tier
 from tests.factories import PASSWORD, AdminFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

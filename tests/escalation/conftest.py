@@ -1,6 +1,7 @@
 import pytest
 
-from escalation.models import AgentProfile, Group, Tier, Trigger
+from escalation.models import Trigger
+from helpdesk.models import AgentProfile, Group, Tier
 from tests.factories import AgentFactory
 
 

@@ -4,7 +4,7 @@ import json
 import re
 
 from escalation.actions import ACTION_TYPES
-from escalation.models import Group
+from helpdesk.models import Group
 from tests.factories import AgentFactory, TicketTypeFactory
 
 
@@ -53,13 +53,13 @@ def test_reference_is_computed_per_request(client, admin_user, tiers):
 
 
 def test_agent_profiles_list_shows_load_against_capacity(client, admin_user, agent, customer, make_ticket):
-    from escalation.models import AgentProfile
+    from helpdesk.models import AgentProfile
     from tickets import services
 
     AgentProfile.objects.create(user=agent, max_open_tickets=7)
     services.assign_ticket(ticket=make_ticket(customer), actor=agent, assignee=agent)
     client.force_login(admin_user)
-    html = client.get("/admin/escalation/agentprofile/").content.decode()
+    html = client.get("/admin/helpdesk/agentprofile/").content.decode()
     assert "1 / 7" in html
 
 

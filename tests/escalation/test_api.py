@@ -1,6 +1,7 @@
 import pytest
 
-from escalation.models import Group, Trigger
+from escalation.models import Trigger
+from helpdesk.models import Group
 from tickets import services
 
 
@@ -86,7 +87,7 @@ def test_admin_trigger_form_validates_and_dry_runs(client, admin_user, customer,
 
 
 def test_presence_switch_in_the_dashboard(client, agent, billing, customer, make_trigger):
-    from escalation.models import AgentProfile
+    from helpdesk.models import AgentProfile
     from tickets.tasks import process_events
 
     client.force_login(agent)
@@ -120,7 +121,7 @@ def test_agent_can_file_a_ticket_into_a_tier_they_cannot_see(api, customer, tier
 
 
 def test_notifications_show_in_the_dashboard(client, customer, billing, make_trigger):
-    from escalation.models import Notification
+    from tickets.models import Notification
     from tickets.tasks import process_events
 
     lead = billing.agents[0]

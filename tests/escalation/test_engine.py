@@ -10,11 +10,12 @@ from django.urls import reverse
 
 from escalation.actions import system_actor
 from escalation.engine import MAX_CHAIN_DEPTH
-from escalation.models import AgentProfile, Group, Notification, TriggerFiring
+from escalation.models import TriggerFiring
+from helpdesk.models import AgentProfile, Group
 from tests.factories import AgentFactory, TicketTypeFactory
 from tests.sql import reads_from, statements
 from tickets import services
-from tickets.models import AgentLoad, Tag, Ticket, TicketEvent
+from tickets.models import AgentLoad, Notification, Tag, Ticket, TicketEvent
 from tickets.tasks import process_events
 
 

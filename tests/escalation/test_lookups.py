@@ -6,8 +6,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from escalation.actions import _group, _ref
-from escalation.models import Group
 from helpdesk import rows
+from helpdesk.models import Group
 from tests.factories import AgentFactory, CustomerFactory
 from tests.sql import statements
 from tickets import services

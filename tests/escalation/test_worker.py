@@ -19,8 +19,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from escalation.models import AgentProfile, Group, TriggerFiring, WebhookDelivery
+from escalation.models import TriggerFiring, WebhookDelivery
 from helpdesk.celery import app
+from helpdesk.models import AgentProfile, Group
 from tests.factories import AgentFactory, TicketTypeFactory
 from tickets import services
 from tickets.models import Ticket, TicketEvent

@@ -6,7 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from escalation.models import AgentProfile
+from helpdesk.models import AgentProfile
 from tests.factories import AgentFactory, TicketTypeFactory
 from tickets.models import TicketType
 
@@ -97,18 +97,18 @@ def test_skills_are_a_tag_input_that_round_trips(admin_client):
     anna = AgentFactory(username="anna")
     other = AgentFactory(username="other")
     AgentProfile.objects.create(user=other, skills=["scanners"])
-    page = admin_client.get(reverse("admin:escalation_agentprofile_add")).content.decode()
+    page = admin_client.get(reverse("admin:helpdesk_agentprofile_add")).content.decode()
     assert re.search(r'<input type="text" name="skills"', page)
     assert "In use: scanners." in page
     data = {"user": anna.pk, "skills": "RU, printers  printers", "max_open_tickets": "20",
             "max_concurrent_chats": "3", "presence": "online"}
-    response = admin_client.post(reverse("admin:escalation_agentprofile_add"), data)
+    response = admin_client.post(reverse("admin:helpdesk_agentprofile_add"), data)
     assert response.status_code == 302, response.content.decode()[-2000:]
     profile = AgentProfile.objects.get(user=anna)
     assert profile.skills == ["printers", "ru"]
-    page = admin_client.get(reverse("admin:escalation_agentprofile_change", args=[profile.pk])).content.decode()
+    page = admin_client.get(reverse("admin:helpdesk_agentprofile_change", args=[profile.pk])).content.decode()
     assert 'value="printers, ru"' in page
-    response = admin_client.post(reverse("admin:escalation_agentprofile_change", args=[profile.pk]),
+    response = admin_client.post(reverse("admin:helpdesk_agentprofile_change", args=[profile.pk]),
                                  {**data, "skills": '["ru"]'})
     assert response.status_code == 200 and "Not a skill" in response.content.decode()
 

@@ -96,7 +96,7 @@ def test_least_loaded_reads_the_kept_load(customer, agents, make_ticket):
     from django.test.utils import CaptureQueriesContext
 
     from escalation.assignment import choose_agent
-    from escalation.models import Group, Tier
+    from helpdesk.models import Group, Tier
 
     group = Group.objects.create(name="Load L1", tier=Tier.objects.get_or_create(level=1, defaults={"name": "L1"})[0])
     group.members.set(agents)

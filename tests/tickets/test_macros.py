@@ -7,7 +7,7 @@ from django.contrib.admin.models import LogEntry
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 
-from escalation.models import Group, Tier
+from helpdesk.models import Group, Tier
 from tests.factories import AdminFactory, AgentFactory, CustomerFactory, OrganizationFactory
 from tickets import selectors, services
 from tickets.models import Macro, Message, Priority, Status, Ticket, TicketEvent

@@ -5,7 +5,9 @@ import time
 
 import pytest
 from aiosmtpd.controller import Controller
+from django.utils import translation
 
+from tests.factories import AgentFactory
 from tests.fixtures import MailSink as Sink
 from tests.fixtures import free_port as _free_port
 from tests.fixtures import wait_for_mail
@@ -110,7 +112,7 @@ def test_a_reply_refused_for_good_is_shown_on_the_ticket_and_to_its_agents(
         settings, client, customer, agent, make_ticket, django_capture_on_commit_callbacks):
     """The requester never got the agent's reply: the ticket page says so (to
     agents only), and the agent's bell does."""
-    from escalation.models import Notification
+    from tickets.models import Notification
 
     controller = Controller(Refusing(), hostname="127.0.0.1", port=_free_port())
     controller.start()
@@ -150,7 +152,7 @@ def test_a_reply_that_runs_out_of_tries_is_shown_on_the_ticket(settings, custome
 
 
 def test_a_failed_delivery_is_told_in_the_agents_language(settings, client, customer, agent, make_ticket):
-    from escalation.models import Notification
+    from tickets.models import Notification
     from tickets.services import record_delivery_failure
 
     agent.language = "ru"
@@ -158,7 +160,33 @@ def test_a_failed_delivery_is_told_in_the_agents_language(settings, client, cust
     ticket = make_ticket(customer)
     services.assign_ticket(ticket=ticket, actor=agent, assignee=agent)
     record_delivery_failure(ticket_id=ticket.pk, to=[customer.email], reason="550 No such user")
-    assert Notification.objects.get(user=agent).text == f"Письмо для {customer.email} по заявке #{ticket.number} не доставлено."
+    with translation.override(agent.language):  # worded when read, in the reader's language
+        assert Notification.objects.get(user=agent).text == f"Письмо для {customer.email} по заявке #{ticket.number} не доставлено."
     client.force_login(agent)
     page = client.get(f"/agent/tickets/{ticket.number}/").content.decode()
     assert f"Письмо для {customer.email} не доставлено: 550 No such user" in page
+
+
+def test_a_notification_written_in_english_is_shown_in_the_readers_language(client, customer, agent, make_ticket):
+    """The worker that writes it speaks English; each agent reads it in their own language."""
+    from tickets.models import Notification
+    from tickets.services import record_delivery_failure
+
+    colleague = AgentFactory(language="en")
+    agent.language = "ru"
+    agent.save()
+    ticket = make_ticket(customer)
+    services.assign_ticket(ticket=ticket, actor=agent, assignee=agent)
+    reply = services.add_message(ticket=ticket, author=colleague, body="Here is your answer")
+    with translation.override("en"):
+        record_delivery_failure(ticket_id=ticket.pk, to=[customer.email], reason="550 No such user",
+                                message_id=reply.pk)
+    note = Notification.objects.get(user=agent)
+    assert (note.kind, note.params) == ("delivery_failed", {"to": customer.email, "number": ticket.number})
+    client.force_login(agent)
+    bell = client.get("/agent/").content.decode()
+    assert f"Письмо для {customer.email} по заявке #{ticket.number} не доставлено." in bell
+    assert "could not be delivered" not in bell
+    client.force_login(colleague)
+    bell = client.get("/agent/").content.decode()
+    assert f"The email to {customer.email} on ticket #{ticket.number} could not be delivered." in bell

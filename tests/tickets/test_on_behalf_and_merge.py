@@ -8,8 +8,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from escalation.models import Group, Tier, Trigger
-from helpdesk.models import Organization, User
+from escalation.models import Trigger
+from helpdesk.models import Group, Organization, Tier, User
 from helpdesk.services import create_customer_by_agent
 from tests.factories import AgentFactory, CustomerFactory
 from tests.fixtures import wait_for_mail as _wait

@@ -75,7 +75,7 @@ def test_customers_have_no_saved_views(client, customer):
 
 
 def test_counts_are_capped_and_stay_in_the_agents_scope(agent_client, agent, customer, make_ticket, settings):
-    from escalation.models import Group, Tier
+    from helpdesk.models import Group, Tier
 
     tier = Tier.objects.create(name="L3", level=3) if not Tier.objects.filter(level=3).exists() else Tier.objects.get(level=3)
     group = Group.objects.create(name="Secret", tier=tier)

@@ -5,7 +5,8 @@ property save answers the panel as stored with the error beside the field."""
 import pytest
 from django.urls import reverse
 
-from escalation.models import Group, Tier, Trigger
+from escalation.models import Trigger
+from helpdesk.models import Group, Tier
 from tests.factories import AgentFactory
 from tickets import services
 from tickets.models import Priority, Ticket

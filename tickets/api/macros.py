@@ -8,7 +8,7 @@ from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from escalation.models import Group
+from helpdesk.models import Group
 
 from .. import selectors, services
 from ..macros import placeholder_help

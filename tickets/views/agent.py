@@ -365,7 +365,7 @@ def bulk(request):
 @agent_required
 @require_POST
 def presence(request):
-    from escalation.services import set_presence
+    from helpdesk.services import set_presence
 
     try:
         profile = set_presence(user=request.user, presence=request.POST.get("presence", ""))
@@ -382,9 +382,7 @@ def presence(request):
 @agent_required
 @require_POST
 def notifications_read(request):
-    from escalation.services import mark_notifications_read
-
-    mark_notifications_read(user=request.user)
+    services.mark_notifications_read(user=request.user)
     nxt = request.POST.get("next") or ""
     return redirect(nxt if nxt.startswith("/agent/") else "agent:queue")
 
