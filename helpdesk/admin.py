@@ -1,13 +1,12 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import lockout, services
 from .forms import AdminLoginForm
-from .models import Group, LoginThrottle, MembershipRequest, Organization, Tier, User
+from .models import LoginThrottle, MembershipRequest, Organization, Tier, User
 
 # /admin/login/ tells a lockout from a wrong password too.
 admin.site.login_form = AdminLoginForm
@@ -108,19 +107,9 @@ class MembershipRequestAdmin(admin.ModelAdmin):
 
 @admin.register(Tier)
 class TierAdmin(admin.ModelAdmin):
+    """L1–L4 are fixed levels: renamed and described, never deleted."""
+
     list_display = ("level", "name", "description")
 
-
-@admin.register(Group)
-class GroupAdmin(admin.ModelAdmin):
-    list_display = ("name", "tier", "lead", "member_count")
-    list_filter = ("tier",)
-    search_fields = ("name",)
-    filter_horizontal = ("members",)
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("tier", "lead").annotate(n_members=Count("members"))
-
-    @admin.display(description=_("members"), ordering="n_members")
-    def member_count(self, obj):
-        return obj.n_members
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -4,14 +4,18 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from helpdesk.models import AgentProfile
+from helpdesk.models import AgentProfile, Group
 
 from .custom_fields import NAME_PATTERN as CUSTOM_NAME
 from .models import Macro, Notification, Tag, Ticket, TicketEvent, TicketType
+from .selectors import unsolved_tickets_in_groups
 
 KIND_LABELS = {"text": _("text"), "number": _("number"), "choice": _("choice"), "date": _("date")}
 
@@ -264,6 +268,31 @@ class AgentProfileForm(forms.ModelForm):
         if known:
             help_text += " " + gettext("In use: %(skills)s.") % {"skills": ", ".join(known[:100])}
         self.fields["skills"].help_text = help_text
+
+
+# Registered here, not in helpdesk: a group that holds unsolved tickets cannot be deleted.
+@admin.register(Group)
+class GroupAdmin(admin.ModelAdmin):
+    list_display = ("name", "tier", "lead", "member_count")
+    list_filter = ("tier",)
+    search_fields = ("name",)
+    filter_horizontal = ("members",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("tier", "lead").annotate(n_members=Count("members"))
+
+    @admin.display(description=_("members"), ordering="n_members")
+    def member_count(self, obj):
+        return obj.n_members
+
+    def get_deleted_objects(self, objs, request):
+        """The unsolved tickets a group still holds protect it, listed with links to move them."""
+        deleted, counts, perms, protected = super().get_deleted_objects(objs, request)
+        for ticket in unsolved_tickets_in_groups(objs)[:50]:
+            link = format_html('<a href="{}">#{} {}</a> ({})', reverse("agent:ticket", args=[ticket.number]),
+                               ticket.number, ticket.subject, ticket.get_status_display())
+            protected.append(format_html("{}: {}", gettext("Unsolved ticket, move it to another group first"), link))
+        return deleted, counts, perms, protected
 
 
 # Registered here, not in helpdesk: the list shows each agent's ticket load.

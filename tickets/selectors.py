@@ -1,13 +1,15 @@
 """Every read that depends on who asks. Views, the API and consumers call these
 and never filter by permission themselves."""
 
+from collections.abc import Iterable
+
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils.translation import gettext
 
 from helpdesk.models import Group
 
-from .models import Notification, Status, Tag, Ticket, TicketEvent, TicketType
+from .models import UNSOLVED_STATUSES, Notification, Status, Tag, Ticket, TicketEvent, TicketType
 
 
 def agent_memberships(user) -> list[tuple[int, int]]:
@@ -399,3 +401,8 @@ def saved_view_counts(user, views, cap=999):
 def recent_notifications(user, limit: int = 8) -> list[Notification]:
     """The user's latest notifications, newest first, with their tickets."""
     return list(Notification.objects.filter(user=user).select_related("ticket").order_by("-id")[:limit])
+
+
+def unsolved_tickets_in_groups(groups: Iterable[Group]) -> QuerySet[Ticket]:
+    """The unsolved tickets routed to any of `groups`, oldest first (what stops a group's deletion)."""
+    return Ticket.objects.filter(group__in=groups, status__in=UNSOLVED_STATUSES).order_by("number")

@@ -18,10 +18,11 @@ from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from helpdesk import rows
 from helpdesk.html import sanitize_html
-from helpdesk.models import Tier
+from helpdesk.models import Group, Tier
 from helpdesk.text import clean_line, strip_format_chars
 
 from . import outbox, search
@@ -1098,3 +1099,26 @@ def delete_saved_view(*, view, owner) -> None:
         raise PermissionDenied
     with transaction.atomic():
         view.delete()
+
+
+class GroupStillInUse(Exception):
+    """A group that still holds unsolved tickets; `count` says how many."""
+
+    def __init__(self, count: int):
+        self.count = count
+        super().__init__(ngettext(
+            "%(count)d unsolved ticket is still in this group: move it to another group first.",
+            "%(count)d unsolved tickets are still in this group: move them to another group first.",
+            count) % {"count": count})
+
+
+def delete_group(*, group: Group) -> None:
+    """Delete a group that holds no unsolved ticket (its solved ones keep no group)."""
+    from .selectors import unsolved_tickets_in_groups
+
+    with transaction.atomic():
+        locked = Group.objects.select_for_update().get(pk=group.pk)
+        count = unsolved_tickets_in_groups([locked]).count()
+        if count:
+            raise GroupStillInUse(count)
+        locked.delete()

@@ -3,7 +3,9 @@ from rest_framework import permissions, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from helpdesk.api.exceptions import InUse
 from helpdesk.models import Group, Tier
+from tickets import services as ticket_services
 from tickets.selectors import get_visible_ticket
 
 from ..engine import dry_run
@@ -20,9 +22,12 @@ class IsHelpdeskAdmin(permissions.BasePermission):
 
 @extend_schema(tags=["configuration"])
 class TierViewSet(viewsets.ModelViewSet):
+    """L1–L4 are fixed levels: renamed and described, never deleted (DELETE is 405)."""
+
     queryset = Tier.objects.all()
     serializer_class = TierSerializer
     permission_classes = [IsHelpdeskAdmin]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
 
 @extend_schema(tags=["configuration"])
@@ -30,6 +35,12 @@ class GroupViewSet(viewsets.ModelViewSet):
     queryset = Group.objects.select_related("tier", "lead").prefetch_related("members")
     serializer_class = GroupSerializer
     permission_classes = [IsHelpdeskAdmin]
+
+    def perform_destroy(self, instance):
+        try:
+            ticket_services.delete_group(group=instance)
+        except ticket_services.GroupStillInUse as exc:
+            raise InUse(detail=str(exc)) from exc
 
 
 @extend_schema(tags=["configuration"])
