@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils.translation import gettext
 
+from .events import BATCH, CHANNEL, FOLLOW_UP, FOLLOW_UP_OF, MESSAGE_ID, TRIGGER_NAME
 from .models import Status, Tag, Ticket, TicketEvent, TicketType
 
 
@@ -95,11 +96,11 @@ def visible_events(user, ticket):
 # `data` and whether the old and new values are shown. Anything else (the
 # trigger, its explanation, strategy, chain, batch) stays with the agents.
 _PUBLIC_EVENT = {
-    TicketEvent.Kind.CREATED: ({"channel", "follow_up_of"}, False),
+    TicketEvent.Kind.CREATED: ({CHANNEL, FOLLOW_UP_OF}, False),
     TicketEvent.Kind.STATUS: (set(), True),
     TicketEvent.Kind.REOPENED: (set(), False),
-    TicketEvent.Kind.MESSAGE: ({"message_id"}, False),
-    TicketEvent.Kind.FOLLOW_UP: ({"follow_up"}, False),
+    TicketEvent.Kind.MESSAGE: ({MESSAGE_ID}, False),
+    TicketEvent.Kind.FOLLOW_UP: ({FOLLOW_UP}, False),
     **{kind: (set(), True) for kind in _ROUTING_KINDS},
 }
 
@@ -205,7 +206,7 @@ def _grouped(events):
     others are in the lead's `rest`."""
     lines, by_batch = [], {}
     for event in events:
-        batch = (event.data or {}).get("batch")
+        batch = (event.data or {}).get(BATCH)
         key = (batch, event.actor_id)
         if batch is None or event.kind in _OWN_LINE:
             lines.append([event])
@@ -257,9 +258,9 @@ def explain_lost_ticket(user, *, number) -> dict | None:
     # newest, in which the agent saw the ticket is the one before the move.
     i = 0
     while i < len(events):
-        batch_id = (events[i].data or {}).get("batch")
+        batch_id = (events[i].data or {}).get(BATCH)
         batch = [events[i]]
-        while i + len(batch) < len(events) and batch_id and (events[i + len(batch)].data or {}).get("batch") == batch_id:
+        while i + len(batch) < len(events) and batch_id and (events[i + len(batch)].data or {}).get(BATCH) == batch_id:
             batch.append(events[i + len(batch)])
         i += len(batch)
         before = dict(state)
@@ -275,7 +276,7 @@ def explain_lost_ticket(user, *, number) -> dict | None:
                 "unassigned": "assignee" in new and before["assignee"] == user.pk,
                 "by_you": lead.actor_id == user.pk,
                 "actor": lead.actor.display_name if lead.actor_id and lead.actor else "",
-                "trigger": (lead.data or {}).get("trigger_name", ""),
+                "trigger": (lead.data or {}).get(TRIGGER_NAME, ""),
                 "at": lead.created_at,
             }
         state = before
