@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_triggers  # noqa: E402
 
-TIMES, CALLS = collections.Counter(), collections.Counter()
+TIMES: collections.Counter[str] = collections.Counter()
+CALLS: collections.Counter[str] = collections.Counter()
 
 
 def timed(owner, name, label=None):

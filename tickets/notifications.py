@@ -21,7 +21,7 @@ def notify_requester(events):
         _notify(event)
 
 
-notify_requester.writes = False
+notify_requester.writes = False  # type: ignore[attr-defined]
 
 
 def _notify(event):
