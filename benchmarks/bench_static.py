@@ -70,7 +70,7 @@ def measure(base: str, user: str, password: str) -> dict:
         cookies = login.cookies()
         login.close()
         context = browser.new_context()
-        context.add_cookies(cookies)
+        context.add_cookies(cookies)  # type: ignore[arg-type]  # the cookies as read, given back
         page = context.new_page()
         responses = []
         page.on("requestfinished", lambda request: responses.append(request))
@@ -111,4 +111,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main())  # type: ignore[func-returns-value]

@@ -11,6 +11,7 @@ driver's round trip).
 
 import argparse
 import collections
+import dataclasses
 import functools
 import os
 import re
@@ -22,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_triggers  # noqa: E402
 
-TIMES, CALLS = collections.Counter(), collections.Counter()
+TIMES: collections.Counter[str] = collections.Counter()
+CALLS: collections.Counter[str] = collections.Counter()
 
 
 def timed(owner, name, label=None):
@@ -63,10 +65,11 @@ def main():
                          (engine._PassState, ["__init__", "lock_ticket", "load_fired"])):
         for name in names:
             timed(owner, name, f"{owner.__name__.rsplit('.', 1)[-1]}.{name}")
-    handlers = tasks._handlers()
-    for handler in handlers:
-        timed(sys.modules[handler.__module__], handler.__name__, f"handler {handler.__name__}")
-    tasks._handlers = lambda: [getattr(sys.modules[h.__module__], h.__name__) for h in handlers]
+    subscribed = tasks._handlers()
+    for s in subscribed:
+        timed(sys.modules[s.handler.__module__], s.handler.__name__, f"handler {s.handler.__name__}")
+    tasks._handlers = lambda: [dataclasses.replace(s, handler=getattr(sys.modules[s.handler.__module__],
+                                                                      s.handler.__name__)) for s in subscribed]
 
     bench_triggers.install_triggers()
     TicketEvent.objects.filter(processed_at__isnull=True).update(processed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ"))

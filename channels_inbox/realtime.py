@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 import time
+from typing import Any
 
 from channels.layers import get_channel_layer
 from django.db import transaction
@@ -110,7 +111,7 @@ def _sender_loop():
 # sends to the agents' group: each costs the worker ~0.3 ms of CPU in the
 # channel layer, about 3 % of a routed ticket.
 PUSH_INTERVAL = 0.1
-_waiting = {}  # group -> the latest payload not sent yet (its send is scheduled)
+_waiting: dict[str, Any] = {}  # group -> the latest payload not sent yet (its send is scheduled)
 _sent_at = {}  # group -> when its last push left (monotonic)
 _state_lock = threading.Lock()
 
@@ -188,7 +189,7 @@ def broadcast_ticket_event(events):
     transaction.on_commit(push)
 
 
-broadcast_ticket_event.writes = False
+broadcast_ticket_event.writes = False  # type: ignore[attr-defined]
 
 
 def membership_changed(user_ids) -> None:

@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class EscalationConfig(AppConfig):
     name = "escalation"
     verbose_name = _("Tiers and escalation")
+
+    def ready(self) -> None:
+        from tickets import receivers
+
+        from .engine import run_triggers
+
+        # First of the outbox's handlers: the mail and the pushes see what the triggers changed.
+        receivers.subscribe(run_triggers, order=10)

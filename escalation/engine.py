@@ -9,6 +9,7 @@ from django.db import connection
 from helpdesk import rows
 from helpdesk.models import SYSTEM_USERNAME
 from tickets import outbox
+from tickets.events import BATCH, CHAIN, MESSAGE_ID, Cause
 from tickets.models import Ticket, TicketEvent
 from tickets.services import EventContext, clean_tag, lock_ticket
 
@@ -56,7 +57,7 @@ def _evaluations(events):
         if kind != "ticket_updated":
             out.append((event, kind, None))
             continue
-        batch = event.data.get("batch") or f"event-{event.id}"
+        batch = event.data.get(BATCH) or f"event-{event.id}"
         if batch not in batches:
             batches[batch] = []
             out.append((event, kind, batches[batch]))
@@ -65,7 +66,7 @@ def _evaluations(events):
 
 
 def _chain(event):
-    return event.data.get("chain") or event.data.get("batch") or str(event.id)
+    return event.data.get(CHAIN) or event.data.get(BATCH) or str(event.id)
 
 
 # Per process, shared by a worker's threads (Celery's threads pool): each
@@ -160,7 +161,7 @@ class _PassState:
                 self.fired[chain].add(trigger_id)
 
     def facts(self, event, changes):
-        message_id = event.data.get("message_id")
+        message_id = event.data.get(MESSAGE_ID)
         if message_id and message_id not in self.messages:
             self.latest_body = None  # a message this pass has not read is now the latest
         facts = Facts(ticket=self.ticket, event=event, changes=changes, tag_names=self.tags,
@@ -245,10 +246,10 @@ def _evaluate_event(event, triggers, changes, state, firings):
             continue
         fired.add(trigger.id)
         state.remember(facts)
-        ctx = EventContext(cause=event, data={
-            "trigger": trigger.id, "trigger_name": trigger.name, "chain": chain,
-            "explanation": "; ".join(_describe(c) for c in explanation),
-        })
+        ctx = EventContext(cause=event, data=Cause(
+            trigger=trigger.id, trigger_name=trigger.name, chain=chain,
+            explanation="; ".join(_describe(c) for c in explanation),
+        ))
         state.actor = state.actor or _system_actor(state.system_id)
         ticket = state.ticket
         done, errors = [], []

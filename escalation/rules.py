@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from helpdesk import rows
+from tickets.events import MESSAGE_ID
 from tickets.models import Channel, Priority, Status, TicketEvent
 
 REGEX_MAX_LENGTH = 200
@@ -293,7 +294,7 @@ class Facts:
 
     @cached_property
     def message(self):
-        message_id = (getattr(self.event, "data", None) or {}).get("message_id")
+        message_id = (getattr(self.event, "data", None) or {}).get(MESSAGE_ID)
         if not message_id:
             return None
         from tickets.models import Message

@@ -15,6 +15,7 @@ import re
 import socket
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import certifi
@@ -144,7 +145,7 @@ def _literal_address(host: str):
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
     except (socket.gaierror, UnicodeError, ValueError):
         return None
-    return ipaddress.ip_address(infos[0][4][0].split("%")[0])
+    return ipaddress.ip_address(str(infos[0][4][0]).split("%")[0])
 
 
 def validate_url(url: str) -> str:
@@ -179,11 +180,11 @@ def resolve(target: Target) -> list[str]:
     for _family, _type, _proto, _name, sockaddr in infos:
         # Every answer is checked, not only the one used: a name that resolves
         # to a public and a private address is refused.
-        reason = address_refusal(sockaddr[0].split("%")[0], host_allowed=host_allowed)
+        reason = address_refusal(str(sockaddr[0]).split("%")[0], host_allowed=host_allowed)
         if reason:
             raise WebhookRefused(reason)
-        if sockaddr[0] not in addresses:
-            addresses.append(sockaddr[0])
+        if str(sockaddr[0]) not in addresses:
+            addresses.append(str(sockaddr[0]))
     return addresses
 
 
@@ -244,8 +245,9 @@ def post(url: str, secret: str, payload: dict, *, attempt: int = 1) -> Delivery:
     for address in addresses:
         # Connect to the checked address itself; the name goes in Host and,
         # for HTTPS, in SNI and the certificate check.
-        options = {"timeout": urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT), "retries": False,
+        options: dict[str, Any] = {"timeout": urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT), "retries": False,
                    "maxsize": 1}
+        pool: urllib3.HTTPConnectionPool
         if target.scheme == "https":
             pool = urllib3.HTTPSConnectionPool(address, target.port, server_hostname=target.host,
                                                assert_hostname=target.host, cert_reqs="CERT_REQUIRED",

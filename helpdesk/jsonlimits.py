@@ -3,6 +3,8 @@
 just under Python's limit would fail later, when stored or rendered."""
 
 import json
+from collections.abc import Iterable
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -26,6 +28,7 @@ def check_depth(value, limit: int = MAX_JSON_DEPTH):
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, list):

@@ -14,6 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.utils.functional import Promise
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def _mo_catalog(lang: str, domain: str) -> dict | None:
         mo = Path(base) / lang / "LC_MESSAGES" / f"{domain}.mo"
         if mo.exists():
             with mo.open("rb") as fh:
-                return gettext.GNUTranslations(fh)._catalog
+                return gettext.GNUTranslations(fh)._catalog  # type: ignore[attr-defined]
     return None
 
 
@@ -123,10 +124,10 @@ def is_complete(code: str | None) -> bool:
 
 def usable_language(code: str | None) -> str:
     """The language to speak to someone who prefers `code`: it, or the default when incomplete."""
-    return code if is_complete(code) else settings.LANGUAGE_CODE
+    return code if code and is_complete(code) else settings.LANGUAGE_CODE
 
 
-def offered_languages() -> list[tuple[str, str]]:
+def offered_languages() -> list[tuple[str, str | Promise]]:
     """LANGUAGES, limited to the complete ones, in their settings order."""
     complete = complete_language_codes()
     return [(code, name) for code, name in settings.LANGUAGES if code in complete]

@@ -1,6 +1,8 @@
 """Accounts: the custom User (role customer / agent / admin), Organization,
 and the teams (helpdesk.teams: tiers, groups, agent profiles)."""
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
@@ -72,7 +74,7 @@ class User(AbstractUser):
     # only a proven address may join an organization by its domain.
     email_verified_at = models.DateTimeField(_("email confirmed"), null=True, blank=True)
 
-    objects = HelpdeskUserManager()
+    objects = HelpdeskUserManager()  # type: ignore[misc]  # the stubs declare it a ClassVar
 
     class Meta:
         verbose_name = _("user")
@@ -84,7 +86,7 @@ class User(AbstractUser):
             ),
         ]
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # Role is the single source of truth for Django's staff flags: only
         # admins reach /admin/, and there they may configure everything.
         self.is_staff = self.is_superuser = self.role == self.Role.ADMIN
@@ -95,26 +97,26 @@ class User(AbstractUser):
         super().save(*args, **kwargs)
 
     @property
-    def is_customer(self):
+    def is_customer(self) -> bool:
         return self.role == self.Role.CUSTOMER
 
     @property
-    def is_agent(self):
+    def is_agent(self) -> bool:
         """Agents and admins both work tickets."""
         return self.role in (self.Role.AGENT, self.Role.ADMIN)
 
     @property
-    def is_helpdesk_admin(self):
+    def is_helpdesk_admin(self) -> bool:
         return self.role == self.Role.ADMIN
 
     @property
-    def display_name(self):
+    def display_name(self) -> str:
         if self.username == SYSTEM_USERNAME and not self.is_active and not self.email:
             return gettext("Automation")  # the triggers' account, in the reader's language
         return self.get_full_name() or self.email or self.username
 
     @property
-    def public_name(self):
+    def public_name(self) -> str:
         """The name customers see: an agent's full name or "Support team", never
         an agent's email or username (nor the triggers' account)."""
         if self.is_agent:
@@ -126,7 +128,7 @@ class User(AbstractUser):
         return self.display_name
 
     @property
-    def awaits_email_confirmation(self):
+    def awaits_email_confirmation(self) -> bool:
         """A self sign-up that has not proven its address yet (inactive until then)."""
         return not self.is_active and self.email_verified_at is None and self.role == self.Role.CUSTOMER
 

@@ -2,13 +2,16 @@
 itself. Lists count up to a cap (an index-only COUNT over a LIMIT subquery) and
 say "1,000+" beyond it."""
 
+from typing import Any
+
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 COUNT_CAP = 1_000
 
 
-def capped_count(queryset, cap=COUNT_CAP):
+def capped_count(queryset: QuerySet[Any], cap: int = COUNT_CAP) -> int:
     """min(count, cap + 1): cap + 1 means "more than cap"."""
     return queryset.order_by().values("pk")[: cap + 1].count()
 

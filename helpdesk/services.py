@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -24,11 +25,11 @@ from .ratelimit import over_limit
 logger = logging.getLogger(__name__)
 
 
-def _username_for(email):
+def _username_for(email: str) -> str:
     """The login is the email; the username mirrors it, shortened with a hash
     when an address (up to 254 characters) exceeds the 150 a username holds."""
     username = email.lower()
-    limit = get_user_model()._meta.get_field("username").max_length
+    limit = User._meta.get_field("username").max_length or 150
     if len(username) > limit:
         digest = hashlib.sha256(username.encode()).hexdigest()[:16]
         username = f"{username[:limit - 17]}~{digest}"
@@ -64,14 +65,14 @@ def sign_up_customer(*, email: str, password: str, first_name: str = "", last_na
     return None
 
 
-def send_email_confirmation(*, user) -> None:
+def send_email_confirmation(*, user: User) -> None:
     """(Again) mail the link that confirms a pending sign-up's address."""
     if user.awaits_email_confirmation:
         _send_to_address(user, "account_confirm", {"confirm_url": _link(
             "confirm_email", user, email_confirmation_token.make_token(user))})
 
 
-def confirm_email(*, user) -> "User":
+def confirm_email(*, user: User) -> User:
     """The owner followed the confirmation link (or a password-reset link): the
     account becomes active, and joins an organization by domain if one allows it."""
     with transaction.atomic():
@@ -82,7 +83,7 @@ def confirm_email(*, user) -> "User":
     return user
 
 
-def _join_by_domain(user) -> None:
+def _join_by_domain(user: User) -> None:
     """Only a confirmed address, and only where an admin chose auto-join or approval."""
     if user.organization_id or user.email_verified_at is None or "@" not in user.email:
         return
@@ -100,7 +101,8 @@ def _join_by_domain(user) -> None:
                                                 status=MembershipRequest.Status.PENDING)
 
 
-def decide_membership_request(*, membership_request, actor, approve: bool) -> MembershipRequest:
+def decide_membership_request(*, membership_request: MembershipRequest, actor: User,
+                              approve: bool) -> MembershipRequest:
     """An admin approves (the user joins) or rejects a pending request; the row records who and when."""
     with transaction.atomic():
         req = MembershipRequest.objects.select_for_update().select_related("user").get(pk=membership_request.pk)
@@ -115,7 +117,7 @@ def decide_membership_request(*, membership_request, actor, approve: bool) -> Me
     return req
 
 
-def set_password_after_reset(*, user, password: str) -> "User":
+def set_password_after_reset(*, user: User, password: str) -> User:
     """A password-reset link proves the address too: a pending sign-up is confirmed by it."""
     with transaction.atomic():
         user.set_password(password)
@@ -125,20 +127,20 @@ def set_password_after_reset(*, user, password: str) -> "User":
     return user
 
 
-def send_password_reset(*, user) -> None:
+def send_password_reset(*, user: User) -> None:
     _send_to_address(user, "password_reset", {"reset_url": password_reset_url(user)})
 
 
-def password_reset_url(user) -> str:
+def password_reset_url(user: User) -> str:
     return _link("password_reset_confirm", user, default_token_generator.make_token(user))
 
 
-def _link(view_name: str, user, token: str) -> str:
+def _link(view_name: str, user: User, token: str) -> str:
     path = reverse(view_name, kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": token})
     return f"{settings.HELPDESK_BASE_URL}{path}"
 
 
-def _send_to_address(user, template: str, context: dict) -> None:
+def _send_to_address(user: User, template: str, context: dict[str, Any]) -> None:
     """Account mail, at most HELPDESK_ACCOUNT_MAIL_PER_ADDRESS_RATE to one address
     (whoever asks for it: sign-up, reset and resend forms are public)."""
     if over_limit("account-mail", user.email, settings.HELPDESK_ACCOUNT_MAIL_PER_ADDRESS_RATE):
@@ -147,7 +149,7 @@ def _send_to_address(user, template: str, context: dict) -> None:
     queue_account_email(user=user, template=template, context=context)
 
 
-def set_preferences(*, user, language=None, timezone=None):
+def set_preferences(*, user: User, language: str | None = None, timezone: str | None = None) -> User:
     fields = []
     if language is not None and language != user.language:
         user.language = language
@@ -160,7 +162,8 @@ def set_preferences(*, user, language=None, timezone=None):
     return user
 
 
-def create_customer_by_agent(*, actor, email, name="", organization=None, language="") -> tuple:
+def create_customer_by_agent(*, actor: User | None, email: str, name: str = "", organization: Organization | None = None,
+                             language: str = "") -> tuple[User, bool]:
     """An agent records a customer (a call, a walk-in): no password (they set
     one through password reset), no sign-up mail, the address not verified by
     its owner. An existing account with this email is returned instead.
@@ -172,12 +175,12 @@ def create_customer_by_agent(*, actor, email, name="", organization=None, langua
         raise PermissionDenied(_("Only agents can add customers."))
     email = (email or "").strip()
     name = " ".join(str(name or "").split())
-    errors = {}
+    errors: dict[str, list[str]] = {}
     try:
         validate_email(email)
     except ValidationError:
         errors["email"] = [_("Enter a valid email address.")]
-    if len(email) > User._meta.get_field("email").max_length:
+    if len(email) > (User._meta.get_field("email").max_length or 254):
         errors["email"] = [_("This email address is too long.")]
     if len(name) > 150:
         errors["name"] = [_("Keep the name under 150 characters.")]
@@ -204,10 +207,10 @@ def create_customer_by_agent(*, actor, email, name="", organization=None, langua
             user.save()
     except IntegrityError:
         # Created meanwhile (another agent, the same address): use that account.
-        user = User.objects.filter(email__iexact=email, role=User.Role.CUSTOMER, is_active=True).first()
-        if user is None:
+        found = User.objects.filter(email__iexact=email, role=User.Role.CUSTOMER, is_active=True).first()
+        if found is None:
             raise ValidationError({"email": [_("An account with this email already exists.")]}) from None
-        return user, False
+        return found, False
     return user, True
 
 

@@ -48,7 +48,7 @@ def main() -> int:
         f"--output-file={OUT / 'fonts/tabler-icons-subset.woff2'}",
     ])
     # The same @font-face and .ti rule as Tabler's CSS, the used icons' rules only.
-    base = re.search(r"\.ti\{[^}]*\}", css).group(0)
+    base = re.search(r"\.ti\{[^}]*\}", css).group(0)  # type: ignore[union-attr]  # Tabler's CSS has it
     rules = "".join(f'.ti-{n}:before{{content:"\\{codepoints[n]}"}}' for n in names)
     (OUT / "tabler-icons-subset.css").write_text(
         "/* Tabler Icons (MIT), subset to the icons this project uses by scripts/subset_icons.py */\n"

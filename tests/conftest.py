@@ -111,5 +111,17 @@ def _isolated_cache(settings):
     yield
 
 
+@pytest.fixture
+def event_handlers():
+    """Call with handlers (or tickets.receivers.Subscription objects) to have
+    the outbox run only those, in that order, until the test ends."""
+    from contextlib import ExitStack
+
+    from tickets import receivers
+
+    with ExitStack() as stack:
+        yield lambda *handlers: stack.enter_context(receivers.override(*handlers))
+
+
 from tests.factories import *  # noqa: E402,F401,F403  (fixtures below use them)
 from tests.fixtures import *  # noqa: E402,F401,F403

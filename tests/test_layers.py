@@ -20,13 +20,6 @@ WIRING = {
     "helpdesk/celery.py", "helpdesk/management/commands/seed_demo.py",
 }
 
-# TEMPORARY: tickets/tasks.py's handler list names its consumers; the outbox
-# subscriptions (another part of issue 14) replace it. Remove at that merge.
-ALLOWED = {
-    ("tickets/tasks.py", "escalation.engine.run_triggers"),
-    ("tickets/tasks.py", "channels_inbox.realtime.broadcast_ticket_event"),
-}
-
 _DOTTED = re.compile(r"^(" + "|".join(STACK) + r")(\.[A-Za-z_]\w*)+$")
 
 
@@ -67,7 +60,7 @@ def upward_references(relative: str) -> list[str]:
     bad = []
     for line, name in sorted(references(relative)):
         app = name.split(".")[0]
-        if app in LEVEL and LEVEL[app] > own and (relative, name) not in ALLOWED:
+        if app in LEVEL and LEVEL[app] > own:
             bad.append(f"{relative}:{line} uses {name}")
     return bad
 

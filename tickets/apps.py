@@ -6,5 +6,10 @@ class TicketsConfig(AppConfig):
     name = "tickets"
     verbose_name = _("Tickets")
 
-    def ready(self):
-        from . import signals  # noqa: F401  (registers the receivers)
+    def ready(self) -> None:
+        from . import receivers, signals  # noqa: F401  (signals registers the receivers)
+        from .models import TicketEvent
+        from .notifications import notify_requester
+
+        # After the trigger engine's changes, before the live pushes.
+        receivers.subscribe(notify_requester, kinds={TicketEvent.Kind.MESSAGE}, order=20, writes=False)

@@ -1,6 +1,8 @@
 """One FilterSet for the agent queue and GET /api/v1/tickets/: the same filters
 in both places."""
 
+from typing import Any
+
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
@@ -122,9 +124,9 @@ class TicketFilter(django_filters.FilterSet):
 
     class Meta:
         model = Ticket
-        fields = []
+        fields: list[str] = []
 
-    def __init__(self, *args, user=None, **kwargs):
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         """`user` stands for `request.user` where there is no request (counts)."""
         super().__init__(*args, **kwargs)
         self.user = user if user is not None else getattr(self.request, "user", None)

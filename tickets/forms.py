@@ -30,6 +30,7 @@ def custom_form_field(definition) -> forms.Field:
     panel). Not required and not converted here: custom_fields.check_values()
     validates every channel's values the same way."""
     kind = definition["kind"]
+    field: forms.Field
     if kind == "choice":
         field = forms.ChoiceField(choices=[("", "—")] + [(c, c) for c in definition["choices"]])
     elif kind == "date":

@@ -10,6 +10,7 @@ from django.utils import translation
 
 from helpdesk.locales import usable_language
 
+from .events import AUTHOR_ROLE, BY_REQUESTER, INTERNAL, MESSAGE_ID
 from .mail import queue_email
 from .models import Message, TicketEvent
 
@@ -20,15 +21,15 @@ def notify_requester(events):
         _notify(event)
 
 
-notify_requester.writes = False
+notify_requester.writes = False  # type: ignore[attr-defined]
 
 
 def _notify(event):
-    if event.kind != TicketEvent.Kind.MESSAGE or event.data.get("internal", True):
+    if event.kind != TicketEvent.Kind.MESSAGE or event.data.get(INTERNAL, True):
         return
-    if event.data.get("by_requester") or event.data.get("author_role") == "customer":
+    if event.data.get(BY_REQUESTER) or event.data.get(AUTHOR_ROLE) == "customer":
         return
-    message = Message.objects.select_related("ticket__requester", "author").filter(pk=event.data.get("message_id")).first()
+    message = Message.objects.select_related("ticket__requester", "author").filter(pk=event.data.get(MESSAGE_ID)).first()
     if message is None or message.internal:
         return
     ticket = message.ticket

@@ -3,10 +3,15 @@ transaction by tickets.tasks.process_events, round after round, while the
 handlers' own changes produce new events for the same ticket."""
 
 import contextvars
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+
+if TYPE_CHECKING:
+    from .models import Ticket, TicketEvent
 
 
 @dataclass
@@ -14,13 +19,13 @@ class OutboxPass:
     ticket_id: int
     # The ticket as the claim read it, row-locked for the whole pass; None
     # once a handler failed (its rolled-back writes may have moved on from it).
-    ticket: object = None
+    ticket: "Ticket | None" = None
     # Events the handlers wrote for the ticket in this round (tickets.services),
     # as written: the next round's batch, with no read.
-    written: list = field(default_factory=list)
+    written: "list[TicketEvent]" = field(default_factory=list)
     # Per-handler scratch space that lives for the pass, e.g. the trigger
     # engine keeps the locked ticket and the loaded triggers between rounds.
-    state: dict = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
     # With savepoints around each handler and action, so that a failure is
     # undone alone and the rest goes on. A pass first runs without them (two
     # statements each, several per ticket, for failures that rarely happen);
@@ -32,7 +37,7 @@ class OutboxPass:
 
 
     @contextmanager
-    def attempt(self, what):
+    def attempt(self, what: str) -> Iterator[None]:
         """Run a handler or an action (`what` names it). In a careful pass,
         under its own savepoint: a failure is undone alone, with the events
         it wrote and its change of the ticket's row forgotten, and raised for
@@ -57,9 +62,9 @@ class Replay(BaseException):
     every `except Exception` that records a failure and goes on."""
 
 
-current_pass = contextvars.ContextVar("outbox_pass", default=None)
+current_pass: contextvars.ContextVar[OutboxPass | None] = contextvars.ContextVar("outbox_pass", default=None)
 
 
-def current():
+def current() -> OutboxPass | None:
     """The pass running in this context, or None (a web request, a test)."""
     return current_pass.get()

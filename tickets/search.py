@@ -116,4 +116,4 @@ def rank(value: str):
     for cfg in QUERY_CONFIGS:
         q = SearchQuery(value, config=cfg, search_type="websearch")
         query = q if query is None else query | q
-    return SearchRank(F("search_vector"), query)
+    return SearchRank(F("search_vector"), query)  # type: ignore[arg-type]  # QUERY_CONFIGS is never empty

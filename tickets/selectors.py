@@ -2,23 +2,37 @@
 and never filter by permission themselves."""
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils.translation import gettext
 
-from helpdesk.models import Group
+from helpdesk.models import Group, User
 
-from .models import UNSOLVED_STATUSES, Notification, Status, Tag, Ticket, TicketEvent, TicketType
+from .events import BATCH, CHANNEL, FOLLOW_UP, FOLLOW_UP_OF, MESSAGE_ID, TRIGGER_NAME
+from .models import UNSOLVED_STATUSES, Attachment, Message, Notification, Status, Tag, Ticket, TicketEvent, TicketType
+
+if TYPE_CHECKING:
+    from .models import Macro, SavedView
+
+# Who asks: a request's user (maybe anonymous), or nobody (a script).
+Viewer: TypeAlias = User | AnonymousUser | None
 
 
-def agent_memberships(user) -> list[tuple[int, int]]:
+def _signed_in(user: Viewer) -> TypeGuard[User]:
+    """An authenticated, active account."""
+    return user is not None and user.is_authenticated and user.is_active
+
+
+def agent_memberships(user: User) -> list[tuple[int, int]]:
     """(group id, tier id) of every group the agent belongs to: what agent_scope
     and the live pushes' groups are built from."""
     return list(Group.objects.filter(members=user).values_list("id", "tier_id"))
 
 
-def agent_scope(user):
+def agent_scope(user: User) -> Q:
     """Agents see tickets in the tiers and groups they belong to, tickets
     assigned to them, and tickets not yet routed anywhere (to triage). The
     memberships are read first so the ticket query gets plain id lists the
@@ -30,17 +44,17 @@ def agent_scope(user):
     return scope
 
 
-def visible_tickets(user):
+def visible_tickets(user: Viewer) -> QuerySet[Ticket]:
     """Customers: their own tickets, plus their organization's when it shares.
     Agents: their tiers and groups (agent_scope). Admins: all tickets."""
-    if user is None or not user.is_authenticated or not user.is_active:
+    if not _signed_in(user):
         return Ticket.objects.none()
     if user.is_helpdesk_admin:
         return Ticket.objects.all()
     if user.is_agent:
         return Ticket.objects.filter(agent_scope(user))
     own = Q(requester=user)
-    if user.organization_id and user.organization.shares_tickets:
+    if user.organization_id and user.organization and user.organization.shares_tickets:
         own |= Q(organization_id=user.organization_id)
     return Ticket.objects.filter(own)
 
@@ -50,7 +64,7 @@ SEARCH_FIELDS = ("search_vector", "internal_search_vector")
 LIST_RELATED = ("requester", "organization", "type", "assignee", "tier", "group")
 
 
-def ticket_list(user):
+def ticket_list(user: Viewer) -> QuerySet[Ticket]:
     """visible_tickets with what a list row shows, in a constant number of queries."""
     return (
         visible_tickets(user)
@@ -60,14 +74,16 @@ def ticket_list(user):
     )
 
 
-def get_visible_ticket(user, *, number=None, pk=None, for_update=False):
+def get_visible_ticket(user: Viewer, *, number: int | str | None = None, pk: int | str | None = None,
+                       for_update: bool = False) -> Ticket:
     """The ticket if this user may see it, else Ticket.DoesNotExist (callers
     answer 404 either way: existence is not leaked)."""
     qs = ticket_list(user)
-    return qs.get(number=number) if number is not None else qs.get(pk=pk)
+    # pk=None finds nothing: DoesNotExist, as for any other unknown ticket.
+    return qs.get(number=number) if number is not None else qs.get(pk=pk)  # type: ignore[misc]
 
 
-def visible_messages(user, ticket):
+def visible_messages(user: User, ticket: Ticket) -> QuerySet[Message]:
     qs = ticket.messages.select_related("author").prefetch_related("attachments")
     if not user.is_agent:
         qs = qs.filter(internal=False)
@@ -80,10 +96,10 @@ _ROUTING_KINDS = (TicketEvent.Kind.ASSIGNEE, TicketEvent.Kind.TIER, TicketEvent.
 
 def customers_see_routing() -> bool:
     """The admin's choice: may customers see tier, group and the assignee's email?"""
-    return settings.HELPDESK_CUSTOMERS_SEE_ROUTING
+    return bool(settings.HELPDESK_CUSTOMERS_SEE_ROUTING)
 
 
-def visible_events(user, ticket):
+def visible_events(user: User, ticket: Ticket) -> QuerySet[TicketEvent]:
     qs = ticket.events.select_related("actor")
     if not user.is_agent:
         public = Q(internal=False)
@@ -96,17 +112,17 @@ def visible_events(user, ticket):
 # What a customer may read of an event, in their terms: per kind, the keys of
 # `data` and whether the old and new values are shown. Anything else (the
 # trigger, its explanation, strategy, chain, batch) stays with the agents.
-_PUBLIC_EVENT = {
-    TicketEvent.Kind.CREATED: ({"channel", "follow_up_of"}, False),
+_PUBLIC_EVENT: dict[str, tuple[set[str], bool]] = {
+    TicketEvent.Kind.CREATED: ({CHANNEL, FOLLOW_UP_OF}, False),
     TicketEvent.Kind.STATUS: (set(), True),
     TicketEvent.Kind.REOPENED: (set(), False),
-    TicketEvent.Kind.MESSAGE: ({"message_id"}, False),
-    TicketEvent.Kind.FOLLOW_UP: ({"follow_up"}, False),
+    TicketEvent.Kind.MESSAGE: ({MESSAGE_ID}, False),
+    TicketEvent.Kind.FOLLOW_UP: ({FOLLOW_UP}, False),
     **{kind: (set(), True) for kind in _ROUTING_KINDS},
 }
 
 
-def public_actor_name(actor) -> str:
+def public_actor_name(actor: User | None) -> str:
     """Who did it, as a customer is told: staff and automation are "Support
     team" (no agent's email, no trigger), a customer is their name."""
     if actor is None or actor.is_agent:
@@ -114,10 +130,10 @@ def public_actor_name(actor) -> str:
     return actor.public_name
 
 
-def public_event(event) -> dict:
+def public_event(event: TicketEvent) -> dict[str, Any]:
     """An event as a customer sees it: only allow-listed facts."""
     keys, values = _PUBLIC_EVENT.get(event.kind, (set(), False))
-    data = event.data or {}
+    data: dict[str, Any] = event.data or {}
     return {
         "id": event.id,
         "kind": event.kind,
@@ -131,15 +147,13 @@ def public_event(event) -> dict:
     }
 
 
-def _public_value(value):
+def _public_value(value: Any) -> Any:
     # Routing values are {"id", "name"}: the name only (an agent's may be their email,
     # which the admin allowed by turning routing on).
     return value.get("name") if isinstance(value, dict) else value
 
 
-def visible_attachment(user, attachment_id):
-    from .models import Attachment
-
+def visible_attachment(user: User, attachment_id: int | str) -> Attachment:
     tickets = visible_tickets(user)
     qs = Attachment.objects.select_related("message").filter(pk=attachment_id, message__ticket__in=tickets)
     if not user.is_agent:
@@ -147,20 +161,17 @@ def visible_attachment(user, attachment_id):
     return qs.get()
 
 
-def active_ticket_types():
+def active_ticket_types() -> QuerySet[TicketType]:
     return TicketType.objects.filter(active=True)
 
 
-def assignable_agents():
-    from django.contrib.auth import get_user_model
-
-    User = get_user_model()
+def assignable_agents() -> QuerySet[User]:
     return User.objects.filter(role__in=[User.Role.AGENT, User.Role.ADMIN], is_active=True).order_by(
         "first_name", "last_name", "username"
     )
 
 
-def requester_other_tickets(user, ticket, limit=5):
+def requester_other_tickets(user: Viewer, ticket: Ticket, limit: int = 5) -> QuerySet[Ticket]:
     return (
         visible_tickets(user)
         .filter(requester_id=ticket.requester_id)
@@ -170,7 +181,7 @@ def requester_other_tickets(user, ticket, limit=5):
     )
 
 
-def queue_counts(user, cap=999):
+def queue_counts(user: User, cap: int = 999) -> dict[str, int | str]:
     """Counts for the agent sidebar views. Each is a capped, index-backed
     COUNT (`cap + 1` means "more than cap"), so the sidebar stays fast at
     millions of tickets; the view shows "999+"."""
@@ -188,11 +199,12 @@ def queue_counts(user, cap=999):
     return {k: (f"{cap}+" if v > cap else v) for k, v in counts.items()}
 
 
-def timeline(user, ticket):
+def timeline(user: User, ticket: Ticket) -> list[tuple[str, Message | TicketEvent]]:
     """Messages and events merged in time order for the ticket page."""
     messages = list(visible_messages(user, ticket))
     events = [e for e in visible_events(user, ticket) if e.kind != TicketEvent.Kind.MESSAGE]
-    items = [("message", m.created_at, m.id, m) for m in messages] + [("event", e.created_at, e.id, e) for e in _grouped(events)]
+    items: list[tuple[str, Any, int, Message | TicketEvent]] = [("message", m.created_at, m.id, m) for m in messages]
+    items += [("event", e.created_at, e.id, e) for e in _grouped(events)]
     items.sort(key=lambda item: (item[1], 0 if item[0] == "event" else 1, item[2]))
     return [(kind, obj) for kind, _at, _id, obj in items]
 
@@ -201,13 +213,14 @@ def timeline(user, ticket):
 _OWN_LINE = {TicketEvent.Kind.CREATED, TicketEvent.Kind.FOLLOW_UP, TicketEvent.Kind.DELIVERY_FAILED}
 
 
-def _grouped(events):
+def _grouped(events: list[TicketEvent]) -> list[TicketEvent]:
     """One line per change: the events one update (one batch, one actor)
     wrote are shown together, led by the assignment if there is one; the
     others are in the lead's `rest`."""
-    lines, by_batch = [], {}
+    lines: list[list[TicketEvent]] = []
+    by_batch: dict[tuple[str | None, int | None], list[TicketEvent]] = {}
     for event in events:
-        batch = (event.data or {}).get("batch")
+        batch = (event.data or {}).get(BATCH)
         key = (batch, event.actor_id)
         if batch is None or event.kind in _OWN_LINE:
             lines.append([event])
@@ -219,7 +232,7 @@ def _grouped(events):
     out = []
     for group in lines:
         lead = next((e for e in group if e.kind == TicketEvent.Kind.ASSIGNEE), group[0])
-        lead.rest = [e for e in group if e is not lead]
+        lead.rest = [e for e in group if e is not lead]  # type: ignore[attr-defined]  # shown with the lead
         out.append(lead)
     return out
 
@@ -228,14 +241,14 @@ def _grouped(events):
 _SCOPE_KINDS = (TicketEvent.Kind.TIER, TicketEvent.Kind.GROUP, TicketEvent.Kind.ASSIGNEE)
 
 
-def _in_scope(user, state, memberships) -> bool:
+def _in_scope(user: User, state: dict[str, int | None], memberships: list[tuple[int, int]]) -> bool:
     """agent_scope() for a ticket's tier/group/assignee ids (not a query)."""
     if state["assignee"] == user.pk or (state["tier"] is None and state["group"] is None):
         return True
     return state["group"] in {g for g, _t in memberships} or state["tier"] in {t for _g, t in memberships}
 
 
-def explain_lost_ticket(user, *, number) -> dict | None:
+def explain_lost_ticket(user: Viewer, *, number: int) -> dict[str, Any] | None:
     """Why an agent no longer sees ticket `number`: the last move (tier, group,
     assignee change) that took it out of their scope, or None.
 
@@ -245,21 +258,21 @@ def explain_lost_ticket(user, *, number) -> dict | None:
     went (tier and group names), who or which trigger moved it and when —
     never the subject, the requester or the messages. Anyone else gets None,
     as for a number that does not exist, so existence is not leaked."""
-    if user is None or not user.is_authenticated or not user.is_agent or user.is_helpdesk_admin:
+    if not _signed_in(user) or not user.is_agent or user.is_helpdesk_admin:
         return None
     ticket = Ticket.objects.filter(number=number).only("id", "number", "tier_id", "group_id", "assignee_id").first()
     if ticket is None or visible_tickets(user).filter(pk=ticket.pk).exists():
         return None
     memberships = list(Group.objects.filter(members=user).values_list("id", "tier_id"))
     events = list(ticket.events.filter(kind__in=_SCOPE_KINDS).select_related("actor").order_by("-id")[:50])
-    state = {"tier": ticket.tier_id, "group": ticket.group_id, "assignee": ticket.assignee_id}
+    state: dict[str, int | None] = {"tier": ticket.tier_id, "group": ticket.group_id, "assignee": ticket.assignee_id}
     # Walk back one change (batch) at a time: the first state, from the
     # newest, in which the agent saw the ticket is the one before the move.
     i = 0
     while i < len(events):
-        batch_id = (events[i].data or {}).get("batch")
+        batch_id = (events[i].data or {}).get(BATCH)
         batch = [events[i]]
-        while i + len(batch) < len(events) and batch_id and (events[i + len(batch)].data or {}).get("batch") == batch_id:
+        while i + len(batch) < len(events) and batch_id and (events[i + len(batch)].data or {}).get(BATCH) == batch_id:
             batch.append(events[i + len(batch)])
         i += len(batch)
         before = dict(state)
@@ -275,14 +288,14 @@ def explain_lost_ticket(user, *, number) -> dict | None:
                 "unassigned": "assignee" in new and before["assignee"] == user.pk,
                 "by_you": lead.actor_id == user.pk,
                 "actor": lead.actor.display_name if lead.actor_id and lead.actor else "",
-                "trigger": (lead.data or {}).get("trigger_name", ""),
+                "trigger": (lead.data or {}).get(TRIGGER_NAME, ""),
                 "at": lead.created_at,
             }
         state = before
     return None
 
 
-def next_ticket(user, *, exclude_number=None):
+def next_ticket(user: User, *, exclude_number: int | None = None) -> Ticket | None:
     """Where an agent goes next: their oldest-updated open ticket, else the
     oldest unassigned open one in their scope (None when there is none)."""
     qs = visible_tickets(user).filter(status__in=[Status.NEW, Status.OPEN]).only("id", "number", "subject")
@@ -292,18 +305,15 @@ def next_ticket(user, *, exclude_number=None):
             or qs.filter(assignee__isnull=True).order_by("updated_at").first())
 
 
-def customers_for_agent(user):
+def customers_for_agent(user: Viewer) -> QuerySet[User]:
     """The customers an agent may open a ticket for: every active customer
     (agents and admins alike, as in Zendesk); nobody else gets any."""
-    from django.contrib.auth import get_user_model
-
-    User = get_user_model()
-    if user is None or not user.is_authenticated or not user.is_active or not user.is_agent:
+    if not _signed_in(user) or not user.is_agent:
         return User.objects.none()
     return User.objects.filter(role=User.Role.CUSTOMER, is_active=True).select_related("organization")
 
 
-def search_customers(user, query, *, limit=10):
+def search_customers(user: Viewer, query: object, *, limit: int = 10) -> list[User]:
     """Customers for the agent's "on behalf" search: by name, email or
     organization (every word must match one of them), one query."""
     from django.db.models import Value
@@ -319,7 +329,7 @@ def search_customers(user, query, *, limit=10):
     return list(qs.order_by("first_name", "last_name", "email")[:limit])
 
 
-def merge_candidates(user, ticket, query, *, limit=10):
+def merge_candidates(user: Viewer, ticket: Ticket, query: object, *, limit: int = 10) -> list[Ticket]:
     """Tickets `ticket` can be merged into, among those the agent sees: by
     number (with or without #) or subject; open ones only, itself excluded."""
     query = str(query or "").strip().lstrip("#").strip()[:200]
@@ -337,12 +347,12 @@ def merge_candidates(user, ticket, query, *, limit=10):
 
 # --- macros ---------------------------------------------------------------------
 
-def usable_macros(user, *, include_inactive=False):
+def usable_macros(user: Viewer, *, include_inactive: bool = False) -> "QuerySet[Macro]":
     """The macros this agent may use: their personal ones, and the shared ones
     for everyone or for a group they belong to. Customers: none."""
     from .models import Macro
 
-    if user is None or not user.is_authenticated or not user.is_active or not user.is_agent:
+    if not _signed_in(user) or not user.is_agent:
         return Macro.objects.none()
     group_ids = list(Group.objects.filter(members=user).values_list("id", flat=True))
     limits = Macro.groups.through.objects.filter(macro_id=OuterRef("pk"))
@@ -351,36 +361,36 @@ def usable_macros(user, *, include_inactive=False):
     return qs if include_inactive else qs.filter(active=True)
 
 
-def macro_list(user):
+def macro_list(user: Viewer) -> "QuerySet[Macro]":
     """What the macros page and the API list: usable macros (inactive ones too), plus every
     shared macro for an admin, who manages them all."""
     from .models import Macro
 
     qs = usable_macros(user, include_inactive=True)
-    if user is not None and user.is_authenticated and user.is_active and user.is_helpdesk_admin:
+    if _signed_in(user) and user.is_helpdesk_admin:
         qs = qs | Macro.objects.filter(owner__isnull=True)
     return qs.select_related("set_group", "owner").prefetch_related(
         Prefetch("groups", queryset=Group.objects.only("id", "name")))
 
 
-def can_manage_macro(user, macro) -> bool:
+def can_manage_macro(user: Viewer, macro: "Macro") -> bool:
     """Agents manage their personal macros; admins also the shared ones."""
-    if user is None or not user.is_authenticated or not user.is_active or not user.is_agent:
+    if not _signed_in(user) or not user.is_agent:
         return False
     return macro.owner_id == user.pk or (macro.owner_id is None and user.is_helpdesk_admin)
 
 
-def macro_groups():
+def macro_groups() -> QuerySet[Group]:
     return Group.objects.only("id", "name").order_by("name")
 
 
-def saved_views(user):
+def saved_views(user: User | AnonymousUser) -> "QuerySet[SavedView]":
     from .models import SavedView
 
-    return SavedView.objects.filter(owner=user) if user.is_authenticated else SavedView.objects.none()
+    return SavedView.objects.filter(owner=user) if isinstance(user, User) else SavedView.objects.none()
 
 
-def saved_view_counts(user, views, cap=999):
+def saved_view_counts(user: User, views: Iterable["SavedView"], cap: int = 999) -> list[tuple["SavedView", int | str | None]]:
     """[(view, count)] for the sidebar: each a capped COUNT like queue_counts,
     over what the user may see now (a view's filters never widen that)."""
     from django.http import QueryDict
@@ -398,7 +408,7 @@ def saved_view_counts(user, views, cap=999):
     return out
 
 
-def recent_notifications(user, limit: int = 8) -> list[Notification]:
+def recent_notifications(user: User, limit: int = 8) -> list[Notification]:
     """The user's latest notifications, newest first, with their tickets."""
     return list(Notification.objects.filter(user=user).select_related("ticket").order_by("-id")[:limit])
 

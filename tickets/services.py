@@ -27,6 +27,24 @@ from helpdesk.text import clean_line, strip_format_chars
 
 from . import outbox, search
 from .custom_fields import clean_values as clean_custom_values
+from .events import (
+    BATCH,
+    CHAIN,
+    CHANNEL,
+    FOLLOW_UP_OF,
+    MESSAGE_ID,
+    PRIORITY,
+    SUBMITTED_BY,
+    TYPE,
+    Cause,
+    CustomFieldData,
+    DeliveryFailedData,
+    FollowUpData,
+    MergedFromData,
+    MergedIntoData,
+    MessageData,
+    Ref,
+)
 from .models import (
     ALLOWED_TRANSITIONS,
     AgentLoad,
@@ -158,12 +176,12 @@ def _record(ticket, kind, *, events, actor=None, field="", old=None, new=None, d
     # One service call (or one trigger's actions) is one batch; the chain is
     # the batch that started it all.
     if ctx is not None:
-        merged["batch"] = ctx.batch
+        merged[BATCH] = ctx.batch
     elif events:
-        merged["batch"] = events[0].data["batch"]
+        merged[BATCH] = events[0].data[BATCH]
     else:
-        merged["batch"] = uuid.uuid4().hex
-    merged["chain"] = cause.data.get("chain", cause.data.get("batch")) if cause else merged["batch"]
+        merged[BATCH] = uuid.uuid4().hex
+    merged[CHAIN] = cause.data.get(CHAIN, cause.data.get(BATCH)) if cause else merged[BATCH]
     event = TicketEvent(
         ticket=ticket, kind=kind, actor=actor, field=field, old_value=old, new_value=new, data=merged,
         internal=internal, cause=cause, chain_depth=(cause.chain_depth + 1) if cause else 0,
@@ -318,15 +336,15 @@ def create_ticket(
         search.rebuild([ticket.pk])
         _move_load(None, ticket.load_agent_id)
         _record(ticket, Kind.CREATED, actor=actor, internal=False, ctx=ctx, events=events, data={
-            "channel": channel, "type": _value(ticket_type), "priority": ticket.priority,
-            "message_id": message.pk, "follow_up_of": follow_up_of.number if follow_up_of else None,
+            CHANNEL: channel, TYPE: _value(ticket_type), PRIORITY: ticket.priority,
+            MESSAGE_ID: message.pk, FOLLOW_UP_OF: follow_up_of.number if follow_up_of else None,
             # An agent filed it on the requester's behalf (a call, a walk-in):
             # the requester asks, the agent submitted (Zendesk's requester / submitter).
-            **({"submitted_by": actor.pk} if actor.pk != requester.pk else {}),
+            **({SUBMITTED_BY: actor.pk} if actor.pk != requester.pk else {}),
         })
         if follow_up_of is not None:
             _record(follow_up_of, Kind.FOLLOW_UP, actor=actor, internal=False, ctx=ctx, events=events,
-                    data={"follow_up": ticket.number})
+                    data=FollowUpData(follow_up=ticket.number))
         _save_events(events)
     return ticket
 
@@ -344,7 +362,7 @@ def record_delivery_failure(*, ticket_id: int, to: list[str], reason: str,
         if ticket is None:
             return None
         _record(ticket, Kind.DELIVERY_FAILED, events=events, internal=True,
-                data={"to": list(to), "reason": str(reason)[:500], "message_id": message_id})
+                data=DeliveryFailedData(to=list(to), reason=str(reason)[:500], message_id=message_id))
         _save_events(events)
         author = Message.objects.filter(pk=message_id).values_list("author_id", flat=True).first() if message_id else None
         User = get_user_model()
@@ -519,10 +537,10 @@ def add_message(
         )
         _store_attachments(message, attachments)
         search.add_message_text(ticket_id=ticket.pk, body=body, internal=internal)
-        _record(ticket, Kind.MESSAGE, actor=author, internal=internal, ctx=ctx, events=events, data={
-            "message_id": message.pk, "internal": internal, "author_role": author.role,
-            "by_requester": author.pk == ticket.requester_id,
-        })
+        _record(ticket, Kind.MESSAGE, actor=author, internal=internal, ctx=ctx, events=events, data=MessageData(
+            message_id=message.pk, internal=internal, author_role=author.role,
+            by_requester=author.pk == ticket.requester_id,
+        ))
         fields = ["updated_at"]
         if not internal and author.is_agent:
             if ticket.first_response_at is None:
@@ -644,7 +662,7 @@ def set_custom_fields(*, ticket, actor, values: dict, ctx=None) -> Ticket:
             if old == new:
                 continue
             _record(ticket, Kind.UPDATED, actor=actor, field=f"custom.{name}", old=old, new=new,
-                    data={"label": label(definitions[name])}, ctx=ctx, events=events)
+                    data=CustomFieldData(label=label(definitions[name])), ctx=ctx, events=events)
             if new is None:
                 stored.pop(name, None)
             else:
@@ -794,13 +812,13 @@ def merge_tickets(*, source, target, agent, allow_other_requester=False) -> Tick
         old_status = source.status
         source.status, source.closed_at, source.merged_into = Status.CLOSED, timezone.now(), target
         _record(source, Kind.MERGED_INTO, actor=agent, internal=False, ctx=ctx, events=events_source,
-                data={"target": target.number, "messages": count})
+                data=MergedIntoData(target=target.number, messages=count))
         _record(source, Kind.STATUS, actor=agent, field="status", old=old_status, new=Status.CLOSED,
                 internal=False, ctx=ctx, events=events_source)
         rows.update(source, ["status", "closed_at", "merged_into", "updated_at"])
         _move_load(holder, None)
         _record(target, Kind.MERGED_FROM, actor=agent, internal=False, ctx=ctx, events=events_target,
-                data={"source": source.number, "messages": count})
+                data=MergedFromData(source=source.number, messages=count))
         source_tags = [t.name for t in source.tags.all()]
         current = {t.name: t for t in target.tags.all()}
         if any(n not in current for n in source_tags):
@@ -993,7 +1011,7 @@ def send_reply(
         errors["macro"] = [_("This macro is not available to you.")]
     if errors:
         raise ValidationError(errors)
-    ctx = EventContext(data={"macro": {"id": macro.pk, "name": macro.name}} if macro is not None else None)
+    ctx = EventContext(data=Cause(macro=Ref(id=macro.pk, name=macro.name)) if macro is not None else None)
     with transaction.atomic():
         message = add_message(ticket=ticket, author=author, body=body, internal=internal, attachments=attachments,
                               status=status, ctx=ctx)

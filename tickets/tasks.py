@@ -10,29 +10,24 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError
 
 from helpdesk import rows
 
-from . import outbox, services
+from . import outbox, receivers, services
 from .mail import send_email  # noqa: F401  (registered with the workers: it lives outside tasks.py)
 from .models import AgentLoad, TicketEvent
 
 logger = logging.getLogger(__name__)
 
-# Consumers of ticket events. Each is called with the events of one ticket, in
-# id order, inside the processing transaction. A handler that writes (the
-# trigger engine) runs in its own savepoint (its failure is undone, the others
-# go on), round after round while handlers write new events. One that declares
-# `writes = False` (it only reads and talks to the outside world after commit:
-# requester notifications, live queue updates) runs once, after the rounds,
-# with every event of the pass.
-DEFAULT_EVENT_HANDLERS = [
-    "escalation.engine.run_triggers",
-    "tickets.notifications.notify_requester",
-    "channels_inbox.realtime.broadcast_ticket_event",
-]
+# Consumers of ticket events subscribe in their app's ready() (tickets.receivers).
+# Each is called with the events of one ticket, in id order, inside the
+# processing transaction. A handler that writes (the trigger engine) runs in its
+# own savepoint (its failure is undone, the others go on), round after round
+# while handlers write new events. One subscribed with `writes=False` (or that
+# declares `writes = False`: it only reads and talks to the outside world after
+# commit: requester notifications, live queue updates) runs once, after the
+# rounds, with every event of the pass.
 
 # Handlers may write new events for the ticket (a trigger's actions); those are
 # processed in the same transaction, round after round, up to this many rounds
@@ -40,8 +35,8 @@ DEFAULT_EVENT_HANDLERS = [
 MAX_ROUNDS = 20
 
 
-def _handlers():
-    return [import_string(path) for path in getattr(settings, "HELPDESK_EVENT_HANDLERS", DEFAULT_EVENT_HANDLERS)]
+def _handlers() -> list[receivers.Subscription]:
+    return receivers.subscriptions()
 
 
 # The outbox's own statements are written out once instead of built by the
@@ -135,11 +130,11 @@ def process_events(event_ids=None, *, tickets=None, limit=500, handlers=None, ba
     that someone holds. With no events given (the periodic sweep, a drain),
     the tickets with pending events, oldest first, skipping those another
     pass holds; `backlog` is called once, the first time more than one
-    ticket is waiting. `handlers`: instead of the configured ones (seed_demo
+    ticket is waiting. `handlers`: instead of the subscribed ones (seed_demo
     routes its new tickets with the engine only)."""
-    handlers = handlers if handlers is not None else _handlers()
-    writers = [h for h in handlers if getattr(h, "writes", True)]
-    readers = [h for h in handlers if not getattr(h, "writes", True)]
+    subscribed = _handlers() if handlers is None else receivers.as_subscriptions(handlers)
+    writers = [s.bound() for s in subscribed if s.writes]
+    readers = [s.bound() for s in subscribed if not s.writes]
     done = 0
     if event_ids is not None:
         event_ids = [int(i) for i in event_ids]

@@ -356,7 +356,7 @@ def test_type_defaults_route_new_tickets(customer, billing, tiers):
 
 
 class Hook(BaseHTTPRequestHandler):
-    received = []
+    received: list[object] = []
     fail_first = 0
 
     def do_POST(self):

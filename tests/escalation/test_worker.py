@@ -158,7 +158,7 @@ def test_workers_route_200_simultaneous_tickets(tiers, customer, make_trigger, p
 class SlowHook(BaseHTTPRequestHandler):
     """A webhook endpoint that takes 3 s to answer."""
 
-    calls = []
+    calls: list[object] = []
 
     def do_POST(self):
         self.rfile.read(int(self.headers["Content-Length"]))

@@ -159,13 +159,13 @@ def key_seen(events):
 
 
 def test_the_task_gives_the_key_back_before_it_processes_anything(
-        broker_queue, settings, customer, django_capture_on_commit_callbacks):
+        broker_queue, event_handlers, customer, django_capture_on_commit_callbacks):
     """What makes coalescing safe: from the moment a task starts work, a
     change that commits sends its own task, since the task may already have
     looked past it. (Cleared at the end instead, a change committed between
     the drain's last look and the end would wait for the sweep.)"""
     SEEN.clear()
-    settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_dispatch.key_seen"]
+    event_handlers(key_seen)
     create(customer, 1, django_capture_on_commit_callbacks)
     assert cache.get(tasks._armed_key(app)) == 1
     assert broker_queue.run_next() == 1

@@ -8,6 +8,8 @@ import pytest
 from django.db import connection, transaction
 from django.utils.timezone import now
 
+from channels_inbox.realtime import broadcast_ticket_event
+from escalation.engine import run_triggers
 from tests.sql import statements
 from tickets import services
 from tickets.models import TicketEvent
@@ -25,12 +27,9 @@ def failing_handler(events):
 
 
 @pytest.fixture
-def recorded(settings):
+def recorded(event_handlers):
     CALLS.clear()
-    settings.HELPDESK_EVENT_HANDLERS = [
-        "tests.tickets.test_outbox.failing_handler",
-        "tests.tickets.test_outbox.recording_handler",
-    ]
+    event_handlers(failing_handler, recording_handler)
     yield CALLS
     CALLS.clear()
 
@@ -102,12 +101,12 @@ def _reset_broker_pools(app):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_workers_never_share_an_event(settings, customer):
+def test_concurrent_workers_never_share_an_event(event_handlers, customer):
     """Two processors racing over the same backlog: each skips the tickets the
     other holds (the sweep claims with SKIP LOCKED on the ticket row), so each
     event goes to exactly one of them."""
     CALLS.clear()
-    settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_outbox.recording_handler"]
+    event_handlers(recording_handler)
     for i in range(40):
         services.create_ticket(requester=customer, subject=f"s{i}", body="b")
     TicketEvent.objects.update(processed_at=None)
@@ -137,12 +136,9 @@ def writing_then_failing_handler(events):
     raise RuntimeError("half-done handler")
 
 
-def test_failing_handler_is_isolated(settings, ticket):
+def test_failing_handler_is_isolated(event_handlers, ticket):
     CALLS.clear()
-    settings.HELPDESK_EVENT_HANDLERS = [
-        "tests.tickets.test_outbox.writing_then_failing_handler",
-        "tests.tickets.test_outbox.recording_handler",
-    ]
+    event_handlers(writing_then_failing_handler, recording_handler)
     event = ticket.events.get()
     assert process_events() == 1
     event.refresh_from_db()
@@ -152,18 +148,13 @@ def test_failing_handler_is_isolated(settings, ticket):
     CALLS.clear()
 
 
-def test_default_handler_registry(settings):
-    from channels_inbox.realtime import broadcast_ticket_event
+def test_default_handler_registry(event_handlers):
     from tickets.notifications import notify_requester
     from tickets.tasks import _handlers
 
-    if hasattr(settings, "HELPDESK_EVENT_HANDLERS"):
-        del settings.HELPDESK_EVENT_HANDLERS
-    from escalation.engine import run_triggers
-
-    assert _handlers() == [run_triggers, notify_requester, broadcast_ticket_event]
-    settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_outbox.recording_handler"]
-    assert _handlers() == [recording_handler]
+    assert [s.handler for s in _handlers()] == [run_triggers, notify_requester, broadcast_ticket_event]
+    event_handlers(recording_handler)
+    assert [s.handler for s in _handlers()] == [recording_handler]
 
 
 def test_process_events_takes_only_the_given_ids(recorded, customer, make_ticket):
@@ -186,7 +177,7 @@ def test_one_dispatch_per_transaction_processes_every_event(recorded, ticket, ag
 
 
 @pytest.mark.django_db(transaction=True)
-def test_broadcast_reaches_the_agents_group(settings, agent, customer):
+def test_broadcast_reaches_the_agents_group(event_handlers, agent, customer):
     """The realtime handler publishes through the real Redis pub/sub channel
     layer to the admins' group (every ticket's), once per ticket and pass, after the pass has
     committed. (Celery runs eagerly here: each change's events are processed
@@ -199,7 +190,7 @@ def test_broadcast_reaches_the_agents_group(settings, agent, customer):
 
     from channels_inbox.realtime import ADMINS_GROUP as AGENTS_GROUP
 
-    settings.HELPDESK_EVENT_HANDLERS = ["channels_inbox.realtime.broadcast_ticket_event"]
+    event_handlers(broadcast_ticket_event)
     layer = get_channel_layer()
     assert type(layer).__name__ == "RedisPubSubChannelLayer"
 
@@ -266,7 +257,7 @@ def priority_recording_handler(events):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_ticket_locked_by_a_request_is_waited_for_not_skipped(settings, customer):
+def test_a_ticket_locked_by_a_request_is_waited_for_not_skipped(event_handlers, customer):
     """A pass changes the ticket (the triggers' actions), so it holds the
     ticket's row lock: a request busy with the same ticket makes the worker
     wait for its commit. Its events are not skipped, and the pass sees the
@@ -276,7 +267,7 @@ def test_a_ticket_locked_by_a_request_is_waited_for_not_skipped(settings, custom
     from tickets.models import Ticket
 
     SEEN.clear()
-    settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_outbox.priority_recording_handler"]
+    event_handlers(priority_recording_handler)
     ticket = services.create_ticket(requester=customer, subject="busy", body="b")
     TicketEvent.objects.update(processed_at=None)
     SEEN.clear()
@@ -310,13 +301,13 @@ def test_a_ticket_locked_by_a_request_is_waited_for_not_skipped(settings, custom
     SEEN.clear()
 
 
-def test_events_a_pass_writes_are_processed_in_it_not_dispatched(settings, customer,
+def test_events_a_pass_writes_are_processed_in_it_not_dispatched(event_handlers, customer,
                                                                  django_capture_on_commit_callbacks):
     """A trigger's changes are events too; the pass that made them processes
     them itself, so no Celery task is queued for them."""
     from escalation.models import Trigger
 
-    settings.HELPDESK_EVENT_HANDLERS = ["escalation.engine.run_triggers"]
+    event_handlers(run_triggers)
     Trigger.objects.create(name="tag", events=["ticket_created"], actions=[{"type": "add_tags", "tags": ["seen"]}])
     ticket = services.create_ticket(requester=customer, subject="s", body="b")
     with django_capture_on_commit_callbacks(execute=False) as dispatched:
@@ -372,7 +363,7 @@ def restless_handler(events):
 
 
 def test_events_a_pass_writes_are_written_processed_and_its_leftovers_pending(
-        settings, ticket, bot, monkeypatch, django_capture_on_commit_callbacks, broker_queue):
+        event_handlers, ticket, bot, monkeypatch, django_capture_on_commit_callbacks, broker_queue):
     """The events a pass's handlers write are processed in it, so they are
     written processed (no pending entry, no second write); when the rounds
     run out, the last round's events are put back to pending and dispatched."""
@@ -380,7 +371,7 @@ def test_events_a_pass_writes_are_written_processed_and_its_leftovers_pending(
 
     from tickets import tasks
 
-    settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_outbox.restless_handler"]
+    event_handlers(restless_handler)
     monkeypatch.setattr(tasks, "MAX_ROUNDS", 3)
     created = ticket.events.get()
     with django_capture_on_commit_callbacks(execute=True), CaptureQueriesContext(connection) as q:
@@ -398,10 +389,10 @@ def test_events_a_pass_writes_are_written_processed_and_its_leftovers_pending(
     assert TicketEvent.objects.get(pk=created.id).processed_at is not None
 
 
-def test_events_a_handler_writes_are_the_next_round_without_a_read(settings, ticket, bot):
+def test_events_a_handler_writes_are_the_next_round_without_a_read(event_handlers, ticket, bot):
     from django.test.utils import CaptureQueriesContext
 
-    settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_outbox.changing_handler"]
+    event_handlers(changing_handler)
     with CaptureQueriesContext(connection) as q:
         assert process_events() == 2
     assert ROUNDS == [["ticket_created"], ["priority_changed"]]
@@ -412,11 +403,8 @@ def test_events_a_handler_writes_are_the_next_round_without_a_read(settings, tic
     assert not TicketEvent.objects.filter(processed_at__isnull=True).exists()
 
 
-def test_events_of_a_failed_handler_are_not_a_round(settings, ticket, bot):
-    settings.HELPDESK_EVENT_HANDLERS = [
-        "tests.tickets.test_outbox.changing_then_failing_handler",
-        "tests.tickets.test_outbox.recording_handler",
-    ]
+def test_events_of_a_failed_handler_are_not_a_round(event_handlers, ticket, bot):
+    event_handlers(changing_then_failing_handler, recording_handler)
     CALLS.clear()
     created = ticket.events.get()
     assert process_events() == 1
@@ -426,15 +414,14 @@ def test_events_of_a_failed_handler_are_not_a_round(settings, ticket, bot):
     CALLS.clear()
 
 
-def test_one_push_per_pass_whatever_its_rounds(settings, ticket, bot, monkeypatch, django_capture_on_commit_callbacks):
+def test_one_push_per_pass_whatever_its_rounds(event_handlers, ticket, bot, monkeypatch, django_capture_on_commit_callbacks):
     """The creation and the changes a handler made in the next round reach
     the browsers as one push (one queue refetch per agent, not one per round)."""
     from channels_inbox import realtime
 
     pushes = []
     monkeypatch.setattr(realtime, "_push", lambda payload, groups: pushes.append((payload, groups)))
-    settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_outbox.changing_handler",
-                                        "channels_inbox.realtime.broadcast_ticket_event"]
+    event_handlers(changing_handler, broadcast_ticket_event)
     with django_capture_on_commit_callbacks(execute=True):
         assert process_events() == 2
     assert ROUNDS == [["ticket_created"], ["priority_changed"]]
@@ -447,13 +434,13 @@ def _claims(queries):
     return sum("m.processed_at IS NULL RETURNING" in sql for sql in statements(queries))
 
 
-def test_a_task_claims_once_for_each_of_its_tickets(recorded, settings, customer, make_ticket):
+def test_a_task_claims_once_for_each_of_its_tickets(recorded, event_handlers, customer, make_ticket):
     """The usual task (one change's events, one ticket): one claim, not a
     second one to find there is nothing left; several tickets: one each.
     (With no failing handler: a failure runs the pass again, see below.)"""
     from django.test.utils import CaptureQueriesContext
 
-    settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_outbox.recording_handler"]
+    event_handlers(recording_handler)
 
     first, second, third = make_ticket(customer), make_ticket(customer), make_ticket(customer)
     ids = [t.events.get().id for t in (first, second, third)]
@@ -468,12 +455,12 @@ def test_a_task_claims_once_for_each_of_its_tickets(recorded, settings, customer
     assert claims(ids, [first.pk, second.pk, third.pk]) == (0, 3)  # a task run twice: finds nothing
 
 
-def test_a_task_without_its_tickets_reads_them_by_the_events(recorded, settings, customer, make_ticket):
+def test_a_task_without_its_tickets_reads_them_by_the_events(recorded, event_handlers, customer, make_ticket):
     """Tasks queued before tasks carried their tickets: the tickets are read
     by the events' ids, and those with nothing left pending are not claimed."""
     from django.test.utils import CaptureQueriesContext
 
-    settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_outbox.recording_handler"]
+    event_handlers(recording_handler)
 
     first, second = make_ticket(customer), make_ticket(customer)
     ids = [t.events.get().id for t in (first, second)]
@@ -493,7 +480,7 @@ def test_a_change_dispatches_its_tickets_with_its_events(customer, django_captur
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_claim_reads_the_same_few_pages_however_many_events_were_processed(settings, customer):
+def test_a_claim_reads_the_same_few_pages_however_many_events_were_processed(event_handlers, customer):
     """The claim reaches its ticket's pending events through (ticket, id): the
     entries that processed events leave in the partial index until the table
     is vacuumed (rarely, on a big table) are not walked. Keyed by id first,
@@ -502,7 +489,7 @@ def test_a_claim_reads_the_same_few_pages_however_many_events_were_processed(set
 
     from tickets import tasks
 
-    settings.HELPDESK_EVENT_HANDLERS = ["tests.tickets.test_outbox.recording_handler"]
+    event_handlers(recording_handler)
     old = services.create_ticket(requester=customer, subject="old", body="b")
     TicketEvent.objects.bulk_create([TicketEvent(ticket=old, kind="ticket_updated") for _ in range(10_000)])
     process_events()  # all processed now: dead entries in the partial index, no vacuum since

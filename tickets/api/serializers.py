@@ -90,7 +90,7 @@ class CustomerTicketSerializer(TicketSerializer):
     """A ticket as its requester (or their organization) sees it: no tier or
     group, the assignee by public name, unless HELPDESK_CUSTOMERS_SEE_ROUTING."""
 
-    assignee = PublicUserRefSerializer(read_only=True, allow_null=True)
+    assignee = PublicUserRefSerializer(read_only=True, allow_null=True)  # type: ignore[assignment]
 
     def get_fields(self):
         fields = super().get_fields()
@@ -137,14 +137,14 @@ class TicketCreateSerializer(serializers.Serializer):
 class TicketCreateJSONSerializer(TicketCreateSerializer):
     """The JSON body: files come only as multipart/form-data."""
 
-    attachments = None
+    attachments = None  # type: ignore[assignment]
 
 
 class TicketCreateFormSerializer(TicketCreateSerializer):
     """The multipart/form-data body: a form has no null and no nested object."""
 
     type = serializers.IntegerField(required=False)
-    custom_fields = None
+    custom_fields = None  # type: ignore[assignment]
 
 
 class TicketUpdateSerializer(serializers.Serializer):
@@ -179,7 +179,7 @@ class MessageSerializer(serializers.ModelSerializer):
 
 
 class CustomerMessageSerializer(MessageSerializer):
-    author = PublicUserRefSerializer(read_only=True)
+    author = PublicUserRefSerializer(read_only=True)  # type: ignore[assignment]
 
 
 class MessageCreateSerializer(serializers.Serializer):
@@ -194,7 +194,7 @@ class MessageCreateSerializer(serializers.Serializer):
 class MessageCreateJSONSerializer(MessageCreateSerializer):
     """The JSON body: files come only as multipart/form-data."""
 
-    attachments = None
+    attachments = None  # type: ignore[assignment]
 
 
 class TicketEventSerializer(serializers.ModelSerializer):
@@ -221,11 +221,11 @@ class CustomerTicketEventSerializer(serializers.Serializer):
 
     id = serializers.IntegerField(read_only=True)
     kind = serializers.ChoiceField(choices=TicketEvent.Kind.choices, read_only=True)
-    label = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment]
     field = serializers.CharField(read_only=True)
     old_value = serializers.JSONField(read_only=True, allow_null=True)
     new_value = serializers.JSONField(read_only=True, allow_null=True)
-    data = serializers.DictField(read_only=True)
+    data = serializers.DictField(read_only=True)  # type: ignore[assignment]
     actor = PublicActorSerializer(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
 

@@ -1,0 +1,100 @@
+"""The keys of TicketEvent.data: one name per key, one TypedDict per shape
+(the causation keys every event has, then each kind's own facts)."""
+
+from typing import Final, NotRequired, TypedDict
+
+# Causation: every event (tickets.services._record).
+BATCH: Final = "batch"  # the service call, or the trigger's actions, that wrote it
+CHAIN: Final = "chain"  # the batch that started the causal chain
+# What caused it, when a trigger or a macro did (merged in from EventContext.data).
+TRIGGER: Final = "trigger"
+TRIGGER_NAME: Final = "trigger_name"
+EXPLANATION: Final = "explanation"
+STRATEGY: Final = "strategy"
+MACRO: Final = "macro"
+# ticket_created
+CHANNEL: Final = "channel"
+TYPE: Final = "type"
+PRIORITY: Final = "priority"
+MESSAGE_ID: Final = "message_id"
+FOLLOW_UP_OF: Final = "follow_up_of"
+SUBMITTED_BY: Final = "submitted_by"
+# message_added
+INTERNAL: Final = "internal"
+AUTHOR_ROLE: Final = "author_role"
+BY_REQUESTER: Final = "by_requester"
+# follow_up_created
+FOLLOW_UP: Final = "follow_up"
+# delivery_failed
+TO: Final = "to"
+REASON: Final = "reason"
+# ticket_updated of a custom field
+LABEL: Final = "label"
+# merged_into / merged_from
+TARGET: Final = "target"
+SOURCE: Final = "source"
+MESSAGES: Final = "messages"
+
+
+class Ref(TypedDict):
+    """A row as the event log names it (tickets.services._value)."""
+
+    id: int
+    name: str
+
+
+class Cause(TypedDict, total=False):
+    """What a trigger or a macro adds to the events it causes."""
+
+    trigger: int
+    trigger_name: str
+    chain: str
+    explanation: str
+    strategy: str
+    macro: Ref
+
+
+class EventData(Cause, total=False):
+    """Keys every stored event has (batch, chain), with its cause's."""
+
+    batch: str
+
+
+class CreatedData(EventData):
+    channel: str
+    type: Ref | None
+    priority: str
+    message_id: int
+    follow_up_of: int | None
+    submitted_by: NotRequired[int]
+
+
+class MessageData(EventData):
+    message_id: int
+    internal: bool
+    author_role: str
+    by_requester: bool
+
+
+class FollowUpData(EventData):
+    follow_up: int
+
+
+class DeliveryFailedData(EventData):
+    to: list[str]
+    reason: str
+    message_id: int | None
+
+
+class CustomFieldData(EventData):
+    label: str
+
+
+class MergedIntoData(EventData):
+    target: int
+    messages: int
+
+
+class MergedFromData(EventData):
+    source: int
+    messages: int
