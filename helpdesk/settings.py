@@ -115,7 +115,7 @@ else:
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     })
-# The hot paths' written-out statements (helpdesk/rows.py) run as prepared
+# The hot paths' written-out statements (helpdesk/db.py) run as prepared
 # statements on a persistent PostgreSQL connection. Off behind a pooler that
 # gives each transaction another session (PgBouncer in transaction mode).
 HELPDESK_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)

@@ -8,14 +8,13 @@ import redis
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError
 
-from helpdesk import rows
-
 from . import outbox, services
+from . import sql as ticket_sql
 from .mail import send_email  # noqa: F401  (registered with the workers: it lives outside tasks.py)
 from .models import AgentLoad, TicketEvent
 
@@ -44,35 +43,6 @@ def _handlers():
     return [import_string(path) for path in getattr(settings, "HELPDESK_EVENT_HANDLERS", DEFAULT_EVENT_HANDLERS)]
 
 
-# The outbox's own statements are written out once instead of built by the
-# ORM for every pass (building one cost more than running it: ~1 ms against
-# ~0.3 ms at 1M tickets), and prepared (helpdesk.rows.execute).
-EVENTS = TicketEvent._meta.db_table
-
-
-def _tickets_of(event_ids):
-    """The tickets of the given events that have one of them still pending,
-    the oldest change first. Read by primary key: with no processed_at
-    condition the planner has no partial index to walk."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT ticket_id FROM {EVENTS} WHERE id IN ({', '.join(['%s'] * len(event_ids))}) "
-                       f"GROUP BY ticket_id HAVING COUNT(*) > COUNT(processed_at) ORDER BY MIN(id)", list(event_ids))
-        return [row[0] for row in cursor.fetchall()]
-
-
-def _pending_tickets(limit):
-    """Tickets with unprocessed events, the oldest first (the sweep, and a
-    drain with no given events): one pass over the outbox's partial index."""
-    with connection.cursor() as cursor:
-        rows.execute(cursor, f"SELECT ticket_id FROM {EVENTS} WHERE processed_at IS NULL "
-                             f"GROUP BY ticket_id ORDER BY MIN(id) LIMIT %s", [limit])
-        return [row[0] for row in cursor.fetchall()]
-
-
-# A ticket's unprocessed events, in order (by id).
-PENDING_OF_TICKET = "m.ticket_id = %s AND m.processed_at IS NULL"
-
-
 def _claim(ticket_id, *, skip_locked=False):
     """Lock the ticket for the pass, then take its unprocessed events: read
     and marked processed in one statement (the pass's transaction commits
@@ -90,9 +60,7 @@ def _claim(ticket_id, *, skip_locked=False):
     ticket = services.lock_ticket(ticket_id, skip_locked=skip_locked)
     if ticket is None:
         return []  # deleted (its events with it), or held by another pass (skip_locked)
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    events = rows.update_where(TicketEvent, "processed_at = %s", PENDING_OF_TICKET, [now, ticket_id])
-    return _of_ticket(events, ticket)
+    return _of_ticket(ticket_sql.claim_pending_events(ticket_id, timezone.now()), ticket)
 
 
 def _of_ticket(events, ticket):
@@ -109,17 +77,12 @@ def _of_ticket(events, ticket):
 def _flush(written):
     """Insert the events a handler wrote for the pass's ticket (kept by
     services._save_events until it is done), in the order it wrote them."""
-    rows.insert([e for e in written if e.pk is None])
+    ticket_sql.insert_events([e for e in written if e.pk is None])
 
 
 def _mark_processed(events, *, pending=False):
     """Mark the events processed (or `pending` again)."""
-    if not events:
-        return
-    with connection.cursor() as cursor:
-        rows.execute(cursor, f"UPDATE {EVENTS} SET processed_at = %s WHERE id IN ({', '.join(['%s'] * len(events))})",
-                     [None if pending else connection.ops.adapt_datetimefield_value(timezone.now())]
-                     + [e.id for e in events])
+    ticket_sql.mark_events([e.id for e in events], None if pending else timezone.now())
 
 
 def process_events(event_ids=None, *, tickets=None, limit=500, handlers=None, backlog=None) -> int:
@@ -143,13 +106,13 @@ def process_events(event_ids=None, *, tickets=None, limit=500, handlers=None, ba
     done = 0
     if event_ids is not None:
         event_ids = [int(i) for i in event_ids]
-        queue = [int(t) for t in tickets] if tickets is not None else (_tickets_of(event_ids) if event_ids else [])
+        queue = [int(t) for t in tickets] if tickets is not None else ticket_sql.tickets_of_events(event_ids)
         while queue and done < limit:
             done += _pass(queue.pop(0), writers, readers)
         return done
     while done < limit:
         progress = False
-        pending = _pending_tickets(max(1, min(limit - done, 100)))
+        pending = ticket_sql.tickets_with_pending_events(max(1, min(limit - done, 100)))
         if backlog is not None and len(pending) > 1:
             backlog()
             backlog = None
