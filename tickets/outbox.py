@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from .unit_of_work import Held
+
 
 @dataclass
 class OutboxPass:
@@ -15,9 +17,6 @@ class OutboxPass:
     # The ticket as the claim read it, row-locked for the whole pass; None
     # once a handler failed (its rolled-back writes may have moved on from it).
     ticket: object = None
-    # Events the handlers wrote for the ticket in this round (tickets.services),
-    # as written: the next round's batch, with no read.
-    written: list = field(default_factory=list)
     # Per-handler scratch space that lives for the pass, e.g. the trigger
     # engine keeps the locked ticket and the loaded triggers between rounds.
     state: dict = field(default_factory=dict)
@@ -26,10 +25,30 @@ class OutboxPass:
     # statements each, several per ticket, for failures that rarely happen);
     # a failure then raises Replay, and the pass runs again, careful.
     careful: bool = True
-    # The ticket's row was updated in this pass (its updated_at moved): a later
-    # change that only moves updated_at (tags) need not write it again.
-    touched: bool = False
+    # The ticket as the services' unit of work sees it held: the events the
+    # handlers wrote for it in this round (the next round's batch, with no
+    # read), and whether its row was written in this pass.
+    held: Held | None = None
 
+    def __post_init__(self) -> None:
+        if self.held is None:
+            self.held = Held(self.ticket_id)
+
+    @property
+    def written(self) -> list:
+        return self.held.written
+
+    @written.setter
+    def written(self, events: list) -> None:
+        self.held.written = events
+
+    @property
+    def touched(self) -> bool:
+        return self.held.touched
+
+    @touched.setter
+    def touched(self, value: bool) -> None:
+        self.held.touched = value
 
     @contextmanager
     def attempt(self, what):

@@ -2,7 +2,6 @@
 transaction each, and a TicketEvent for every change in that same transaction.
 After commit the events are handed to a Celery task (the outbox)."""
 
-import copy
 import logging
 import mimetypes
 import os
@@ -23,7 +22,7 @@ from helpdesk.html import sanitize_html
 from helpdesk.locales import usable_language
 from helpdesk.text import clean_line, strip_format_chars
 
-from . import outbox, search
+from . import search, unit_of_work
 from . import sql as ticket_sql
 from .custom_fields import clean_values as clean_custom_values
 from .models import (
@@ -171,39 +170,8 @@ def _record(ticket, kind, *, events, actor=None, field="", old=None, new=None, d
 
 
 def _save_events(events):
-    """Write the change's events (one INSERT) and hand them to a worker once
-    the transaction has committed. If the broker is down the events stay
-    unprocessed and the periodic sweep picks them up: delayed, never lost."""
-    if not events:
-        return
-    # Events the outbox's handlers write for the ticket it is processing are
-    # processed in that same pass (tickets.tasks), not dispatched to another
-    # task. They are marked processed here, in the transaction that processes
-    # them: no entry in the pending index and no second write to mark them
-    # (tickets.tasks puts back the few a pass leaves over). The pass inserts
-    # them when the handler is done (tickets.tasks._flush), one INSERT for the
-    # round's; nothing reads them before.
-    running = outbox.current()
-    passing = running.ticket_id if running is not None else None  # the ticket a pass is processing
-    in_pass = [e for e in events if e.ticket_id == passing]
-    others = [e for e in events if e.ticket_id != passing]
-    now = timezone.now()
-    for event in in_pass:
-        event.processed_at = now
-    if in_pass:
-        running.written.extend(in_pass)
-    if not others:
-        return
-    ticket_sql.insert_events(others)
-    ids = [e.id for e in others]
-    tickets = list(dict.fromkeys(e.ticket_id for e in others))  # the task claims by ticket
-
-    def send():
-        from .tasks import dispatch
-
-        dispatch(ids, tickets)  # the broker unreachable: the sweep will find them
-
-    transaction.on_commit(send)
+    """Emit the change's events through the unit of work (tickets/unit_of_work.py)."""
+    unit_of_work.emit(events)
 
 
 def _value(obj):
@@ -399,38 +367,10 @@ def _move_load(before, after):
 
 def lock_ticket(ticket_id, *, skip_locked=False, required=False):
     """The ticket under a row lock held until the transaction ends, read in
-    one statement with its requester and type (what the services, the
-    trigger conditions and the requester's notification read next). None if
-    it does not exist (`required`: Ticket.DoesNotExist), or (`skip_locked`)
-    if another transaction holds it. The one way a ticket is locked: a
-    change here, an outbox pass."""
-    ticket = ticket_sql.lock_ticket(ticket_id, skip_locked=skip_locked)
-    if ticket is None and required:
-        raise Ticket.DoesNotExist(f"ticket {ticket_id} no longer exists")
-    return ticket
-
-
-def _lock(ticket, *, locked=False) -> Ticket:
-    """Re-read the ticket under a row lock so concurrent changes serialize.
-
-    `locked`: the caller holds the row lock in this transaction already and
-    `ticket` is the row as it stands (the trigger engine, which locks the
-    ticket for its whole pass and carries the copies the services return).
-    Then nothing is read: the service changes a copy, so a failure leaves the
-    caller's instance as it was, matching the rolled-back row."""
-    if locked:
-        # The tags read in this pass under the lock (ticket_sql.ticket_tags) stay true on the copy.
-        return copy.copy(ticket)
-    return lock_ticket(ticket.pk, required=True)
-
-
-def _atomic(locked):
-    """A service's transaction. A caller that holds the lock (`locked`) runs
-    the service inside its own transaction and savepoint, which undoes a
-    failure: no second savepoint is set."""
-    if locked and not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("locked=True needs the caller's transaction, which holds the row lock")
-    return transaction.atomic(savepoint=not locked)
+    one statement with its requester and type. None if it does not exist
+    (`required`: Ticket.DoesNotExist), or (`skip_locked`) if another
+    transaction holds it. The one way a ticket is locked."""
+    return unit_of_work.lock_ticket(ticket_id, skip_locked=skip_locked, required=required)
 
 
 def _apply_status(ticket, status, *, actor, ctx, events, reopened=False):
@@ -480,9 +420,9 @@ def add_message(
         raise PermissionDenied(_("Customers can only mark a ticket solved."))
 
     events = []
-    with _atomic(locked):
-        ticket = _lock(ticket, locked=locked)
-        if ticket.merged_into_id and not locked:
+    with unit_of_work.change(ticket, locked=locked) as work:
+        ticket = work.ticket
+        if ticket.merged_into_id and not work.joined:
             # Merged away: the conversation continues on the ticket it went
             # into, unless a customer would write on another customer's ticket.
             target = lock_ticket(_merge_target_id(ticket), required=True)
@@ -528,7 +468,7 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), locke
     """Change ticket properties (status, priority, type, assignee, tags, tier,
     group) in one transaction, one event per field that really changed.
     `add_tags` / `remove_tags` edit the tag set relative to its locked state.
-    `locked`: see _lock()."""
+    `locked`: see unit_of_work.change()."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({f: [_("This field cannot be changed here.")] for f in sorted(unknown)})
@@ -538,8 +478,8 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), locke
             raise PermissionDenied(_("Customers can only mark their ticket solved."))
 
     events = []
-    with _atomic(locked):
-        ticket = _lock(ticket, locked=locked)
+    with unit_of_work.change(ticket, locked=locked) as work:
+        ticket = work.ticket
         holder = ticket.load_agent_id
         fields = {"updated_at"}
         if "status" in changes and changes["status"] is not None:
@@ -581,14 +521,7 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), locke
         if events:
             # Nothing changed, nothing written: a no-op edit must not move the
             # ticket to the top of the queue.
-            running = outbox.current()
-            in_pass = locked and running is not None and running.ticket_id == ticket.pk
-            if not (in_pass and running.touched and fields == {"updated_at"}):
-                ticket_sql.save_ticket_fields(ticket, fields)
-                if in_pass:
-                    running.touched = True
-            # else only updated_at would move (a tag change), and this pass's
-            # transaction moved it already: no reader can tell the two apart.
+            work.save(fields)
             _move_load(holder, ticket.load_agent_id)
         _save_events(events)
     return ticket

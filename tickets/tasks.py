@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError
 
-from . import outbox, services
+from . import outbox, services, unit_of_work
 from . import sql as ticket_sql
 from .mail import send_email  # noqa: F401  (registered with the workers: it lives outside tasks.py)
 from .models import AgentLoad, TicketEvent
@@ -148,7 +148,7 @@ def _run_pass(ticket_id, writers, readers, *, skip_locked, careful):
         ticket = batch[0].ticket
         processed = []
         running = outbox.OutboxPass(ticket_id=ticket.pk, ticket=ticket, careful=careful)
-        token = outbox.current_pass.set(running)
+        token, holding = outbox.current_pass.set(running), unit_of_work.hold(running.held)
         try:
             for _round in range(MAX_ROUNDS):
                 for handler in writers:
@@ -171,6 +171,7 @@ def _run_pass(ticket_id, writers, readers, *, skip_locked, careful):
                 if not batch:
                     break
         finally:
+            unit_of_work.release(holding)
             outbox.current_pass.reset(token)
         # Outside the pass: an event a reader wrote would go to its own task
         # (the pass writes its own events as processed, and its rounds are over).
