@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import psycopg2.extensions
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -32,10 +33,10 @@ def connection() -> BaseDatabaseWrapper:
 
 
 def _render(composable: Composable, conn: BaseDatabaseWrapper) -> str:
-    """The statement's text (`%s` placeholders). PostgreSQL quotes it with
-    psycopg2 itself; another backend (the SQLite demo) with its own quoting."""
-    if conn.vendor == "postgresql":
-        conn.ensure_connection()
+    """The statement's text (`%s` placeholders). psycopg2 quotes it itself;
+    another driver (the SQLite demo, psycopg 3) with the backend's quoting."""
+    conn.ensure_connection()
+    if isinstance(conn.connection, psycopg2.extensions.connection):
         return composable.as_string(conn.connection)
     if isinstance(composable, sql.Composed):
         return "".join(_render(part, conn) for part in composable.seq)

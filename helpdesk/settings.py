@@ -105,6 +105,9 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # (each request runs in a new thread), so the ASGI entry point resets this.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if env.bool("DB_SERVER_SIDE_BINDING", default=False):
+        # psycopg 3 only (BENCHMARKS.md, "psycopg 3"): its automatic prepared statements.
+        DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # The demo's web process and worker share one SQLite file: WAL lets them
