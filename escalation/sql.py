@@ -1,6 +1,6 @@
-"""The escalation app's hand-written statements, one use case each: those the
-trigger engine runs on every outbox pass and every routed ticket, where the
-ORM's query building cost more than the query (BENCHMARKS.md, "Hand-written statements")."""
+"""The escalation app's hand-written statements, one use case each, run by the trigger
+engine on every pass and routed ticket, where building the ORM query cost more than
+running it (BENCHMARKS.md, "Hand-written statements")."""
 
 from __future__ import annotations
 
@@ -79,9 +79,9 @@ _MEMBERS = db.Statement(_members)
 
 
 def online_members(group_id: int) -> list[tuple]:
-    """The group's active, online agents and admins in id order, one row
-    each: member_attnames() values, then profile id, capacity, skills
-    (JSON) and open-ticket count (None where there is no profile or load row)."""
+    """The group's active, online agents and admins in id order: member_attnames()
+    values, then profile id, capacity, skills (JSON) and open-ticket count (None
+    where there is no profile or load row)."""
     User = get_user_model()
     return db.fetchall(_MEMBERS, [group_id, User.Role.AGENT, User.Role.ADMIN, AgentProfile.Presence.ONLINE])
 
@@ -108,9 +108,8 @@ _BY_ID_OR_NAME = db.Statements(_by_id_or_name)
 
 def find_by_id_or_name(model: type[Model], value: int | str, *, by: tuple[str, ...] = ("name",),
                        lock: bool = False, related: tuple[str, ...] = ()) -> Model | None:
-    """The row of `model` whose id is `value` or whose `by` fields equal it
-    in any case (as `iexact`), the lowest id if several; `lock`: FOR UPDATE;
-    `related`: foreign keys read along."""
+    """The row of `model` whose id is `value` or whose `by` fields equal it in any
+    case (`iexact`), the lowest id if several; `lock`: FOR UPDATE; `related`: read along."""
     params: list[Any] = []
     # isdecimal, not isdigit: "²" is a digit that int() refuses; beyond the id column's range: no id matches.
     with_id = (isinstance(value, int) or (isinstance(value, str) and value.isdecimal())) and int(value) < 2**63

@@ -1,8 +1,6 @@
-"""The machinery behind the hand-written statements of the hot paths (the named
-functions in tickets/sql.py and escalation/sql.py): statements composed with
-psycopg2.sql from the models' `_meta`, run as prepared statements on PostgreSQL,
-and rows read back into instances with `Model.from_db`. Why: BENCHMARKS.md,
-"Hand-written statements". Callers outside those modules use the named functions."""
+"""The machinery of the hand-written statements named in tickets/sql.py and escalation/sql.py:
+composed with psycopg2.sql from the models' `_meta`, run as prepared statements on
+PostgreSQL, read back with `Model.from_db` (why: BENCHMARKS.md, "Hand-written statements")."""
 
 from __future__ import annotations
 

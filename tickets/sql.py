@@ -1,6 +1,6 @@
-"""The tickets app's hand-written statements, one use case each: those on the
-path of every change and every outbox pass, where the ORM's query building
-cost more than the query (BENCHMARKS.md, "Hand-written statements")."""
+"""The tickets app's hand-written statements, one use case each, on the path of every
+change and outbox pass, where building the ORM query cost more than running it
+(BENCHMARKS.md, "Hand-written statements")."""
 
 from __future__ import annotations
 

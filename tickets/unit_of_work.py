@@ -19,9 +19,9 @@ from .models import Ticket, TicketEvent
 
 @dataclass
 class Held:
-    """A ticket whose row an owner (an outbox pass) holds locked for its whole
-    transaction: the events emitted for it are kept for the owner, which
-    inserts and processes them itself, and whether its row was written."""
+    """A ticket an owner (the outbox pass) holds locked for its transaction: the
+    events emitted for it, kept for the owner to insert and process, and
+    whether its row was written."""
 
     ticket_id: int
     written: list[TicketEvent] = field(default_factory=list)
@@ -32,9 +32,8 @@ _held: contextvars.ContextVar[Held | None] = contextvars.ContextVar("held_ticket
 
 
 def hold(held: Held) -> contextvars.Token:
-    """From now on in this context, keep the events emitted for the held
-    ticket, and what was written, for the owner of its row lock (the outbox
-    pass, tickets.tasks); release() with the token ends it."""
+    """From now on in this context, keep the held ticket's events and writes
+    for the owner of its row lock (tickets.tasks); release(token) ends it."""
     return _held.set(held)
 
 
@@ -53,9 +52,9 @@ def lock_ticket(ticket_id: int, *, skip_locked: bool = False, required: bool = F
 
 
 def emit(events: Sequence[TicketEvent]) -> None:
-    """Write the change's events and hand them to a worker once the
-    transaction commits (the broker down: the periodic sweep finds them).
-    Those of a held ticket are kept for its owner, marked processed."""
+    """Insert the change's events and hand them to a worker on commit (broker
+    down: the sweep finds them); a held ticket's are kept for its owner,
+    marked processed in the transaction that processes them."""
     if not events:
         return
     held = _held.get()
@@ -104,11 +103,9 @@ class Change:
 
 @contextmanager
 def change(ticket: Ticket, *, locked: bool = False) -> Iterator[Change]:
-    """A service's change of `ticket`: its own transaction, the row locked and
-    read again. `locked`: the caller holds the lock in its transaction and
-    `ticket` is the row as it stands; then nothing is read and no savepoint
-    set (the caller's undoes a failure), and a copy is changed, so that a
-    failure leaves the caller's instance as the rolled-back row."""
+    """A service's change of `ticket`: a transaction, the row locked and read again; or
+    (`locked`: the caller holds the lock, `ticket` is its row) no read, no savepoint,
+    and a copy changed, so that a failure leaves the caller's instance as the row."""
     if locked and not transaction.get_connection().in_atomic_block:
         raise RuntimeError("locked=True needs the caller's transaction, which holds the row lock")
     with transaction.atomic(savepoint=not locked):
