@@ -31,13 +31,13 @@ _CONFIG = db.Statement(_config)
 
 def trigger_config(system_username: str) -> tuple[tuple[Any, Any, Any], int | None]:
     """((how many triggers, how many active, their latest change), the system
-    account's id) in one statement."""
+    account's id) in one statement. (BENCHMARKS.md)"""
     *key, system_id = db.fetchone(_CONFIG, [system_username])
     return tuple(key), system_id
 
 
 def insert_firings(firings: Sequence[TriggerFiring]) -> None:
-    """INSERT the pass's trigger firings in one statement."""
+    """INSERT the pass's trigger firings in one statement. (BENCHMARKS.md)"""
     db.insert(list(firings))
 
 
@@ -81,13 +81,13 @@ _MEMBERS = db.Statement(_members)
 def online_members(group_id: int) -> list[tuple]:
     """The group's active, online agents and admins in id order: member_attnames()
     values, then profile id, capacity, skills (JSON) and open-ticket count (None
-    where there is no profile or load row)."""
+    where there is no profile or load row). (BENCHMARKS.md)"""
     User = get_user_model()
     return db.fetchall(_MEMBERS, [group_id, User.Role.AGENT, User.Role.ADMIN, AgentProfile.Presence.ONLINE])
 
 
 def save_round_robin_cursor(group: Group) -> None:
-    """Write the group's last_assigned (its round-robin turn)."""
+    """Write the group's last_assigned (its round-robin turn). (BENCHMARKS.md)"""
     db.update(group, ["last_assigned"])
 
 
@@ -109,7 +109,7 @@ _BY_ID_OR_NAME = db.Statements(_by_id_or_name)
 def find_by_id_or_name(model: type[Model], value: int | str, *, by: tuple[str, ...] = ("name",),
                        lock: bool = False, related: tuple[str, ...] = ()) -> Model | None:
     """The row of `model` whose id is `value` or whose `by` fields equal it in any
-    case (`iexact`), the lowest id if several; `lock`: FOR UPDATE; `related`: read along."""
+    case (`iexact`), the lowest id if several; `lock`: FOR UPDATE; `related`: read along. (BENCHMARKS.md)"""
     params: list[Any] = []
     # isdecimal, not isdigit: "²" is a digit that int() refuses; beyond the id column's range: no id matches.
     with_id = (isinstance(value, int) or (isinstance(value, str) and value.isdecimal())) and int(value) < 2**63

@@ -31,7 +31,7 @@ _LOCK_TICKET = db.Statements(_lock_ticket)
 
 def lock_ticket(ticket_id: int, *, skip_locked: bool = False) -> Ticket | None:
     """The ticket under a row lock (FOR UPDATE, or SKIP LOCKED: None if held),
-    read in one statement with its requester and type; None if it does not exist."""
+    read in one statement with its requester and type; None if it does not exist. (BENCHMARKS.md)"""
     features = db.connection().features
     statement = _LOCK_TICKET[skip_locked and features.has_select_for_update_skip_locked,
                              features.has_select_for_update]
@@ -40,19 +40,19 @@ def lock_ticket(ticket_id: int, *, skip_locked: bool = False) -> Ticket | None:
 
 
 def insert_ticket(ticket: Ticket) -> Ticket:
-    """INSERT a new ticket as save() would write it (no signals: tests/test_sql.py)."""
+    """INSERT a new ticket as save() would write it (no signals: tests/test_sql.py). (BENCHMARKS.md)"""
     db.insert([ticket])
     return ticket
 
 
 def insert_message(message: Message) -> Message:
-    """INSERT a new message as save() would write it (no signals: tests/test_sql.py)."""
+    """INSERT a new message as save() would write it (no signals: tests/test_sql.py). (BENCHMARKS.md)"""
     db.insert([message])
     return message
 
 
 def save_ticket_fields(ticket: Ticket, names: Sequence[str]) -> int:
-    """UPDATE these fields of the ticket's row, as save(update_fields=…) would."""
+    """UPDATE these fields of the ticket's row, as save(update_fields=…) would. (BENCHMARKS.md)"""
     return db.update(ticket, sorted(names))
 
 
@@ -62,7 +62,7 @@ _NEXT_NUMBER = db.Statement(lambda: SQL("UPDATE {} SET {c} = {c} + 1 WHERE {} = 
 
 def next_ticket_number() -> int | None:
     """Take the next ticket number (its row stays locked until commit); None
-    when the counter's row is missing."""
+    when the counter's row is missing. (BENCHMARKS.md)"""
     row = db.fetchone(_NEXT_NUMBER)
     return row[0] if row is not None else None
 
@@ -72,22 +72,22 @@ _BUMP_LOAD = db.Statement(lambda: SQL("UPDATE {} SET {c} = {c} + %s WHERE {} = %
 
 
 def bump_agent_load(agent_id: int, delta: int) -> int:
-    """Add `delta` to the agent's open-ticket count: 1 if the agent has a row, else 0."""
+    """Add `delta` to the agent's open-ticket count: 1 if the agent has a row, else 0. (BENCHMARKS.md)"""
     return db.run(_BUMP_LOAD, [delta, agent_id])
 
 
 def ticket_relation(ticket: Model, name: str) -> Model | None:
-    """ticket.<name> (a foreign key), read by primary key if not cached yet, then cached."""
+    """ticket.<name> (a foreign key), read by primary key if not cached yet, then cached. (BENCHMARKS.md)"""
     return db.related(ticket, name)
 
 
 def default_group_with_tier(ticket_type: TicketType) -> Model | None:
-    """The type's default group, read with its tier, cached on the type."""
+    """The type's default group, read with its tier, cached on the type. (BENCHMARKS.md)"""
     return db.related(ticket_type, "default_group", along=("tier",))
 
 
 def default_tier_of(ticket_type: TicketType) -> Model | None:
-    """The type's default tier, cached on the type."""
+    """The type's default tier, cached on the type. (BENCHMARKS.md)"""
     return db.related(ticket_type, "default_tier")
 
 
@@ -102,7 +102,7 @@ _FIRST_LEVEL_TIER = db.Statement(_first_level_tier)
 
 
 def first_level_tier() -> Model | None:
-    """The L1 tier (the lowest id if several), or None."""
+    """The L1 tier (the lowest id if several), or None. (BENCHMARKS.md)"""
     from escalation.models import Tier
 
     row = db.fetchone(_FIRST_LEVEL_TIER)
@@ -110,7 +110,7 @@ def first_level_tier() -> Model | None:
 
 
 def message_by_id(message_id: int) -> Message | None:
-    """The message with this id, or None."""
+    """The message with this id, or None. (BENCHMARKS.md)"""
     return db.by_pk(Message, message_id)
 
 
@@ -137,7 +137,7 @@ _TICKET_TAGS = db.Statement(_ticket_tags)
 
 def ticket_tags(ticket: Ticket) -> list[Tag]:
     """The ticket's tags by name, read once and kept on the instance until
-    one of the tag functions here changes them."""
+    one of the tag functions here changes them. (BENCHMARKS.md)"""
     known = ticket.__dict__.get(_TAGS)
     if known is None:
         known = ticket.__dict__[_TAGS] = tuple(db.instance(Tag, row) for row in db.fetchall(_TICKET_TAGS, [ticket.pk]))
@@ -145,7 +145,7 @@ def ticket_tags(ticket: Ticket) -> list[Tag]:
 
 
 def forget_tags(ticket: Ticket) -> None:
-    """The ticket's tags changed: ticket_tags() reads them again."""
+    """The ticket's tags changed: ticket_tags() reads them again. (BENCHMARKS.md)"""
     ticket.__dict__.pop(_TAGS, None)
 
 
@@ -154,7 +154,7 @@ _TAGS_NAMED = db.Statements(lambda count: SQL("SELECT {} FROM {} m WHERE {} IN (
 
 
 def tags_named(names: Sequence[str]) -> list[Tag]:
-    """The tags that exist among these names."""
+    """The tags that exist among these names. (BENCHMARKS.md)"""
     if not names:
         return []
     return [db.instance(Tag, row) for row in db.fetchall(_TAGS_NAMED[len(names)], list(names))]
@@ -173,7 +173,7 @@ _LINK_TAGS_NAMED = db.Statements(_link_tags_named)
 
 def link_tags_named(ticket: Ticket, names: Sequence[str]) -> set[str]:
     """Put the existing tags among `names` on the ticket in one statement
-    (PostgreSQL); returns the names found, the caller creates the others."""
+    (PostgreSQL); returns the names found, the caller creates the others. (BENCHMARKS.md)"""
     found = {row[0] for row in db.fetchall(_LINK_TAGS_NAMED[len(names)], [*names, ticket.pk])}
     forget_tags(ticket)
     return found
@@ -189,7 +189,7 @@ _LINK_TAGS = db.Statements(_link_tags)
 
 
 def link_tags(ticket: Ticket, tags: Sequence[Tag]) -> None:
-    """Put these tags on the ticket, skipping those it has (no m2m_changed signal)."""
+    """Put these tags on the ticket, skipping those it has (no m2m_changed signal). (BENCHMARKS.md)"""
     if not tags:
         return
     params = []
@@ -202,7 +202,7 @@ def link_tags(ticket: Ticket, tags: Sequence[Tag]) -> None:
 # --- the outbox --------------------------------------------------------------------
 
 def insert_events(events: Sequence[TicketEvent]) -> None:
-    """INSERT new events in one statement and set their ids."""
+    """INSERT new events in one statement and set their ids. (BENCHMARKS.md)"""
     db.insert(list(events))
 
 
@@ -214,7 +214,7 @@ _PENDING_TICKETS = db.Statement(lambda: SQL(
 
 def tickets_with_pending_events(limit: int) -> list[int]:
     """Tickets with unprocessed events, the oldest first: one pass over the
-    outbox's partial index."""
+    outbox's partial index. (BENCHMARKS.md)"""
     return [row[0] for row in db.fetchall(_PENDING_TICKETS, [limit])]
 
 
@@ -226,7 +226,7 @@ _TICKETS_OF_EVENTS = db.Statements(lambda count: SQL(
 
 def tickets_of_events(event_ids: Sequence[int]) -> list[int]:
     """The tickets of these events that have one of them still pending, the
-    oldest change first (read by primary key, not through the partial index)."""
+    oldest change first (read by primary key, not through the partial index). (BENCHMARKS.md)"""
     if not event_ids:
         return []
     return [row[0] for row in db.fetchall(_TICKETS_OF_EVENTS[len(event_ids)], list(event_ids))]
@@ -239,7 +239,7 @@ _CLAIM = db.Statement(lambda: SQL("UPDATE {} AS m SET {p} = %s WHERE {} = %s AND
 
 def claim_pending_events(ticket_id: int, now: datetime.datetime) -> list[TicketEvent]:
     """Mark the ticket's unprocessed events processed at `now` and return
-    them, in id order: a read and a write in one statement."""
+    them, in id order: a read and a write in one statement. (BENCHMARKS.md)"""
     conn = db.connection()
     rows = db.fetchall(_CLAIM, [conn.ops.adapt_datetimefield_value(now), ticket_id])
     events = [db.instance(TicketEvent, row) for row in rows]
@@ -253,7 +253,7 @@ _MARK_EVENTS = db.Statements(lambda count: SQL("UPDATE {} SET {} = %s WHERE {} I
 
 
 def mark_events(event_ids: Sequence[int], processed_at: datetime.datetime | None) -> None:
-    """Set these events' processed_at (None: pending again)."""
+    """Set these events' processed_at (None: pending again). (BENCHMARKS.md)"""
     if not event_ids:
         return
     value = db.connection().ops.adapt_datetimefield_value(processed_at)
