@@ -86,11 +86,11 @@ def main():
 def statements(tickets):
     """Time each statement of the drain, grouped by its first words (savepoint
     names folded), per ticket. A prepared statement's EXECUTE is shown as the
-    statement it runs (helpdesk.rows.STATEMENTS); its PREPARE, once per
+    statement it runs (helpdesk.db.STATEMENTS); its PREPARE, once per
     session, apart."""
     from django.db import connection
 
-    from helpdesk import rows
+    from helpdesk import db
     from tickets import tasks
     from tickets.models import TicketEvent
 
@@ -99,7 +99,7 @@ def statements(tickets):
         try:
             return execute(sql, params, many, context)
         finally:
-            label = re.sub(r"^EXECUTE (h_[0-9a-f]+).*", lambda m: rows.STATEMENTS[m.group(1)], sql, flags=re.S)
+            label = re.sub(r"^EXECUTE (h_[0-9a-f]+).*", lambda m: db.STATEMENTS[m.group(1)], sql, flags=re.S)
             label = re.sub(r'"s\d+_x\d+"', "…", re.sub(r"\s+", " ", label))
             label = re.sub(r"^(PREPARE h_\w+ AS )?SELECT (.{30,}?) FROM ", r"\1SELECT … FROM ", label)[:100]  # long column lists folded
             TIMES[label] += time.perf_counter() - start

@@ -7,12 +7,12 @@ import re
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
-from helpdesk import rows
 from helpdesk.models import SYSTEM_USERNAME, Group, Tier
 from tickets import services
 from tickets.models import Notification, Priority, Status, TicketType
 from tickets.services import EventContext
 
+from . import sql
 from .assignment import FALLBACKS, STRATEGIES, choose_agent
 from .webhooks import mask_url, validate_url
 
@@ -30,22 +30,12 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 def _ref(model, value, *, by=("name",), lock=False, related=()):
     """The object of a model named by id or by one of `by` (case-insensitive,
-    like `iexact`), the lowest id if several match. Written out (helpdesk/rows.py):
-    a routing action looks its group up for every ticket. `lock`: FOR UPDATE;
+    like `iexact`), the lowest id if several match (escalation/sql.py: a
+    routing action looks its group up for every ticket). `lock`: FOR UPDATE;
     `related`: foreign keys read along."""
     if value is None or value == "":
         return None
-    meta = model._meta
-    conditions, params = [], []
-    # isdecimal, not isdigit: "²" is a digit that int() refuses.
-    if isinstance(value, int) or (isinstance(value, str) and value.isdecimal()):
-        if int(value) < 2**63:  # beyond the id column's range: matches no id
-            conditions.append(f"m.{meta.pk.column} = %s")
-            params.append(int(value))
-    for attr in by:
-        conditions.append(f"UPPER(m.{meta.get_field(attr).column}) = UPPER(%s)")
-        params.append(str(value))
-    return rows.select_one(model, " OR ".join(conditions), params, lock=lock, related=related)
+    return sql.find_by_id_or_name(model, value, by=tuple(by), lock=lock, related=tuple(related))
 
 
 def _tier(value):

@@ -9,23 +9,22 @@ from functools import cached_property
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from helpdesk import rows
-from helpdesk.models import AgentProfile, Group
+from helpdesk.models import Group
+from tickets import sql as ticket_sql
+
+from . import sql
 
 STRATEGIES = ("round_robin", "least_loaded", "skills")
 FALLBACKS = ("none", "least_loaded", "lead")
 
 
-# What is read of each member: enough for the ticket's event log and the
-# assignment checks (agent, active); other fields are deferred.
-USER_FIELDS = ("id", "username", "first_name", "last_name", "email", "role", "is_active")
 DEFAULT_CAPACITY = 20  # an agent with no profile
 
 
 @dataclass
 class Member:
     id: int
-    values: list  # the user's USER_FIELDS, in the model's field order
+    values: list  # the user's sql.member_attnames() values
     load_count: int  # unsolved tickets, from AgentLoad
     capacity: int
     skills: set
@@ -33,48 +32,15 @@ class Member:
     @cached_property
     def user(self):
         """The User, built only for the member who is chosen."""
-        return get_user_model().from_db(connection.alias, _members_sql()[1], self.values)
-
-
-def _members_sql():
-    """The members' statement, written out once per process: built by the ORM
-    it cost ~1 ms a call to compile, three times its run time."""
-    if "sql" not in _MEMBERS:
-        from tickets.models import AgentLoad
-
-        User = get_user_model()
-        # from_db() takes the values in the model's field order.
-        names = [f.attname for f in User._meta.concrete_fields if f.attname in USER_FIELDS]
-        through = Group.members.through._meta
-        group_col = through.get_field("group").column
-        user_col = through.get_field(Group.members.field.m2m_reverse_field_name()).column
-        _MEMBERS["names"] = names
-        _MEMBERS["sql"] = (
-            f"SELECT {', '.join(f'u.{User._meta.get_field(n).column}' for n in names)}, "
-            f"p.id, p.max_open_tickets, p.skills, l.open_tickets "
-            f"FROM {User._meta.db_table} u "
-            f"JOIN {through.db_table} m ON m.{user_col} = u.id "
-            f"LEFT JOIN {AgentProfile._meta.db_table} p ON p.user_id = u.id "
-            f"LEFT JOIN {AgentLoad._meta.db_table} l ON l.agent_id = u.id "
-            f"WHERE m.{group_col} = %s AND u.is_active AND u.role IN (%s, %s) "
-            f"AND (p.id IS NULL OR p.presence = %s) ORDER BY u.id"
-        )
-    return _MEMBERS["sql"], _MEMBERS["names"]
-
-
-_MEMBERS = {}
+        return get_user_model().from_db(connection.alias, sql.member_attnames(), self.values)
 
 
 def _members(group):
     """Active, online members of the group, in id order: one row each (user,
     profile and AgentLoad joined, no ticket count); a User is built only for
     the member who is chosen."""
-    User = get_user_model()
-    sql, names = _members_sql()
-    with connection.cursor() as cursor:
-        rows.execute(cursor, sql, [group.pk, User.Role.AGENT, User.Role.ADMIN, AgentProfile.Presence.ONLINE])
-        found = cursor.fetchall()
-    id_at = names.index("id")
+    found = sql.online_members(group.pk)
+    id_at = sql.member_attnames().index("id")
     members = []
     for *values, profile_id, capacity, skills, load in found:
         if isinstance(skills, str | bytes):  # JSON comes as text from both backends
@@ -102,7 +68,7 @@ def choose_agent(group, *, strategy, ticket=None, fallback="none", locked=False)
         group = Group.objects.select_for_update().get(pk=group.pk)
     available = None  # members under capacity, read once and reused by the fallback
     if strategy == "skills" and ticket is not None:
-        wanted = {t.name for t in ticket.tags.all()} | ({ticket.language} if ticket.language else set())
+        wanted = {t.name for t in ticket_sql.ticket_tags(ticket)} | ({ticket.language} if ticket.language else set())
         available = _candidates(group)
         if wanted:
             # Everyone with every skill, else the best partial match (none: fallback).
@@ -128,5 +94,5 @@ def choose_agent(group, *, strategy, ticket=None, fallback="none", locked=False)
         agent = group.lead
     if agent is not None:
         group.last_assigned = agent
-        rows.update(group, ["last_assigned"])  # written out: on every routed ticket
+        sql.save_round_robin_cursor(group)
     return agent

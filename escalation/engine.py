@@ -4,15 +4,13 @@ with the conditions that matched and what the actions did."""
 
 import logging
 
-from django.db import connection
-
-from helpdesk import rows
 from helpdesk.models import SYSTEM_USERNAME
 from tickets import outbox
 from tickets.events import BATCH, CHAIN, MESSAGE_ID, Cause
 from tickets.models import Ticket, TicketEvent
 from tickets.services import EventContext, clean_tag, lock_ticket
 
+from . import sql
 from .actions import perform, system_actor
 from .models import Trigger, TriggerFiring
 from .rules import TEXT_LIMIT, Facts, RegexTimeout, compile_conditions, evaluate, listened_kind
@@ -75,20 +73,10 @@ _cached = {"triggers": (None, []), "actor": None}
 
 
 def _config():
-    """One statement per pass, written out (an ORM aggregate cost ~1 ms to
-    build): how many triggers, how many active, their latest change, and the
-    system account's id. Every trigger write goes through Trigger.save()
-    (admin, API, seed), which moves `updated_at`; a delete changes the count."""
-    from django.contrib.auth import get_user_model
-
-    users = get_user_model()._meta.db_table
-    with connection.cursor() as cursor:
-        rows.execute(
-            cursor,
-            f"SELECT COUNT(*), COUNT(CASE WHEN active THEN 1 END), MAX(updated_at), "
-            f"(SELECT id FROM {users} WHERE username = %s) FROM {Trigger._meta.db_table}", [SYSTEM_USERNAME])
-        *key, system_id = cursor.fetchone()
-    return tuple(key), system_id
+    """One statement per pass (escalation/sql.py): the triggers' count, active
+    count and latest change, and the system account's id. Every trigger write
+    goes through Trigger.save(), which moves `updated_at`; a delete changes the count."""
+    return sql.trigger_config(SYSTEM_USERNAME)
 
 
 def active_triggers(key):
@@ -224,7 +212,7 @@ def run_triggers(events):
     firings = []
     for event, kind, changes in evaluations:
         _evaluate_event(event, [t for t in state.triggers if kind in t.events], changes, state, firings)
-    rows.insert(firings)
+    sql.insert_firings(firings)
 
 
 def _evaluate_event(event, triggers, changes, state, firings):

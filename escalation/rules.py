@@ -20,7 +20,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from helpdesk import rows
+from tickets import sql as ticket_sql
 from tickets.events import MESSAGE_ID
 from tickets.models import Channel, Priority, Status, TicketEvent
 
@@ -288,20 +288,17 @@ class Facts:
     def tags(self):
         if self.tag_names is not None:
             return self.tag_names
-        # Read as the ticket's prefetched tags: a service changing this ticket
-        # next (locked, in the same pass) starts from them instead of a read.
-        return {tag.name for tag in rows.prefetch_many(self.ticket, "tags")}
+        # Kept on the ticket: a service changing it next (locked, in the same
+        # pass) starts from them instead of a read.
+        return {tag.name for tag in ticket_sql.ticket_tags(self.ticket)}
 
     @cached_property
     def message(self):
         message_id = (getattr(self.event, "data", None) or {}).get(MESSAGE_ID)
         if not message_id:
             return None
-        from tickets.models import Message
-
-        # Written out (the ORM's join to the author, ordered and limited, cost
-        # four times the calls); the author is read only if a condition asks.
-        return rows.by_id(Message, message_id)
+        # The author is read only if a condition asks.
+        return ticket_sql.message_by_id(message_id)
 
     @cached_property
     def body(self):
@@ -344,7 +341,7 @@ class Facts:
         if name in ("priority", "status", "channel", "language"):
             return getattr(t, name) or ""
         if name in ("type", "tier", "group", "assignee", "organization"):
-            return rows.related(t, name)
+            return ticket_sql.ticket_relation(t, name)
         if name == "tags":
             return self.tags
         if name == "subject":
@@ -352,9 +349,9 @@ class Facts:
         if name == "body":
             return self.body
         if name == "requester_email":
-            return (rows.related(t, "requester").email or "").lower()
+            return (ticket_sql.ticket_relation(t, "requester").email or "").lower()
         if name == "requester_domain":
-            return (rows.related(t, "requester").email or "").rpartition("@")[2].lower()
+            return (ticket_sql.ticket_relation(t, "requester").email or "").rpartition("@")[2].lower()
         if name == "hours_since_created":
             return (self.now - t.created_at).total_seconds() / 3600
         if name == "within_business_hours":

@@ -106,6 +106,9 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # (each request runs in a new thread), so the ASGI entry point resets this.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if env.bool("DB_SERVER_SIDE_BINDING", default=False):
+        # psycopg 3 only (BENCHMARKS.md, "psycopg 3"): its automatic prepared statements.
+        DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # The demo's web process and worker share one SQLite file: WAL lets them
@@ -116,7 +119,7 @@ else:
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     })
-# The hot paths' written-out statements (helpdesk/rows.py) run as prepared
+# The hot paths' written-out statements (helpdesk/db.py) run as prepared
 # statements on a persistent PostgreSQL connection. Off behind a pooler that
 # gives each transaction another session (PgBouncer in transaction mode).
 HELPDESK_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)

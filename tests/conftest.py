@@ -72,7 +72,7 @@ def _celery_eager(settings):
 @pytest.fixture(autouse=True)
 def _persistent_connection():
     """Tests run as gunicorn and the workers do: with a persistent database
-    connection, on which helpdesk.rows prepares its statements. Importing
+    connection, on which helpdesk.db prepares its statements. Importing
     helpdesk.asgi (the websocket tests do, at collection) sets CONN_MAX_AGE
     to 0 for the whole process, as the ASGI server needs."""
     from django.db import connection

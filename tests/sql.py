@@ -1,13 +1,14 @@
 """Reading captured SQL in tests: a statement that reads a table, whether the
-ORM built it (`FROM "tickets_ticket"`) or it is written out
-(`FROM tickets_ticket m`), and not its neighbours (`tickets_ticket_tags`).
-Written-out statements run as prepared statements on PostgreSQL
-(helpdesk.rows.execute): a captured `EXECUTE h_… (values)` reads back as the
-statement with its values, and the `PREPARE` before a first use is left out."""
+ORM built it (`FROM "tickets_ticket"`) or it is hand-written (`FROM tickets_ticket m`),
+and not its neighbours (`tickets_ticket_tags`). Hand-written statements
+(helpdesk.db, named in tickets/sql.py and escalation/sql.py) run as prepared
+statements on PostgreSQL: a captured `EXECUTE h_… (values)` reads back as the
+statement with its values and its identifiers unquoted, and the `PREPARE`
+before a first use is left out."""
 
 import re
 
-from helpdesk import rows
+from helpdesk import db
 
 _EXECUTE = re.compile(r"EXECUTE (h_[0-9a-f]+)(?: \((.*)\))?$", re.S)
 
@@ -39,7 +40,9 @@ def statement(sql):
     if not found:
         return sql
     values = iter(_values(found.group(2) or ""))
-    return re.sub(r"%[s%]", lambda m: next(values) if m.group() == "%s" else "%", rows.STATEMENTS[found.group(1)])
+    # psycopg2.sql quotes every identifier; the project's names need none.
+    text = db.STATEMENTS[found.group(1)].replace('"', "")
+    return re.sub(r"%[s%]", lambda m: next(values) if m.group() == "%s" else "%", text)
 
 
 def statements(queries):

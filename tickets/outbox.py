@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
+from .unit_of_work import Held
+
 if TYPE_CHECKING:
     from .models import Ticket, TicketEvent
 
@@ -20,9 +22,6 @@ class OutboxPass:
     # The ticket as the claim read it, row-locked for the whole pass; None
     # once a handler failed (its rolled-back writes may have moved on from it).
     ticket: "Ticket | None" = None
-    # Events the handlers wrote for the ticket in this round (tickets.services),
-    # as written: the next round's batch, with no read.
-    written: "list[TicketEvent]" = field(default_factory=list)
     # Per-handler scratch space that lives for the pass, e.g. the trigger
     # engine keeps the locked ticket and the loaded triggers between rounds.
     state: dict[str, Any] = field(default_factory=dict)
@@ -31,10 +30,29 @@ class OutboxPass:
     # statements each, several per ticket, for failures that rarely happen);
     # a failure then raises Replay, and the pass runs again, careful.
     careful: bool = True
-    # The ticket's row was updated in this pass (its updated_at moved): a later
-    # change that only moves updated_at (tags) need not write it again.
-    touched: bool = False
+    # The ticket as the services' unit of work sees it held: the events the
+    # handlers wrote for it in this round (the next round's batch, with no
+    # read), and whether its row was written in this pass.
+    held: Held = field(init=False)
 
+    def __post_init__(self) -> None:
+        self.held = Held(self.ticket_id)
+
+    @property
+    def written(self) -> "list[TicketEvent]":
+        return self.held.written
+
+    @written.setter
+    def written(self, events: "list[TicketEvent]") -> None:
+        self.held.written = events
+
+    @property
+    def touched(self) -> bool:
+        return self.held.touched
+
+    @touched.setter
+    def touched(self, value: bool) -> None:
+        self.held.touched = value
 
     @contextmanager
     def attempt(self, what: str) -> Iterator[None]:

@@ -2,7 +2,6 @@
 transaction each, and a TicketEvent for every change in that same transaction.
 After commit the events are handed to a Celery task (the outbox)."""
 
-import copy
 import logging
 import mimetypes
 import os
@@ -20,12 +19,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from helpdesk import rows
 from helpdesk.html import sanitize_html
-from helpdesk.models import Group, Tier
+from helpdesk.models import Group
 from helpdesk.text import clean_line, strip_format_chars
 
-from . import outbox, search
+from . import search, unit_of_work
+from . import sql as ticket_sql
 from .custom_fields import clean_values as clean_custom_values
 from .events import (
     BATCH,
@@ -191,39 +190,8 @@ def _record(ticket, kind, *, events, actor=None, field="", old=None, new=None, d
 
 
 def _save_events(events):
-    """Write the change's events (one INSERT) and hand them to a worker once
-    the transaction has committed. If the broker is down the events stay
-    unprocessed and the periodic sweep picks them up: delayed, never lost."""
-    if not events:
-        return
-    # Events the outbox's handlers write for the ticket it is processing are
-    # processed in that same pass (tickets.tasks), not dispatched to another
-    # task. They are marked processed here, in the transaction that processes
-    # them: no entry in the pending index and no second write to mark them
-    # (tickets.tasks puts back the few a pass leaves over). The pass inserts
-    # them when the handler is done (tickets.tasks._flush), one INSERT for the
-    # round's; nothing reads them before.
-    running = outbox.current()
-    passing = running.ticket_id if running is not None else None  # the ticket a pass is processing
-    in_pass = [e for e in events if e.ticket_id == passing]
-    others = [e for e in events if e.ticket_id != passing]
-    now = timezone.now()
-    for event in in_pass:
-        event.processed_at = now
-    if in_pass:
-        running.written.extend(in_pass)
-    if not others:
-        return
-    rows.insert(others)
-    ids = [e.id for e in others]
-    tickets = list(dict.fromkeys(e.ticket_id for e in others))  # the task claims by ticket
-
-    def send():
-        from .tasks import dispatch
-
-        dispatch(ids, tickets)  # the broker unreachable: the sweep will find them
-
-    transaction.on_commit(send)
+    """Emit the change's events through the unit of work (tickets/unit_of_work.py)."""
+    unit_of_work.emit(events)
 
 
 def _value(obj):
@@ -238,17 +206,13 @@ def _value(obj):
 def _next_number() -> int:
     """The next `#number`: the counter row's lock is held until commit, so
     numbers are sequential and gapless under concurrency."""
-    bump = f"UPDATE {TicketCounter._meta.db_table} SET last_number = last_number + 1 WHERE id = 1 RETURNING last_number"
-    with connection.cursor() as cursor:  # one statement, on every new ticket (PostgreSQL, SQLite ≥ 3.35)
-        rows.execute(cursor, bump)
-        row = cursor.fetchone()
-        if row is None:
-            # The row is made by a migration; recreate it if a flush removed it.
-            start = Ticket.objects.aggregate(m=Max("number"))["m"] or settings.HELPDESK_FIRST_TICKET_NUMBER
-            TicketCounter.objects.get_or_create(pk=1, defaults={"last_number": start})
-            rows.execute(cursor, bump)
-            row = cursor.fetchone()
-    return row[0]
+    number = ticket_sql.next_ticket_number()
+    if number is None:
+        # The row is made by a migration; recreate it if a flush removed it.
+        start = Ticket.objects.aggregate(m=Max("number"))["m"] or settings.HELPDESK_FIRST_TICKET_NUMBER
+        TicketCounter.objects.get_or_create(pk=1, defaults={"last_number": start})
+        number = ticket_sql.next_ticket_number()
+    return number
 
 
 def _attachment_name(upload) -> str:
@@ -307,10 +271,8 @@ def create_ticket(
     ticket_type = cleaned["type"]
     events = []
     with transaction.atomic():
-        # Inserted written out (helpdesk.rows, as save() would write them, with
-        # no signals: tests/test_rows.py checks nothing listens): the ORM's
-        # save() was ~1 ms of Python on every new ticket.
-        [ticket] = rows.insert([Ticket(
+        # Hand-written inserts (tickets/sql.py; BENCHMARKS.md).
+        ticket = ticket_sql.insert_ticket(Ticket(
             number=_next_number(),
             subject=cleaned["subject"],
             status=Status.OPEN if cleaned["assignee"] else Status.NEW,
@@ -325,13 +287,13 @@ def create_ticket(
             language=language or requester.language or "",
             custom_fields=cleaned["custom_fields"],
             follow_up_of=follow_up_of,
-        )])
+        ))
         if cleaned["tags"]:
             ticket.tags.set(_get_or_create_tags(cleaned["tags"]))
-        [message] = rows.insert([Message(
+        message = ticket_sql.insert_message(Message(
             ticket=ticket, author=requester, internal=False, channel=channel,
             body=cleaned["body"], body_html=sanitize_html(body_html), external_id=external_id,
-        )])
+        ))
         _store_attachments(message, cleaned["attachments"])
         search.rebuild([ticket.pk])
         _move_load(None, ticket.load_agent_id)
@@ -382,21 +344,19 @@ def mark_notifications_read(*, user) -> int:
 
 def _default_tier(ticket_type):
     """New tickets land in their type's tier, else L1 (when tiers exist)."""
-    # Written out (helpdesk.rows), on every new ticket: the default group
-    # comes with its tier, and stays cached on the type for the ticket's group.
+    # The default group comes with its tier, and stays cached on the type for the ticket's group.
     if ticket_type is not None and ticket_type.default_group_id:
-        group = rows.related(ticket_type, "default_group", related=("tier",))
+        group = ticket_sql.default_group_with_tier(ticket_type)
         return group.tier if group is not None else None
     if ticket_type is not None and ticket_type.default_tier_id:
-        return rows.related(ticket_type, "default_tier")
-    return rows.select_one(Tier, "m.level = %s", [1])
+        return ticket_sql.default_tier_of(ticket_type)
+    return ticket_sql.first_level_tier()
 
 
 def _get_or_create_tags(names):
     if not names:
         return []
-    # Written out (helpdesk.rows): a trigger's tag action runs this per ticket.
-    existing = {t.name: t for t in rows.select(Tag, f"m.name IN ({', '.join(['%s'] * len(names))})", list(names))}
+    existing = {t.name: t for t in ticket_sql.tags_named(names)}
     for name in names:
         if name not in existing:
             existing[name], _created = Tag.objects.get_or_create(name=name)
@@ -409,10 +369,10 @@ def _add_tags(ticket, names):
     statement (a trigger's tag action runs this on every ticket it matches)."""
     missing = names
     if connection.vendor == "postgresql":
-        found = rows.add_many_by(ticket, "tags", "name", names)
+        found = ticket_sql.link_tags_named(ticket, names)
         missing = [n for n in names if n not in found]
     if missing:
-        rows.add_many(ticket, "tags", _get_or_create_tags(missing))
+        ticket_sql.link_tags(ticket, _get_or_create_tags(missing))
 
 
 def _move_load(before, after):
@@ -422,55 +382,16 @@ def _move_load(before, after):
     if before == after:
         return
     for agent_id, delta in sorted((a, d) for a, d in ((before, -1), (after, 1)) if a is not None):
-        with connection.cursor() as cursor:  # written out: the ORM F() update cost ~650 Python calls a routed ticket
-            rows.execute(cursor, f"UPDATE {AgentLoad._meta.db_table} SET open_tickets = open_tickets + %s "
-                                 f"WHERE agent_id = %s", [delta, agent_id])
-            updated = cursor.rowcount
-        if not updated:
+        if not ticket_sql.bump_agent_load(agent_id, delta):
             AgentLoad.recount(agent_id)  # the agent's first ticket: counted, this change included
 
 
 def lock_ticket(ticket_id, *, skip_locked=False, required=False):
     """The ticket under a row lock held until the transaction ends, read in
-    one statement with its requester and type (what the services, the
-    trigger conditions and the requester's notification read next). None if
-    it does not exist (`required`: Ticket.DoesNotExist), or (`skip_locked`)
-    if another transaction holds it. The one way a ticket is locked: a
-    change here, an outbox pass."""
-    ticket = rows.select_one(Ticket, "m.id = %s", [ticket_id], related=("requester", "type"), lock=True,
-                             skip_locked=skip_locked)
-    if ticket is None and required:
-        raise Ticket.DoesNotExist(f"ticket {ticket_id} no longer exists")
-    return ticket
-
-
-def _lock(ticket, *, locked=False) -> Ticket:
-    """Re-read the ticket under a row lock so concurrent changes serialize.
-
-    `locked`: the caller holds the row lock in this transaction already and
-    `ticket` is the row as it stands (the trigger engine, which locks the
-    ticket for its whole pass and carries the copies the services return).
-    Then nothing is read: the service changes a copy, so a failure leaves the
-    caller's instance as it was, matching the rolled-back row."""
-    if locked:
-        fresh = copy.copy(ticket)
-        prefetched = ticket.__dict__.get("_prefetched_objects_cache")
-        if prefetched is not None:
-            # Read in this pass under the lock (the tags the engine's conditions
-            # read): still true. Its own dict, so that changing the copy's tags
-            # drops them from the copy only.
-            fresh._prefetched_objects_cache = dict(prefetched)
-        return fresh
-    return lock_ticket(ticket.pk, required=True)
-
-
-def _atomic(locked):
-    """A service's transaction. A caller that holds the lock (`locked`) runs
-    the service inside its own transaction and savepoint, which undoes a
-    failure: no second savepoint is set."""
-    if locked and not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("locked=True needs the caller's transaction, which holds the row lock")
-    return transaction.atomic(savepoint=not locked)
+    one statement with its requester and type. None if it does not exist
+    (`required`: Ticket.DoesNotExist), or (`skip_locked`) if another
+    transaction holds it. The one way a ticket is locked."""
+    return unit_of_work.lock_ticket(ticket_id, skip_locked=skip_locked, required=required)
 
 
 def _apply_status(ticket, status, *, actor, ctx, events, reopened=False):
@@ -520,9 +441,9 @@ def add_message(
         raise PermissionDenied(_("Customers can only mark a ticket solved."))
 
     events = []
-    with _atomic(locked):
-        ticket = _lock(ticket, locked=locked)
-        if ticket.merged_into_id and not locked:
+    with unit_of_work.change(ticket, locked=locked) as work:
+        ticket = work.ticket
+        if ticket.merged_into_id and not work.joined:
             # Merged away: the conversation continues on the ticket it went
             # into, unless a customer would write on another customer's ticket.
             target = lock_ticket(_merge_target_id(ticket), required=True)
@@ -568,7 +489,7 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), locke
     """Change ticket properties (status, priority, type, assignee, tags, tier,
     group) in one transaction, one event per field that really changed.
     `add_tags` / `remove_tags` edit the tag set relative to its locked state.
-    `locked`: see _lock()."""
+    `locked`: see unit_of_work.change()."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({f: [_("This field cannot be changed here.")] for f in sorted(unknown)})
@@ -578,8 +499,8 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), locke
             raise PermissionDenied(_("Customers can only mark their ticket solved."))
 
     events = []
-    with _atomic(locked):
-        ticket = _lock(ticket, locked=locked)
+    with unit_of_work.change(ticket, locked=locked) as work:
+        ticket = work.ticket
         holder = ticket.load_agent_id
         fields = {"updated_at"}
         if "status" in changes and changes["status"] is not None:
@@ -606,7 +527,7 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), locke
                 fields.add("status")
         for name, kind in (("tier", Kind.TIER), ("group", Kind.GROUP)):
             if name in changes and _differs(ticket, name, changes[name]):
-                _record(ticket, kind, actor=actor, field=name, old=_value(rows.related(ticket, name)), new=_value(changes[name]), ctx=ctx, events=events)
+                _record(ticket, kind, actor=actor, field=name, old=_value(ticket_sql.ticket_relation(ticket, name)), new=_value(changes[name]), ctx=ctx, events=events)
                 setattr(ticket, name, changes[name])
                 fields.add(name)
         if "tags" in changes and changes["tags"] is not None:
@@ -614,21 +535,14 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), locke
         if add_tags or remove_tags:
             # Computed under the row lock: concurrent tag edits never undo each other.
             drop = {clean_tag(t) for t in remove_tags}
-            current = {t.name: t for t in ticket.tags.all()}
+            current = {t.name: t for t in ticket_sql.ticket_tags(ticket)}
             keep = [n for n in current if n not in drop]
             _set_tags(ticket, keep + [n for n in map(clean_tag, add_tags) if n not in drop],
                       actor=actor, ctx=ctx, events=events, current=current)
         if events:
             # Nothing changed, nothing written: a no-op edit must not move the
             # ticket to the top of the queue.
-            running = outbox.current()
-            in_pass = locked and running is not None and running.ticket_id == ticket.pk
-            if not (in_pass and running.touched and fields == {"updated_at"}):
-                rows.update(ticket, sorted(fields))
-                if in_pass:
-                    running.touched = True
-            # else only updated_at would move (a tag change), and this pass's
-            # transaction moved it already: no reader can tell the two apart.
+            work.save(fields)
             _move_load(holder, ticket.load_agent_id)
         _save_events(events)
     return ticket
@@ -669,7 +583,7 @@ def set_custom_fields(*, ticket, actor, values: dict, ctx=None) -> Ticket:
                 stored[name] = new
         if events:
             ticket.custom_fields = stored
-            rows.update(ticket, ["custom_fields", "updated_at"])
+            ticket_sql.save_ticket_fields(ticket, ["custom_fields", "updated_at"])
         _save_events(events)
     return ticket
 
@@ -689,7 +603,7 @@ def _same_type(value, ticket):
 
 def _set_tags(ticket, names, *, actor, ctx, events, current=None):
     names = list(dict.fromkeys(names))
-    current = current if current is not None else {t.name: t for t in ticket.tags.all()}
+    current = current if current is not None else {t.name: t for t in ticket_sql.ticket_tags(ticket)}
     added = [n for n in names if n not in current]
     removed = [n for n in current if n not in names]
     if added:
@@ -698,6 +612,7 @@ def _set_tags(ticket, names, *, actor, ctx, events, current=None):
             _record(ticket, Kind.TAG_ADDED, actor=actor, field="tags", new=n, ctx=ctx, events=events)
     if removed:
         ticket.tags.remove(*[current[n] for n in removed])
+        ticket_sql.forget_tags(ticket)
         for n in removed:
             _record(ticket, Kind.TAG_REMOVED, actor=actor, field="tags", old=n, ctx=ctx, events=events)
 
@@ -815,7 +730,7 @@ def merge_tickets(*, source, target, agent, allow_other_requester=False) -> Tick
                 data=MergedIntoData(target=target.number, messages=count))
         _record(source, Kind.STATUS, actor=agent, field="status", old=old_status, new=Status.CLOSED,
                 internal=False, ctx=ctx, events=events_source)
-        rows.update(source, ["status", "closed_at", "merged_into", "updated_at"])
+        ticket_sql.save_ticket_fields(source, ["status", "closed_at", "merged_into", "updated_at"])
         _move_load(holder, None)
         _record(target, Kind.MERGED_FROM, actor=agent, internal=False, ctx=ctx, events=events_target,
                 data=MergedFromData(source=source.number, messages=count))
@@ -824,7 +739,7 @@ def merge_tickets(*, source, target, agent, allow_other_requester=False) -> Tick
         if any(n not in current for n in source_tags):
             _set_tags(target, list(current) + source_tags, actor=agent, ctx=ctx, events=events_target,
                       current=current)
-        rows.update(target, ["updated_at"])
+        ticket_sql.save_ticket_fields(target, ["updated_at"])
         _save_events(events_source + events_target)
         requester = target.requester
         with translation.override(requester.language or settings.LANGUAGE_CODE):

@@ -8,13 +8,12 @@ import redis
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from helpdesk import rows
-
-from . import outbox, receivers, services
+from . import outbox, receivers, services, unit_of_work
+from . import sql as ticket_sql
 from .mail import send_email  # noqa: F401  (registered with the workers: it lives outside tasks.py)
 from .models import AgentLoad, TicketEvent
 
@@ -39,35 +38,6 @@ def _handlers() -> list[receivers.Subscription]:
     return receivers.subscriptions()
 
 
-# The outbox's own statements are written out once instead of built by the
-# ORM for every pass (building one cost more than running it: ~1 ms against
-# ~0.3 ms at 1M tickets), and prepared (helpdesk.rows.execute).
-EVENTS = TicketEvent._meta.db_table
-
-
-def _tickets_of(event_ids):
-    """The tickets of the given events that have one of them still pending,
-    the oldest change first. Read by primary key: with no processed_at
-    condition the planner has no partial index to walk."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT ticket_id FROM {EVENTS} WHERE id IN ({', '.join(['%s'] * len(event_ids))}) "
-                       f"GROUP BY ticket_id HAVING COUNT(*) > COUNT(processed_at) ORDER BY MIN(id)", list(event_ids))
-        return [row[0] for row in cursor.fetchall()]
-
-
-def _pending_tickets(limit):
-    """Tickets with unprocessed events, the oldest first (the sweep, and a
-    drain with no given events): one pass over the outbox's partial index."""
-    with connection.cursor() as cursor:
-        rows.execute(cursor, f"SELECT ticket_id FROM {EVENTS} WHERE processed_at IS NULL "
-                             f"GROUP BY ticket_id ORDER BY MIN(id) LIMIT %s", [limit])
-        return [row[0] for row in cursor.fetchall()]
-
-
-# A ticket's unprocessed events, in order (by id).
-PENDING_OF_TICKET = "m.ticket_id = %s AND m.processed_at IS NULL"
-
-
 def _claim(ticket_id, *, skip_locked=False):
     """Lock the ticket for the pass, then take its unprocessed events: read
     and marked processed in one statement (the pass's transaction commits
@@ -85,9 +55,7 @@ def _claim(ticket_id, *, skip_locked=False):
     ticket = services.lock_ticket(ticket_id, skip_locked=skip_locked)
     if ticket is None:
         return []  # deleted (its events with it), or held by another pass (skip_locked)
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    events = rows.update_where(TicketEvent, "processed_at = %s", PENDING_OF_TICKET, [now, ticket_id])
-    return _of_ticket(events, ticket)
+    return _of_ticket(ticket_sql.claim_pending_events(ticket_id, timezone.now()), ticket)
 
 
 def _of_ticket(events, ticket):
@@ -104,17 +72,12 @@ def _of_ticket(events, ticket):
 def _flush(written):
     """Insert the events a handler wrote for the pass's ticket (kept by
     services._save_events until it is done), in the order it wrote them."""
-    rows.insert([e for e in written if e.pk is None])
+    ticket_sql.insert_events([e for e in written if e.pk is None])
 
 
 def _mark_processed(events, *, pending=False):
     """Mark the events processed (or `pending` again)."""
-    if not events:
-        return
-    with connection.cursor() as cursor:
-        rows.execute(cursor, f"UPDATE {EVENTS} SET processed_at = %s WHERE id IN ({', '.join(['%s'] * len(events))})",
-                     [None if pending else connection.ops.adapt_datetimefield_value(timezone.now())]
-                     + [e.id for e in events])
+    ticket_sql.mark_events([e.id for e in events], None if pending else timezone.now())
 
 
 def process_events(event_ids=None, *, tickets=None, limit=500, handlers=None, backlog=None) -> int:
@@ -138,13 +101,13 @@ def process_events(event_ids=None, *, tickets=None, limit=500, handlers=None, ba
     done = 0
     if event_ids is not None:
         event_ids = [int(i) for i in event_ids]
-        queue = [int(t) for t in tickets] if tickets is not None else (_tickets_of(event_ids) if event_ids else [])
+        queue = [int(t) for t in tickets] if tickets is not None else ticket_sql.tickets_of_events(event_ids)
         while queue and done < limit:
             done += _pass(queue.pop(0), writers, readers)
         return done
     while done < limit:
         progress = False
-        pending = _pending_tickets(max(1, min(limit - done, 100)))
+        pending = ticket_sql.tickets_with_pending_events(max(1, min(limit - done, 100)))
         if backlog is not None and len(pending) > 1:
             backlog()
             backlog = None
@@ -180,7 +143,7 @@ def _run_pass(ticket_id, writers, readers, *, skip_locked, careful):
         ticket = batch[0].ticket
         processed = []
         running = outbox.OutboxPass(ticket_id=ticket.pk, ticket=ticket, careful=careful)
-        token = outbox.current_pass.set(running)
+        token, holding = outbox.current_pass.set(running), unit_of_work.hold(running.held)
         try:
             for _round in range(MAX_ROUNDS):
                 for handler in writers:
@@ -203,6 +166,7 @@ def _run_pass(ticket_id, writers, readers, *, skip_locked, careful):
                 if not batch:
                     break
         finally:
+            unit_of_work.release(holding)
             outbox.current_pass.reset(token)
         # Outside the pass: an event a reader wrote would go to its own task
         # (the pass writes its own events as processed, and its rounds are over).

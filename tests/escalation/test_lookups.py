@@ -1,16 +1,17 @@
-"""The written-out lookups on the engine's hot path (escalation.actions._ref,
-helpdesk.rows) answer as the ORM queries they replaced."""
+"""The hand-written lookups on the engine's hot path (escalation.actions._ref
+through escalation.sql, tickets.sql) answer as the ORM queries they replaced."""
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from escalation.actions import _group, _ref
-from helpdesk import rows
+from helpdesk import db
 from helpdesk.models import Group
 from tests.factories import AgentFactory, CustomerFactory
 from tests.sql import statements
 from tickets import services
+from tickets import sql as ticket_sql
 from tickets.models import Ticket, TicketType
 
 
@@ -59,10 +60,10 @@ def test_related_reads_a_foreign_key_once_and_caches_it_as_the_orm_does():
     ticket = services.create_ticket(requester=requester, subject="s", body="b", type=kind)
     ticket = Ticket.objects.get(pk=ticket.pk)
     with CaptureQueriesContext(connection) as q:
-        assert rows.related(ticket, "requester") == requester
-        assert rows.related(ticket, "requester").email == "olga@acme.example"
-        assert ticket.requester is rows.related(ticket, "requester")  # the ORM's own cache
-        assert rows.related(ticket, "type").name == "payment"
-        assert rows.related(ticket, "assignee") is None
+        assert ticket_sql.ticket_relation(ticket, "requester") == requester
+        assert ticket_sql.ticket_relation(ticket, "requester").email == "olga@acme.example"
+        assert ticket.requester is ticket_sql.ticket_relation(ticket, "requester")  # the ORM's own cache
+        assert ticket_sql.ticket_relation(ticket, "type").name == "payment"
+        assert ticket_sql.ticket_relation(ticket, "assignee") is None
     assert len(statements(q.captured_queries)) == 2
-    assert rows.by_id(TicketType, 10**9) is None
+    assert db.by_pk(TicketType, 10**9) is None

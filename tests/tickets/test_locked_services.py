@@ -60,14 +60,14 @@ def test_locked_needs_the_callers_transaction(customer, agent):
 
 
 def test_existing_tags_are_looked_up_and_linked_in_one_statement_and_new_ones_made(ticket, agent):
-    from helpdesk import rows
     from tests.sql import statements
+    from tickets import sql as ticket_sql
     from tickets.models import Tag
 
     Tag.objects.create(name="vip")
     with transaction.atomic():
         row = Ticket.objects.select_for_update().get(pk=ticket.pk)
-        rows.prefetch_many(row, "tags")  # its tags known, as the trigger engine's conditions leave them
+        ticket_sql.ticket_tags(row)  # its tags known, as the trigger engine's conditions leave them
         with CaptureQueriesContext(connection) as q:
             row = services.add_tags(ticket=row, actor=agent, tags=["vip"], locked=True)
         tag_statements = [s for s in statements(q.captured_queries) if "tickets_tag" in s]

@@ -487,7 +487,7 @@ def test_a_claim_reads_the_same_few_pages_however_many_events_were_processed(eve
     this claim read every page of them (40 at 10,000 events)."""
     import json
 
-    from tickets import tasks
+    from tickets import sql as ticket_sql
 
     event_handlers(recording_handler)
     old = services.create_ticket(requester=customer, subject="old", body="b")
@@ -496,10 +496,14 @@ def test_a_claim_reads_the_same_few_pages_however_many_events_were_processed(eve
     new = services.create_ticket(requester=customer, subject="new", body="b")
     new.events.update(processed_at=None)  # pending again (its task ran eagerly)
 
+    # The claim's own condition (tickets.sql.claim_pending_events), read as a SELECT.
+    claim, _name = ticket_sql._CLAIM.text(connection)
+    condition = claim.split(" WHERE ", 1)[1].split(" RETURNING ", 1)[0]
+
     def pages():
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT * FROM tickets_ticketevent m "
-                           f"WHERE {tasks.PENDING_OF_TICKET} ORDER BY m.id", [new.pk])
+                           f"WHERE {condition} ORDER BY m.id", [new.pk])
             plan = cursor.fetchone()[0]
         plan = json.loads(plan) if isinstance(plan, str) else plan
         return plan[0]["Plan"]["Shared Hit Blocks"] + plan[0]["Plan"]["Shared Read Blocks"]

@@ -1,5 +1,6 @@
-"""helpdesk.rows: the written-out statements of the hot paths write what the
-ORM's save()/bulk_create() would."""
+"""helpdesk.db and the named statements built on it (tickets/sql.py,
+escalation/sql.py): the hand-written statements of the hot paths write and
+read what the ORM's save()/bulk_create()/select_related() would."""
 
 import datetime
 
@@ -7,10 +8,12 @@ import pytest
 from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_save, pre_save
 
-from helpdesk import rows
+from helpdesk import db
+from helpdesk.db import SQL
 from tests.factories import AgentFactory, CustomerFactory
 from tests.sql import statements
 from tickets import services
+from tickets import sql as ticket_sql
 from tickets.models import Ticket, TicketEvent
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +31,7 @@ def test_insert_sets_ids_and_defaults_and_round_trips_values(ticket):
                           new_value={"id": 3, "name": "Anna"}, data={"batch": "b1", "ünï": ["cöde", 1]},
                           cause=cause, chain_depth=1),
               TicketEvent(ticket=ticket, kind="tag_added", field="tags", new_value="vip", data={})]
-    assert rows.insert(events) is events
+    assert db.insert(events) is events
     assert all(e.pk and not e._state.adding for e in events)
     assert events[0].pk < events[1].pk
     stored = TicketEvent.objects.get(pk=events[0].pk)
@@ -36,20 +39,20 @@ def test_insert_sets_ids_and_defaults_and_round_trips_values(ticket):
     assert stored.new_value == {"id": 3, "name": "Anna"} and stored.data == {"batch": "b1", "ünï": ["cöde", 1]}
     assert stored.old_value == "normal" and stored.processed_at is None and stored.internal is True
     assert stored.created_at == events[0].created_at  # auto_now_add, set on the instance as save() does
-    assert rows.insert([]) == []
+    assert db.insert([]) == []
 
 
 def test_insert_refuses_an_unsaved_relation(ticket):
     unsaved = TicketEvent(ticket=ticket, kind="ticket_created")
     with pytest.raises(ValueError, match="unsaved"):
-        rows.insert([TicketEvent(ticket=ticket, kind="tag_added", cause=unsaved)])
+        ticket_sql.insert_events([TicketEvent(ticket=ticket, kind="tag_added", cause=unsaved)])
 
 
 def test_update_writes_the_fields_and_moves_auto_now(ticket):
     before = Ticket.objects.get(pk=ticket.pk).updated_at
     ticket.priority = "urgent"
     ticket.subject = "not written"
-    assert rows.update(ticket, ["priority", "updated_at"]) == 1
+    assert ticket_sql.save_ticket_fields(ticket, ["priority", "updated_at"]) == 1
     stored = Ticket.objects.get(pk=ticket.pk)
     assert stored.priority == "urgent" and stored.subject == "s"
     assert stored.updated_at == ticket.updated_at > before
@@ -57,7 +60,7 @@ def test_update_writes_the_fields_and_moves_auto_now(ticket):
 
 
 def test_models_updated_this_way_have_no_save_of_their_own_nor_receivers():
-    """rows.insert() and rows.update() send no signals and call no save(): a
+    """db.insert() and db.update() send no signals and call no save(): a
     receiver or a save() added to these models later would be skipped on every
     new ticket and change. This test is the reminder to move such logic into
     the services instead."""
@@ -68,10 +71,10 @@ def test_models_updated_this_way_have_no_save_of_their_own_nor_receivers():
     for model in (Ticket, Message, Group):
         assert model.save is Model.save
         assert not pre_save.has_listeners(model) and not post_save.has_listeners(model)
-    assert not m2m_changed.has_listeners(Ticket.tags.through)  # rows.add_many() sends none either
+    assert not m2m_changed.has_listeners(Ticket.tags.through)  # ticket_sql.link_tags() sends none either
 
 
-def test_prefetch_many_is_what_prefetch_related_keeps(ticket):
+def test_ticket_tags_are_read_once_and_kept_on_the_ticket(ticket):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -80,18 +83,18 @@ def test_prefetch_many_is_what_prefetch_related_keeps(ticket):
     services.add_tags(ticket=ticket, actor=agent, tags=["zeta", "alpha", "mid"])
     services.add_tags(ticket=other, actor=agent, tags=["alpha", "other-only"])
     ticket = Ticket.objects.get(pk=ticket.pk)
-    assert [t.name for t in rows.prefetch_many(ticket, "tags")] == ["alpha", "mid", "zeta"]  # Tag's ordering
+    assert [t.name for t in ticket_sql.ticket_tags(ticket)] == ["alpha", "mid", "zeta"]  # Tag's ordering
     with CaptureQueriesContext(connection) as q:
-        assert [t.name for t in ticket.tags.all()] == ["alpha", "mid", "zeta"]
-        assert rows.prefetch_many(ticket, "tags")[0].name == "alpha"
+        assert [t.name for t in ticket_sql.ticket_tags(ticket)] == ["alpha", "mid", "zeta"]
+        assert ticket_sql.ticket_tags(ticket)[0].name == "alpha"
     assert q.captured_queries == []
     # A filter on it is still the ticket's relation, not every tag.
     assert sorted(ticket.tags.filter(name__in=["alpha", "other-only"]).values_list("name", flat=True)) == ["alpha"]
-    assert rows.prefetch_many(Ticket.objects.get(pk=services.create_ticket(
-        requester=CustomerFactory(), subject="none", body="b").pk), "tags") == []
+    assert ticket_sql.ticket_tags(Ticket.objects.get(pk=services.create_ticket(
+        requester=CustomerFactory(), subject="none", body="b").pk)) == []
 
 
-def test_select_one_reads_related_rows_along_with_their_values_converted(ticket):
+def test_rows_are_read_with_their_related_rows_and_their_values_converted(ticket):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -101,37 +104,41 @@ def test_select_one_reads_related_rows_along_with_their_values_converted(ticket)
                                                                      "type": "number", "required": False}])
     Ticket.objects.filter(pk=ticket.pk).update(type=kind, custom_fields={"amount": 12})
     with CaptureQueriesContext(connection) as q:
-        got = rows.select_one(Ticket, "m.id = %s", [ticket.pk], related=("requester", "type", "assignee"), lock=True)
+        got = ticket_sql.lock_ticket(ticket.pk)
         assert got.requester == ticket.requester and isinstance(got.requester.date_joined, datetime.datetime)
         assert got.type == kind and got.type.field_definitions == kind.field_definitions  # JSON, converted
-        assert got.custom_fields == {"amount": 12} and got.assignee is None  # no assignee: None, cached
+        assert got.custom_fields == {"amount": 12}
         assert isinstance(got.created_at, datetime.datetime)
-    [sql] = statements(q.captured_queries)
+        assert db.by_pk(Ticket, ticket.pk, related=("assignee",)).assignee is None  # no assignee: None, cached
+    [sql, _by_pk] = statements(q.captured_queries)
     assert "FOR UPDATE OF m" in sql
-    assert rows.select_one(Ticket, "m.id = %s", [10**9]) is None
+    assert ticket_sql.lock_ticket(10**9) is None
 
 
-def test_add_many_adds_the_missing_pairs_and_drops_what_was_prefetched(ticket):
+def test_link_tags_adds_the_missing_pairs_and_drops_the_kept_tags(ticket):
     from tickets.models import Tag
 
     vip, late, spare = Tag.objects.create(name="vip"), Tag.objects.create(name="late"), Tag.objects.create(name="spare")
     ticket.tags.add(vip)
     ticket = Ticket.objects.get(pk=ticket.pk)
-    assert [t.name for t in rows.prefetch_many(ticket, "tags")] == ["vip"]
-    rows.add_many(ticket, "tags", [vip, late])  # vip is there already: skipped, not an error
-    assert sorted(t.name for t in ticket.tags.all()) == ["late", "vip"]  # read again, not the stale prefetch
-    rows.add_many(ticket, "tags", [])
+    assert [t.name for t in ticket_sql.ticket_tags(ticket)] == ["vip"]
+    ticket_sql.link_tags(ticket, [vip, late])  # vip is there already: skipped, not an error
+    assert sorted(t.name for t in ticket_sql.ticket_tags(ticket)) == ["late", "vip"]  # read again, not the stale ones
+    ticket_sql.link_tags(ticket, [])
     assert not Ticket.tags.through.objects.filter(tag=spare).exists()
+
+
+_STATEMENTS = {}
 
 
 def _execute_twice(sql, params):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    with CaptureQueriesContext(connection) as q, connection.cursor() as cursor:
+    statement = _STATEMENTS.setdefault(sql, db.Statement(lambda: SQL(sql)))
+    with CaptureQueriesContext(connection) as q:
         for _ in range(2):
-            rows.execute(cursor, sql, params)
-            assert cursor.fetchall() == [("vip", 1)]
+            assert db.fetchall(statement, params) == [("vip", 1)]
     return [x["sql"] for x in q.captured_queries]
 
 
@@ -144,7 +151,7 @@ def test_a_written_out_statement_is_prepared_once_per_session_and_executed_since
     # A literal % (escaped for the driver) stays one; the values go as EXECUTE's.
     sql = "SELECT name, COUNT(*) FROM tickets_tag WHERE name LIKE 'v%%' AND name = %s AND id > %s GROUP BY name"
     sent = _execute_twice(sql, ["vip", 0])
-    [name] = [n for n, s in rows.STATEMENTS.items() if s == sql]
+    [name] = [n for n, s in db.STATEMENTS.items() if s == sql]
     assert sent == [f"PREPARE {name} AS SELECT name, COUNT(*) FROM tickets_tag WHERE name LIKE 'v%' AND name = $1 "
                     f"AND id > $2 GROUP BY name"] + [f"EXECUTE {name} ('vip', 0)"] * 2
     assert statements([{"sql": s} for s in sent]) == ["SELECT name, COUNT(*) FROM tickets_tag WHERE name LIKE 'v%' "
@@ -196,18 +203,14 @@ def test_a_new_session_prepares_its_statements_again():
     assert _execute_twice(sql, ["vip"])[0].startswith("PREPARE ")
 
 
-def test_update_where_writes_and_returns_the_rows_in_order(ticket):
-    from django.db import connection
-
+def test_a_claim_writes_and_returns_the_events_in_order(ticket):
     first = ticket.events.get()
-    more = rows.insert([TicketEvent(ticket=ticket, kind="tag_added", field="tags", new_value="vip", data={"n": 1}),
+    more = db.insert([TicketEvent(ticket=ticket, kind="tag_added", field="tags", new_value="vip", data={"n": 1}),
                         TicketEvent(ticket=ticket, kind="tag_added", field="tags", new_value="x", data={})])
     TicketEvent.objects.filter(pk=first.pk).update(processed_at=None)
     moment = datetime.datetime(2026, 11, 26, 10, 0, tzinfo=datetime.UTC)
-    taken = rows.update_where(TicketEvent, "processed_at = %s", "m.ticket_id = %s AND m.processed_at IS NULL",
-                              [connection.ops.adapt_datetimefield_value(moment), ticket.pk])
+    taken = ticket_sql.claim_pending_events(ticket.pk, moment)
     assert [e.pk for e in taken] == [first.pk] + [e.pk for e in more]
     assert all(e.processed_at == moment for e in taken) and taken[1].data == {"n": 1}  # converted as read
     assert not TicketEvent.objects.filter(ticket=ticket, processed_at__isnull=True).exists()
-    assert rows.update_where(TicketEvent, "processed_at = %s", "m.ticket_id = %s AND m.processed_at IS NULL",
-                             [None, ticket.pk]) == []
+    assert ticket_sql.claim_pending_events(ticket.pk, moment) == []

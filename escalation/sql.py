@@ -1,0 +1,122 @@
+"""The escalation app's hand-written statements, one use case each, run by the trigger
+engine on every pass and routed ticket, where building the ORM query cost more than
+running it (BENCHMARKS.md, "Hand-written statements")."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Model
+
+from helpdesk import db
+from helpdesk.db import SQL, Identifier
+from helpdesk.models import AgentProfile, Group
+
+from .models import Trigger, TriggerFiring
+
+
+def _config() -> db.Composable:
+    User = get_user_model()
+    active = db.column(Trigger, "active")
+    return SQL("SELECT COUNT(*), COUNT(CASE WHEN {} THEN 1 END), MAX({}), "
+               "(SELECT {} FROM {} WHERE {} = %s) FROM {}").format(
+        active, db.column(Trigger, "updated_at"), db.column(User, "id"), db.table(User),
+        db.column(User, "username"), db.table(Trigger))
+
+
+_CONFIG = db.Statement(_config)
+
+
+def trigger_config(system_username: str) -> tuple[tuple[Any, Any, Any], int | None]:
+    """((how many triggers, how many active, their latest change), the system
+    account's id) in one statement. (BENCHMARKS.md)"""
+    *key, system_id = db.fetchone(_CONFIG, [system_username])
+    return tuple(key), system_id
+
+
+def insert_firings(firings: Sequence[TriggerFiring]) -> None:
+    """INSERT the pass's trigger firings in one statement. (BENCHMARKS.md)"""
+    db.insert(list(firings))
+
+
+# --- assignment --------------------------------------------------------------------
+
+# What is read of each member: enough for the ticket's event log and the
+# assignment checks (agent, active).
+MEMBER_FIELDS = ("id", "username", "first_name", "last_name", "email", "role", "is_active")
+
+
+@functools.cache
+def member_attnames() -> list[str]:
+    """The User fields online_members() reads, in the model's field order (as from_db() takes them)."""
+    return [f.attname for f in get_user_model()._meta.concrete_fields if f.attname in MEMBER_FIELDS]
+
+
+def _members() -> db.Composable:
+    from tickets.models import AgentLoad
+
+    User = get_user_model()
+    through = Group.members.through
+    group_col = db.column(through, "group", "m")
+    user_col = db.column(through, Group.members.field.m2m_reverse_field_name(), "m")
+    profile_id = db.column(AgentProfile, "id", "p")
+    return SQL("SELECT {}, {}, {}, {}, {} FROM {} u JOIN {} m ON {} = {} "
+               "LEFT JOIN {} p ON {} = {} LEFT JOIN {} l ON {} = {} "
+               "WHERE {} = %s AND {} AND {} IN (%s, %s) AND ({} IS NULL OR {} = %s) ORDER BY {}").format(
+        SQL(", ").join(db.column(User, n, "u") for n in member_attnames()), profile_id,
+        db.column(AgentProfile, "max_open_tickets", "p"), db.column(AgentProfile, "skills", "p"),
+        db.column(AgentLoad, "open_tickets", "l"),
+        db.table(User), db.table(through), user_col, db.column(User, "id", "u"),
+        db.table(AgentProfile), db.column(AgentProfile, "user", "p"), db.column(User, "id", "u"),
+        db.table(AgentLoad), db.column(AgentLoad, "agent", "l"), db.column(User, "id", "u"),
+        group_col, db.column(User, "is_active", "u"), db.column(User, "role", "u"), profile_id,
+        db.column(AgentProfile, "presence", "p"), db.column(User, "id", "u"))
+
+
+_MEMBERS = db.Statement(_members)
+
+
+def online_members(group_id: int) -> list[tuple]:
+    """The group's active, online agents and admins in id order: member_attnames()
+    values, then profile id, capacity, skills (JSON) and open-ticket count (None
+    where there is no profile or load row). (BENCHMARKS.md)"""
+    User = get_user_model()
+    return db.fetchall(_MEMBERS, [group_id, User.Role.AGENT, User.Role.ADMIN, AgentProfile.Presence.ONLINE])
+
+
+def save_round_robin_cursor(group: Group) -> None:
+    """Write the group's last_assigned (its round-robin turn). (BENCHMARKS.md)"""
+    db.update(group, ["last_assigned"])
+
+
+# --- references in trigger actions -----------------------------------------------
+
+def _by_id_or_name(model: type[Model], with_id: bool, by: tuple[str, ...], related: tuple[str, ...],
+                   lock: bool) -> db.Composable:
+    selected, joins = db.related_joins(model, related)
+    conditions = [SQL("{} = %s").format(db.column(model, model._meta.pk.name, "m"))] if with_id else []
+    conditions += [SQL("UPPER({}) = UPPER(%s)").format(db.column(model, name, "m")) for name in by]
+    return SQL("SELECT {} FROM {} m{} WHERE {} ORDER BY {} LIMIT 1{}").format(
+        selected, db.table(model), joins, SQL(" OR ").join(conditions),
+        Identifier("m", model._meta.pk.column), SQL(" FOR UPDATE OF m" if lock else ""))
+
+
+_BY_ID_OR_NAME = db.Statements(_by_id_or_name)
+
+
+def find_by_id_or_name(model: type[Model], value: int | str, *, by: tuple[str, ...] = ("name",),
+                       lock: bool = False, related: tuple[str, ...] = ()) -> Model | None:
+    """The row of `model` whose id is `value` or whose `by` fields equal it in any
+    case (`iexact`), the lowest id if several; `lock`: FOR UPDATE; `related`: read along. (BENCHMARKS.md)"""
+    params: list[Any] = []
+    # isdecimal, not isdigit: "²" is a digit that int() refuses; beyond the id column's range: no id matches.
+    with_id = (isinstance(value, int) or (isinstance(value, str) and value.isdecimal())) and int(value) < 2**63
+    if with_id:
+        params.append(int(value))
+    params += [str(value)] * len(by)
+    lock = lock and db.connection().features.has_select_for_update
+    row = db.fetchone(_BY_ID_OR_NAME[model, with_id, tuple(by), tuple(related), lock], params)
+    return db.instances_with(model, related, row) if row is not None else None

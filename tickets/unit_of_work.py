@@ -1,0 +1,114 @@
+"""A change to one ticket as a unit of work: the ticket's row locked (or the
+lock its caller holds joined), its fields saved, its events emitted. The
+services go through it; it alone knows whether an outbox pass holds the ticket."""
+
+from __future__ import annotations
+
+import contextvars
+import copy
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import sql as ticket_sql
+from .models import Ticket, TicketEvent
+
+
+@dataclass
+class Held:
+    """A ticket an owner (the outbox pass) holds locked for its transaction: the
+    events emitted for it, kept for the owner to insert and process, and
+    whether its row was written."""
+
+    ticket_id: int
+    written: list[TicketEvent] = field(default_factory=list)
+    touched: bool = False
+
+
+_held: contextvars.ContextVar[Held | None] = contextvars.ContextVar("held_ticket", default=None)
+
+
+def hold(held: Held) -> contextvars.Token:
+    """From now on in this context, keep the held ticket's events and writes
+    for the owner of its row lock (tickets.tasks); release(token) ends it."""
+    return _held.set(held)
+
+
+def release(token: contextvars.Token) -> None:
+    _held.reset(token)
+
+
+def lock_ticket(ticket_id: int, *, skip_locked: bool = False, required: bool = False) -> Ticket | None:
+    """The ticket under a row lock held until the transaction ends, read with
+    its requester and type. None if it does not exist (`required`:
+    Ticket.DoesNotExist), or (`skip_locked`) if another transaction holds it."""
+    ticket = ticket_sql.lock_ticket(ticket_id, skip_locked=skip_locked)
+    if ticket is None and required:
+        raise Ticket.DoesNotExist(f"ticket {ticket_id} no longer exists")
+    return ticket
+
+
+def emit(events: Sequence[TicketEvent]) -> None:
+    """Insert the change's events and hand them to a worker on commit (broker
+    down: the sweep finds them); a held ticket's are kept for its owner,
+    marked processed in the transaction that processes them."""
+    if not events:
+        return
+    held = _held.get()
+    holder = held.ticket_id if held is not None else None
+    kept = [e for e in events if e.ticket_id == holder]
+    others = [e for e in events if e.ticket_id != holder]
+    if kept:
+        now = timezone.now()
+        for event in kept:
+            event.processed_at = now
+        held.written.extend(kept)
+    if not others:
+        return
+    ticket_sql.insert_events(others)
+    ids = [e.id for e in others]
+    tickets = list(dict.fromkeys(e.ticket_id for e in others))  # the task claims by ticket
+
+    def send() -> None:
+        from .tasks import dispatch
+
+        dispatch(ids, tickets)
+
+    transaction.on_commit(send)
+
+
+class Change:
+    """One service's change of one ticket (see change())."""
+
+    def __init__(self, ticket: Ticket, *, joined: bool) -> None:
+        self.ticket, self.joined = ticket, joined
+
+    def save(self, fields: Iterable[str]) -> None:
+        """UPDATE the changed fields of the ticket's row. A joined change that
+        would only move updated_at (a tag change) writes nothing when its
+        holder wrote the row already: this transaction moved it."""
+        fields = set(fields)
+        held = _held.get() if self.joined else None
+        if held is not None and held.ticket_id != self.ticket.pk:
+            held = None
+        if held is not None and held.touched and fields == {"updated_at"}:
+            return
+        ticket_sql.save_ticket_fields(self.ticket, fields)
+        if held is not None:
+            held.touched = True
+
+
+@contextmanager
+def change(ticket: Ticket, *, locked: bool = False) -> Iterator[Change]:
+    """A service's change of `ticket`: a transaction, the row locked and read again; or
+    (`locked`: the caller holds the lock, `ticket` is its row) no read, no savepoint,
+    and a copy changed, so that a failure leaves the caller's instance as the row."""
+    if locked and not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("locked=True needs the caller's transaction, which holds the row lock")
+    with transaction.atomic(savepoint=not locked):
+        # The copy keeps the tags read in this transaction under the lock (ticket_sql.ticket_tags).
+        current = copy.copy(ticket) if locked else lock_ticket(ticket.pk, required=True)
+        yield Change(current, joined=locked)
