@@ -54,14 +54,14 @@ def main():
         return statements(args.tickets)
 
     from escalation import actions, assignment, engine
-    from tickets import services, tasks
+    from tickets import services, tasks, unit_of_work
     from tickets.models import TicketEvent
 
     for owner, names in ((tasks, ["_claim", "_mark_processed"]), (engine, ["_config", "evaluate", "perform"]),
                          (actions, ["choose_agent", "_group"]),
                          (assignment, ["_candidates", "_members"]),
-                         (services, ["update_ticket", "add_message", "_lock", "_save_events", "_move_load",
-                                     "_set_tags"]),
+                         (services, ["update_ticket", "add_message", "_save_events", "_move_load", "_set_tags"]),
+                         (unit_of_work, ["lock_ticket", "emit"]),
                          (engine._PassState, ["__init__", "lock_ticket", "load_fired"])):
         for name in names:
             timed(owner, name, f"{owner.__name__.rsplit('.', 1)[-1]}.{name}")
@@ -99,7 +99,7 @@ def statements(tickets):
         try:
             return execute(sql, params, many, context)
         finally:
-            label = re.sub(r"^EXECUTE (h_[0-9a-f]+).*", lambda m: db.STATEMENTS[m.group(1)], sql, flags=re.S)
+            label = re.sub(r"^EXECUTE (h_[0-9a-f]+).*", lambda m: db.STATEMENTS[m.group(1)].replace('"', ''), sql, flags=re.S)
             label = re.sub(r'"s\d+_x\d+"', "…", re.sub(r"\s+", " ", label))
             label = re.sub(r"^(PREPARE h_\w+ AS )?SELECT (.{30,}?) FROM ", r"\1SELECT … FROM ", label)[:100]  # long column lists folded
             TIMES[label] += time.perf_counter() - start
