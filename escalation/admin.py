@@ -24,13 +24,16 @@ from .actions import describe_result
 from .assignment import FALLBACKS, STRATEGIES
 from .engine import dry_run
 from .models import AgentProfile, Group, Notification, Tier, Trigger, TriggerFiring, WebhookDelivery
-from .rules import CHANGE_OPERATORS, EVENT_LABELS, FIELDS, OPERATORS, validate_trigger_definition
+from .rules import EVENT_LABELS, FIELDS, operators_for, validate_trigger_definition
 
-FIELD_REFERENCE = {
-    "events": list(EVENT_LABELS),  # in the order of a ticket's life
-    "fields": {name: sorted(OPERATORS[kind] | (CHANGE_OPERATORS if name in {"status", "priority", "type", "tier", "group", "assignee", "tags"} else set()))
-               for name, kind in FIELDS.items()} | {"custom.<name>": ["is", "is_not", "gt", "lt", "contains", "is_set"]},
-}
+
+def condition_reference() -> dict:
+    """The events, and the registered condition fields with the operators each takes."""
+    fields = {name: sorted(operators_for(name)) for name in FIELDS}
+    return {"events": list(EVENT_LABELS),  # in the order of a ticket's life
+            "fields": fields | {"custom.<name>": ["is", "is_not", "gt", "lt", "contains", "is_set"]}}
+
+
 FALLBACK_LABELS = {"none": _("nobody: it waits in the group’s queue"), "least_loaded": _("the least loaded member"),
                    "lead": _("the group’s lead")}
 
@@ -65,7 +68,7 @@ def trigger_reference():
         "recipients": [("assignee", gettext("the assignee")), ("group", gettext("the members of the ticket’s group")),
                        ("lead", gettext("the lead of the ticket’s group"))] + agents,
     }
-    return {**FIELD_REFERENCE, **action_reference(),
+    return {**condition_reference(), **action_reference(),
             "choices": {name: [[str(value), str(label)] for value, label in pairs] for name, pairs in choices.items()}}
 
 

@@ -2,21 +2,27 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..actions import action_schema
 from ..models import Group, Tier, Trigger, TriggerFiring, WebhookDelivery
 from ..rules import EVENTS, condition_schema, validate_trigger_definition
 
-CONDITION = condition_schema()
 
-
-@extend_schema_field({"type": "object", "properties": {
-    "all": {"type": "array", "items": CONDITION}, "any": {"type": "array", "items": CONDITION},
-}, "additionalProperties": False})
 class ConditionsField(serializers.JSONField):
     """{"all": [...], "any": [...]}: every condition of "all" and one of "any" must match."""
+
+
+class ConditionsFieldSchema(OpenApiSerializerFieldExtension):
+    """The conditions' schema, built from the registered fields and operators each time the schema is made."""
+
+    target_class = ConditionsField
+
+    def map_serializer_field(self, auto_schema, direction):
+        condition = condition_schema()
+        return {"type": "object", "properties": {"all": {"type": "array", "items": condition},
+                                                 "any": {"type": "array", "items": condition}},
+                "additionalProperties": False}
 
 
 class ActionsField(serializers.JSONField):
