@@ -133,8 +133,9 @@ def _enum(values) -> dict:
 @dataclass(frozen=True)
 class Param:
     """One parameter of an action type. kind: choice (a select over the
-    reference's `choices` list named here), text, template, url, tags or bool;
-    `schema`: its JSON Schema; `blank`: what leaving an optional one out means."""
+    reference's `choices` list named here, or over `options()` for a list of its
+    own), text, template, url, tags or bool; `schema`: its JSON Schema; `blank`:
+    what leaving an optional one out means."""
 
     name: str
     kind: str
@@ -144,6 +145,7 @@ class Param:
     required: bool = True
     blank: str | Promise | None = None
     placeholder: str | Promise | None = None
+    options: Callable[[], list[tuple[str, str]]] | None = None
 
     def reference(self) -> dict:
         """The parameter as the admin's trigger editor reads it."""

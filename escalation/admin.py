@@ -68,6 +68,10 @@ def trigger_reference():
         "recipients": [("assignee", gettext("the assignee")), ("group", gettext("the members of the ticket’s group")),
                        ("lead", gettext("the lead of the ticket’s group"))] + agents,
     }
+    for kind in ACTIONS:  # an action's own list of values
+        for param in kind.params:
+            if param.options is not None and param.choices not in choices:
+                choices[param.choices] = param.options()
     return {**condition_reference(), **action_reference(),
             "choices": {name: [[str(value), str(label)] for value, label in pairs] for name, pairs in choices.items()}}
 

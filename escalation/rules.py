@@ -127,14 +127,14 @@ for _field in (
     register_field(_field)
 
 
-def field_kind(name):
+def field_kind(name: str) -> str | None:
     if name.startswith("custom."):
         return "custom"
     field = FIELDS.get(name)
     return field.kind if field is not None else None
 
 
-def _has_changes(name) -> bool:
+def _has_changes(name: str) -> bool:
     field = FIELDS.get(name)
     return field is not None and field.changes
 
@@ -224,7 +224,7 @@ def _compile_is_set(name, kind, expected, *, wanted):
     return lambda facts: _is_set(facts.value(name)) is wanted
 
 
-def _compile_change(operator):
+def _compile_change(operator: str) -> Callable[[str, str, Any], Callable[[Facts], bool]]:
     return lambda name, kind, expected: lambda facts: _change_matches(facts, name, operator, expected)
 
 
@@ -319,7 +319,7 @@ def _compiled(pattern):
 
 
 
-def _check_value(name, kind, operator, value):
+def _check_value(name: str, kind: str, operator: str, value: Any) -> Any:
     shape = OPERATORS[operator].value
     if shape == "none":
         return None
@@ -351,7 +351,7 @@ def _check_value(name, kind, operator, value):
     return value
 
 
-def validate_condition(cond):
+def validate_condition(cond: Any) -> dict:
     if not isinstance(cond, dict):
         raise ValueError(_("a condition is an object with field, operator and value"))
     name, operator, value = cond.get("field"), cond.get("operator"), cond.get("value")
@@ -549,7 +549,7 @@ def _is_set(actual):
 
 
 
-def compile_condition(cond):
+def compile_condition(cond: dict) -> Callable[[Facts], bool]:
     """The condition as a function of Facts -> bool, with its operator and
     value worked out once: the engine keeps one per trigger condition, since
     every event evaluates the same fifty triggers."""
@@ -573,7 +573,7 @@ def compile_condition(cond):
     return custom
 
 
-def evaluate_condition(cond, facts):
+def evaluate_condition(cond: dict, facts: Facts) -> bool:
     return compile_condition(cond)(facts)
 
 class RegexTimeout(Exception):

@@ -21,7 +21,9 @@ class Mark(Action):
 
     type = "mark_for_test"
     label = "Mark for a test"
-    params = (Param("tag", "text", "Tag", {"type": "string", "minLength": 1}),)
+    params = (Param("tag", "text", "Tag", {"type": "string", "minLength": 1}),
+              Param("colour", "choice", "Colour", {"type": "string", "enum": ["red", "green"]}, "test_colours",
+                    required=False, options=lambda: [("red", "Red"), ("green", "Green")]))
 
     def clean(self, action):
         if not isinstance(action.get("tag"), str) or not action["tag"].strip():
@@ -71,11 +73,13 @@ def test_a_registered_action_is_validated_run_offered_and_described(mark, client
                                      html, re.S).group(1))
     assert "mark_for_test" in reference["actions"]
     assert reference["action_labels"]["mark_for_test"] == "Mark for a test"
-    assert [p["name"] for p in reference["action_params"]["mark_for_test"]] == ["tag"]
+    assert [p["name"] for p in reference["action_params"]["mark_for_test"]] == ["tag", "colour"]
+    assert reference["choices"]["test_colours"] == [["red", "Red"], ["green", "Green"]]
 
     alternatives = _schema_actions(client)
     assert alternatives["mark_for_test"]["required"] == ["type", "tag"]
     assert alternatives["mark_for_test"]["properties"]["tag"] == {"type": "string", "minLength": 1}
+    assert alternatives["mark_for_test"]["properties"]["colour"] == {"type": "string", "enum": ["red", "green"]}
 
 
 def test_an_unregistered_action_is_unknown_everywhere(client, admin_user):
