@@ -288,7 +288,7 @@ def condition_schema() -> dict:
                 shapes[key]["fields"].append(name)
     alternatives = []
     for shape in shapes.values():
-        field = {"type": "string", "pattern": r"^custom\."} if shape["custom"] else \
+        field = {"type": "string", "pattern": r"^custom\.[^\x00]*$"} if shape["custom"] else \
             {"type": "string", "enum": sorted(shape["fields"])}
         properties = {"field": field, "operator": {"type": "string", "enum": [shape["operator"]]}}
         required = ["field", "operator"]
