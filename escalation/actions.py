@@ -1,15 +1,27 @@
-"""Trigger actions: validated definitions, carried out as service calls (so
-every action records its own TicketEvent, caused by the triggering event)."""
+"""Trigger actions: one class per action type, registered once in REGISTRY.
+Validation, execution, the admin editor's reference and the API schema are
+built from the registry; every action runs as service calls (so it records
+its own TicketEvent, caused by the triggering event) and reports what it did
+as data ({"action": type, "args": {...}}), rendered translated when shown."""
+
+from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from helpdesk.models import SYSTEM_USERNAME, Group, Tier
 from tickets import services
-from tickets.models import Notification, Priority, Status, TicketType
+from tickets.models import Notification, Priority, Status, Ticket, TicketType
 from tickets.services import EventContext
 
 from . import sql
@@ -18,15 +30,16 @@ from .webhooks import mask_url, validate_url
 
 logger = logging.getLogger(__name__)
 
-ACTION_TYPES = (
-    "set_priority", "set_status", "set_type", "set_tier", "set_group", "assign", "assign_group",
-    "add_tags", "remove_tags", "add_note", "notify", "reply", "escalate", "webhook",
-)
 TEMPLATE_FIELDS = {"ticket_number", "ticket_subject", "requester_name", "ticket_status", "ticket_priority"}
 # Only bare placeholders are filled in: str.format would honour format specs
 # and attributes (`{ticket_number:>150000}` writes 150 kB); the rest stays literal.
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+DEFAULT_NOTIFY_MESSAGE = "Ticket #{ticket_number}: {ticket_subject}"
 
+Result = dict[str, Any]  # {"action": type, "args": {...}}: what an action did, as data
+
+
+# --- lookups ------------------------------------------------------------------------
 
 def _ref(model, value, *, by=("name",), lock=False, related=()):
     """The object of a model named by id or by one of `by` (case-insensitive,
@@ -52,120 +65,32 @@ def _agent(value):
     return user if user is not None and user.is_agent and user.is_active else None
 
 
+def _group(value, *, lock=False):
+    # The round-robin cursor and the capacity check need the row locked; the
+    # actions set the group's tier with it.
+    group = _ref(Group, value, lock=lock, related=("tier",))
+    if group is None:
+        raise ValueError(_("unknown group “%(v)s”") % {"v": value})
+    return group
+
+
 def _tags(value):
     if not isinstance(value, list) or not value:
         raise ValueError(_("expects a non-empty list of tags"))
     try:
         return [services.clean_tag(t) for t in value]
-    except Exception as exc:  # ValidationError from clean_tag
-        raise ValueError("; ".join(getattr(exc, "messages", [str(exc)]))) from None
+    except ValidationError as exc:
+        raise ValueError("; ".join(exc.messages)) from None
 
 
 def _template(text):
     if not isinstance(text, str) or not text.strip():
         raise ValueError(_("expects a text"))
-    names = set(_PLACEHOLDER.findall(text))
-    unknown = names - TEMPLATE_FIELDS
+    unknown = set(_PLACEHOLDER.findall(text)) - TEMPLATE_FIELDS
     if unknown:
         raise ValueError(_("unknown placeholders %(u)s (known: %(k)s)") % {
             "u": ", ".join(sorted(unknown)), "k": ", ".join(sorted(TEMPLATE_FIELDS))})
     return text
-
-
-def action_schema() -> dict:
-    """The JSON Schema of one action, per type, as validate_action() checks it
-    (the API schema shows it). Named objects (type, tier, group, agent) are
-    given by id or name and must exist."""
-    placeholder = r"\{(?:" + "|".join(sorted(TEMPLATE_FIELDS)) + r")\}"
-    piece = r"(?:[^{}\x00]|\{\{|\}\}|" + placeholder + ")"
-    template = {"type": "string", "pattern": f"^{piece}*(?:[^\\s{{}}\\x00]|{placeholder}){piece}*$",
-                "description": "Text; placeholders: " + ", ".join("{" + f + "}" for f in sorted(TEMPLATE_FIELDS))}
-    ref = {"anyOf": [{"type": "integer"}, {"type": "string", "minLength": 1, "pattern": r"^[^\x00]*$"}]}
-    tags = {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": r"^\s*[\w][\w\-.:]{0,49}\s*$"}}
-    params = {
-        "set_priority": ({"value": {"type": "string", "enum": list(Priority.values)}}, ["value"]),
-        "set_status": ({"value": {"type": "string", "enum": list(Status.values)}}, ["value"]),
-        "set_type": ({"value": ref}, ["value"]),
-        "set_tier": ({"value": ref}, ["value"]),
-        "escalate": ({"tier": ref}, ["tier"]),
-        "set_group": ({"value": ref}, ["value"]),
-        "assign": ({"agent": ref, "group": ref}, ["agent"]),
-        "assign_group": ({"group": ref, "strategy": {"type": "string", "enum": list(STRATEGIES)},
-                          "fallback": {"type": "string", "enum": list(FALLBACKS)}}, ["group"]),
-        "add_tags": ({"tags": tags}, ["tags"]),
-        "remove_tags": ({"tags": tags}, ["tags"]),
-        "add_note": ({"body": template}, ["body"]),
-        "reply": ({"body": template}, ["body"]),
-        "notify": ({"to": {"anyOf": [{"type": "string", "enum": ["assignee", "group", "lead"]}, ref]},
-                    "message": template}, []),
-        "webhook": ({"url": {"type": "string", "pattern": r"^https?://[^\x00]+$", "maxLength": 2000},
-                     "secret": {"type": "string", "pattern": r"^[^\x00]*$"}}, ["url"]),
-    }
-    assert set(params) == set(ACTION_TYPES), "every action type has its schema"
-    return {"oneOf": [
-        {"type": "object", "properties": {"type": {"type": "string", "enum": [kind]}, **properties},
-         "required": ["type", *required]}
-        for kind, (properties, required) in params.items()
-    ]}
-
-
-def validate_action(action):
-    if not isinstance(action, dict) or action.get("type") not in ACTION_TYPES:
-        raise ValueError(_("unknown action type “%(t)s” (known: %(k)s)") % {
-            "t": action.get("type") if isinstance(action, dict) else action, "k": ", ".join(ACTION_TYPES)})
-    kind = action["type"]
-    value = action.get("value")
-    if kind == "set_priority":
-        if value not in Priority.values:
-            raise ValueError(_("priority must be one of %(v)s") % {"v": ", ".join(Priority.values)})
-    elif kind == "set_status":
-        if value not in Status.values:
-            raise ValueError(_("status must be one of %(v)s") % {"v": ", ".join(Status.values)})
-    elif kind == "set_type":
-        if _ref(TicketType, value) is None:
-            raise ValueError(_("unknown ticket type “%(v)s”") % {"v": value})
-    elif kind in ("set_tier", "escalate"):
-        if _tier(action.get("tier", value)) is None:
-            raise ValueError(_("unknown tier “%(v)s”") % {"v": action.get("tier", value)})
-        if kind == "escalate" and "tier" not in action:
-            # Saved in its one spelling ({"tier": …}), the one the editor shows.
-            action = {k: v for k, v in action.items() if k != "value"} | {"tier": value}
-    elif kind == "set_group":
-        if _ref(Group, value) is None:
-            raise ValueError(_("unknown group “%(v)s”") % {"v": value})
-    elif kind == "assign":
-        agent = _agent(action.get("agent"))
-        if agent is None:
-            raise ValueError(_("unknown or inactive agent “%(v)s”") % {"v": action.get("agent")})
-        group = action.get("group")
-        if group is not None:
-            g = _ref(Group, group)
-            if g is None or not g.members.filter(pk=agent.pk).exists():
-                raise ValueError(_("%(a)s is not a member of group “%(g)s”") % {"a": agent, "g": group})
-    elif kind == "assign_group":
-        if _ref(Group, action.get("group")) is None:
-            raise ValueError(_("unknown group “%(v)s”") % {"v": action.get("group")})
-        if action.get("strategy", "round_robin") not in STRATEGIES:
-            raise ValueError(_("strategy must be one of %(v)s") % {"v": ", ".join(STRATEGIES)})
-        if action.get("fallback", "none") not in FALLBACKS:
-            raise ValueError(_("fallback must be one of %(v)s") % {"v": ", ".join(FALLBACKS)})
-    elif kind in ("add_tags", "remove_tags"):
-        action = {**action, "tags": _tags(action.get("tags"))}
-    elif kind in ("add_note", "reply"):
-        _template(action.get("body"))
-    elif kind == "notify":
-        to = action.get("to", "assignee")
-        if to not in ("assignee", "group", "lead") and _agent(to) is None:
-            raise ValueError(_("notify “to” is assignee, group, lead or an agent"))
-        _template(action.get("message", "Ticket #{ticket_number}: {ticket_subject}"))
-    elif kind == "webhook":
-        url = action.get("url", "")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 2000:
-            raise ValueError(_("webhook url must be an http(s) URL"))
-        validate_url(url)  # a literal local address or a port not allowed; names are checked at delivery
-        if not isinstance(action.get("secret", ""), str):
-            raise ValueError(_("webhook secret must be text"))
-    return dict(action)
 
 
 def render_template(text: str, ticket) -> str:
@@ -177,54 +102,302 @@ def render_template(text: str, ticket) -> str:
     return _PLACEHOLDER.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], text)
 
 
-def perform(action, *, ticket, ctx, actor=None, dry_run=False, locked=False, position=None):
-    """Carry out one action. Returns (a sentence saying what it did, the
-    ticket as the action left it). With dry_run, says what it would do and
-    changes nothing. `locked`: the caller holds the ticket's row lock and
-    `ticket` is the row as it stands (services.update_ticket). `position`:
-    the action's index in its trigger (a webhook's task names it)."""
-    kind = action["type"]
-    value = action.get("value")
-    actor = actor or (None if dry_run else system_actor())
+# --- parameters ----------------------------------------------------------------------
 
-    def update(**changes):
-        return ticket if dry_run else services.update_ticket(ticket=ticket, actor=actor, ctx=ctx, locked=locked, **changes)
+_TEMPLATE_PLACEHOLDER = r"\{(?:" + "|".join(sorted(TEMPLATE_FIELDS)) + r")\}"
+_TEMPLATE_PIECE = r"(?:[^{}\x00]|\{\{|\}\}|" + _TEMPLATE_PLACEHOLDER + ")"
+TEMPLATE_SCHEMA = {
+    "type": "string",
+    "pattern": f"^{_TEMPLATE_PIECE}*(?:[^\\s{{}}\\x00]|{_TEMPLATE_PLACEHOLDER}){_TEMPLATE_PIECE}*$",
+    "description": "Text; placeholders: " + ", ".join("{" + f + "}" for f in sorted(TEMPLATE_FIELDS)),
+}
+REF_SCHEMA = {"anyOf": [{"type": "integer"}, {"type": "string", "minLength": 1, "pattern": r"^[^\x00]*$"}]}
+TAGS_SCHEMA = {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": r"^\s*[\w][\w\-.:]{0,49}\s*$"}}
 
-    def note(internal):
-        if dry_run:
-            return ticket
-        return services.add_message(ticket=ticket, author=actor, internal=internal,
-                                    body=render_template(action["body"], ticket), ctx=ctx,
-                                    locked=locked).ticket
 
-    after = ticket  # the ticket as the action leaves it
-    if kind == "set_priority":
-        after, text = update(priority=value), f"priority → {value}"
-    elif kind == "set_status":
-        after, text = update(status=value), f"status → {value}"
-    elif kind == "set_type":
-        t = _ref(TicketType, value)
-        after, text = update(type=t), f"type → {t}"
-    elif kind == "set_tier":
-        tier = _tier(value)
-        after, text = update(tier=tier), f"tier → {tier}"
-    elif kind == "set_group":
-        group = _group(value)
-        after, text = update(group=group, tier=group.tier), f"group → {group}"
-    elif kind == "escalate":
-        tier = _tier(action.get("tier", value))
-        group = _group(action["group"]) if action.get("group") else tier.groups.order_by("id").first()
-        after = update(tier=tier, group=group, assignee=None)
-        text = f"escalated to {tier}" + (f" ({group})" if group else "")
-    elif kind == "assign":
+def _enum(values) -> dict:
+    return {"type": "string", "enum": list(values)}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an action type. kind: choice (a select over the
+    reference's `choices` list named here, or over `options()` for a list of its
+    own), text, template, url, tags or bool; `schema`: its JSON Schema; `blank`:
+    what leaving an optional one out means."""
+
+    name: str
+    kind: str
+    label: str | Promise
+    schema: dict
+    choices: str | None = None
+    required: bool = True
+    blank: str | Promise | None = None
+    placeholder: str | Promise | None = None
+    options: Callable[[], list[tuple[str, str]]] | None = None
+
+    def reference(self) -> dict:
+        """The parameter as the admin's trigger editor reads it."""
+        return {"name": self.name, "kind": self.kind, "label": str(self.label), "choices": self.choices,
+                "required": self.required, "blank": None if self.blank is None else str(self.blank),
+                "placeholder": None if self.placeholder is None else str(self.placeholder)}
+
+
+_TAGS_PLACEHOLDER = gettext_lazy("comma-separated, e.g. vip, refund")
+_TEMPLATE_EXAMPLE = gettext_lazy("e.g. Ticket #{ticket_number}: {ticket_subject}")
+
+
+@dataclass
+class ActionRun:
+    """Where an action runs: the ticket as it stands, the event context, the
+    acting account. `dry_run`: say what would happen and change nothing;
+    `locked`: the caller holds the ticket's row lock; `position`: the action's
+    index in its trigger."""
+
+    ticket: Ticket
+    ctx: EventContext | None
+    actor: Any = None
+    dry_run: bool = False
+    locked: bool = False
+    position: int | None = None
+
+    def update(self, **changes) -> Ticket:
+        if self.dry_run:
+            return self.ticket
+        return services.update_ticket(ticket=self.ticket, actor=self.actor, ctx=self.ctx, locked=self.locked, **changes)
+
+    def add_message(self, body: str, *, internal: bool) -> Ticket:
+        if self.dry_run:
+            return self.ticket
+        return services.add_message(ticket=self.ticket, author=self.actor, internal=internal,
+                                    body=render_template(body, self.ticket), ctx=self.ctx, locked=self.locked).ticket
+
+
+class Action:
+    """One action type: its name, label and parameters, how its parameters
+    are cleaned and how it runs. Subclasses register with @register."""
+
+    type: ClassVar[str]
+    label: ClassVar[str | Promise]
+    params: ClassVar[tuple[Param, ...]] = ()
+    adds_message: ClassVar[bool] = False  # the ticket's latest message changes
+
+    def clean(self, action: dict) -> dict:
+        """The action as saved, or ValueError with what is wrong."""
+        return action
+
+    def run(self, run: ActionRun, action: dict) -> tuple[Result, Ticket]:
+        """Carry the action out; (what it did, the ticket as it leaves it)."""
+        raise NotImplementedError
+
+    def describe(self, args: dict) -> str:
+        """What the action did, in the active language."""
+        return f"{self.type}: {args}"
+
+    def tag_changes(self, action: dict) -> tuple[set[str], set[str]] | None:
+        """(tags added, tags removed) when the action edits tags, else None."""
+        return None
+
+    def result(self, **args) -> Result:
+        return {"action": self.type, "args": args}
+
+    def schema(self) -> dict:
+        """The JSON Schema of the action (the API schema shows it)."""
+        return {"type": "object", "properties": {"type": _enum([self.type]), **{p.name: p.schema for p in self.params}},
+                "required": ["type", *(p.name for p in self.params if p.required)]}
+
+
+class Registry:
+    """The action types by name, in the order the editor lists them."""
+
+    def __init__(self) -> None:
+        self._actions: dict[str, Action] = {}
+
+    def register(self, cls: type[Action]) -> type[Action]:
+        if cls.type in self._actions:
+            raise ValueError(f"action type {cls.type} is registered twice")
+        self._actions[cls.type] = cls()
+        return cls
+
+    def unregister(self, type_name: str) -> None:
+        del self._actions[type_name]
+
+    def get(self, type_name: object) -> Action | None:
+        return self._actions.get(type_name) if isinstance(type_name, str) else None
+
+    def __iter__(self) -> Iterator[Action]:
+        return iter(list(self._actions.values()))
+
+    def __contains__(self, type_name: object) -> bool:
+        return self.get(type_name) is not None
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._actions)
+
+
+REGISTRY = Registry()
+register: Callable[[type[Action]], type[Action]] = REGISTRY.register
+
+
+def __getattr__(name: str):
+    if name == "ACTION_TYPES":  # the registered names, as they stand
+        return REGISTRY.names()
+    raise AttributeError(name)
+
+
+# --- the actions --------------------------------------------------------------------
+
+def _choice_param(choices_cls: type[models.TextChoices], label: Promise, reference: str) -> Param:
+    return Param("value", "choice", label, _enum(choices_cls.values), reference)
+
+
+@register
+class SetPriority(Action):
+    type = "set_priority"
+    label = gettext_lazy("Set the priority")
+    params = (_choice_param(Priority, gettext_lazy("Priority"), "priorities"),)
+
+    def clean(self, action):
+        if not services.is_choice(action.get("value"), Priority):
+            raise ValueError(_("priority must be one of %(v)s") % {"v": ", ".join(Priority.values)})
+        return action
+
+    def run(self, run, action):
+        return self.result(priority=action["value"]), run.update(priority=action["value"])
+
+    def describe(self, args):
+        return _("priority → %(priority)s") % args
+
+
+@register
+class SetStatus(Action):
+    type = "set_status"
+    label = gettext_lazy("Set the status")
+    params = (_choice_param(Status, gettext_lazy("Status"), "statuses"),)
+
+    def clean(self, action):
+        if not services.is_choice(action.get("value"), Status):
+            raise ValueError(_("status must be one of %(v)s") % {"v": ", ".join(Status.values)})
+        return action
+
+    def run(self, run, action):
+        return self.result(status=action["value"]), run.update(status=action["value"])
+
+    def describe(self, args):
+        return _("status → %(status)s") % args
+
+
+@register
+class SetType(Action):
+    type = "set_type"
+    label = gettext_lazy("Set the type")
+    params = (Param("value", "choice", gettext_lazy("Ticket type"), REF_SCHEMA, "ticket_types"),)
+
+    def clean(self, action):
+        if _ref(TicketType, action.get("value")) is None:
+            raise ValueError(_("unknown ticket type “%(v)s”") % {"v": action.get("value")})
+        return action
+
+    def run(self, run, action):
+        ticket_type = _ref(TicketType, action.get("value"))
+        return self.result(type=str(ticket_type)), run.update(type=ticket_type)
+
+    def describe(self, args):
+        return _("type → %(type)s") % args
+
+
+@register
+class SetTier(Action):
+    type = "set_tier"
+    label = gettext_lazy("Set the tier")
+    params = (Param("value", "choice", gettext_lazy("Tier"), REF_SCHEMA, "tiers"),)
+
+    def clean(self, action):
+        value = action.get("tier", action.get("value"))
+        if _tier(value) is None:
+            raise ValueError(_("unknown tier “%(v)s”") % {"v": value})
+        return action
+
+    def run(self, run, action):
+        tier = _tier(action.get("value"))
+        return self.result(tier=str(tier)), run.update(tier=tier)
+
+    def describe(self, args):
+        return _("tier → %(tier)s") % args
+
+
+@register
+class SetGroup(Action):
+    type = "set_group"
+    label = gettext_lazy("Set the group")
+    params = (Param("value", "choice", gettext_lazy("Group"), REF_SCHEMA, "groups"),)
+
+    def clean(self, action):
+        if _ref(Group, action.get("value")) is None:
+            raise ValueError(_("unknown group “%(v)s”") % {"v": action.get("value")})
+        return action
+
+    def run(self, run, action):
+        group = _group(action.get("value"))
+        return self.result(group=str(group)), run.update(group=group, tier=group.tier)
+
+    def describe(self, args):
+        return _("group → %(group)s") % args
+
+
+@register
+class Assign(Action):
+    type = "assign"
+    label = gettext_lazy("Assign to an agent")
+    params = (Param("agent", "choice", gettext_lazy("Agent"), REF_SCHEMA, "agents"),
+              Param("group", "choice", gettext_lazy("Member of group"), REF_SCHEMA, "groups", required=False,
+                    blank=gettext_lazy("any group")))
+
+    def clean(self, action):
+        agent = _agent(action.get("agent"))
+        if agent is None:
+            raise ValueError(_("unknown or inactive agent “%(v)s”") % {"v": action.get("agent")})
+        group = action.get("group")
+        if group is not None:
+            g = _ref(Group, group)
+            if g is None or not g.members.filter(pk=agent.pk).exists():
+                raise ValueError(_("%(a)s is not a member of group “%(g)s”") % {"a": agent, "g": group})
+        return action
+
+    def run(self, run, action):
         agent = _agent(action["agent"])
-        after, text = update(assignee=agent), f"assigned to {agent}"
-    elif kind == "assign_group":
-        group = _group(action["group"], lock=not dry_run)
+        return self.result(agent=str(agent)), run.update(assignee=agent)
+
+    def describe(self, args):
+        return _("assigned to %(agent)s") % args
+
+
+@register
+class AssignGroup(Action):
+    type = "assign_group"
+    label = gettext_lazy("Assign within a group")
+    params = (Param("group", "choice", gettext_lazy("Group"), REF_SCHEMA, "groups"),
+              Param("strategy", "choice", gettext_lazy("Strategy"), _enum(STRATEGIES), "strategies", required=False,
+                    blank=gettext_lazy("default: round robin")),
+              Param("fallback", "choice", gettext_lazy("When nobody is available"), _enum(FALLBACKS), "fallbacks",
+                    required=False, blank=gettext_lazy("default: nobody, it waits in the queue")))
+
+    def clean(self, action):
+        if _ref(Group, action.get("group")) is None:
+            raise ValueError(_("unknown group “%(v)s”") % {"v": action.get("group")})
+        if action.get("strategy", "round_robin") not in STRATEGIES:
+            raise ValueError(_("strategy must be one of %(v)s") % {"v": ", ".join(STRATEGIES)})
+        if action.get("fallback", "none") not in FALLBACKS:
+            raise ValueError(_("fallback must be one of %(v)s") % {"v": ", ".join(FALLBACKS)})
+        return action
+
+    def run(self, run, action):
+        group = _group(action["group"], lock=not run.dry_run)
         strategy = action.get("strategy", "round_robin")
-        if dry_run:
-            return f"assign within {group} ({strategy})", ticket
-        agent = choose_agent(group, strategy=strategy, ticket=ticket, fallback=action.get("fallback", "none"),
+        if run.dry_run:
+            return self.result(group=str(group), strategy=strategy, planned=True), run.ticket
+        ctx = run.ctx
+        agent = choose_agent(group, strategy=strategy, ticket=run.ticket, fallback=action.get("fallback", "none"),
                              locked=True)
         changes = {"group": group, "tier": group.tier}
         if agent is not None:
@@ -232,21 +405,99 @@ def perform(action, *, ticket, ctx, actor=None, dry_run=False, locked=False, pos
         # The strategy goes into these events' data, so the ticket page can say
         # "assigned to Anna by trigger … (round robin)".
         with_strategy = EventContext(cause=ctx.cause, data={**(ctx.data or {}), "strategy": strategy}, batch=ctx.batch)
-        after = services.update_ticket(ticket=ticket, actor=actor, ctx=with_strategy, locked=locked, **changes)
-        text = f"assigned to {agent} in {group} ({strategy})" if agent else f"queued in {group}: nobody available"
-    elif kind in ("add_tags", "remove_tags"):
-        if not dry_run:
-            edit = services.add_tags if kind == "add_tags" else services.remove_tags
-            after = edit(ticket=ticket, actor=actor, tags=action["tags"], ctx=ctx, locked=locked)
-        text = ("tags + " if kind == "add_tags" else "tags − ") + ", ".join(action["tags"])
-    elif kind == "add_note":
-        after, text = note(internal=True), "internal note added"
-    elif kind == "reply":
-        after, text = note(internal=False), "reply sent to the requester"
-    elif kind == "notify":
+        after = services.update_ticket(ticket=run.ticket, actor=run.actor, ctx=with_strategy, locked=run.locked,
+                                       **changes)
+        return self.result(group=str(group), strategy=strategy, agent=str(agent) if agent else None), after
+
+    def describe(self, args):
+        if args.get("planned"):
+            return _("assign within %(group)s (%(strategy)s)") % args
+        if args.get("agent"):
+            return _("assigned to %(agent)s in %(group)s (%(strategy)s)") % args
+        return _("queued in %(group)s: nobody available") % args
+
+
+class _TagAction(Action):
+    params = (Param("tags", "tags", gettext_lazy("Tags"), TAGS_SCHEMA, placeholder=_TAGS_PLACEHOLDER),)
+
+    def clean(self, action):
+        return {**action, "tags": _tags(action.get("tags"))}
+
+
+@register
+class AddTags(_TagAction):
+    type = "add_tags"
+    label = gettext_lazy("Add tags")
+
+    def run(self, run, action):
+        after = run.ticket if run.dry_run else services.add_tags(
+            ticket=run.ticket, actor=run.actor, tags=action["tags"], ctx=run.ctx, locked=run.locked)
+        return self.result(tags=list(action["tags"])), after
+
+    def describe(self, args):
+        return _("tags + %(tags)s") % {"tags": ", ".join(args["tags"])}
+
+    def tag_changes(self, action):
+        return {services.clean_tag(t) for t in action["tags"]}, set()
+
+
+@register
+class RemoveTags(_TagAction):
+    type = "remove_tags"
+    label = gettext_lazy("Remove tags")
+
+    def run(self, run, action):
+        after = run.ticket if run.dry_run else services.remove_tags(
+            ticket=run.ticket, actor=run.actor, tags=action["tags"], ctx=run.ctx, locked=run.locked)
+        return self.result(tags=list(action["tags"])), after
+
+    def describe(self, args):
+        return _("tags − %(tags)s") % {"tags": ", ".join(args["tags"])}
+
+    def tag_changes(self, action):
+        return set(), {services.clean_tag(t) for t in action["tags"]}
+
+
+@register
+class AddNote(Action):
+    type = "add_note"
+    label = gettext_lazy("Add an internal note")
+    params = (Param("body", "template", gettext_lazy("Internal note"), TEMPLATE_SCHEMA, placeholder=_TEMPLATE_EXAMPLE),)
+    adds_message = True
+
+    def clean(self, action):
+        _template(action.get("body"))
+        return action
+
+    def run(self, run, action):
+        return self.result(), run.add_message(action["body"], internal=True)
+
+    def describe(self, args):
+        return _("internal note added")
+
+
+@register
+class Notify(Action):
+    type = "notify"
+    label = gettext_lazy("Notify agents")
+    params = (Param("to", "choice", gettext_lazy("Notify"), {"anyOf": [_enum(["assignee", "group", "lead"]), REF_SCHEMA]},
+                    "recipients", required=False, blank=gettext_lazy("default: the assignee")),
+              Param("message", "template", gettext_lazy("Message"), TEMPLATE_SCHEMA, required=False,
+                    placeholder=gettext_lazy("default: Ticket #{ticket_number}: {ticket_subject}")),
+              Param("email", "bool", gettext_lazy("Also by email"), {"type": "boolean"}, required=False))
+
+    def clean(self, action):
+        to = action.get("to", "assignee")
+        if to not in ("assignee", "group", "lead") and _agent(to) is None:
+            raise ValueError(_("notify “to” is assignee, group, lead or an agent"))
+        _template(action.get("message", DEFAULT_NOTIFY_MESSAGE))
+        return action
+
+    def run(self, run, action):
+        ticket = run.ticket
         recipients = _recipients(action.get("to", "assignee"), ticket)
-        message = render_template(action.get("message", "Ticket #{ticket_number}: {ticket_subject}"), ticket)[:500]
-        if not dry_run:
+        message = render_template(action.get("message", DEFAULT_NOTIFY_MESSAGE), ticket)[:500]
+        if not run.dry_run:
             Notification.objects.bulk_create([Notification(user=u, ticket=ticket, text=message) for u in recipients])
             if action.get("email"):
                 from tickets.mail import queue_email
@@ -256,14 +507,132 @@ def perform(action, *, ticket, ctx, actor=None, dry_run=False, locked=False, pos
                         queue_email(subject=" ".join(message.split()), body=message, to=[user.email],
                                     about=f"a trigger notification of ticket {ticket.number} to {user}",
                                     ticket_id=ticket.pk)
-        text = "notified " + (", ".join(str(u) for u in recipients) or "nobody")
-    elif kind == "webhook":
-        if not dry_run:
-            _queue_webhook(ticket=ticket, ctx=ctx, position=position)
-        text = f"webhook → {mask_url(action['url'])}"
-    else:
-        raise ValueError(kind)
-    return text, after
+        return self.result(recipients=[str(u) for u in recipients]), ticket
+
+    def describe(self, args):
+        if not args["recipients"]:
+            return _("notified nobody")
+        return _("notified %(recipients)s") % {"recipients": ", ".join(args["recipients"])}
+
+
+@register
+class Reply(Action):
+    type = "reply"
+    label = gettext_lazy("Reply to the requester")
+    params = (Param("body", "template", gettext_lazy("Reply to the requester"), TEMPLATE_SCHEMA,
+                    placeholder=_TEMPLATE_EXAMPLE),)
+    adds_message = True
+
+    def clean(self, action):
+        _template(action.get("body"))
+        return action
+
+    def run(self, run, action):
+        return self.result(), run.add_message(action["body"], internal=False)
+
+    def describe(self, args):
+        return _("reply sent to the requester")
+
+
+@register
+class Escalate(Action):
+    type = "escalate"
+    label = gettext_lazy("Escalate to a tier")
+    params = (Param("tier", "choice", gettext_lazy("Tier"), REF_SCHEMA, "tiers"),
+              Param("group", "choice", gettext_lazy("Group"), REF_SCHEMA, "groups", required=False,
+                    blank=gettext_lazy("the tier’s first group")))
+
+    def clean(self, action):
+        value = action.get("tier", action.get("value"))
+        if _tier(value) is None:
+            raise ValueError(_("unknown tier “%(v)s”") % {"v": value})
+        if "tier" not in action:
+            # Saved in its one spelling ({"tier": …}), the one the editor shows.
+            action = {k: v for k, v in action.items() if k != "value"} | {"tier": action.get("value")}
+        return action
+
+    def run(self, run, action):
+        tier = _tier(action.get("tier", action.get("value")))
+        group = _group(action["group"]) if action.get("group") else tier.groups.order_by("id").first()
+        after = run.update(tier=tier, group=group, assignee=None)
+        return self.result(tier=str(tier), group=str(group) if group else None), after
+
+    def describe(self, args):
+        if args.get("group"):
+            return _("escalated to %(tier)s (%(group)s)") % args
+        return _("escalated to %(tier)s") % args
+
+
+@register
+class Webhook(Action):
+    type = "webhook"
+    label = gettext_lazy("Call a webhook")
+    params = (Param("url", "url", gettext_lazy("URL"), {"type": "string", "pattern": r"^https?://[^\x00]+$",
+                                                         "maxLength": 2000}, placeholder="https://"),
+              Param("secret", "text", gettext_lazy("Secret"), {"type": "string", "pattern": r"^[^\x00]*$"},
+                    required=False, placeholder=gettext_lazy("optional")))
+
+    def clean(self, action):
+        url = action.get("url", "")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 2000:
+            raise ValueError(_("webhook url must be an http(s) URL"))
+        validate_url(url)  # a literal local address or a port not allowed; names are checked at delivery
+        if not isinstance(action.get("secret", ""), str):
+            raise ValueError(_("webhook secret must be text"))
+        return action
+
+    def run(self, run, action):
+        if not run.dry_run:
+            _queue_webhook(ticket=run.ticket, ctx=run.ctx, position=run.position)
+        return self.result(url=mask_url(action["url"])), run.ticket  # masked: never the credentials
+
+    def describe(self, args):
+        return _("webhook → %(url)s") % args
+
+
+# --- entry points ----------------------------------------------------------------------
+
+def validate_action(action) -> dict:
+    """The action as saved, or ValueError with a message naming what is wrong."""
+    kind = REGISTRY.get(action.get("type")) if isinstance(action, dict) else None
+    if kind is None:
+        raise ValueError(_("unknown action type “%(t)s” (known: %(k)s)") % {
+            "t": action.get("type") if isinstance(action, dict) else action, "k": ", ".join(REGISTRY.names())})
+    return dict(kind.clean(action))
+
+
+def action_schema() -> dict:
+    """The JSON Schema of one action, one alternative per registered type.
+    Named objects (type, tier, group, agent) are given by id or name and must exist."""
+    return {"oneOf": [kind.schema() for kind in REGISTRY]}
+
+
+def perform(action, *, ticket, ctx, actor=None, dry_run=False, locked=False, position=None) -> tuple[Result, Ticket]:
+    """Carry out one action: (what it did, as data; the ticket as the action
+    left it). With dry_run, says what it would do and changes nothing.
+    `locked`: the caller holds the ticket's row lock and `ticket` is the row
+    as it stands. `position`: the action's index in its trigger."""
+    kind = REGISTRY.get(action["type"])
+    if kind is None:
+        raise ValueError(action["type"])
+    actor = actor or (None if dry_run else system_actor())
+    run = ActionRun(ticket=ticket, ctx=ctx, actor=actor, dry_run=dry_run, locked=locked, position=position)
+    return kind.run(run, action)
+
+
+def describe_result(result: Result | str) -> str:
+    """What an action did, in the active language; a firing stored before
+    results were data holds its English sentence, shown as it is."""
+    if isinstance(result, str):
+        return result
+    kind = REGISTRY.get(result.get("action"))
+    args = result.get("args") or {}
+    if kind is None:
+        return f"{result.get('action')}: {args}"
+    try:
+        return kind.describe(args)
+    except (KeyError, TypeError, ValueError):
+        return f"{kind.type}: {args}"
 
 
 def _queue_webhook(*, ticket, ctx, position):
@@ -290,15 +659,6 @@ def _queue_webhook(*, ticket, ctx, position):
                            ticket.pk, exc)
 
     transaction.on_commit(enqueue)
-
-
-def _group(value, *, lock=False):
-    # The round-robin cursor and the capacity check need the row locked; the
-    # actions set the group's tier with it.
-    group = _ref(Group, value, lock=lock, related=("tier",))
-    if group is None:
-        raise ValueError(_("unknown group “%(v)s”") % {"v": value})
-    return group
 
 
 def _recipients(to, ticket):

@@ -19,73 +19,31 @@ from helpdesk.models import Group, Tier
 from tickets.models import Priority, Status, Ticket, TicketType
 from tickets.templatetags.helpdesk_ui import strategy_label
 
-from .actions import ACTION_TYPES
+from .actions import REGISTRY as ACTIONS
+from .actions import describe_result
 from .assignment import FALLBACKS, STRATEGIES
 from .engine import dry_run
 from .models import Trigger, TriggerFiring, WebhookDelivery
-from .rules import CHANGE_OPERATORS, EVENT_LABELS, FIELDS, OPERATORS, validate_trigger_definition
+from .rules import EVENT_LABELS, FIELDS, operators_for, validate_trigger_definition
 
-FIELD_REFERENCE = {
-    "events": list(EVENT_LABELS),  # in the order of a ticket's life
-    "fields": {name: sorted(OPERATORS[kind] | (CHANGE_OPERATORS if name in {"status", "priority", "type", "tier", "group", "assignee", "tags"} else set()))
-               for name, kind in FIELDS.items()} | {"custom.<name>": ["is", "is_not", "gt", "lt", "contains", "is_set"]},
-    "actions": list(ACTION_TYPES),
-}
+
+def condition_reference() -> dict:
+    """The events, and the registered condition fields with the operators each takes."""
+    fields = {name: sorted(operators_for(name)) for name in FIELDS}
+    return {"events": list(EVENT_LABELS),  # in the order of a ticket's life
+            "fields": fields | {"custom.<name>": ["is", "is_not", "gt", "lt", "contains", "is_set"]}}
+
+
 FALLBACK_LABELS = {"none": _("nobody: it waits in the group’s queue"), "least_loaded": _("the least loaded member"),
                    "lead": _("the group’s lead")}
 
 
-def _param(name, kind, label, choices=None, required=True, blank=None, placeholder=None):
-    """One parameter of an action type, as the editor shows it. kind: choice
-    (a select over reference["choices"][choices]), text, template, url, tags
-    (comma-separated in the input, a list in the JSON) or bool. An optional
-    parameter left empty is dropped from the JSON; `blank` says what that means."""
-    return {"name": name, "kind": kind, "label": label, "choices": choices, "required": required,
-            "blank": blank, "placeholder": placeholder}
-
-
-def action_parameters():
-    """The parameters of each action type (see actions.validate_action)."""
-    template = gettext("e.g. Ticket #{ticket_number}: {ticket_subject}")
-    group = gettext("Group")
-    return {
-        "set_priority": [_param("value", "choice", gettext("Priority"), "priorities")],
-        "set_status": [_param("value", "choice", gettext("Status"), "statuses")],
-        "set_type": [_param("value", "choice", gettext("Ticket type"), "ticket_types")],
-        "set_tier": [_param("value", "choice", gettext("Tier"), "tiers")],
-        "set_group": [_param("value", "choice", group, "groups")],
-        "assign": [_param("agent", "choice", gettext("Agent"), "agents"),
-                   _param("group", "choice", gettext("Member of group"), "groups", required=False, blank=gettext("any group"))],
-        "assign_group": [_param("group", "choice", group, "groups"),
-                         _param("strategy", "choice", gettext("Strategy"), "strategies", required=False,
-                                blank=gettext("default: round robin")),
-                         _param("fallback", "choice", gettext("When nobody is available"), "fallbacks", required=False,
-                                blank=gettext("default: nobody, it waits in the queue"))],
-        "add_tags": [_param("tags", "tags", gettext("Tags"), placeholder=gettext("comma-separated, e.g. vip, refund"))],
-        "remove_tags": [_param("tags", "tags", gettext("Tags"), placeholder=gettext("comma-separated, e.g. vip, refund"))],
-        "add_note": [_param("body", "template", gettext("Internal note"), placeholder=template)],
-        "notify": [_param("to", "choice", gettext("Notify"), "recipients", required=False, blank=gettext("default: the assignee")),
-                   _param("message", "template", gettext("Message"), required=False,
-                          placeholder=gettext("default: Ticket #{ticket_number}: {ticket_subject}")),
-                   _param("email", "bool", gettext("Also by email"), required=False)],
-        "reply": [_param("body", "template", gettext("Reply to the requester"), placeholder=template)],
-        "escalate": [_param("tier", "choice", gettext("Tier"), "tiers"),
-                     _param("group", "choice", group, "groups", required=False, blank=gettext("the tier’s first group"))],
-        "webhook": [_param("url", "url", gettext("URL"), placeholder="https://"),
-                    _param("secret", "text", gettext("Secret"), required=False, placeholder=gettext("optional"))],
-    }
-
-
-def action_labels():
-    return {
-        "set_priority": gettext("Set the priority"), "set_status": gettext("Set the status"),
-        "set_type": gettext("Set the type"), "set_tier": gettext("Set the tier"), "set_group": gettext("Set the group"),
-        "assign": gettext("Assign to an agent"), "assign_group": gettext("Assign within a group"),
-        "add_tags": gettext("Add tags"), "remove_tags": gettext("Remove tags"),
-        "add_note": gettext("Add an internal note"), "notify": gettext("Notify agents"),
-        "reply": gettext("Reply to the requester"), "escalate": gettext("Escalate to a tier"),
-        "webhook": gettext("Call a webhook"),
-    }
+def action_reference() -> dict:
+    """The registered action types, their labels and parameters, as the editor reads them."""
+    kinds = list(ACTIONS)
+    return {"actions": [kind.type for kind in kinds],
+            "action_params": {kind.type: [p.reference() for p in kind.params] for kind in kinds},
+            "action_labels": {kind.type: str(kind.label) for kind in kinds}}
 
 
 def trigger_reference():
@@ -110,7 +68,11 @@ def trigger_reference():
         "recipients": [("assignee", gettext("the assignee")), ("group", gettext("the members of the ticket’s group")),
                        ("lead", gettext("the lead of the ticket’s group"))] + agents,
     }
-    return {**FIELD_REFERENCE, "action_params": action_parameters(), "action_labels": action_labels(),
+    for kind in ACTIONS:  # an action's own list of values
+        for param in kind.params:
+            if param.options is not None and param.choices not in choices:
+                choices[param.choices] = param.options()
+    return {**condition_reference(), **action_reference(),
             "choices": {name: [[str(value), str(label)] for value, label in pairs] for name, pairs in choices.items()}}
 
 
@@ -237,8 +199,12 @@ class TriggerFiringAdmin(admin.ModelAdmin):
     list_filter = ("trigger",)
     search_fields = ("ticket__number",)
     list_select_related = ("trigger", "ticket")
-    readonly_fields = [f.name for f in TriggerFiring._meta.fields]
+    readonly_fields = [f.name if f.name != "results" else "actions_done" for f in TriggerFiring._meta.fields]
     inlines = [WebhookDeliveryInline]
+
+    @admin.display(description=_("actions done"))
+    def actions_done(self, obj):
+        return json.dumps([describe_result(result) for result in obj.results], ensure_ascii=False)
 
     def has_add_permission(self, request):
         return False

@@ -8,10 +8,11 @@ from helpdesk.models import SYSTEM_USERNAME
 from tickets import outbox
 from tickets.events import BATCH, CHAIN, MESSAGE_ID, Cause
 from tickets.models import Ticket, TicketEvent
-from tickets.services import EventContext, clean_tag, lock_ticket
+from tickets.services import EventContext, lock_ticket
 
 from . import sql
-from .actions import perform, system_actor
+from .actions import REGISTRY as ACTIONS
+from .actions import describe_result, perform, system_actor
 from .models import Trigger, TriggerFiring
 from .rules import TEXT_LIMIT, Facts, RegexTimeout, compile_conditions, evaluate, listened_kind
 
@@ -172,13 +173,14 @@ class _PassState:
     def changed_by(self, action, ticket):
         """An action succeeded and left `ticket`."""
         self.ticket = _with_relations(ticket, self.ticket)
-        kind = action.get("type")
-        if kind in ("add_tags", "remove_tags") and self.tags is not None:
+        kind = ACTIONS.get(action.get("type"))
+        tag_changes = kind.tag_changes(action) if kind is not None and self.tags is not None else None
+        if tag_changes is not None:
             # The tags are now known without a read: the service stored these,
             # cleaned as it cleans them.
-            names = {clean_tag(t) for t in action["tags"]}
-            self.tags = (self.tags | names) if kind == "add_tags" else (self.tags - names)
-        if kind in ("add_note", "reply"):
+            added, removed = tag_changes
+            self.tags = (self.tags | added) - removed
+        if kind is not None and kind.adds_message:
             self.latest_body = None
 
 
@@ -247,16 +249,16 @@ def _evaluate_event(event, triggers, changes, state, firings):
                 with state.running.attempt(f"trigger {trigger.id} action {action.get('type')}"):
                     # The ticket is locked for the pass and `ticket` is its
                     # row as it stands: the services need not read it again.
-                    text, ticket = perform(action, ticket=ticket, ctx=ctx, actor=state.actor, locked=True,
-                                           position=position)
-                done.append(text)
+                    result, ticket = perform(action, ticket=ticket, ctx=ctx, actor=state.actor, locked=True,
+                                             position=position)
+                done.append(result)
                 state.changed_by(action, ticket)  # later actions and triggers see the change
             except Exception as exc:  # one failing action never blocks the others
                 logger.warning("trigger %s action %s failed on ticket %s: %s", trigger.id, action.get("type"),
                                event.ticket_id, exc)
                 errors.append(f"{action.get('type')}: {exc}")  # `ticket` is as before: services change their own copy
         firings.append(TriggerFiring(trigger=trigger, ticket=ticket, event=event, chain=chain, matched=explanation,
-                                     actions_done=done, errors=errors))
+                                     results=done, errors=errors))
         facts = state.facts(event, changes)  # later triggers see what this one changed
         if trigger.stop_processing:
             break
@@ -272,7 +274,8 @@ def dry_run(trigger, ticket):
         matched, explanation = evaluate(trigger.conditions, facts)
     except RegexTimeout as exc:
         return {"matches": False, "matched_conditions": [], "actions": [], "errors": [f"regex timed out: {exc}"]}
-    actions = [perform(a, ticket=ticket, ctx=None, dry_run=True)[0] for a in trigger.actions] if matched else []
+    actions = [describe_result(perform(a, ticket=ticket, ctx=None, dry_run=True)[0]) for a in trigger.actions] \
+        if matched else []
     return {"matches": matched, "matched_conditions": explanation, "actions": actions, "errors": []}
 
 

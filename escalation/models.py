@@ -53,7 +53,9 @@ class TriggerFiring(models.Model):
     # at most once per ticket per chain.
     chain = models.CharField(_("causal chain"), max_length=32)
     matched = models.JSONField(_("matched conditions"), default=list)
-    actions_done = models.JSONField(_("actions done"), default=list)
+    # What each action did, as data ({"action": type, "args": {...}}, see
+    # escalation.actions); firings written before hold English sentences.
+    results = models.JSONField(_("actions done"), default=list, db_column="actions_done")
     errors = models.JSONField(_("errors"), default=list)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -69,6 +71,13 @@ class TriggerFiring(models.Model):
 
     def __str__(self):
         return f"{self.trigger} on #{self.ticket_id}"
+
+    @property
+    def actions_done(self) -> list[str]:
+        """What the actions did, in the active language."""
+        from .actions import describe_result
+
+        return [describe_result(result) for result in self.results]
 
 
 class WebhookDelivery(models.Model):

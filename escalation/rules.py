@@ -2,18 +2,25 @@
 evaluation of conditions against a ticket and the change that happened.
 
 A condition is {"field": ..., "operator": ..., "value": ...}. Fields name what
-a condition looks at; operators how. Everything an admin saves goes through
+a condition looks at; operators how: each is registered once (FIELDS,
+OPERATORS), and validation, evaluation, the admin's reference and the API
+schema are built from the registries. Everything an admin saves goes through
 validate_trigger_definition(), which returns cleaned copies or raises a
 ValidationError that names the broken item."""
 
+from __future__ import annotations
+
 import json
 import zoneinfo
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
+from typing import Any
 
 import regex
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.text import format_lazy
@@ -51,84 +58,238 @@ UPDATE_KINDS = {
 def listened_kind(event_kind):
     return "ticket_updated" if event_kind in UPDATE_KINDS else event_kind
 
-
 # --- fields --------------------------------------------------------------------
 
 # kind: choice (one of known values), ref (an object matched by id or name),
-# tags (a set), text, number, bool.
-FIELDS = {
-    "type": "ref", "priority": "choice", "status": "choice", "channel": "choice", "tier": "ref", "group": "ref",
-    "assignee": "ref", "organization": "ref", "tags": "tags", "subject": "text", "body": "text",
-    "requester_email": "text", "requester_domain": "text", "language": "choice",
-    "within_business_hours": "bool", "hours_since_created": "number",
-    "message_internal": "bool", "message_author_role": "choice",
-}
-CHOICES = {
-    "priority": set(Priority.values), "status": set(Status.values), "channel": set(Channel.values),
-    "language": {code for code, _name in settings.LANGUAGES} | {""},
-    "message_author_role": {"customer", "agent", "admin"},
-}
-CHANGE_FIELDS = {"status", "priority", "type", "tier", "group", "assignee", "tags"}
-OPERATORS = {
-    "choice": {"is", "is_not", "in", "not_in", "is_set", "is_not_set"},
-    "ref": {"is", "is_not", "in", "not_in", "is_set", "is_not_set"},
-    "tags": {"contains", "not_contains", "in", "not_in", "is_set", "is_not_set"},
-    "text": {"is", "is_not", "in", "not_in", "contains", "not_contains", "starts_with", "matches_regex", "is_set",
-             "is_not_set"},
-    "number": {"is", "is_not", "gt", "lt", "is_set", "is_not_set"},
-    "bool": {"is"},
-}
-CHANGE_OPERATORS = {"changed", "changed_from", "changed_to"}
-NO_VALUE = {"is_set", "is_not_set", "changed"}
-LIST_VALUE = {"in", "not_in"}
+# tags (a set), text, number, bool; a custom field ("custom.<name>") is compared
+# as its value is, a number or text.
+KINDS = ("choice", "ref", "tags", "text", "number", "bool", "custom")
 
 
-def field_kind(name):
+@dataclass(frozen=True)
+class ConditionField:
+    """What a condition can look at: its kind, how it is read from Facts,
+    the values a choice may take (from the models' choices), and whether its
+    changes can be looked at (changed, changed_from, changed_to)."""
+
+    name: str
+    kind: str
+    read: Callable[[Facts], Any]
+    choices: Callable[[], Iterable[str]] | None = None
+    changes: bool = False
+
+    def choice_values(self) -> set[str]:
+        return set(self.choices()) if self.choices is not None else set()
+
+
+FIELDS: dict[str, ConditionField] = {}  # the registry, by name, in the order the reference lists them
+
+
+def register_field(field: ConditionField) -> ConditionField:
+    if field.name in FIELDS or field.kind not in KINDS:
+        raise ValueError(f"condition field {field.name} ({field.kind}) is registered twice or of no known kind")
+    FIELDS[field.name] = field
+    return field
+
+
+def _related(name: str) -> Callable[[Facts], Any]:
+    return lambda facts: ticket_sql.ticket_relation(facts.ticket, name)
+
+
+def _requester_email(facts: Facts) -> str:
+    return (ticket_sql.ticket_relation(facts.ticket, "requester").email or "").lower()
+
+
+for _field in (
+    ConditionField("type", "ref", _related("type"), changes=True),
+    ConditionField("priority", "choice", lambda facts: facts.ticket.priority or "", lambda: Priority.values,
+                   changes=True),
+    ConditionField("status", "choice", lambda facts: facts.ticket.status or "", lambda: Status.values, changes=True),
+    ConditionField("channel", "choice", lambda facts: facts.ticket.channel or "", lambda: Channel.values),
+    ConditionField("tier", "ref", _related("tier"), changes=True),
+    ConditionField("group", "ref", _related("group"), changes=True),
+    ConditionField("assignee", "ref", _related("assignee"), changes=True),
+    ConditionField("organization", "ref", _related("organization")),
+    ConditionField("tags", "tags", lambda facts: facts.tags, changes=True),
+    ConditionField("subject", "text", lambda facts: facts.ticket.subject),
+    ConditionField("body", "text", lambda facts: facts.body),
+    ConditionField("requester_email", "text", _requester_email),
+    ConditionField("requester_domain", "text", lambda facts: _requester_email(facts).rpartition("@")[2]),
+    ConditionField("language", "choice", lambda facts: facts.ticket.language or "",
+                   lambda: [code for code, _name in settings.LANGUAGES] + [""]),
+    ConditionField("within_business_hours", "bool", lambda facts: within_business_hours(facts.now)),
+    ConditionField("hours_since_created", "number",
+                   lambda facts: (facts.now - facts.ticket.created_at).total_seconds() / 3600),
+    ConditionField("message_internal", "bool", lambda facts: bool(facts.message and facts.message.internal)),
+    ConditionField("message_author_role", "choice",
+                   lambda facts: facts.message.author.role if facts.message and facts.message.author else "",
+                   lambda: get_user_model().Role.values),
+):
+    register_field(_field)
+
+
+def field_kind(name: str) -> str | None:
     if name.startswith("custom."):
         return "custom"
-    return FIELDS.get(name)
+    field = FIELDS.get(name)
+    return field.kind if field is not None else None
+
+
+def _has_changes(name: str) -> bool:
+    field = FIELDS.get(name)
+    return field is not None and field.changes
+
+
+# --- operators -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Operator:
+    """How a condition compares. `kinds`: the field kinds it applies to
+    (`change`: it looks at the batch's change of a field that has changes);
+    `value`: none, one, list, number or regex; `compile(name, kind, expected)`:
+    the test as a function of Facts -> bool, worked out once per condition."""
+
+    name: str
+    kinds: frozenset[str]
+    value: str
+    compile: Callable[[str, str, Any], Callable[[Facts], bool]]
+    change: bool = False
+
+
+OPERATORS: dict[str, Operator] = {}  # the registry, by name
+
+
+def register_operator(operator: Operator) -> Operator:
+    if operator.name in OPERATORS:
+        raise ValueError(f"operator {operator.name} is registered twice")
+    OPERATORS[operator.name] = operator
+    return operator
+
+
+def operators_for(name: str) -> set[str]:
+    """The operators a field takes, change operators included."""
+    kind = field_kind(name)
+    return {op.name for op in OPERATORS.values()
+            if (op.change and _has_changes(name)) or (not op.change and kind in op.kinds)}
+
+
+def _compile_equal(name, kind, expected, *, listed, negate):
+    values = expected if listed else [expected]
+    if kind in ("text", "choice"):
+        targets = {_norm(v) for v in values}
+        return lambda facts: (facts.normed(name) in targets) is not negate
+    if kind == "tags":
+        keys = [str(v).lower() for v in values]
+        return lambda facts: any(k in facts.value(name) for k in keys) is not negate
+    return lambda facts: any(_matches_one(facts, kind, facts.value(name), v) for v in values) is not negate
+
+
+def _compile_contains(name, kind, expected, *, negate):
+    needle = str(expected).lower()
+    if kind == "tags":
+        return lambda facts: (needle in facts.value(name)) is not negate
+    return lambda facts: (needle in facts.normed(name)) is not negate
+
+
+def _compile_starts_with(name, kind, expected):
+    prefix = str(expected).lower()
+    return lambda facts: facts.normed(name).startswith(prefix)
+
+
+def _compile_compare(name, kind, expected, *, above):
+    limit = float(expected)
+
+    def compare(facts):
+        try:
+            number = float(facts.value(name))
+        except (TypeError, ValueError):
+            return False
+        return number > limit if above else number < limit
+    return compare
+
+
+def _compile_regex(name, kind, expected):
+    pattern = _compile(expected)
+
+    def search(facts):
+        try:
+            return pattern.search(str(facts.value(name) or "")[:TEXT_LIMIT],
+                                  timeout=REGEX_TIMEOUT_SECONDS) is not None
+        except TimeoutError:
+            # A pattern that backtracks forever is treated as not matching.
+            raise RegexTimeout(expected) from None
+    return search
+
+
+def _compile_is_set(name, kind, expected, *, wanted):
+    return lambda facts: _is_set(facts.value(name)) is wanted
+
+
+def _compile_change(operator: str) -> Callable[[str, str, Any], Callable[[Facts], bool]]:
+    return lambda name, kind, expected: lambda facts: _change_matches(facts, name, operator, expected)
+
+
+_ALL = frozenset({"choice", "ref", "tags", "text", "number", "custom"})
+for _operator in (
+    Operator("is", _ALL - {"tags"} | {"bool"}, "one", partial(_compile_equal, listed=False, negate=False)),
+    Operator("is_not", _ALL - {"tags"}, "one", partial(_compile_equal, listed=False, negate=True)),
+    Operator("in", _ALL - {"number"}, "list", partial(_compile_equal, listed=True, negate=False)),
+    Operator("not_in", _ALL - {"number"}, "list", partial(_compile_equal, listed=True, negate=True)),
+    Operator("contains", frozenset({"tags", "text", "custom"}), "one", partial(_compile_contains, negate=False)),
+    Operator("not_contains", frozenset({"tags", "text", "custom"}), "one", partial(_compile_contains, negate=True)),
+    Operator("starts_with", frozenset({"text", "custom"}), "one", _compile_starts_with),
+    Operator("matches_regex", frozenset({"text", "custom"}), "regex", _compile_regex),
+    Operator("gt", frozenset({"number", "custom"}), "number", partial(_compile_compare, above=True)),
+    Operator("lt", frozenset({"number", "custom"}), "number", partial(_compile_compare, above=False)),
+    Operator("is_set", _ALL, "none", partial(_compile_is_set, wanted=True)),
+    Operator("is_not_set", _ALL, "none", partial(_compile_is_set, wanted=False)),
+    Operator("changed", frozenset(), "none", _compile_change("changed"), change=True),
+    Operator("changed_from", frozenset(), "one", _compile_change("changed_from"), change=True),
+    Operator("changed_to", frozenset(), "one", _compile_change("changed_to"), change=True),
+):
+    register_operator(_operator)
 
 
 # --- schema ----------------------------------------------------------------------
 
 def condition_schema() -> dict:
-    """The JSON Schema of one condition, built from FIELDS, OPERATORS and CHOICES
-    (the API schema shows it): which operators each field takes and what value."""
-    default_operators = {"is", "is_not", "in", "not_in", "contains", "not_contains", "starts_with",
-                         "matches_regex", "gt", "lt", "is_set", "is_not_set"}
+    """The JSON Schema of one condition, built from the field and operator
+    registries (the API schema shows it): which operators each field takes and what value."""
     # No NUL anywhere: PostgreSQL's jsonb cannot store it.
     something = {"anyOf": [{"type": "string", "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"}, {"type": "integer"}]}
     by_kind = {"bool": {"type": "boolean"}, "number": {"type": "number"}, "ref": something, "tags": something,
                "text": something, "custom": something}
 
     def item(name, kind):
-        return {"type": "string", "enum": sorted(CHOICES[name])} if kind == "choice" else by_kind[kind]
+        return {"type": "string", "enum": sorted(FIELDS[name].choice_values())} if kind == "choice" else by_kind[kind]
 
     def value_for(name, kind, operator):
-        if operator in LIST_VALUE:
+        shape = OPERATORS[operator].value
+        if shape == "list":
             return {"type": "array", "minItems": 1, "items": item(name, kind)}
-        if operator == "matches_regex":
+        if shape == "regex":
             return {"type": "string", "format": "regex", "minLength": 1, "maxLength": REGEX_MAX_LENGTH}
-        if operator in ("gt", "lt"):
+        if shape == "number":
             return {"type": "number"}
-        if operator in ("changed_from", "changed_to"):
+        if OPERATORS[operator].change:
             return item(name, "text" if kind == "tags" else kind)
         return item(name, kind)
 
     # One alternative per (fields, operator) whose value takes the same shape.
     shapes = {}
-    names = [(name, kind) for name, kind in FIELDS.items()] + [(None, "custom")]
+    names = [(name, field.kind) for name, field in FIELDS.items()] + [(None, "custom")]
     for name, kind in names:
-        operators = OPERATORS.get(kind, default_operators) | (CHANGE_OPERATORS if name in CHANGE_FIELDS else set())
+        operators = operators_for(name) if name is not None else \
+            {op.name for op in OPERATORS.values() if "custom" in op.kinds}
         for operator in sorted(operators):
-            value = None if operator in NO_VALUE else value_for(name, kind, operator)
+            value = None if OPERATORS[operator].value == "none" else value_for(name, kind, operator)
             key = (operator, repr(value), name is None)
             shapes.setdefault(key, {"operator": operator, "value": value, "fields": [], "custom": name is None})
             if name is not None:
                 shapes[key]["fields"].append(name)
     alternatives = []
     for shape in shapes.values():
-        field = {"type": "string", "pattern": r"^custom\."} if shape["custom"] else \
+        field = {"type": "string", "pattern": r"^custom\.[^\x00]*$"} if shape["custom"] else \
             {"type": "string", "enum": sorted(shape["fields"])}
         properties = {"field": field, "operator": {"type": "string", "enum": [shape["operator"]]}}
         required = ["field", "operator"]
@@ -158,17 +319,19 @@ def _compiled(pattern):
         raise ValueError(_("invalid regular expression: %(e)s") % {"e": exc}) from None
 
 
-def _check_value(name, kind, operator, value):
-    if operator in NO_VALUE:
+
+def _check_value(name: str, kind: str, operator: str, value: Any) -> Any:
+    shape = OPERATORS[operator].value
+    if shape == "none":
         return None
-    if operator in LIST_VALUE:
+    if shape == "list":
         if not isinstance(value, list) or not value:
             raise ValueError(_("expects a non-empty list of values"))
         return [_check_value(name, kind, "is", v) for v in value]
-    if operator == "matches_regex":
+    if shape == "regex":
         _compile(value)
         return value
-    if kind == "number" or operator in ("gt", "lt"):
+    if kind == "number" or shape == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(_("expects a number"))
         return value
@@ -178,8 +341,9 @@ def _check_value(name, kind, operator, value):
         return value
     if kind == "choice":
         value = str(value).lower()
-        if value not in CHOICES[name]:
-            raise ValueError(_("“%(v)s” is not one of %(choices)s") % {"v": value, "choices": ", ".join(sorted(CHOICES[name]))})
+        choices = FIELDS[name].choice_values()
+        if value not in choices:
+            raise ValueError(_("“%(v)s” is not one of %(choices)s") % {"v": value, "choices": ", ".join(sorted(choices))})
         return value
     if kind in ("ref", "tags", "text", "custom"):
         if not isinstance(value, str | int) or isinstance(value, bool) or str(value).strip() == "":
@@ -188,7 +352,7 @@ def _check_value(name, kind, operator, value):
     return value
 
 
-def validate_condition(cond):
+def validate_condition(cond: Any) -> dict:
     if not isinstance(cond, dict):
         raise ValueError(_("a condition is an object with field, operator and value"))
     name, operator, value = cond.get("field"), cond.get("operator"), cond.get("value")
@@ -197,22 +361,20 @@ def validate_condition(cond):
         raise ValueError(_("unknown field “%(f)s”") % {"f": name})
     if not isinstance(operator, str):  # an object or a list cannot be looked up in the operator sets
         raise ValueError(_("the operator is a name, such as “is” or “in”"))
-    if operator in CHANGE_OPERATORS:
-        if name not in CHANGE_FIELDS:
+    known = OPERATORS.get(operator)
+    if known is not None and known.change:
+        if not _has_changes(name):
             raise ValueError(_("“%(f)s” has no change to look at") % {"f": name})
-        value = None if operator == "changed" else _check_value(name, kind if kind != "tags" else "text", "is", value)
+        value = None if known.value == "none" else _check_value(name, kind if kind != "tags" else "text", "is", value)
     else:
-        allowed = OPERATORS.get(kind, {"is", "is_not", "in", "not_in", "contains", "not_contains", "starts_with",
-                                       "matches_regex", "gt", "lt", "is_set", "is_not_set"})
-        if operator not in allowed:
+        if known is None or kind not in known.kinds:
             raise ValueError(_("operator “%(o)s” does not apply to %(f)s (use one of: %(ops)s)") % {
-                "o": operator, "f": name, "ops": ", ".join(sorted(allowed | (CHANGE_OPERATORS if name in CHANGE_FIELDS else set())))})
+                "o": operator, "f": name, "ops": ", ".join(sorted(operators_for(name)))})
         value = _check_value(name, kind, operator, value)
     cleaned = {"field": name, "operator": operator}
-    if operator not in NO_VALUE:
+    if known.value != "none":
         cleaned["value"] = value
     return cleaned
-
 
 def validate_trigger_definition(*, events, conditions, actions):
     """Cleaned (events, conditions, actions), or a ValidationError naming what is wrong."""
@@ -253,6 +415,8 @@ def validate_trigger_definition(*, events, conditions, actions):
                 cleaned_actions.append(validate_action(action))
             except ValueError as exc:
                 messages.append(_("action %(i)d: %(e)s") % {"i": i, "e": exc})
+            except ValidationError as exc:  # an action's clean() may raise either
+                messages.append(_("action %(i)d: %(e)s") % {"i": i, "e": "; ".join(exc.messages)})
         if messages:
             errors["actions"] = messages
     if errors:
@@ -265,6 +429,7 @@ def validate_trigger_definition(*, events, conditions, actions):
     if nul:
         raise ValidationError(nul)
     return list(dict.fromkeys(events)), cleaned_conditions, cleaned_actions
+
 
 
 # --- evaluation --------------------------------------------------------------------
@@ -336,34 +501,14 @@ class Facts:
             normed[name] = _norm(self.value(name))
         return normed[name]
 
-    def _value(self, name):
-        t = self.ticket
-        if name in ("priority", "status", "channel", "language"):
-            return getattr(t, name) or ""
-        if name in ("type", "tier", "group", "assignee", "organization"):
-            return ticket_sql.ticket_relation(t, name)
-        if name == "tags":
-            return self.tags
-        if name == "subject":
-            return t.subject
-        if name == "body":
-            return self.body
-        if name == "requester_email":
-            return (ticket_sql.ticket_relation(t, "requester").email or "").lower()
-        if name == "requester_domain":
-            return (ticket_sql.ticket_relation(t, "requester").email or "").rpartition("@")[2].lower()
-        if name == "hours_since_created":
-            return (self.now - t.created_at).total_seconds() / 3600
-        if name == "within_business_hours":
-            return within_business_hours(self.now)
-        if name == "message_internal":
-            return bool(self.message and self.message.internal)
-        if name == "message_author_role":
-            return self.message.author.role if self.message and self.message.author else ""
-        if name.startswith("custom."):
-            return (t.custom_fields or {}).get(name[7:])
-        raise KeyError(name)
 
+    def _value(self, name):
+        field = FIELDS.get(name)
+        if field is not None:
+            return field.read(self)
+        if name.startswith("custom."):
+            return (self.ticket.custom_fields or {}).get(name[7:])
+        raise KeyError(name)
 
 def _norm(value):
     if value is None:
@@ -401,75 +546,33 @@ def _is_set(actual):
     return not (actual is None or actual == "" or actual == set())
 
 
-def compile_condition(cond):
+
+def compile_condition(cond: dict) -> Callable[[Facts], bool]:
     """The condition as a function of Facts -> bool, with its operator and
     value worked out once: the engine keeps one per trigger condition, since
     every event evaluates the same fifty triggers."""
     name, operator, expected = cond["field"], cond["operator"], cond.get("value")
-    if operator in CHANGE_OPERATORS:
-        return lambda facts: _change_matches(facts, name, operator, expected)
-    if operator in ("is_set", "is_not_set"):
-        wanted = operator == "is_set"
-        return lambda facts: _is_set(facts.value(name)) is wanted
+    op = OPERATORS.get(operator)
+    if op is None:
+        raise ValueError(operator)
+    if op.change or op.value == "none":
+        return op.compile(name, None, expected)
     kind = field_kind(name)
     if kind != "custom":
-        return _compile_for_kind(name, operator, expected, kind)
+        return op.compile(name, kind, expected)
     # A custom field's kind is its value's: compared as a number or as text.
-    as_number = _compile_for_kind(name, operator, expected, "number")
-    as_text = _compile_for_kind(name, operator, expected, "text")
+    as_number = op.compile(name, "number", expected)
+    as_text = op.compile(name, "text", expected)
+    by_number = op.value == "number"
 
     def custom(facts):
         actual = facts.value(name)
-        return (as_number if operator in ("gt", "lt") or isinstance(actual, int | float) else as_text)(facts)
+        return (as_number if by_number or isinstance(actual, int | float) else as_text)(facts)
     return custom
 
 
-def _compile_for_kind(name, operator, expected, kind):
-    if operator in ("is", "is_not", "in", "not_in"):
-        values = expected if operator in ("in", "not_in") else [expected]
-        negate = operator in ("is_not", "not_in")
-        if kind in ("text", "choice"):
-            targets = {_norm(v) for v in values}
-            return lambda facts: (facts.normed(name) in targets) is not negate
-        if kind == "tags":
-            keys = [str(v).lower() for v in values]
-            return lambda facts: any(k in facts.value(name) for k in keys) is not negate
-        return lambda facts: any(_matches_one(facts, kind, facts.value(name), v) for v in values) is not negate
-    if operator in ("contains", "not_contains"):
-        needle, negate = str(expected).lower(), operator == "not_contains"
-        if kind == "tags":
-            return lambda facts: (needle in facts.value(name)) is not negate
-        return lambda facts: (needle in facts.normed(name)) is not negate
-    if operator == "starts_with":
-        prefix = str(expected).lower()
-        return lambda facts: facts.normed(name).startswith(prefix)
-    if operator in ("gt", "lt"):
-        limit, above = float(expected), operator == "gt"
-
-        def compare(facts):
-            try:
-                number = float(facts.value(name))
-            except (TypeError, ValueError):
-                return False
-            return number > limit if above else number < limit
-        return compare
-    if operator == "matches_regex":
-        pattern = _compile(expected)
-
-        def search(facts):
-            try:
-                return pattern.search(str(facts.value(name) or "")[:TEXT_LIMIT],
-                                      timeout=REGEX_TIMEOUT_SECONDS) is not None
-            except TimeoutError:
-                # A pattern that backtracks forever is treated as not matching.
-                raise RegexTimeout(expected) from None
-        return search
-    raise ValueError(operator)
-
-
-def evaluate_condition(cond, facts):
+def evaluate_condition(cond: dict, facts: Facts) -> bool:
     return compile_condition(cond)(facts)
-
 
 class RegexTimeout(Exception):
     pass

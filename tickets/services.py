@@ -13,7 +13,7 @@ from dataclasses import field as dataclass_field
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import F, Max
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -149,8 +149,13 @@ def _validate_type(ticket_type):
     return ticket_type
 
 
+def is_choice(value: object, choices: type[models.TextChoices]) -> bool:
+    """Whether `value` is one of a model's choices (priority, status…): the one check of them."""
+    return isinstance(value, str) and value in choices.values
+
+
 def _validate_priority(priority):
-    if priority not in Priority.values:
+    if not is_choice(priority, Priority):
         raise ValidationError({"priority": [_("Choose one of: %(values)s.") % {"values": ", ".join(Priority.values)}]})
     return priority
 
@@ -398,7 +403,7 @@ def _apply_status(ticket, status, *, actor, ctx, events, reopened=False):
     old = ticket.status
     if status == old:
         return False
-    if status not in Status.values:
+    if not is_choice(status, Status):
         raise ValidationError({"status": [_("Unknown status “%(s)s”.") % {"s": status}]})
     if status not in ALLOWED_TRANSITIONS[Status(old)]:
         raise ValidationError({"status": [

@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from helpdesk.models import Group, Tier
@@ -10,19 +10,34 @@ from ..actions import action_schema
 from ..models import Trigger, TriggerFiring, WebhookDelivery
 from ..rules import EVENTS, condition_schema, validate_trigger_definition
 
-CONDITION = condition_schema()
 
-
-@extend_schema_field({"type": "object", "properties": {
-    "all": {"type": "array", "items": CONDITION}, "any": {"type": "array", "items": CONDITION},
-}, "additionalProperties": False})
 class ConditionsField(serializers.JSONField):
     """{"all": [...], "any": [...]}: every condition of "all" and one of "any" must match."""
 
 
-@extend_schema_field({"type": "array", "minItems": 1, "items": action_schema()})
+class ConditionsFieldSchema(OpenApiSerializerFieldExtension):
+    """The conditions' schema, built from the registered fields and operators each time the schema is made."""
+
+    target_class = ConditionsField
+
+    def map_serializer_field(self, auto_schema, direction):
+        condition = condition_schema()
+        return {"type": "object", "properties": {"all": {"type": "array", "items": condition},
+                                                 "any": {"type": "array", "items": condition}},
+                "additionalProperties": False}
+
+
 class ActionsField(serializers.JSONField):
     """The actions, in order: {"type": one of the action types, and its parameters}."""
+
+
+class ActionsFieldSchema(OpenApiSerializerFieldExtension):
+    """The actions' schema, built from the registered action types each time the schema is made."""
+
+    target_class = ActionsField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "array", "minItems": 1, "items": action_schema()}
 
 
 class TierSerializer(serializers.ModelSerializer):
@@ -83,6 +98,8 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 
 
 class TriggerFiringSerializer(serializers.ModelSerializer):
+    actions_done = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                         help_text="What each action did, in the request's language.")
     deliveries = WebhookDeliverySerializer(many=True, read_only=True,
                                            help_text="Each try of the firing's webhooks (URL masked).")
 
