@@ -5,7 +5,7 @@ change and outbox pass, where building the ORM query cost more than running it
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from django.db.models import Model
 
@@ -52,7 +52,7 @@ def insert_message(message: Message) -> Message:
     return message
 
 
-def save_ticket_fields(ticket: Ticket, names: Sequence[str]) -> int:
+def save_ticket_fields(ticket: Ticket, names: Iterable[str]) -> int:
     """UPDATE these fields of the ticket's row, as save(update_fields=…) would. (BENCHMARKS.md)"""
     return db.update(ticket, sorted(names))
 
@@ -100,7 +100,7 @@ def _first_level_tier() -> db.Composable:
 _FIRST_LEVEL_TIER = db.Statement(_first_level_tier)
 
 
-def first_level_tier() -> Model | None:
+def first_level_tier() -> Tier | None:
     """The L1 tier (the lowest id if several), or None. (BENCHMARKS.md)"""
     row = db.fetchone(_FIRST_LEVEL_TIER)
     return db.instance(Tier, row) if row is not None else None
@@ -137,7 +137,7 @@ def ticket_tags(ticket: Ticket) -> list[Tag]:
     one of the tag functions here changes them. (BENCHMARKS.md)"""
     known = ticket.__dict__.get(_TAGS)
     if known is None:
-        known = ticket.__dict__[_TAGS] = tuple(db.instance(Tag, row) for row in db.fetchall(_TICKET_TAGS, [ticket.pk]))
+        known = ticket.__dict__[_TAGS] = tuple(db.instance_of(Tag, row) for row in db.fetchall(_TICKET_TAGS, [ticket.pk]))
     return list(known)
 
 
@@ -154,7 +154,7 @@ def tags_named(names: Sequence[str]) -> list[Tag]:
     """The tags that exist among these names. (BENCHMARKS.md)"""
     if not names:
         return []
-    return [db.instance(Tag, row) for row in db.fetchall(_TAGS_NAMED[len(names)], list(names))]
+    return [db.instance_of(Tag, row) for row in db.fetchall(_TAGS_NAMED[len(names)], list(names))]
 
 
 def _link_tags_named(count: int) -> db.Composable:
@@ -239,7 +239,7 @@ def claim_pending_events(ticket_id: int, now: datetime.datetime) -> list[TicketE
     them, in id order: a read and a write in one statement. (BENCHMARKS.md)"""
     conn = db.connection()
     rows = db.fetchall(_CLAIM, [conn.ops.adapt_datetimefield_value(now), ticket_id])
-    events = [db.instance(TicketEvent, row) for row in rows]
+    events = [db.instance_of(TicketEvent, row) for row in rows]
     events.sort(key=lambda e: e.pk)
     return events
 
