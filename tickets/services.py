@@ -9,6 +9,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from typing import Literal, overload
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -386,11 +387,17 @@ def _move_load(before, after):
             AgentLoad.recount(agent_id)  # the agent's first ticket: counted, this change included
 
 
-def lock_ticket(ticket_id, *, skip_locked=False, required=False):
-    """The ticket under a row lock held until the transaction ends, read in
-    one statement with its requester and type. None if it does not exist
-    (`required`: Ticket.DoesNotExist), or (`skip_locked`) if another
-    transaction holds it. The one way a ticket is locked."""
+@overload
+def lock_ticket(ticket_id: int, *, skip_locked: bool = False, required: Literal[True]) -> Ticket: ...
+
+
+@overload
+def lock_ticket(ticket_id: int, *, skip_locked: bool = False, required: bool = False) -> Ticket | None: ...
+
+
+def lock_ticket(ticket_id: int, *, skip_locked: bool = False, required: bool = False) -> Ticket | None:
+    """The ticket under a row lock until the transaction ends, with its requester and type: None if it does
+    not exist (`required`: Ticket.DoesNotExist) or (`skip_locked`) another transaction holds it."""
     return unit_of_work.lock_ticket(ticket_id, skip_locked=skip_locked, required=required)
 
 
@@ -446,9 +453,9 @@ def add_message(
         if ticket.merged_into_id and not work.joined:
             # Merged away: the conversation continues on the ticket it went
             # into, unless a customer would write on another customer's ticket.
-            target = lock_ticket(_merge_target_id(ticket), required=True)
-            if author.is_agent or author.pk == target.requester_id:
-                ticket = target
+            merged_into = lock_ticket(_merge_target_id(ticket), required=True)
+            if author.is_agent or author.pk == merged_into.requester_id:
+                ticket = merged_into
         holder = ticket.load_agent_id
         if ticket.status == Status.CLOSED:
             raise ValidationError({"body": [_("This ticket is closed and accepts no replies; open a new ticket instead.")]})
