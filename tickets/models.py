@@ -222,7 +222,7 @@ class Ticket(models.Model):
     def is_closed(self):
         return self.status == Status.CLOSED
 
-    def can_transition_to(self, status):
+    def can_transition_to(self, status: str) -> bool:
         return status in ALLOWED_TRANSITIONS[Status(self.status)]
 
     @property

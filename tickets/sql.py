@@ -11,7 +11,7 @@ from django.db.models import Model
 
 from helpdesk import db
 from helpdesk.db import SQL, Identifier
-from helpdesk.models import Tier
+from helpdesk.models import Group, Tier
 
 from .models import AgentLoad, Message, Tag, Ticket, TicketCounter, TicketEvent, TicketType
 
@@ -82,14 +82,18 @@ def ticket_relation(ticket: Model, name: str) -> Model | None:
     return db.related(ticket, name)
 
 
-def default_group_with_tier(ticket_type: TicketType) -> Model | None:
+def default_group_with_tier(ticket_type: TicketType) -> Group | None:
     """The type's default group, read with its tier, cached on the type. (BENCHMARKS.md)"""
-    return db.related(ticket_type, "default_group", along=("tier",))
+    group = db.related(ticket_type, "default_group", along=("tier",))
+    assert group is None or isinstance(group, Group), "TicketType.default_group points to Group"
+    return group
 
 
-def default_tier_of(ticket_type: TicketType) -> Model | None:
+def default_tier_of(ticket_type: TicketType) -> Tier | None:
     """The type's default tier, cached on the type. (BENCHMARKS.md)"""
-    return db.related(ticket_type, "default_tier")
+    tier = db.related(ticket_type, "default_tier")
+    assert tier is None or isinstance(tier, Tier), "TicketType.default_tier points to Tier"
+    return tier
 
 
 def _first_level_tier() -> db.Composable:
