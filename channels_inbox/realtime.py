@@ -10,10 +10,17 @@ import logging
 import os
 import threading
 import time
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from channels.layers import get_channel_layer
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
+from django.db.models import Model
+
+if TYPE_CHECKING:
+    from helpdesk.models import User
+    from tickets.models import Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
 
@@ -21,35 +28,32 @@ ADMINS_GROUP = "agents.admins"
 TRIAGE_GROUP = "agents.triage"  # unrouted tickets: every agent sees them
 
 
-def tier_group(tier_id) -> str:
+def tier_group(tier_id: int) -> str:
     return f"agents.tier.{tier_id}"
 
 
-def team_group(group_id) -> str:
+def team_group(group_id: int) -> str:
     return f"agents.group.{group_id}"
 
 
-def agent_group(user_id) -> str:
+def agent_group(user_id: int) -> str:
     """One agent's sockets: the tickets assigned to them, and word that their
     memberships changed."""
     return f"agents.user.{user_id}"
 
 
-def ticket_group(ticket_id) -> str:
+def ticket_group(ticket_id: int) -> str:
     """The sockets of the pages that show this ticket."""
     return f"ticket.{ticket_id}"
 
 
-def viewing_key(ticket_id) -> str:
+def viewing_key(ticket_id: int) -> str:
     return f"realtime:viewing:{ticket_id}"
 
 
-def is_viewed(ticket_id) -> bool:
-    """Whether a ticket page may have this ticket open: its socket keeps a key
-    in the shared cache (consumers.TicketConsumer). A push to a ticket's group
-    costs the worker about as much as the rest of its pushes (BENCHMARKS.md),
-    and most tickets are open nowhere. Without a shared cache (the demo's is
-    per process) this cannot be known: always."""
+def is_viewed(ticket_id: int) -> bool:
+    """Whether a ticket page may have this ticket open (its socket keeps a key in the shared cache,
+    consumers.TicketConsumer); always without a shared cache. Why: BENCHMARKS.md, "Live updates"."""
     from django.conf import settings
     from django.core.cache import cache
 
@@ -61,7 +65,7 @@ def is_viewed(ticket_id) -> bool:
         return True
 
 
-def scope_groups(*, tier_id, group_id, assignee_id) -> set[str]:
+def scope_groups(*, tier_id: int | None, group_id: int | None, assignee_id: int | None) -> set[str]:
     """The groups whose members see a ticket routed so (agent_scope's rules)."""
     groups = {ADMINS_GROUP}
     if tier_id is None and group_id is None:
@@ -75,11 +79,12 @@ def scope_groups(*, tier_id, group_id, assignee_id) -> set[str]:
     return groups
 
 
-def agent_groups(user) -> set[str]:
+def agent_groups(user: "User | AnonymousUser | None") -> set[str]:
     """The groups an agent's queue socket joins; none for anyone else."""
     from tickets.selectors import agent_memberships
 
-    if user is None or not user.is_authenticated or not user.is_active or not user.is_agent:
+    if (user is None or isinstance(user, AnonymousUser) or not user.is_authenticated or not user.is_active
+            or not user.is_agent):
         return set()
     if user.is_helpdesk_admin:
         return {ADMINS_GROUP, agent_group(user.pk)}
@@ -88,35 +93,32 @@ def agent_groups(user) -> set[str]:
             | {tier_group(t) for _g, t in memberships if t is not None})
 
 
-_loop_state = {"loop": None, "pid": None}
+_loop_state: dict[str, Any] = {"loop": None, "pid": None}  # the sender loop and the process it runs in
 _loop_lock = threading.Lock()
 
 
-def _sender_loop():
-    """One event loop per process, in a daemon thread, for sends from sync
-    code. async_to_sync would start a fresh loop per call, and the Redis
-    channel layer would open a new connection each time (~10 ms a push)."""
+def _sender_loop() -> asyncio.AbstractEventLoop:
+    """One event loop per process, in a daemon thread, for sends from sync code (not async_to_sync's
+    loop per call: BENCHMARKS.md, "Live updates")."""
     with _loop_lock:
         if _loop_state["loop"] is None or _loop_state["pid"] != os.getpid():
             loop = asyncio.new_event_loop()
             threading.Thread(target=loop.run_forever, name="channel-layer-sender", daemon=True).start()
             _loop_state.update(loop=loop, pid=os.getpid())
-        return _loop_state["loop"]
+        current: asyncio.AbstractEventLoop = _loop_state["loop"]
+        return current
 
 
-# A group gets at most one push per PUSH_INTERVAL from this process. A push
-# says "refresh" (browsers debounce it by 250 ms, then read what changed over
-# HTTP through the selectors), so changes that come closer together share one,
-# which leaves after the last of them committed. Under load this spares most
-# sends to the agents' group: each costs the worker ~0.3 ms of CPU in the
-# channel layer, about 3 % of a routed ticket.
+# A group gets at most one push per PUSH_INTERVAL from this process: a push says "refresh",
+# so changes that come closer together share one, which leaves after the last of them
+# committed (BENCHMARKS.md, "Live updates").
 PUSH_INTERVAL = 0.1
-_waiting: dict[str, Any] = {}  # group -> the latest payload not sent yet (its send is scheduled)
-_sent_at = {}  # group -> when its last push left (monotonic)
+_waiting: dict[str, dict[str, Any]] = {}  # group -> the latest payload not sent yet (its send is scheduled)
+_sent_at: dict[str, float] = {}  # group -> when its last push left (monotonic)
 _state_lock = threading.Lock()
 
 
-async def _send(layer, group, delay):
+async def _send(layer: Any, group: str, delay: float) -> None:
     if delay > 0:
         await asyncio.sleep(delay)
     with _state_lock:
@@ -131,7 +133,7 @@ async def _send(layer, group, delay):
         logger.warning("could not push to the channel layer: %s", exc)
 
 
-def _push(payload, groups):
+def _push(payload: dict[str, Any], groups: Iterable[str]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
@@ -150,38 +152,35 @@ _CREATED = "ticket_created"
 _ROUTING_KINDS = {"tier_changed", "group_changed", "assignee_changed"}
 
 
-def _routing_before(events, ticket):
+def _routing_before(events: Sequence["TicketEvent"], ticket: "Ticket") -> dict[str, int | None]:
     """(tier, group, assignee) ids the ticket had before the pass's changes."""
-    before = {"tier": ticket.tier_id, "group": ticket.group_id, "assignee": ticket.assignee_id}
+    before: dict[str, int | None] = {"tier": ticket.tier_id, "group": ticket.group_id, "assignee": ticket.assignee_id}
     for event in reversed(events):  # the earliest change's old value wins
         if event.field in before and event.kind in _ROUTING_KINDS:
             before[event.field] = (event.old_value or {}).get("id") if isinstance(event.old_value, dict) else None
     return before
 
 
-def broadcast_ticket_event(events):
-    """Outbox handler: one push per ticket and pass (it gets every event of
-    the pass: the ticket's new ones and what the triggers changed), after
-    commit, so that the browsers refetch once and see the triggers' changes.
-    Those who saw the ticket before the pass and no longer do (escalated
-    away, reassigned) get a bare "changed" so that their queue drops it."""
+def broadcast_ticket_event(events: Sequence["TicketEvent"]) -> None:
+    """Outbox handler: one push per ticket and pass (all its events, the triggers' changes included), after
+    commit; those who saw the ticket before the pass and no longer do get a bare "changed" to drop it."""
     first, ticket = events[0], events[-1].ticket
     now = scope_groups(tier_id=ticket.tier_id, group_id=ticket.group_id, assignee_id=ticket.assignee_id)
-    payload = {
+    payload: dict[str, Any] = {
         "type": "ticket.event",
         "event": first.kind,
         "ticket_id": first.ticket_id,
         "number": ticket.number,
         "internal": all(e.internal for e in events),
     }
-    left = set()
+    left: set[str] = set()
     if not any(e.kind == _CREATED for e in events):
         before = _routing_before(events, ticket)
         left = scope_groups(tier_id=before["tier"], group_id=before["group"], assignee_id=before["assignee"]) - now
-    gone = {"type": "ticket.event", "event": "ticket_updated", "ticket_id": first.ticket_id,
+    gone: dict[str, Any] = {"type": "ticket.event", "event": "ticket_updated", "ticket_id": first.ticket_id,
             "number": ticket.number, "internal": True}
 
-    def push():
+    def push() -> None:
         _push(payload, sorted(now) + ([ticket_group(first.ticket_id)] if is_viewed(first.ticket_id) else []))
         if left:
             _push(gone, sorted(left))
@@ -192,22 +191,22 @@ def broadcast_ticket_event(events):
 broadcast_ticket_event.writes = False  # type: ignore[attr-defined]
 
 
-def membership_changed(user_ids) -> None:
+def membership_changed(user_ids: Iterable[int]) -> None:
     """After commit, tell these agents' open queue sockets to re-read the
     groups they belong to (a team's members, a role or account changed)."""
-    message = {"type": "membership.changed"}
+    message: dict[str, Any] = {"type": "membership.changed"}
     ids = sorted(set(user_ids))
     transaction.on_commit(lambda: _send_now(message, [agent_group(i) for i in ids]))
 
 
-def _send_now(message, groups):
+def _send_now(message: dict[str, Any], groups: Sequence[str]) -> None:
     """Rare messages, past the coalescing: there, a ticket's push to the
     same agent's group within PUSH_INTERVAL would take this one's place."""
     layer = get_channel_layer()
     if layer is None:
         return
 
-    async def send():
+    async def send() -> None:
         for group in groups:
             try:
                 await layer.group_send(group, message)
@@ -217,18 +216,23 @@ def _send_now(message, groups):
     asyncio.run_coroutine_threadsafe(send(), _sender_loop())
 
 
-def _on_members_changed(sender, instance, action, reverse, pk_set, **kwargs):
+def _on_members_changed(sender: type[Model], instance: Model, action: str, reverse: bool, pk_set: set[int] | None,
+                        **kwargs: Any) -> None:
+    from helpdesk.models import Group
+
     if action not in ("post_add", "post_remove", "pre_clear"):
         return
     if reverse:  # user.agent_groups.add(...): the instance is the user
         membership_changed([instance.pk])
     elif action == "pre_clear":
+        assert isinstance(instance, Group), "not reversed: the instance is the group"
         membership_changed(list(instance.members.values_list("pk", flat=True)))
     elif pk_set:
         membership_changed(pk_set)
 
 
-def _on_user_saved(sender, instance, created, update_fields=None, **kwargs):
+def _on_user_saved(sender: type[Model], instance: Model, created: bool, update_fields: Iterable[str] | None = None,
+                   **kwargs: Any) -> None:
     if created or (update_fields is not None and not {"role", "is_active"} & set(update_fields)):
         return
     membership_changed([instance.pk])

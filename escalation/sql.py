@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db.models import Model
@@ -16,6 +16,8 @@ from helpdesk.db import SQL, Identifier
 from helpdesk.models import AgentProfile, Group
 
 from .models import Trigger, TriggerFiring
+
+M = TypeVar("M", bound=Model)
 
 
 def _config() -> db.Composable:
@@ -33,8 +35,10 @@ _CONFIG = db.Statement(_config)
 def trigger_config(system_username: str) -> tuple[tuple[Any, Any, Any], int | None]:
     """((how many triggers, how many active, their latest change), the system
     account's id) in one statement. (BENCHMARKS.md)"""
-    *key, system_id = db.fetchone(_CONFIG, [system_username])
-    return tuple(key), system_id
+    row = db.fetchone(_CONFIG, [system_username])
+    assert row is not None, "an aggregate without GROUP BY returns one row"
+    count, active, latest, system_id = row
+    return (count, active, latest), system_id
 
 
 def insert_firings(firings: Sequence[TriggerFiring]) -> None:
@@ -79,7 +83,7 @@ def _members() -> db.Composable:
 _MEMBERS = db.Statement(_members)
 
 
-def online_members(group_id: int) -> list[tuple]:
+def online_members(group_id: int) -> list[tuple[Any, ...]]:
     """The group's active, online agents and admins in id order: member_attnames()
     values, then profile id, capacity, skills (JSON) and open-ticket count (None
     where there is no profile or load row). (BENCHMARKS.md)"""
@@ -107,8 +111,8 @@ def _by_id_or_name(model: type[Model], with_id: bool, by: tuple[str, ...], relat
 _BY_ID_OR_NAME = db.Statements(_by_id_or_name)
 
 
-def find_by_id_or_name(model: type[Model], value: int | str, *, by: tuple[str, ...] = ("name",),
-                       lock: bool = False, related: tuple[str, ...] = ()) -> Model | None:
+def find_by_id_or_name(model: type[M], value: int | str, *, by: tuple[str, ...] = ("name",),
+                       lock: bool = False, related: tuple[str, ...] = ()) -> M | None:
     """The row of `model` whose id is `value` or whose `by` fields equal it in any
     case (`iexact`), the lowest id if several; `lock`: FOR UPDATE; `related`: read along. (BENCHMARKS.md)"""
     params: list[Any] = []

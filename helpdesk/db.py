@@ -7,13 +7,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg2.extensions
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Model
+from django.db.models import Field, ForeignKey, ForeignObject, Model
 from psycopg2 import sql
 from psycopg2.sql import SQL, Composable, Identifier
 
@@ -23,11 +23,11 @@ __all__ = ["SQL", "Composable", "Identifier"]
 # reads captured EXECUTEs back through it).
 STATEMENTS: dict[str, str] = {}
 _PLACEHOLDER = re.compile(r"%[s%]")
+M = TypeVar("M", bound=Model)
 
 
 def connection() -> BaseDatabaseWrapper:
-    """The default connection itself, not the `django.db.connection` proxy
-    (which looks it up again on every attribute)."""
+    """The default connection itself, not the `django.db.connection` proxy."""
     return connections[DEFAULT_DB_ALIAS]
 
 
@@ -36,14 +36,16 @@ def _render(composable: Composable, conn: BaseDatabaseWrapper) -> str:
     another driver (the SQLite demo, psycopg 3) with the backend's quoting."""
     conn.ensure_connection()
     if isinstance(conn.connection, psycopg2.extensions.connection):
-        return composable.as_string(conn.connection)
+        text: str = composable.as_string(conn.connection)
+        return text
     if isinstance(composable, sql.Composed):
         return "".join(_render(part, conn) for part in composable.seq)
     if isinstance(composable, sql.Identifier):
         return ".".join(conn.ops.quote_name(s) for s in composable.strings)
     if isinstance(composable, sql.Placeholder):
         return "%s"
-    return composable.string
+    string: str = composable.string
+    return string
 
 
 class Statement:
@@ -91,10 +93,11 @@ def prepared_statements(conn: BaseDatabaseWrapper) -> bool:
 def _prepared_on(conn: BaseDatabaseWrapper) -> set[str]:
     """The names prepared on the connection's current database session (a
     new session, after a reconnect, has none)."""
-    session = conn.connection
-    if conn.__dict__.get("_helpdesk_prepared_on") is not session:
-        conn._helpdesk_prepared_on, conn._helpdesk_prepared = session, set()
-    return conn._helpdesk_prepared
+    session, state = conn.connection, conn.__dict__
+    if state.get("_helpdesk_prepared_on") is not session:
+        state["_helpdesk_prepared_on"], state["_helpdesk_prepared"] = session, set()
+    prepared: set[str] = state["_helpdesk_prepared"]
+    return prepared
 
 
 def _execute(cursor: Any, statement: Statement, params: Sequence[Any]) -> None:
@@ -121,25 +124,28 @@ def _execute(cursor: Any, statement: Statement, params: Sequence[Any]) -> None:
         raise
 
 
-def fetchall(statement: Statement, params: Sequence[Any] = ()) -> list[tuple]:
+def fetchall(statement: Statement, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     """The rows the statement returns."""
     with connection().cursor() as cursor:
         _execute(cursor, statement, params)
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
-def fetchone(statement: Statement, params: Sequence[Any] = ()) -> tuple | None:
+def fetchone(statement: Statement, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
     """The first row the statement returns, or None."""
     with connection().cursor() as cursor:
         _execute(cursor, statement, params)
-        return cursor.fetchone()
+        row: tuple[Any, ...] | None = cursor.fetchone()
+        return row
 
 
 def run(statement: Statement, params: Sequence[Any] = ()) -> int:
     """Run a statement that returns no rows: how many rows it changed."""
     with connection().cursor() as cursor:
         _execute(cursor, statement, params)
-        return cursor.rowcount
+        count: int = cursor.rowcount
+        return count
 
 
 # --- composing from _meta ------------------------------------------------------------
@@ -148,9 +154,25 @@ def table(model: type[Model]) -> Identifier:
     return Identifier(model._meta.db_table)
 
 
+def _field(model: type[Model], name: str) -> Field[Any, Any]:
+    """The model's field (not a reverse relation) by name or attname."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field), f"{model.__name__}.{name} is not a field"
+    return field
+
+
+def _foreign_key(model: type[Model], name: str) -> tuple[ForeignKey[Any, Any], type[Model]]:
+    """The model's foreign key by name, and the model it points to."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, ForeignKey), f"{model.__name__}.{name} is not a foreign key"
+    target = field.related_model
+    assert not isinstance(target, str), "resolved to a class once the apps are loaded"
+    return field, target
+
+
 def column(model: type[Model], name: str, alias: str | None = None) -> Identifier:
     """A field's column (by field name or attname), qualified by `alias` if given."""
-    col = model._meta.get_field(name).column
+    col = _field(model, name).column
     return Identifier(alias, col) if alias else Identifier(col)
 
 
@@ -166,10 +188,11 @@ def placeholders(count: int) -> Composable:
 
 # --- reading rows into instances ---------------------------------------------------
 
-_READERS: dict[tuple[type[Model], str], tuple[list[str], list[tuple[int, list, Any]], int]] = {}
+_Converters = list[tuple[int, list[Callable[..., Any]], Any]]
+_READERS: dict[tuple[type[Model], str], tuple[list[str], _Converters, int]] = {}
 
 
-def _reader(model: type[Model], conn: BaseDatabaseWrapper) -> tuple[list[str], list[tuple[int, list, Any]], int]:
+def _reader(model: type[Model], conn: BaseDatabaseWrapper) -> tuple[list[str], _Converters, int]:
     """The model's attnames, the converters by position (the backend's and the
     fields', as a queryset applies them) and the primary key's position."""
     key = (model, conn.vendor)
@@ -177,7 +200,7 @@ def _reader(model: type[Model], conn: BaseDatabaseWrapper) -> tuple[list[str], l
     if found is None:
         meta = model._meta
         fields = meta.concrete_fields
-        converters = []
+        converters: _Converters = []
         for at, f in enumerate(fields):
             col = f.get_col(meta.db_table)
             functions = conn.ops.get_db_converters(col) + col.get_db_converters(conn)
@@ -192,7 +215,7 @@ def width(model: type[Model]) -> int:
     return len(model._meta.concrete_fields)
 
 
-def instance(model: type[Model], values: Sequence[Any]) -> Model | None:
+def instance(model: type[M], values: Sequence[Any]) -> M | None:
     """The instance a row's values (the model's concrete columns, in order)
     describe, or None when its primary key is NULL (a LEFT JOIN that found none)."""
     conn = connection()
@@ -208,15 +231,20 @@ def instance(model: type[Model], values: Sequence[Any]) -> Model | None:
     return model.from_db(conn.alias, names, values)
 
 
-def instances_with(model: type[Model], related: Sequence[str], row: Sequence[Any]) -> Model:
-    """The instance a row of `columns(model)` followed by the columns of each
-    foreign key in `related` describes, those cached on it as select_related()
-    would (None for a foreign key that is empty)."""
+def instance_of(model: type[M], values: Sequence[Any]) -> M:
+    """The instance a row read from the model's own table describes (its primary key is never NULL)."""
+    obj = instance(model, values)
+    assert obj is not None, "a row of the model's own table has a primary key"
+    return obj
+
+
+def instances_with(model: type[M], related: Sequence[str], row: Sequence[Any]) -> M:
+    """The instance a row of `columns(model)` then each foreign key's columns in `related` describes,
+    those cached on it as select_related() would (None for an empty foreign key)."""
     at = width(model)
-    obj = instance(model, row[:at])
+    obj = instance_of(model, row[:at])
     for name in related:
-        field = model._meta.get_field(name)
-        target = field.related_model
+        field, target = _foreign_key(model, name)
         field.set_cached_value(obj, instance(target, row[at:at + width(target)]))
         at += width(target)
     return obj
@@ -227,8 +255,8 @@ def related_joins(model: type[Model], related: Sequence[str]) -> tuple[Composabl
     `related` of `model` (aliased m) along, aliased r0, r1…"""
     selected, joins = [columns(model, "m")], []
     for i, name in enumerate(related):
-        field = model._meta.get_field(name)
-        target, alias = field.related_model, f"r{i}"
+        field, target = _foreign_key(model, name)
+        alias = f"r{i}"
         selected.append(columns(target, alias))
         joins.append(SQL(" LEFT JOIN {} {} ON {} = {}").format(
             table(target), Identifier(alias), Identifier(alias, field.target_field.column),
@@ -245,7 +273,7 @@ def _by_pk(model: type[Model], related: tuple[str, ...]) -> Composable:
 _BY_PK = Statements(_by_pk)
 
 
-def by_pk(model: type[Model], pk: Any, *, related: tuple[str, ...] = ()) -> Model | None:
+def by_pk(model: type[M], pk: Any, *, related: tuple[str, ...] = ()) -> M | None:
     """The instance with this primary key (with the foreign keys in `related`), or None."""
     if pk is None:
         return None
@@ -256,15 +284,15 @@ def by_pk(model: type[Model], pk: Any, *, related: tuple[str, ...] = ()) -> Mode
 def related(obj: Model, name: str, *, along: tuple[str, ...] = ()) -> Model | None:
     """obj.<name> (a foreign key), read by primary key when not cached yet
     (with its own foreign keys in `along`), and cached as the ORM's access would."""
-    field = type(obj)._meta.get_field(name)
+    field, target = _foreign_key(type(obj), name)
     if not field.is_cached(obj):
-        field.set_cached_value(obj, by_pk(field.related_model, getattr(obj, field.attname), related=along))
+        field.set_cached_value(obj, by_pk(target, getattr(obj, field.attname), related=along))
     return field.get_cached_value(obj)
 
 
 # --- writing ---------------------------------------------------------------------------
 
-def _insert_fields(model: type[Model]) -> list:
+def _insert_fields(model: type[Model]) -> list[Field[Any, Any]]:
     return [f for f in model._meta.concrete_fields if not f.primary_key]
 
 
@@ -278,7 +306,7 @@ def _check_relations(obj: Model) -> None:
     """As save() and bulk_create(): a foreign key to an unsaved instance is
     refused; one saved since it was assigned is taken by its new id."""
     for field in obj._meta.concrete_fields:
-        if field.is_relation and field.is_cached(obj):
+        if isinstance(field, ForeignObject) and field.is_cached(obj):
             target = field.get_cached_value(obj)
             if target is None:
                 continue
@@ -289,10 +317,9 @@ def _check_relations(obj: Model) -> None:
                 setattr(obj, field.attname, getattr(target, field.target_field.attname))
 
 
-def insert(objs: list[Model]) -> list[Model]:
-    """INSERT new instances of one model (auto primary key) in one statement
-    and set their ids. Values go through pre_save()/get_db_prep_save() as in
-    save(); no signals are sent, as with bulk_create()."""
+def insert(objs: list[M]) -> list[M]:
+    """INSERT new instances of one model (auto primary key) in one statement and set their ids:
+    values go through pre_save()/get_db_prep_save() as in save(), no signals (as bulk_create())."""
     if not objs:
         return objs
     conn = connection()
@@ -300,7 +327,7 @@ def insert(objs: list[Model]) -> list[Model]:
     if not conn.features.can_return_rows_from_bulk_insert:
         return model._default_manager.bulk_create(objs)
     fields = _insert_fields(model)
-    params = []
+    params: list[Any] = []
     for obj in objs:
         _check_relations(obj)
         params.extend(f.get_db_prep_save(f.pre_save(obj, True), conn) for f in fields)
@@ -321,7 +348,6 @@ def update(obj: Model, names: Sequence[str]) -> int:
     """UPDATE these fields of a saved instance as save(update_fields=names)
     writes them (auto_now fields take the time), without signals: how many rows."""
     conn = connection()
-    meta = obj._meta
     names = tuple(names)
-    values = [f.get_db_prep_save(f.pre_save(obj, False), conn) for f in (meta.get_field(n) for n in names)]
+    values = [f.get_db_prep_save(f.pre_save(obj, False), conn) for f in (_field(type(obj), n) for n in names)]
     return run(_UPDATE[type(obj), names], values + [obj.pk])

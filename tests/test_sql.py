@@ -128,7 +128,7 @@ def test_link_tags_adds_the_missing_pairs_and_drops_the_kept_tags(ticket):
     assert not Ticket.tags.through.objects.filter(tag=spare).exists()
 
 
-_STATEMENTS = {}
+_STATEMENTS: dict[str, db.Statement] = {}
 
 
 def _execute_twice(sql, params):

@@ -9,11 +9,15 @@ Admins edit them as form rows (tickets.admin), not as JSON."""
 import datetime
 import math
 import re
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import translation
 from django.utils.translation import gettext as _
+
+if TYPE_CHECKING:
+    from .models import TicketType
 
 KINDS = ("text", "number", "choice", "date")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -55,7 +59,7 @@ def validate_definitions(definitions):
     return cleaned
 
 
-def check_values(ticket_type, values):
+def check_values(ticket_type: "TicketType | None", values: object) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """(cleaned values, errors by field name; "" for errors of no one field).
     The one validation the portal form, the agent panel and the API share."""
     definitions = (ticket_type.field_definitions if ticket_type else None) or []
@@ -81,7 +85,7 @@ def check_values(ticket_type, values):
     return cleaned, errors
 
 
-def clean_values(ticket_type, values):
+def clean_values(ticket_type: "TicketType | None", values: object) -> dict[str, Any]:
     """The values for the type's fields, converted; unknown names refused."""
     cleaned, errors = check_values(ticket_type, values)
     if errors:

@@ -1,7 +1,7 @@
 """One FilterSet for the agent queue and GET /api/v1/tickets/: the same filters
 in both places."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import django_filters
 from django import forms
@@ -15,6 +15,9 @@ from helpdesk.pagination import capped_count
 
 from . import search
 from .models import PRIORITY_RANK, Channel, Priority, Status, Ticket
+
+if TYPE_CHECKING:
+    from django.http import QueryDict
 
 ASSIGNEE_CHOICES = (("me", _("Me")), ("unassigned", _("Unassigned")), ("anyone", _("Anyone")))
 VIEW_CHOICES = (
@@ -187,7 +190,7 @@ class TicketFilter(django_filters.FilterSet):
         return qs
 
 
-def normalize_query(query):
+def normalize_query(query: "QueryDict") -> "QueryDict":
     """The filters of a query string (a QueryDict): only the filter set's
     names, empty values dropped (a form sends every field)."""
     from django.http import QueryDict
@@ -201,7 +204,7 @@ def normalize_query(query):
 
 
 
-def queue_params(query):
+def queue_params(query: "QueryDict") -> "QueryDict":
     """The queue's filters: normalize_query, and "All open" when no filter is given."""
     params = normalize_query(query)
     if not params.get("view") and not any(k in params for k in ("status", "q", "assignee", "tag", "priority", "type")):

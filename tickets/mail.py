@@ -5,6 +5,7 @@ with backoff while the SMTP server is down or answers "try later"."""
 
 import logging
 import smtplib
+from collections.abc import Iterable, Mapping
 
 from celery import shared_task
 from django.core.mail import BadHeaderError, EmailMessage
@@ -17,13 +18,14 @@ class MailFailed(Exception):
     """A failure that a later try may not have (network, 4xx)."""
 
 
-def queue_email(*, subject, body, to, headers=None, about="", ticket_id=None, message_id=None):
+def queue_email(*, subject: str, body: str, to: Iterable[str], headers: Mapping[str, str] | None = None,
+                about: str = "", ticket_id: int | None = None, message_id: int | None = None) -> None:
     """Send after the current transaction commits (at once outside one). A
     broker that cannot take the task is logged, never raised into the
     change. `about` names the message in the logs. `ticket_id`: a message
     that never leaves (refused for good, or out of retries) is recorded on
     that ticket (with `message_id`, the ticket message it carried)."""
-    message = {"subject": subject, "body": body, "to": list(to), "headers": dict(headers or {}), "about": about}
+    message: dict[str, object] = {"subject": subject, "body": body, "to": list(to), "headers": dict(headers or {}), "about": about}
     if ticket_id is not None:
         message.update(ticket_id=ticket_id, message_id=message_id)
 

@@ -127,7 +127,7 @@ class AgentLoad(models.Model):
         verbose_name = _("agent load")
 
     @classmethod
-    def recount(cls, agent_id):
+    def recount(cls, agent_id: int) -> bool:
         """Set the agent's count from the tickets; True if it was wrong. The
         row is locked first, so changes that commit meanwhile apply their
         delta after this count. Call inside a transaction."""
@@ -222,7 +222,7 @@ class Ticket(models.Model):
     def is_closed(self):
         return self.status == Status.CLOSED
 
-    def can_transition_to(self, status):
+    def can_transition_to(self, status: str) -> bool:
         return status in ALLOWED_TRANSITIONS[Status(self.status)]
 
     @property

@@ -1,7 +1,7 @@
-"""Tells the requester about an agent's public reply, in the requester's
-preferred language. Runs in the worker as an outbox handler. For now every
-ticket is answered by email; the email channel issue adds threading headers and
-the other channels answer through their own adapters."""
+"""Tells the requester about an agent's public reply, in the requester's language: an outbox
+handler in the worker, by email for now (the channel issues add their own adapters)."""
+
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -15,7 +15,7 @@ from .mail import queue_email
 from .models import Message, TicketEvent
 
 
-def notify_requester(events):
+def notify_requester(events: Iterable[TicketEvent]) -> None:
     """Outbox handler: an email for each public agent reply among the events."""
     for event in events:
         _notify(event)
@@ -24,7 +24,7 @@ def notify_requester(events):
 notify_requester.writes = False  # type: ignore[attr-defined]
 
 
-def _notify(event):
+def _notify(event: TicketEvent) -> None:
     if event.kind != TicketEvent.Kind.MESSAGE or event.data.get(INTERNAL, True):
         return
     if event.data.get(BY_REQUESTER) or event.data.get(AUTHOR_ROLE) == "customer":

@@ -7,20 +7,23 @@ import mimetypes
 import os
 import re
 import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from typing import Any, Literal, overload
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, models, transaction
-from django.db.models import F, Max
+from django.db.models import CharField, F, Max
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from helpdesk.html import sanitize_html
-from helpdesk.models import Group
+from helpdesk.models import Group, Tier, User
 from helpdesk.text import clean_line, strip_format_chars
 
 from . import search, unit_of_work
@@ -76,7 +79,7 @@ class EventContext:
     (`cause`, `chain_depth`) and explain them (`data`)."""
 
     cause: TicketEvent | None = None
-    data: dict | None = None
+    data: Cause | None = None
     # Events written under one context share a batch: one update, evaluated
     # once by the trigger engine.
     batch: str = dataclass_field(default_factory=lambda: uuid.uuid4().hex)
@@ -84,7 +87,7 @@ class EventContext:
 
 # --- validation helpers -------------------------------------------------------
 
-def clean_subject(subject) -> str:
+def clean_subject(subject: object) -> str:
     subject = _CONTROL_CHARS.sub("", " ".join(strip_format_chars(str(subject or "")).split()))
     if not subject:
         raise ValidationError({"subject": [_("Enter a subject.")]})
@@ -96,7 +99,7 @@ def clean_subject(subject) -> str:
     return subject
 
 
-def clean_body(body, *, field="body") -> str:
+def clean_body(body: object, *, field: str = "body") -> str:
     # NUL cannot be stored by PostgreSQL; other control characters are noise.
     body = _CONTROL_CHARS.sub("", str(body or "").replace("\r\n", "\n")).strip()
     if not body:
@@ -107,17 +110,17 @@ def clean_body(body, *, field="body") -> str:
     return body
 
 
-def clean_tag(name) -> str:
+def clean_tag(name: object) -> str:
     name = str(name or "").strip().lower().replace(" ", "-")
     if not _TAG_RE.match(name):
         raise ValidationError({"tags": [_("“%(tag)s” is not a valid tag: use letters, digits, - . : _ (up to 50).") % {"tag": name[:60]}]})
     return name
 
 
-def validate_attachments(files) -> list:
+def validate_attachments(files: Iterable[UploadedFile] | None) -> list[UploadedFile]:
     """Check count, size and type of uploads before anything is written."""
     files = [f for f in (files or []) if f]
-    errors = []
+    errors: list[str] = []
     if len(files) > settings.HELPDESK_ATTACHMENT_MAX_COUNT:
         errors.append(_("Attach at most %(n)d files.") % {"n": settings.HELPDESK_ATTACHMENT_MAX_COUNT})
     allowed = set(settings.HELPDESK_ATTACHMENT_CONTENT_TYPES)
@@ -137,7 +140,7 @@ def validate_attachments(files) -> list:
     return files
 
 
-def _validate_type(ticket_type):
+def _validate_type(ticket_type: TicketType | int | str | None) -> TicketType | None:
     if ticket_type is None:
         return None
     if isinstance(ticket_type, int | str):
@@ -154,13 +157,13 @@ def is_choice(value: object, choices: type[models.TextChoices]) -> bool:
     return isinstance(value, str) and value in choices.values
 
 
-def _validate_priority(priority):
+def _validate_priority(priority: str) -> str:
     if not is_choice(priority, Priority):
         raise ValidationError({"priority": [_("Choose one of: %(values)s.") % {"values": ", ".join(Priority.values)}]})
     return priority
 
 
-def _validate_assignee(assignee):
+def _validate_assignee(assignee: User | None) -> User | None:
     if assignee is not None and not assignee.is_agent:
         raise ValidationError({"assignee": [_("Only agents can be assigned tickets.")]})
     if assignee is not None and not assignee.is_active:
@@ -170,11 +173,13 @@ def _validate_assignee(assignee):
 
 # --- events and the outbox ------------------------------------------------------
 
-def _record(ticket, kind, *, events, actor=None, field="", old=None, new=None, data=None, internal=True, ctx=None):
+def _record(ticket: Ticket, kind: str, *, events: list[TicketEvent], actor: User | None = None, field: str = "",
+            old: object = None, new: object = None, data: Mapping[str, object] | None = None, internal: bool = True,
+            ctx: EventContext | None = None) -> TicketEvent:
     """A TicketEvent for one change, added to `events`; _save_events() writes
     the whole list in one INSERT before the service's transaction commits."""
     cause = ctx.cause if ctx else None
-    merged = dict(data or {})
+    merged: dict[str, object] = dict(data or {})
     if ctx and ctx.data:
         merged.update(ctx.data)
     # One service call (or one trigger's actions) is one batch; the chain is
@@ -194,12 +199,12 @@ def _record(ticket, kind, *, events, actor=None, field="", old=None, new=None, d
     return event
 
 
-def _save_events(events):
+def _save_events(events: Sequence[TicketEvent]) -> None:
     """Emit the change's events through the unit of work (tickets/unit_of_work.py)."""
     unit_of_work.emit(events)
 
 
-def _value(obj):
+def _value(obj: object) -> object:
     """A JSON-friendly value for the event log."""
     if obj is None:
         return None
@@ -217,18 +222,20 @@ def _next_number() -> int:
         start = Ticket.objects.aggregate(m=Max("number"))["m"] or settings.HELPDESK_FIRST_TICKET_NUMBER
         TicketCounter.objects.get_or_create(pk=1, defaults={"last_number": start})
         number = ticket_sql.next_ticket_number()
+        assert number is not None, "the counter's row was just made"
     return number
 
 
-def _attachment_name(upload) -> str:
+def _attachment_name(upload: UploadedFile) -> str:
     """The upload's file name without a path, control or format characters
     (`invoice\\u202efdp.zip` would show as "invoicepiz.pdf")."""
     return clean_line(os.path.basename(getattr(upload, "name", "") or ""))[:200] or "file"
 
 
-def _store_attachments(message, files):
+def _store_attachments(message: Message, files: Iterable[UploadedFile]) -> None:
     for f in files:
         name = _attachment_name(f)
+        assert f.size is not None, "an upload knows its size (validate_attachments compared it)"
         att = Attachment(
             message=message, filename=name, size=f.size,
             content_type=(mimetypes.guess_type(name)[0] or "application/octet-stream"),
@@ -240,14 +247,17 @@ def _store_attachments(message, files):
 # --- use cases ---------------------------------------------------------------------
 
 def create_ticket(
-    *, requester, subject, body, actor=None, type=None, priority=None, channel=Channel.PORTAL,
-    attachments=(), body_html="", tags=(), language="", custom_fields=None, assignee=None,
-    follow_up_of=None, external_id="", ctx=None,
+    *, requester: User, subject: str, body: str, actor: User | None = None,
+    type: TicketType | int | str | None = None, priority: str | None = None, channel: str = Channel.PORTAL,
+    attachments: Iterable[UploadedFile] = (), body_html: str = "", tags: Iterable[str] = (), language: str = "",
+    custom_fields: Mapping[str, Any] | None = None, assignee: User | None = None, follow_up_of: Ticket | None = None,
+    external_id: str = "", ctx: EventContext | None = None,
 ) -> Ticket:
     """Open a ticket with its first message (from the requester)."""
     actor = actor or requester
-    errors = {}
-    cleaned = {}
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}  # field -> its cleaned value, of the field's type
+    fn: Callable[[], object]
     for key, fn in (("subject", lambda: clean_subject(subject)), ("body", lambda: clean_body(body)),
                     ("type", lambda: _validate_type(type)), ("attachments", lambda: validate_attachments(attachments)),
                     ("tags", lambda: [clean_tag(t) for t in tags]),
@@ -274,7 +284,7 @@ def create_ticket(
         raise ValidationError(errors)
 
     ticket_type = cleaned["type"]
-    events = []
+    events: list[TicketEvent] = []
     with transaction.atomic():
         # Hand-written inserts (tickets/sql.py; BENCHMARKS.md).
         ticket = ticket_sql.insert_ticket(Ticket(
@@ -323,7 +333,7 @@ def record_delivery_failure(*, ticket_id: int, to: list[str], reason: str,
     (worded in each reader's language when shown). None when the ticket is gone."""
     from django.contrib.auth import get_user_model
 
-    events = []
+    events: list[TicketEvent] = []
     with transaction.atomic():
         ticket = lock_ticket(ticket_id)
         if ticket is None:
@@ -342,12 +352,12 @@ def record_delivery_failure(*, ticket_id: int, to: list[str], reason: str,
     return events[0]
 
 
-def mark_notifications_read(*, user) -> int:
+def mark_notifications_read(*, user: User) -> int:
     """Marks the user's unread notifications read; returns how many."""
     return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
 
 
-def _default_tier(ticket_type):
+def _default_tier(ticket_type: TicketType | None) -> Tier | None:
     """New tickets land in their type's tier, else L1 (when tiers exist)."""
     # The default group comes with its tier, and stays cached on the type for the ticket's group.
     if ticket_type is not None and ticket_type.default_group_id:
@@ -358,7 +368,7 @@ def _default_tier(ticket_type):
     return ticket_sql.first_level_tier()
 
 
-def _get_or_create_tags(names):
+def _get_or_create_tags(names: Sequence[str]) -> list[Tag]:
     if not names:
         return []
     existing = {t.name: t for t in ticket_sql.tags_named(names)}
@@ -368,10 +378,9 @@ def _get_or_create_tags(names):
     return [existing[n] for n in names]
 
 
-def _add_tags(ticket, names):
-    """Put the named tags on the ticket, creating those that do not exist
-    yet. On PostgreSQL the tags that exist are looked up and linked in one
-    statement (a trigger's tag action runs this on every ticket it matches)."""
+def _add_tags(ticket: Ticket, names: Sequence[str]) -> None:
+    """Put the named tags on the ticket, creating those that do not exist yet (on PostgreSQL,
+    the existing ones are looked up and linked in one statement)."""
     missing = names
     if connection.vendor == "postgresql":
         found = ticket_sql.link_tags_named(ticket, names)
@@ -380,7 +389,7 @@ def _add_tags(ticket, names):
         ticket_sql.link_tags(ticket, _get_or_create_tags(missing))
 
 
-def _move_load(before, after):
+def _move_load(before: int | None, after: int | None) -> None:
     """The ticket left `before`'s load and joined `after`'s (agent ids or
     None, from Ticket.load_agent_id). Rows are updated in id order, so two reassignments in opposite
     directions cannot deadlock."""
@@ -391,15 +400,22 @@ def _move_load(before, after):
             AgentLoad.recount(agent_id)  # the agent's first ticket: counted, this change included
 
 
-def lock_ticket(ticket_id, *, skip_locked=False, required=False):
-    """The ticket under a row lock held until the transaction ends, read in
-    one statement with its requester and type. None if it does not exist
-    (`required`: Ticket.DoesNotExist), or (`skip_locked`) if another
-    transaction holds it. The one way a ticket is locked."""
+@overload
+def lock_ticket(ticket_id: int, *, skip_locked: bool = False, required: Literal[True]) -> Ticket: ...
+
+
+@overload
+def lock_ticket(ticket_id: int, *, skip_locked: bool = False, required: bool = False) -> Ticket | None: ...
+
+
+def lock_ticket(ticket_id: int, *, skip_locked: bool = False, required: bool = False) -> Ticket | None:
+    """The ticket under a row lock until the transaction ends, with its requester and type: None if it does
+    not exist (`required`: Ticket.DoesNotExist) or (`skip_locked`) another transaction holds it."""
     return unit_of_work.lock_ticket(ticket_id, skip_locked=skip_locked, required=required)
 
 
-def _apply_status(ticket, status, *, actor, ctx, events, reopened=False):
+def _apply_status(ticket: Ticket, status: str, *, actor: User | None, ctx: EventContext | None,
+                  events: list[TicketEvent], reopened: bool = False) -> bool:
     old = ticket.status
     if status == old:
         return False
@@ -424,12 +440,13 @@ def _apply_status(ticket, status, *, actor, ctx, events, reopened=False):
 
 
 def add_message(
-    *, ticket, author, body, internal=False, body_html="", attachments=(), status=None,
-    channel=None, external_id="", ctx=None, locked=False,
+    *, ticket: Ticket, author: User, body: str, internal: bool = False, body_html: str = "",
+    attachments: Iterable[UploadedFile] = (), status: str | None = None, channel: str | None = None,
+    external_id: str = "", ctx: EventContext | None = None, locked: bool = False,
 ) -> Message:
     """A public reply or an internal note. A customer's reply reopens a solved
     (or pending) ticket; an agent may set the status in the same step."""
-    errors = {}
+    errors: dict[str, list[str]] = {}
     try:
         body = clean_body(body)
     except ValidationError as exc:
@@ -445,15 +462,15 @@ def add_message(
     if status is not None and not author.is_agent and status != Status.SOLVED:
         raise PermissionDenied(_("Customers can only mark a ticket solved."))
 
-    events = []
+    events: list[TicketEvent] = []
     with unit_of_work.change(ticket, locked=locked) as work:
         ticket = work.ticket
         if ticket.merged_into_id and not work.joined:
             # Merged away: the conversation continues on the ticket it went
             # into, unless a customer would write on another customer's ticket.
-            target = lock_ticket(_merge_target_id(ticket), required=True)
-            if author.is_agent or author.pk == target.requester_id:
-                ticket = target
+            merged_into = lock_ticket(_merge_target_id(ticket), required=True)
+            if author.is_agent or author.pk == merged_into.requester_id:
+                ticket = merged_into
         holder = ticket.load_agent_id
         if ticket.status == Status.CLOSED:
             raise ValidationError({"body": [_("This ticket is closed and accepts no replies; open a new ticket instead.")]})
@@ -490,11 +507,10 @@ EDITABLE_FIELDS = ("status", "priority", "type", "assignee", "tags", "tier", "gr
 CUSTOMER_EDITABLE_FIELDS = ("status",)
 
 
-def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), locked=False, **changes) -> Ticket:
-    """Change ticket properties (status, priority, type, assignee, tags, tier,
-    group) in one transaction, one event per field that really changed.
-    `add_tags` / `remove_tags` edit the tag set relative to its locked state.
-    `locked`: see unit_of_work.change()."""
+def update_ticket(*, ticket: Ticket, actor: User, ctx: EventContext | None = None, add_tags: Iterable[str] = (),
+                  remove_tags: Iterable[str] = (), locked: bool = False, **changes: Any) -> Ticket:
+    """Change ticket properties (status, priority, type, assignee, tags, tier, group) in one transaction, one event
+    per field that really changed; `add_tags` / `remove_tags` edit the locked tag set (`locked`: unit_of_work.change)."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({f: [_("This field cannot be changed here.")] for f in sorted(unknown)})
@@ -503,7 +519,7 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), locke
                 or changes.get("status") not in (None, Status.SOLVED)):
             raise PermissionDenied(_("Customers can only mark their ticket solved."))
 
-    events = []
+    events: list[TicketEvent] = []
     with unit_of_work.change(ticket, locked=locked) as work:
         ticket = work.ticket
         holder = ticket.load_agent_id
@@ -512,22 +528,22 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), locke
             if _apply_status(ticket, changes["status"], actor=actor, ctx=ctx, events=events):
                 fields |= {"status", "solved_at", "closed_at"}
         if "priority" in changes and changes["priority"] != ticket.priority:
-            new = _validate_priority(changes["priority"])
-            _record(ticket, Kind.PRIORITY, actor=actor, field="priority", old=ticket.priority, new=new, ctx=ctx, events=events)
-            ticket.priority = new
+            priority = _validate_priority(changes["priority"])
+            _record(ticket, Kind.PRIORITY, actor=actor, field="priority", old=ticket.priority, new=priority, ctx=ctx, events=events)
+            ticket.priority = priority
             fields.add("priority")
         if "type" in changes and changes["type"] != ticket.type and not _same_type(changes["type"], ticket):
-            new = _validate_type(changes["type"])
-            if new != ticket.type:
-                _record(ticket, Kind.TYPE, actor=actor, field="type", old=_value(ticket.type), new=_value(new), ctx=ctx, events=events)
-                ticket.type = new
+            ticket_type = _validate_type(changes["type"])
+            if ticket_type != ticket.type:
+                _record(ticket, Kind.TYPE, actor=actor, field="type", old=_value(ticket.type), new=_value(ticket_type), ctx=ctx, events=events)
+                ticket.type = ticket_type
                 fields.add("type")
         if "assignee" in changes and _differs(ticket, "assignee", changes["assignee"]):
-            new = _validate_assignee(changes["assignee"])
-            _record(ticket, Kind.ASSIGNEE, actor=actor, field="assignee", old=_value(ticket.assignee), new=_value(new), ctx=ctx, events=events)
-            ticket.assignee = new
+            assignee = _validate_assignee(changes["assignee"])
+            _record(ticket, Kind.ASSIGNEE, actor=actor, field="assignee", old=_value(ticket.assignee), new=_value(assignee), ctx=ctx, events=events)
+            ticket.assignee = assignee
             fields.add("assignee")
-            if new is not None and ticket.status == Status.NEW:
+            if assignee is not None and ticket.status == Status.NEW:
                 _apply_status(ticket, Status.OPEN, actor=actor, ctx=ctx, events=events)
                 fields.add("status")
         for name, kind in (("tier", Kind.TIER), ("group", Kind.GROUP)):
@@ -553,19 +569,17 @@ def update_ticket(*, ticket, actor, ctx=None, add_tags=(), remove_tags=(), locke
     return ticket
 
 
-def set_custom_fields(*, ticket, actor, values: dict, ctx=None) -> Ticket:
-    """Agents change custom field values (`values`: name → raw value, "" or
-    None clears one); the others are kept. Validated like the portal and the
-    API (custom_fields.check_values); errors are keyed `custom.<name>`. One
-    `ticket_updated` event per field that changed."""
+def set_custom_fields(*, ticket: Ticket, actor: User, values: dict[str, Any], ctx: EventContext | None = None) -> Ticket:
+    """An agent changes custom field values (`values`: name → raw value, "" or None clears one), checked as
+    by the portal and the API (errors keyed `custom.<name>`): one `ticket_updated` event per changed field."""
     from .custom_fields import check_values, label
 
     if not actor.is_agent:
         raise PermissionDenied(_("Only agents can change custom fields."))
-    events = []
+    events: list[TicketEvent] = []
     with transaction.atomic():
         ticket = lock_ticket(ticket.pk, required=True)
-        definitions = {d["name"]: d for d in (ticket.type.field_definitions if ticket.type_id else None) or []}
+        definitions = {d["name"]: d for d in (ticket.type.field_definitions if ticket.type is not None else None) or []}
         current = {n: v for n, v in (ticket.custom_fields or {}).items() if n in definitions}
         unknown = [n for n in values if n not in definitions]
         if unknown:
@@ -593,20 +607,22 @@ def set_custom_fields(*, ticket, actor, values: dict, ctx=None) -> Ticket:
     return ticket
 
 
-def _differs(ticket, name, value):
+def _differs(ticket: Ticket, name: str, value: object) -> bool:
     """Is `value` (an object or None) another than the ticket's `name`? By id:
     the ticket's current object is only read if the change needs its name."""
-    return getattr(value, "pk", None) != getattr(ticket, f"{name}_id")
+    current: object = getattr(ticket, f"{name}_id")
+    return current != getattr(value, "pk", None)
 
 
-def _same_type(value, ticket):
+def _same_type(value: object, ticket: Ticket) -> bool:
     """An id for the type the ticket already has (even a retired one) is no change."""
     if isinstance(value, int | str) and str(value).isdecimal():
         return int(value) == ticket.type_id
     return False
 
 
-def _set_tags(ticket, names, *, actor, ctx, events, current=None):
+def _set_tags(ticket: Ticket, names: Iterable[str], *, actor: User | None, ctx: EventContext | None,
+              events: list[TicketEvent], current: dict[str, Tag] | None = None) -> None:
     names = list(dict.fromkeys(names))
     current = current if current is not None else {t.name: t for t in ticket_sql.ticket_tags(ticket)}
     added = [n for n in names if n not in current]
@@ -622,25 +638,28 @@ def _set_tags(ticket, names, *, actor, ctx, events, current=None):
             _record(ticket, Kind.TAG_REMOVED, actor=actor, field="tags", old=n, ctx=ctx, events=events)
 
 
-def add_tags(*, ticket, actor, tags, ctx=None, locked=False) -> Ticket:
+def add_tags(*, ticket: Ticket, actor: User, tags: Iterable[str], ctx: EventContext | None = None,
+             locked: bool = False) -> Ticket:
     return update_ticket(ticket=ticket, actor=actor, add_tags=[clean_tag(t) for t in tags], ctx=ctx, locked=locked)
 
 
-def remove_tags(*, ticket, actor, tags, ctx=None, locked=False) -> Ticket:
+def remove_tags(*, ticket: Ticket, actor: User, tags: Iterable[str], ctx: EventContext | None = None,
+                locked: bool = False) -> Ticket:
     return update_ticket(ticket=ticket, actor=actor, remove_tags=[clean_tag(t) for t in tags], ctx=ctx, locked=locked)
 
 
-def assign_ticket(*, ticket, actor, assignee, ctx=None) -> Ticket:
+def assign_ticket(*, ticket: Ticket, actor: User, assignee: User | None, ctx: EventContext | None = None) -> Ticket:
     return update_ticket(ticket=ticket, actor=actor, assignee=assignee, ctx=ctx)
 
 
-def change_status(*, ticket, actor, status, ctx=None) -> Ticket:
+def change_status(*, ticket: Ticket, actor: User, status: str, ctx: EventContext | None = None) -> Ticket:
     return update_ticket(ticket=ticket, actor=actor, status=status, ctx=ctx)
 
 
 def receive_message(
-    *, requester, body, subject="", channel=Channel.PORTAL, ticket=None, body_html="", attachments=(),
-    external_id="", type=None, language="",
+    *, requester: User, body: str, subject: str = "", channel: str = Channel.PORTAL, ticket: Ticket | None = None,
+    body_html: str = "", attachments: Iterable[UploadedFile] = (), external_id: str = "",
+    type: TicketType | int | str | None = None, language: str = "",
 ) -> tuple[Ticket, Message, bool]:
     """The entry point for every inbound channel: thread the message onto the
     ticket it answers, or open a new one (a follow-up when that ticket is
@@ -668,10 +687,11 @@ def receive_message(
     return new, new.messages.get(), True
 
 
-def _merge_target_id(ticket) -> int:
+def _merge_target_id(ticket: Ticket) -> int:
     """Where a merged ticket's conversation lives now: the end of its
     merged_into chain (a target may itself have been merged later)."""
-    target_id, seen = ticket.merged_into_id or ticket.pk, {ticket.pk}
+    target_id: int = ticket.merged_into_id or ticket.pk
+    seen = {ticket.pk}
     while target_id not in seen and len(seen) < 20:
         seen.add(target_id)
         nxt = Ticket.objects.filter(pk=target_id).values_list("merged_into_id", flat=True).first()
@@ -681,32 +701,34 @@ def _merge_target_id(ticket) -> int:
     return target_id
 
 
-def merge_tickets(*, source, target, agent, allow_other_requester=False) -> Ticket:
-    """Merge the duplicate `source` into `target`: its messages (with their
-    attachments and times) move to the target, the tags join, the source is
-    closed with a link, and the requester is told on the target (a public
-    message, sent by the usual mail path). Returns the target.
+def _pk(ticket: Ticket | int) -> int:
+    """The ticket's id, given the ticket or its id."""
+    return ticket.pk if isinstance(ticket, Ticket) else ticket
 
-    Tickets of different requesters need `allow_other_requester`: then the
-    moved public messages become internal notes on the target, so that no
-    customer reads another's words, and the notice is an internal note."""
+
+def merge_tickets(*, source: Ticket | int, target: Ticket | int, agent: User | None,
+                  allow_other_requester: bool = False) -> Ticket:
+    """Merge the duplicate `source` into `target` (messages move, tags join, the source closes with a link, the
+    requester is told): returns the target. Different requesters need `allow_other_requester`, and then the moved
+    public messages and the notice become internal notes."""
     from .selectors import visible_tickets
 
     if agent is None or not agent.is_agent:
         raise PermissionDenied(_("Only agents can merge tickets."))
-    ids = {getattr(source, "pk", source), getattr(target, "pk", target)}
+    ids = {_pk(source), _pk(target)}
     if len(ids) == 1:
         raise ValidationError({"target": [_("A ticket cannot be merged into itself.")]})
     visible = set(visible_tickets(agent).filter(pk__in=ids).values_list("pk", flat=True))
     if visible != ids:
         # Not found either way: whether a ticket exists is not leaked.
         raise ValidationError({"target": [_("No such ticket among the tickets you can see.")]})
-    events_source, events_target = [], []
+    events_source: list[TicketEvent] = []
+    events_target: list[TicketEvent] = []
     with transaction.atomic():
         # Both rows locked in id order: two merges of the same pair, either
         # way round, cannot deadlock.
         locked = {pk: lock_ticket(pk, required=True) for pk in sorted(ids)}
-        source, target = locked[getattr(source, "pk", source)], locked[getattr(target, "pk", target)]
+        source, target = locked[_pk(source)], locked[_pk(target)]
         if source.merged_into_id:
             raise ValidationError({"source": [_("This ticket was already merged into another.")]})
         if source.status == Status.CLOSED:
@@ -763,11 +785,11 @@ class MacroPreview:
     changes the reply form then carries (nothing is written)."""
 
     text: str
-    changes: dict
-    warnings: list
+    changes: dict[str, Any]
+    warnings: list[str]
 
 
-def _log_macro(actor, macro, flag, message=""):
+def _log_macro(actor: User, macro: Macro, flag: int, message: str = "") -> None:
     """The audit row for a macro change (the admin's history of the object)."""
     from django.contrib.admin.models import LogEntry
     from django.contrib.contenttypes.models import ContentType
@@ -778,10 +800,12 @@ def _log_macro(actor, macro, flag, message=""):
     )
 
 
-def _clean_macro(*, actor, macro, name, body, shared, groups, set_status, set_priority, add_tags, set_group):
+def _clean_macro(*, actor: User, macro: Macro | None, name: object, body: str, shared: bool, groups: Sequence[Group],
+                 set_status: str | None, set_priority: str | None, add_tags: Iterable[str] | None,
+                 set_group: Group | None) -> dict[str, Any]:
     from .macros import validate_macro_fields
 
-    errors = {}
+    errors: dict[str, list[str]] = {}
     name = _CONTROL_CHARS.sub("", " ".join(str(name or "").split()))
     if not name:
         errors["name"] = [_("Give the macro a name.")]
@@ -812,21 +836,21 @@ def _clean_macro(*, actor, macro, name, body, shared, groups, set_status, set_pr
 
 
 def create_macro(
-    *, actor, name, body, shared=False, groups=(), set_status="", set_priority="", add_tags=(), set_group=None,
-    active=True,
+    *, actor: User, name: str, body: str, shared: bool = False, groups: Iterable[Group] = (), set_status: str = "",
+    set_priority: str = "", add_tags: Iterable[str] = (), set_group: Group | None = None, active: bool = True,
 ) -> Macro:
     """A personal macro (any agent) or a shared one (admins only)."""
     from django.contrib.admin.models import ADDITION
 
     if not actor.is_agent:
         raise PermissionDenied(_("Only agents use macros."))
-    groups = list(groups or [])
+    group_list = list(groups or [])
     with transaction.atomic():
-        values = _clean_macro(actor=actor, macro=None, name=name, body=body, shared=shared, groups=groups,
+        values = _clean_macro(actor=actor, macro=None, name=name, body=body, shared=shared, groups=group_list,
                               set_status=set_status, set_priority=set_priority, add_tags=add_tags, set_group=set_group)
         macro = Macro.objects.create(active=bool(active), **values)
-        if groups:
-            macro.groups.set(groups)
+        if group_list:
+            macro.groups.set(group_list)
         _log_macro(actor, macro, ADDITION, "shared" if macro.is_shared else "personal")
     return macro
 
@@ -834,7 +858,7 @@ def create_macro(
 MACRO_FIELDS = ("name", "body", "shared", "groups", "set_status", "set_priority", "add_tags", "set_group", "active")
 
 
-def update_macro(*, macro, actor, **changes) -> Macro:
+def update_macro(*, macro: Macro, actor: User, **changes: Any) -> Macro:
     """Change a macro the actor manages (their own; shared ones: admins).
     Fields not given keep their value."""
     from django.contrib.admin.models import CHANGE
@@ -868,7 +892,7 @@ def update_macro(*, macro, actor, **changes) -> Macro:
     return macro
 
 
-def delete_macro(*, macro, actor) -> None:
+def delete_macro(*, macro: Macro, actor: User) -> None:
     from django.contrib.admin.models import DELETION
 
     from .selectors import can_manage_macro
@@ -880,7 +904,7 @@ def delete_macro(*, macro, actor) -> None:
         macro.delete()
 
 
-def apply_macro(*, ticket, macro, agent) -> MacroPreview:
+def apply_macro(*, ticket: Ticket, macro: Macro, agent: User) -> MacroPreview:
     """The macro's rendered text and the property changes it would make on
     this ticket, for the reply box to show before sending. Writes nothing;
     the changes are made (and the use counted) by send_reply()."""
@@ -889,7 +913,8 @@ def apply_macro(*, ticket, macro, agent) -> MacroPreview:
 
     if not usable_macros(agent).filter(pk=macro.pk).exists():
         raise Macro.DoesNotExist
-    changes, warnings = {}, []
+    changes: dict[str, Any] = {}
+    warnings: list[str] = []
     if macro.set_status and macro.set_status != ticket.status:
         if ticket.can_transition_to(macro.set_status):
             changes["status"] = macro.set_status
@@ -899,6 +924,7 @@ def apply_macro(*, ticket, macro, agent) -> MacroPreview:
     if macro.set_priority and macro.set_priority != ticket.priority:
         changes["priority"] = macro.set_priority
     if macro.set_group_id and macro.set_group_id != ticket.group_id:
+        assert macro.set_group is not None, "set_group_id is set"
         changes["group"] = {"id": macro.set_group_id, "name": macro.set_group.name}
     if macro.add_tags:
         have = set(ticket.tags.values_list("name", flat=True))
@@ -909,15 +935,16 @@ def apply_macro(*, ticket, macro, agent) -> MacroPreview:
 
 
 def send_reply(
-    *, ticket, author, body, internal=False, attachments=(), status=None, priority=None, group=None,
-    add_tags=(), macro=None,
+    *, ticket: Ticket, author: User, body: str, internal: bool = False, attachments: Iterable[UploadedFile] = (),
+    status: str | None = None, priority: str | None = None, group: Group | None = None, add_tags: Iterable[str] = (),
+    macro: Macro | None = None,
 ) -> Message:
     """The agent's reply box: the message and the property changes sent with
     it (a macro's, as the agent left them) in one transaction and one batch
     of events; the macro used is counted."""
     from .selectors import usable_macros
 
-    errors = {}
+    errors: dict[str, list[str]] = {}
     if priority:
         try:
             _validate_priority(priority)
@@ -935,7 +962,7 @@ def send_reply(
     with transaction.atomic():
         message = add_message(ticket=ticket, author=author, body=body, internal=internal, attachments=attachments,
                               status=status, ctx=ctx)
-        changes = {}
+        changes: dict[str, Any] = {}
         if priority:
             changes["priority"] = priority
         if group is not None:
@@ -953,16 +980,23 @@ def send_reply(
 SAVED_VIEWS_MAX = 20
 
 
-def _clean_view_name(name) -> str:
+def _max_length(name: str) -> int:
+    """The max_length of a SavedView text field."""
+    field = SavedView._meta.get_field(name)
+    assert isinstance(field, CharField) and field.max_length is not None, f"SavedView.{name} is a CharField"
+    return field.max_length
+
+
+def _clean_view_name(name: object) -> str:
     name = " ".join(str(name or "").split())
     if not name:
         raise ValidationError({"name": [_("Give the view a name.")]})
-    if len(name) > SavedView._meta.get_field("name").max_length:
+    if len(name) > _max_length("name"):
         raise ValidationError({"name": [_("At most 80 characters.")]})
     return name
 
 
-def clean_view_query(query) -> str:
+def clean_view_query(query: object) -> str:
     """The filters of a query string, checked by the queue's filter set and
     written back in a stable form; field errors otherwise."""
     from django.http import QueryDict
@@ -973,16 +1007,17 @@ def clean_view_query(query) -> str:
     form = TicketFilter(params, queryset=Ticket.objects.none()).form
     if not form.is_valid():
         raise ValidationError({"query": [f"{form[name].label}: {' '.join(errs)}" for name, errs in form.errors.items()]})
-    encoded = params.urlencode()
-    if len(encoded) > SavedView._meta.get_field("query").max_length:
+    encoded: str = params.urlencode()
+    if len(encoded) > _max_length("query"):
         raise ValidationError({"query": [_("These filters are too long to save.")]})
     return encoded
 
 
-def create_saved_view(*, owner, name, query) -> SavedView:
+def create_saved_view(*, owner: User, name: object, query: object) -> SavedView:
     """Save the queue's current filters as a personal view, last in the sidebar."""
-    errors = {}
-    cleaned = {}
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, str] = {}
+    fn: Callable[[], str]
     for key, fn in (("name", lambda: _clean_view_name(name)), ("query", lambda: clean_view_query(query))):
         try:
             cleaned[key] = fn()
@@ -1004,12 +1039,12 @@ def create_saved_view(*, owner, name, query) -> SavedView:
         return SavedView.objects.create(owner=owner, name=cleaned["name"], query=cleaned["query"], position=position)
 
 
-def update_saved_view(*, view, owner, name=None, query=None) -> SavedView:
+def update_saved_view(*, view: SavedView, owner: User, name: object = None, query: object = None) -> SavedView:
     """Rename a saved view (or replace its filters); only its owner may."""
     if view.owner_id != owner.pk:
         raise PermissionDenied
-    errors = {}
-    fields = []
+    errors: dict[str, list[str]] = {}
+    fields: list[str] = []
     if name is not None:
         try:
             view.name = _clean_view_name(name)
@@ -1032,7 +1067,7 @@ def update_saved_view(*, view, owner, name=None, query=None) -> SavedView:
     return view
 
 
-def delete_saved_view(*, view, owner) -> None:
+def delete_saved_view(*, view: SavedView, owner: User) -> None:
     if view.owner_id != owner.pk:
         raise PermissionDenied
     with transaction.atomic():
@@ -1042,7 +1077,7 @@ def delete_saved_view(*, view, owner) -> None:
 class GroupStillInUse(Exception):
     """A group that still holds unsolved tickets; `count` says how many."""
 
-    def __init__(self, count: int):
+    def __init__(self, count: int) -> None:
         self.count = count
         super().__init__(ngettext(
             "%(count)d unsolved ticket is still in this group: move it to another group first.",

@@ -5,13 +5,13 @@ change and outbox pass, where building the ORM query cost more than running it
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from django.db.models import Model
 
 from helpdesk import db
 from helpdesk.db import SQL, Identifier
-from helpdesk.models import Tier
+from helpdesk.models import Group, Tier
 
 from .models import AgentLoad, Message, Tag, Ticket, TicketCounter, TicketEvent, TicketType
 
@@ -52,7 +52,7 @@ def insert_message(message: Message) -> Message:
     return message
 
 
-def save_ticket_fields(ticket: Ticket, names: Sequence[str]) -> int:
+def save_ticket_fields(ticket: Ticket, names: Iterable[str]) -> int:
     """UPDATE these fields of the ticket's row, as save(update_fields=…) would. (BENCHMARKS.md)"""
     return db.update(ticket, sorted(names))
 
@@ -82,14 +82,18 @@ def ticket_relation(ticket: Model, name: str) -> Model | None:
     return db.related(ticket, name)
 
 
-def default_group_with_tier(ticket_type: TicketType) -> Model | None:
+def default_group_with_tier(ticket_type: TicketType) -> Group | None:
     """The type's default group, read with its tier, cached on the type. (BENCHMARKS.md)"""
-    return db.related(ticket_type, "default_group", along=("tier",))
+    group = db.related(ticket_type, "default_group", along=("tier",))
+    assert group is None or isinstance(group, Group), "TicketType.default_group points to Group"
+    return group
 
 
-def default_tier_of(ticket_type: TicketType) -> Model | None:
+def default_tier_of(ticket_type: TicketType) -> Tier | None:
     """The type's default tier, cached on the type. (BENCHMARKS.md)"""
-    return db.related(ticket_type, "default_tier")
+    tier = db.related(ticket_type, "default_tier")
+    assert tier is None or isinstance(tier, Tier), "TicketType.default_tier points to Tier"
+    return tier
 
 
 def _first_level_tier() -> db.Composable:
@@ -100,7 +104,7 @@ def _first_level_tier() -> db.Composable:
 _FIRST_LEVEL_TIER = db.Statement(_first_level_tier)
 
 
-def first_level_tier() -> Model | None:
+def first_level_tier() -> Tier | None:
     """The L1 tier (the lowest id if several), or None. (BENCHMARKS.md)"""
     row = db.fetchone(_FIRST_LEVEL_TIER)
     return db.instance(Tier, row) if row is not None else None
@@ -137,7 +141,7 @@ def ticket_tags(ticket: Ticket) -> list[Tag]:
     one of the tag functions here changes them. (BENCHMARKS.md)"""
     known = ticket.__dict__.get(_TAGS)
     if known is None:
-        known = ticket.__dict__[_TAGS] = tuple(db.instance(Tag, row) for row in db.fetchall(_TICKET_TAGS, [ticket.pk]))
+        known = ticket.__dict__[_TAGS] = tuple(db.instance_of(Tag, row) for row in db.fetchall(_TICKET_TAGS, [ticket.pk]))
     return list(known)
 
 
@@ -154,7 +158,7 @@ def tags_named(names: Sequence[str]) -> list[Tag]:
     """The tags that exist among these names. (BENCHMARKS.md)"""
     if not names:
         return []
-    return [db.instance(Tag, row) for row in db.fetchall(_TAGS_NAMED[len(names)], list(names))]
+    return [db.instance_of(Tag, row) for row in db.fetchall(_TAGS_NAMED[len(names)], list(names))]
 
 
 def _link_tags_named(count: int) -> db.Composable:
@@ -239,7 +243,7 @@ def claim_pending_events(ticket_id: int, now: datetime.datetime) -> list[TicketE
     them, in id order: a read and a write in one statement. (BENCHMARKS.md)"""
     conn = db.connection()
     rows = db.fetchall(_CLAIM, [conn.ops.adapt_datetimefield_value(now), ticket_id])
-    events = [db.instance(TicketEvent, row) for row in rows]
+    events = [db.instance_of(TicketEvent, row) for row in rows]
     events.sort(key=lambda e: e.pk)
     return events
 

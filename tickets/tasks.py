@@ -3,19 +3,22 @@ once (a pass holds its ticket's row lock, so several workers never share one).""
 
 import logging
 import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import redis
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import ForeignKey
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from . import outbox, receivers, services, unit_of_work
 from . import sql as ticket_sql
 from .mail import send_email  # noqa: F401  (registered with the workers: it lives outside tasks.py)
-from .models import AgentLoad, TicketEvent
+from .models import AgentLoad, Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
 
@@ -38,70 +41,47 @@ def _handlers() -> list[receivers.Subscription]:
     return receivers.subscriptions()
 
 
-def _claim(ticket_id, *, skip_locked=False):
-    """Lock the ticket for the pass, then take its unprocessed events: read
-    and marked processed in one statement (the pass's transaction commits
-    the mark with everything the handlers did, or rolls it back). The
-    ticket's row lock is what makes a pass exclusive: every pass takes it
-    first, so no two workers hold the same ticket's events, a request busy
-    with the ticket is waited for (and its change seen), and the handlers and
-    the services use this copy of the row instead of reading it again. The
-    events are read after the lock, by (ticket, id) through the partial
-    index: a ticket's few pending entries, however many other tickets' events
-    are waiting or were processed since the index was last vacuumed (the old
-    claim walked all of those, and its cost grew until autovacuum ran).
-    `skip_locked`: a sweep passes over a ticket someone holds (it comes back
-    later) instead of waiting for it."""
+def _claim(ticket_id: int, *, skip_locked: bool = False) -> list[TicketEvent]:
+    """Lock the ticket (the pass's exclusivity), then take its unprocessed events, marked processed in one
+    statement; `skip_locked`: pass over a ticket someone holds (BENCHMARKS.md, "Diagnostics: claim cost")."""
     ticket = services.lock_ticket(ticket_id, skip_locked=skip_locked)
     if ticket is None:
         return []  # deleted (its events with it), or held by another pass (skip_locked)
     return _of_ticket(ticket_sql.claim_pending_events(ticket_id, timezone.now()), ticket)
 
 
-def _of_ticket(events, ticket):
-    """The events, sharing one ticket instance (no read per event): put in
-    the relation's cache directly (they are that ticket's events), not
-    through the descriptor's checks, ~80 Python calls an event."""
+def _of_ticket(events: Iterable[TicketEvent], ticket: Ticket) -> list[TicketEvent]:
+    """The events, sharing one ticket instance put in the relation's cache directly (they are its events)."""
     events = list(events)
     relation = TicketEvent._meta.get_field("ticket")
+    assert isinstance(relation, ForeignKey), "TicketEvent.ticket is a foreign key"
     for event in events:
         relation.set_cached_value(event, ticket)
     return events
 
 
-def _flush(written):
-    """Insert the events a handler wrote for the pass's ticket (kept by
-    services._save_events until it is done), in the order it wrote them."""
+def _flush(written: Sequence[TicketEvent]) -> None:
+    """Insert the events a handler wrote for the pass's ticket (kept by the unit of work), in order."""
     ticket_sql.insert_events([e for e in written if e.pk is None])
 
 
-def _mark_processed(events, *, pending=False):
+def _mark_processed(events: Sequence[TicketEvent], *, pending: bool = False) -> None:
     """Mark the events processed (or `pending` again)."""
     ticket_sql.mark_events([e.id for e in events], None if pending else timezone.now())
 
 
-def process_events(event_ids=None, *, tickets=None, limit=500, handlers=None, backlog=None) -> int:
-    """Process unprocessed events one ticket at a time: each ticket's pending
-    events, and the events its handlers write, in one short transaction, so
-    that locks a handler takes (the ticket, a group's round-robin turn) are
-    held for one ticket, not a whole backlog. Returns how many events were
-    processed (at most about `limit`).
-
-    `event_ids`: a change's events (the task); `tickets` are their tickets
-    when the dispatcher knew them (else read by the events' ids). The pass
-    takes every pending event of the ticket, and the task waits for a ticket
-    that someone holds. With no events given (the periodic sweep, a drain),
-    the tickets with pending events, oldest first, skipping those another
-    pass holds; `backlog` is called once, the first time more than one
-    ticket is waiting. `handlers`: instead of the subscribed ones (seed_demo
-    routes its new tickets with the engine only)."""
+def process_events(event_ids: Iterable[int] | None = None, *, tickets: Iterable[int] | None = None,
+                   limit: int = 500, handlers: Sequence[receivers.Handler] | None = None,
+                   backlog: Callable[[], object] | None = None) -> int:
+    """Process pending events one ticket (one short transaction) at a time: those of `event_ids` (of `tickets`),
+    else every ticket's, oldest first, skipping held ones (`backlog` called once if several wait); how many."""
     subscribed = _handlers() if handlers is None else receivers.as_subscriptions(handlers)
     writers = [s.bound() for s in subscribed if s.writes]
     readers = [s.bound() for s in subscribed if not s.writes]
     done = 0
     if event_ids is not None:
-        event_ids = [int(i) for i in event_ids]
-        queue = [int(t) for t in tickets] if tickets is not None else ticket_sql.tickets_of_events(event_ids)
+        ids = [int(i) for i in event_ids]
+        queue = [int(t) for t in tickets] if tickets is not None else ticket_sql.tickets_of_events(ids)
         while queue and done < limit:
             done += _pass(queue.pop(0), writers, readers)
         return done
@@ -122,12 +102,10 @@ def process_events(event_ids=None, *, tickets=None, limit=500, handlers=None, ba
     return done
 
 
-def _pass(ticket_id, writers, readers, *, skip_locked=False):
-    """One ticket's pass (see process_events): how many events it processed.
-    It runs first without savepoints, then, if a handler or an action
-    failed, again from the start with them (outbox.Replay): the failed run
-    is rolled back whole, with everything it queued for after commit, and
-    the careful run undoes the failure alone and goes on, as it would have."""
+def _pass(ticket_id: int, writers: Sequence[receivers.Handler], readers: Sequence[receivers.Handler], *,
+          skip_locked: bool = False) -> int:
+    """One ticket's pass: how many events it processed. It runs without savepoints, then, if a handler
+    failed (outbox.Replay), again with them, the failed run rolled back whole."""
     try:
         return _run_pass(ticket_id, writers, readers, skip_locked=skip_locked, careful=False)
     except outbox.Replay as exc:
@@ -135,13 +113,14 @@ def _pass(ticket_id, writers, readers, *, skip_locked=False):
     return _run_pass(ticket_id, writers, readers, skip_locked=skip_locked, careful=True)
 
 
-def _run_pass(ticket_id, writers, readers, *, skip_locked, careful):
+def _run_pass(ticket_id: int, writers: Sequence[receivers.Handler], readers: Sequence[receivers.Handler], *,
+              skip_locked: bool, careful: bool) -> int:
     with transaction.atomic():
         batch = _claim(ticket_id, skip_locked=skip_locked)
         if not batch:
             return 0
         ticket = batch[0].ticket
-        processed = []
+        processed: list[TicketEvent] = []
         running = outbox.OutboxPass(ticket_id=ticket.pk, ticket=ticket, careful=careful)
         token, holding = outbox.current_pass.set(running), unit_of_work.hold(running.held)
         try:
@@ -182,22 +161,16 @@ def _run_pass(ticket_id, writers, readers, *, skip_locked, careful):
             logger.warning("ticket %s: events still pending after %s rounds; dispatched", ticket.pk, MAX_ROUNDS)
             _mark_processed(batch, pending=True)
             ids = [e.id for e in batch]
-            transaction.on_commit(lambda ids=ids: dispatch(ids, [ticket_id]))
+            transaction.on_commit(lambda: dispatch(ids, [ticket_id]))
     return len(processed)
 
 
 # --- dispatch: committed events to the workers --------------------------------
 #
-# Each committed change hands its events to a worker in a Celery task. A task
-# costs a worker ~1.5 ms before and after the pass (the broker's round trip,
-# the message, Celery's bookkeeping): a fifth of a routed ticket's time. So,
-# where the web processes and the workers share a cache (Redis; setting
-# HELPDESK_OUTBOX_COALESCE), a change sends no task while another change's
-# task waits in the queue unstarted (a key in the cache says so). That task,
-# once started, clears the key, processes its own change, then drains every
-# ticket still pending: the changes that sent nothing are among them, since
-# they committed before it cleared the key. Under light load that is one task
-# per change, as before; a burst is one task for many.
+# Each committed change hands its events to a worker in a Celery task. With a shared cache
+# (HELPDESK_OUTBOX_COALESCE), a change sends no task while another change's task waits
+# unstarted (a key in the cache says so); that task clears the key, processes its change,
+# then drains every ticket still pending (BENCHMARKS.md, History: coalescing).
 #
 # A draining worker that finds more than one ticket waiting calls in another
 # (one task, armed like the rest), so that every idle worker joins a backlog;
@@ -222,7 +195,7 @@ _broker_down_until = 0.0  # time.monotonic() before which sends are skipped
 _broker_failed = False  # a send failed since the last one that went through
 
 
-def _armed_key(app):
+def _armed_key(app: Any) -> str:
     return f"outbox-armed:{app.conf.task_default_queue}"
 
 
@@ -243,11 +216,8 @@ def _broker_failure(exc: Exception, event_ids: list[int]) -> None:
 
 
 def dispatch(event_ids: list[int], tickets: list[int]) -> None:
-    """Hand a committed change's events (of `tickets`) to a worker: a task,
-    unless a queued task not yet started will take them (see above); a task
-    of their own when the cache cannot be reached. When the broker cannot
-    be (or could not be a moment ago), the events stay pending for the sweep
-    (logged, not raised: the change has committed)."""
+    """Hand a committed change's events (of `tickets`) to a worker, unless a queued task will take them;
+    if the broker cannot be reached, they stay pending for the sweep (logged, not raised)."""
     global _broker_failed
     app = process_ticket_events.app
     if not app.conf.task_always_eager and time.monotonic() < _broker_down_until:
@@ -274,7 +244,7 @@ def dispatch(event_ids: list[int], tickets: list[int]) -> None:
             _broker_failure(exc, [])
 
 
-def _send(event_ids, tickets, key):
+def _send(event_ids: list[int], tickets: list[int], key: str | None) -> None:
     try:
         # No publish retries (Celery's default waits ~0.6 s on a dead broker,
         # in the request): a failed send leaves the events to the sweep.
@@ -288,9 +258,8 @@ def _send(event_ids, tickets, key):
         raise
 
 
-def _call_in_help(key):
-    """Another task to drain the backlog beside this one (an idle worker
-    takes it), unless one is waiting already."""
+def _call_in_help(key: str) -> None:
+    """Another task to drain the backlog beside this one (an idle worker takes it), unless one waits already."""
     try:
         if cache.add(key, 1, ARMED_SECONDS):
             _send([], [], key)
@@ -299,12 +268,9 @@ def _call_in_help(key):
 
 
 @shared_task(name="tickets.tasks.process_ticket_events")
-def process_ticket_events(event_ids, tickets=None, drain=None):
-    """A change's events. `tickets`: their tickets, as the dispatcher knew
-    them (tasks queued by an older version have none: they are read by the
-    events' ids). `drain`: the task was sent armed (see dispatch): this cache
-    key is cleared first, and after its own change the task processes every
-    ticket still pending, up to DRAIN_LIMIT events."""
+def process_ticket_events(event_ids: list[int], tickets: list[int] | None = None, drain: str | None = None) -> int:
+    """A change's events (of `tickets`, None from older tasks); `drain`: the task was sent armed (see dispatch),
+    it clears that key, then drains every ticket still pending, up to DRAIN_LIMIT events."""
     if drain:
         cache.delete(drain)  # from here on, a committed change sends its own task
     done = process_events(event_ids, tickets=tickets)
@@ -317,7 +283,7 @@ def process_ticket_events(event_ids, tickets=None, drain=None):
 
 
 @shared_task(name="tickets.tasks.process_pending_events")
-def process_pending_events():
+def process_pending_events() -> int:
     """Periodic sweep: events whose after-commit task never ran."""
     total = 0
     while True:
@@ -328,10 +294,9 @@ def process_pending_events():
 
 
 @shared_task(name="tickets.tasks.recount_agent_loads")
-def recount_agent_loads():
-    """Periodic repair of AgentLoad (each agent in its own short transaction):
-    the services keep it exact; a ticket deleted or edited past them is
-    corrected here. Returns how many counts were wrong."""
+def recount_agent_loads() -> int:
+    """Periodic repair of AgentLoad, each agent in its own transaction (the services keep it exact; a ticket
+    changed past them is corrected here): how many counts were wrong."""
     from django.contrib.auth import get_user_model
 
     User = get_user_model()

@@ -9,6 +9,7 @@ import copy
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Literal, overload
 
 from django.db import transaction
 from django.utils import timezone
@@ -31,14 +32,22 @@ class Held:
 _held: contextvars.ContextVar[Held | None] = contextvars.ContextVar("held_ticket", default=None)
 
 
-def hold(held: Held) -> contextvars.Token:
+def hold(held: Held) -> contextvars.Token[Held | None]:
     """From now on in this context, keep the held ticket's events and writes
     for the owner of its row lock (tickets.tasks); release(token) ends it."""
     return _held.set(held)
 
 
-def release(token: contextvars.Token) -> None:
+def release(token: contextvars.Token[Held | None]) -> None:
     _held.reset(token)
+
+
+@overload
+def lock_ticket(ticket_id: int, *, skip_locked: bool = False, required: Literal[True]) -> Ticket: ...
+
+
+@overload
+def lock_ticket(ticket_id: int, *, skip_locked: bool = False, required: bool = False) -> Ticket | None: ...
 
 
 def lock_ticket(ticket_id: int, *, skip_locked: bool = False, required: bool = False) -> Ticket | None:
@@ -61,7 +70,7 @@ def emit(events: Sequence[TicketEvent]) -> None:
     holder = held.ticket_id if held is not None else None
     kept = [e for e in events if e.ticket_id == holder]
     others = [e for e in events if e.ticket_id != holder]
-    if kept:
+    if held is not None and kept:
         now = timezone.now()
         for event in kept:
             event.processed_at = now
