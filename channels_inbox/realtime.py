@@ -1,9 +1,6 @@
-"""Pushes ticket changes to agents' browsers over the channel layer, to the
-groups whose members may see the ticket (tickets.selectors.agent_scope): its
-tier, its group, its assignee, triage for tickets routed nowhere, and admins.
-An agent's queue socket joins the groups of its memberships; a ticket page's
-socket joins the ticket's own group. A push says only "ticket N changed": the
-browser reads what changed over HTTP, through the selectors."""
+"""Pushes "ticket N changed" over the channel layer to the groups that may see the ticket
+(tier, group, assignee, triage, admins; see tickets.selectors.agent_scope) and to its page.
+Browsers read what changed over HTTP, through the selectors."""
 
 import asyncio
 import logging
@@ -45,11 +42,8 @@ def viewing_key(ticket_id) -> str:
 
 
 def is_viewed(ticket_id) -> bool:
-    """Whether a ticket page may have this ticket open: its socket keeps a key
-    in the shared cache (consumers.TicketConsumer). A push to a ticket's group
-    costs the worker about as much as the rest of its pushes (BENCHMARKS.md),
-    and most tickets are open nowhere. Without a shared cache (the demo's is
-    per process) this cannot be known: always."""
+    """Whether a ticket page may have this ticket open (a key its socket keeps in the shared cache).
+    Always true without a shared cache. Why it is asked: BENCHMARKS.md, "Notes the code points to"."""
     from django.conf import settings
     from django.core.cache import cache
 
@@ -104,12 +98,8 @@ def _sender_loop():
         return _loop_state["loop"]
 
 
-# A group gets at most one push per PUSH_INTERVAL from this process. A push
-# says "refresh" (browsers debounce it by 250 ms, then read what changed over
-# HTTP through the selectors), so changes that come closer together share one,
-# which leaves after the last of them committed. Under load this spares most
-# sends to the agents' group: each costs the worker ~0.3 ms of CPU in the
-# channel layer, about 3 % of a routed ticket.
+# At most one push per group and PUSH_INTERVAL from this process: closer changes share one,
+# sent after the last commits. Cost: BENCHMARKS.md, "Notes the code points to".
 PUSH_INTERVAL = 0.1
 _waiting: dict[str, Any] = {}  # group -> the latest payload not sent yet (its send is scheduled)
 _sent_at = {}  # group -> when its last push left (monotonic)
@@ -160,11 +150,8 @@ def _routing_before(events, ticket):
 
 
 def broadcast_ticket_event(events):
-    """Outbox handler: one push per ticket and pass (it gets every event of
-    the pass: the ticket's new ones and what the triggers changed), after
-    commit, so that the browsers refetch once and see the triggers' changes.
-    Those who saw the ticket before the pass and no longer do (escalated
-    away, reassigned) get a bare "changed" so that their queue drops it."""
+    """Outbox handler: one push per ticket and pass, after commit, to those who see it now
+    and a bare "changed" to those who saw it before the pass and no longer do."""
     first, ticket = events[0], events[-1].ticket
     now = scope_groups(tier_id=ticket.tier_id, group_id=ticket.group_id, assignee_id=ticket.assignee_id)
     payload = {
