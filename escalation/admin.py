@@ -36,10 +36,8 @@ FALLBACK_LABELS = {"none": _("nobody: it waits in the group’s queue"), "least_
 
 
 def _param(name, kind, label, choices=None, required=True, blank=None, placeholder=None):
-    """One parameter of an action type, as the editor shows it. kind: choice
-    (a select over reference["choices"][choices]), text, template, url, tags
-    (comma-separated in the input, a list in the JSON) or bool. An optional
-    parameter left empty is dropped from the JSON; `blank` says what that means."""
+    """One parameter of an action type as the editor shows it; kind: choice, text, template, url, tags or bool.
+    An optional parameter left empty is dropped from the JSON; `blank` says what that means."""
     return {"name": name, "kind": kind, "label": label, "choices": choices, "required": required,
             "blank": blank, "placeholder": placeholder}
 

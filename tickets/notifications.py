@@ -1,7 +1,5 @@
-"""Tells the requester about an agent's public reply, in the requester's
-preferred language. Runs in the worker as an outbox handler. For now every
-ticket is answered by email; the email channel issue adds threading headers and
-the other channels answer through their own adapters."""
+"""Tells the requester about an agent's public reply, in their language, as an outbox handler in the worker.
+For now by email on every ticket."""
 
 from django.conf import settings
 from django.template.loader import render_to_string
