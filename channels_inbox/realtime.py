@@ -87,9 +87,8 @@ _loop_lock = threading.Lock()
 
 
 def _sender_loop():
-    """One event loop per process, in a daemon thread, for sends from sync
-    code. async_to_sync would start a fresh loop per call, and the Redis
-    channel layer would open a new connection each time (~10 ms a push)."""
+    """One event loop per process, in a daemon thread, for sends from sync code.
+    Why not async_to_sync: BENCHMARKS.md, "Notes the code points to"."""
     with _loop_lock:
         if _loop_state["loop"] is None or _loop_state["pid"] != os.getpid():
             loop = asyncio.new_event_loop()
