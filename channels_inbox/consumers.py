@@ -19,11 +19,8 @@ DUPLICATE_WINDOW = 0.5
 
 
 class AgentQueueConsumer(AsyncJsonWebsocketConsumer):
-    """`/ws/agent/queue/`: tells an agent's browser that tickets it may see
-    changed, so the queue and counts refresh at once instead of at the next
-    poll. It joins the groups of the agent's tiers, groups and own tickets
-    (realtime.agent_groups) on connect, and again when word comes that the
-    agent's memberships or role changed (realtime.membership_changed)."""
+    """`/ws/agent/queue/`: tells an agent's browser that tickets it may see changed.
+    Joins realtime.agent_groups on connect and again on realtime.membership_changed."""
 
     async def connect(self):
         user = self.scope.get("user")
@@ -67,11 +64,8 @@ class AgentQueueConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"event": "membership_changed"})
 
 
-# Presence on a ticket page: each socket announces itself to the ticket's group
-# on connect and every PRESENCE_BEAT seconds, and says goodbye on disconnect;
-# each keeps the others it heard from in the last PRESENCE_TTL seconds. It
-# lives in the channel layer alone (no cache to share between processes), and
-# a viewer whose process died ages out.
+# Ticket-page presence, in the channel layer alone: a socket announces itself every
+# PRESENCE_BEAT seconds and on leaving; viewers unheard for PRESENCE_TTL age out.
 PRESENCE_BEAT = 20
 PRESENCE_TTL = 50
 

@@ -1,9 +1,6 @@
-"""Pushes ticket changes to agents' browsers over the channel layer, to the
-groups whose members may see the ticket (tickets.selectors.agent_scope): its
-tier, its group, its assignee, triage for tickets routed nowhere, and admins.
-An agent's queue socket joins the groups of its memberships; a ticket page's
-socket joins the ticket's own group. A push says only "ticket N changed": the
-browser reads what changed over HTTP, through the selectors."""
+"""Pushes "ticket N changed" over the channel layer to the groups that may see the ticket
+(tier, group, assignee, triage, admins; see tickets.selectors.agent_scope) and to its page.
+Browsers read what changed over HTTP, through the selectors."""
 
 import asyncio
 import logging
@@ -52,8 +49,8 @@ def viewing_key(ticket_id: int) -> str:
 
 
 def is_viewed(ticket_id: int) -> bool:
-    """Whether a ticket page may have this ticket open (its socket keeps a key in the shared cache,
-    consumers.TicketConsumer); always without a shared cache. Why: BENCHMARKS.md, "Live updates"."""
+    """Whether a ticket page may have this ticket open (a key its socket keeps in the shared cache).
+    Always true without a shared cache. Why it is asked: BENCHMARKS.md, "Notes the code points to"."""
     from django.conf import settings
     from django.core.cache import cache
 
@@ -98,8 +95,8 @@ _loop_lock = threading.Lock()
 
 
 def _sender_loop() -> asyncio.AbstractEventLoop:
-    """One event loop per process, in a daemon thread, for sends from sync code (not async_to_sync's
-    loop per call: BENCHMARKS.md, "Live updates")."""
+    """One event loop per process, in a daemon thread, for sends from sync code.
+    Why not async_to_sync: BENCHMARKS.md, "Notes the code points to"."""
     with _loop_lock:
         if _loop_state["loop"] is None or _loop_state["pid"] != os.getpid():
             loop = asyncio.new_event_loop()
@@ -109,9 +106,8 @@ def _sender_loop() -> asyncio.AbstractEventLoop:
         return current
 
 
-# A group gets at most one push per PUSH_INTERVAL from this process: a push says "refresh",
-# so changes that come closer together share one, which leaves after the last of them
-# committed (BENCHMARKS.md, "Live updates").
+# At most one push per group and PUSH_INTERVAL from this process: closer changes share one,
+# sent after the last commits. Cost: BENCHMARKS.md, "Notes the code points to".
 PUSH_INTERVAL = 0.1
 _waiting: dict[str, dict[str, Any]] = {}  # group -> the latest payload not sent yet (its send is scheduled)
 _sent_at: dict[str, float] = {}  # group -> when its last push left (monotonic)
@@ -162,8 +158,8 @@ def _routing_before(events: Sequence["TicketEvent"], ticket: "Ticket") -> dict[s
 
 
 def broadcast_ticket_event(events: Sequence["TicketEvent"]) -> None:
-    """Outbox handler: one push per ticket and pass (all its events, the triggers' changes included), after
-    commit; those who saw the ticket before the pass and no longer do get a bare "changed" to drop it."""
+    """Outbox handler: one push per ticket and pass, after commit, to those who see it now
+    and a bare "changed" to those who saw it before the pass and no longer do."""
     first, ticket = events[0], events[-1].ticket
     now = scope_groups(tier_id=ticket.tier_id, group_id=ticket.group_id, assignee_id=ticket.assignee_id)
     payload: dict[str, Any] = {

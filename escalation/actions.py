@@ -1,8 +1,6 @@
-"""Trigger actions: one class per action type, registered once in REGISTRY.
-Validation, execution, the admin editor's reference and the API schema are
-built from the registry; every action runs as service calls (so it records
-its own TicketEvent, caused by the triggering event) and reports what it did
-as data ({"action": type, "args": {...}}), rendered translated when shown."""
+"""Trigger actions: one class per action type, registered once in REGISTRY, from which validation,
+execution, the editor's reference and the API schema are built. Actions run as service calls and
+report what they did as data ({"action": type, "args": {...}}), rendered translated when shown."""
 
 from __future__ import annotations
 
@@ -42,10 +40,8 @@ Result = dict[str, Any]  # {"action": type, "args": {...}}: what an action did, 
 # --- lookups ------------------------------------------------------------------------
 
 def _ref(model, value, *, by=("name",), lock=False, related=()):
-    """The object of a model named by id or by one of `by` (case-insensitive,
-    like `iexact`), the lowest id if several match (escalation/sql.py: a
-    routing action looks its group up for every ticket). `lock`: FOR UPDATE;
-    `related`: foreign keys read along."""
+    """The object named by id or by one of `by` (case-insensitive; the lowest id if several match).
+    `lock`: FOR UPDATE; `related`: foreign keys read along (escalation/sql.py)."""
     if value is None or value == "":
         return None
     return sql.find_by_id_or_name(model, value, by=tuple(by), lock=lock, related=tuple(related))
@@ -121,10 +117,8 @@ def _enum(values) -> dict:
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter of an action type. kind: choice (a select over the
-    reference's `choices` list named here, or over `options()` for a list of its
-    own), text, template, url, tags or bool; `schema`: its JSON Schema; `blank`:
-    what leaving an optional one out means."""
+    """One parameter of an action type: kind (choice over `choices` or `options()`, text, template,
+    url, tags, bool), its JSON Schema, and what leaving an optional one out means (`blank`)."""
 
     name: str
     kind: str
@@ -149,10 +143,8 @@ _TEMPLATE_EXAMPLE = gettext_lazy("e.g. Ticket #{ticket_number}: {ticket_subject}
 
 @dataclass
 class ActionRun:
-    """Where an action runs: the ticket as it stands, the event context, the
-    acting account. `dry_run`: say what would happen and change nothing;
-    `locked`: the caller holds the ticket's row lock; `position`: the action's
-    index in its trigger."""
+    """Where an action runs: the ticket, the event context, the acting account; `dry_run` changes
+    nothing, `locked` says the caller holds the row lock, `position` is the action's index."""
 
     ticket: Ticket
     ctx: EventContext | None
@@ -608,10 +600,8 @@ def action_schema() -> dict:
 
 
 def perform(action, *, ticket, ctx, actor=None, dry_run=False, locked=False, position=None) -> tuple[Result, Ticket]:
-    """Carry out one action: (what it did, as data; the ticket as the action
-    left it). With dry_run, says what it would do and changes nothing.
-    `locked`: the caller holds the ticket's row lock and `ticket` is the row
-    as it stands. `position`: the action's index in its trigger."""
+    """Carry out one action; returns what it did (as data) and the ticket as it left it.
+    With dry_run it only says what it would do; `locked`: the caller holds the row lock."""
     kind = REGISTRY.get(action["type"])
     if kind is None:
         raise ValueError(action["type"])

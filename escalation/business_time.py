@@ -21,10 +21,8 @@ class NoOpenHours(ValueError):
 @dataclass(frozen=True)
 class Calendar:
     """Weekly open intervals (weekday 0 = Monday) in `time_zone`, and holidays (local dates).
-
-    An interval whose end is not after its start runs overnight into the next day; it belongs
-    to the day it starts, so a holiday on that day cancels it. An empty `weekly` with
-    `always_open` is the 24/7 calendar."""
+    An interval ending at or before its start runs overnight and belongs to the day it starts.
+    An empty `weekly` with `always_open` is the 24/7 calendar."""
 
     time_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     weekly: Mapping[int, tuple[Interval, ...]] = field(default_factory=dict)

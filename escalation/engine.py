@@ -41,11 +41,8 @@ def _changes(events):
 
 
 def _evaluations(events):
-    """What to evaluate, in order: (event, listened kind, changes). Every
-    event is one evaluation, except field changes: one batch (one update,
-    however many fields it touched) is one `ticket_updated` evaluation. A
-    batch is never split between passes: its events are written in one
-    transaction and a pass claims all of its ticket's pending events."""
+    """What to evaluate, in order: (event, listened kind, changes). One evaluation per event, except
+    that one update's field changes (a batch, never split between passes) are one `ticket_updated`."""
     out, batches = [], {}
     for event in events:
         kind = listened_kind(event.kind)
@@ -109,10 +106,8 @@ def _system_actor(system_id):
 
 
 class _PassState:
-    """What the engine reads once per outbox pass (one ticket, one
-    transaction) and reuses between its rounds. The ticket stays locked for
-    the whole pass, so what was read stays true, except what the triggers'
-    own actions change: those replace the ticket and drop the tags or body."""
+    """What the engine reads once per outbox pass and reuses between rounds: the ticket stays locked,
+    so it stays true except what the triggers' own actions change (those replace it)."""
 
     def __init__(self, running):
         self.running = running

@@ -1,12 +1,6 @@
-"""Trigger conditions and actions: the vocabulary, its validation, and the
-evaluation of conditions against a ticket and the change that happened.
-
-A condition is {"field": ..., "operator": ..., "value": ...}. Fields name what
-a condition looks at; operators how: each is registered once (FIELDS,
-OPERATORS), and validation, evaluation, the admin's reference and the API
-schema are built from the registries. Everything an admin saves goes through
-validate_trigger_definition(), which returns cleaned copies or raises a
-ValidationError that names the broken item."""
+"""Trigger conditions ({"field", "operator", "value"}): the FIELDS and OPERATORS registries, from which
+validation, evaluation, the admin's reference and the API schema are built. What an admin saves goes
+through validate_trigger_definition(): cleaned copies, or a ValidationError naming the broken item."""
 
 from __future__ import annotations
 
@@ -144,10 +138,8 @@ def _has_changes(name: str) -> bool:
 
 @dataclass(frozen=True)
 class Operator:
-    """How a condition compares. `kinds`: the field kinds it applies to
-    (`change`: it looks at the batch's change of a field that has changes);
-    `value`: none, one, list, number or regex; `compile(name, kind, expected)`:
-    the test as a function of Facts -> bool, worked out once per condition."""
+    """How a condition compares: the field kinds it applies to (`change`: the batch's change of a
+    field), its value shape (none, one, list, number, regex), and `compile` → a test of Facts."""
 
     name: str
     kinds: frozenset[str]
@@ -436,11 +428,8 @@ def validate_trigger_definition(*, events, conditions, actions):
 
 @dataclass
 class Facts:
-    """What conditions look at: the ticket now, the message (for
-    message_added) and the changes of the batch being evaluated. The message,
-    the latest body and the tags are read only if a condition asks for them;
-    pass `tag_names` when they are already known. A snapshot: each field is
-    worked out once, and the engine makes new Facts after a trigger's change."""
+    """What conditions look at: the ticket, the message and the batch's changes, each read once and
+    only when a condition asks (`tag_names` when known); new Facts after a trigger's change."""
 
     ticket: object
     event: object = None

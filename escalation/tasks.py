@@ -21,11 +21,8 @@ def post_webhook(url: str, secret: str, payload: dict, *, attempt: int = 1) -> w
 @shared_task(name="escalation.tasks.deliver_webhook", bind=True, autoretry_for=(WebhookFailed,),
              retry_backoff=2, retry_backoff_max=600, retry_jitter=True, max_retries=6)
 def deliver_webhook(self, trigger_id: int, action_index: int, ticket_id: int, chain: str, payload: dict) -> str:
-    """The webhook action `action_index` of a trigger's firing on a ticket
-    (its chain). The URL and secret are read from the trigger now, never
-    carried in the task; each try is checked again and recorded on the
-    firing. Retried with exponential backoff (2 s, 4 s, … up to 10 min, 7
-    tries), never blocking the trigger's other actions."""
+    """Call the webhook action `action_index` of a trigger's firing on a ticket, recording each try.
+    URL and secret are read from the trigger at each try; backoff 2 s, 4 s, … up to 10 min, 7 tries."""
     from .models import Trigger, WebhookDelivery
     from .services import record_webhook_delivery
 

@@ -1,8 +1,5 @@
-"""Outbound webhook calls, guarded against SSRF: the target is resolved once,
-every address checked against the policy (settings WEBHOOK_ALLOWED_*), and
-the connection pinned to the checked address (no second lookup, so no DNS
-rebinding); no redirects are followed. Also the URL masking used wherever a
-webhook URL is shown or logged, and the timestamped HMAC signature."""
+"""Outbound webhook calls guarded against SSRF (resolved once, checked against WEBHOOK_ALLOWED_*,
+pinned to the checked address, no redirects); URL masking and the timestamped HMAC signature."""
 
 import base64
 import hashlib

@@ -17,10 +17,8 @@ django_asgi_app = get_asgi_application()
 
 
 async def http_app(scope, receive, send):
-    """Django's HTTP handler, except that a body declared larger than
-    HELPDESK_REQUEST_MAX_BYTES is never received: Django's ASGI handler reads
-    the whole body before any middleware runs, so RequestSizeLimitMiddleware
-    (which still sees the Content-Length, and answers 413) gets an empty one."""
+    """Django's HTTP handler, except that a body declared larger than HELPDESK_REQUEST_MAX_BYTES
+    is never received (RequestSizeLimitMiddleware still sees the Content-Length and answers 413)."""
     declared = dict(scope.get("headers") or []).get(b"content-length", b"")
     if declared.isdigit() and int(declared) > settings.HELPDESK_REQUEST_MAX_BYTES:
         sent_empty = False

@@ -8,9 +8,7 @@ from .ratelimit import client_ip
 
 class EmailOrUsernameBackend(ModelBackend):
     """Log in with the username or, case-insensitively, the email address.
-    Every login path (form, admin, API token) comes here, so the brute-force
-    limits (helpdesk.lockout) are enforced here: a locked-out login is refused
-    before its password is checked."""
+    Every login path comes here: a login locked out by helpdesk.lockout is refused before its password is checked."""
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         if username is None or password is None:

@@ -14,11 +14,8 @@ app.autodiscover_tasks()
 @task_prerun.connect
 @task_postrun.connect
 def _database_connections_as_for_a_request(sender=None, **kwargs):
-    """Around each task, what Django does around each request: close the
-    connections that are broken, failed a health check or outlived
-    CONN_MAX_AGE, keep the others (CELERY_DB_REUSE_MAX stops Celery's fixup
-    from closing every connection after every task). Not for eager tasks: they
-    run inside the caller's transaction."""
+    """Around each (non-eager) task, close the database connections Django would close around a request:
+    broken, failing a health check or older than CONN_MAX_AGE (see CELERY_DB_REUSE_MAX in settings)."""
     if getattr(getattr(sender, "request", None), "is_eager", False):
         return
     from django.db import close_old_connections

@@ -1,15 +1,6 @@
-"""The demo's channel layer (`make run`, no Redis): the in-memory layer, whose
-group sends also reach the other processes of the machine over Unix datagram
-sockets, so that a push a Celery worker makes reaches the browsers connected
-to the web process.
-
-Each process that has subscribers (a consumer called group_add: the ASGI
-server) binds one socket in `directory`; a group_send delivers in-process and
-sends one datagram to every other socket there. Datagrams keep message
-boundaries, need no connection, and the directory's permissions (0700) keep
-other local users out. A socket whose process is gone refuses the datagram and
-is removed. A push is a courtesy (the pages also poll): a datagram a busy
-receiver cannot take is dropped with a warning, never waited for."""
+"""The demo's channel layer (`make run`, no Redis): in-memory, with group sends relayed to the
+machine's other processes over Unix datagram sockets in a 0700 directory (README, "The two commands").
+Dead sockets are removed; a datagram a busy receiver cannot take is dropped with a warning."""
 
 import asyncio
 import atexit

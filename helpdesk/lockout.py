@@ -1,7 +1,5 @@
-"""Login brute-force limits: failed logins are counted per account from one
-address, per address and (optionally) per account from anywhere; a key over
-its limit is locked out, each further lockout doubling the cool-off. Every
-login path goes through helpdesk.auth_backends, which enforces this."""
+"""Login brute-force limits: failed logins counted per account and address, per address and
+(optionally) per account; a key over its limit is locked out, each further lockout doubling the cool-off."""
 
 import logging
 import math

@@ -1,7 +1,5 @@
-"""Account mail (address confirmation, password reset, sign-up notices):
-plain text + HTML in the recipient's language, sent once the change that
-asked for it commits, by a task on the outgoing queue that retries while the
-mail server is down (as tickets.mail does for ticket mail)."""
+"""Account mail (address confirmation, password reset, sign-up notices) in the recipient's language,
+sent after commit by a retrying task on the outgoing queue, as tickets.mail does."""
 
 import logging
 import smtplib

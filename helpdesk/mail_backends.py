@@ -1,7 +1,5 @@
-"""The demo's mail backend: every outgoing message is also written as an
-.eml file (HELPDESK_MAIL_COPY_DIR, `var/mail/` by default), then handed to
-the backend named by HELPDESK_MAIL_COPY_NEXT_BACKEND, so that a demo user
-without a mail server can open the confirmation mail and finish signing up."""
+"""The demo's mail backend: writes each message as an .eml file in HELPDESK_MAIL_COPY_DIR (`var/mail/`),
+then hands it to HELPDESK_MAIL_COPY_NEXT_BACKEND."""
 
 import uuid
 from pathlib import Path

@@ -40,9 +40,7 @@ class UserTimezoneMiddleware:
 
 
 class RequestSizeLimitMiddleware:
-    """Refuses a request whose declared body is larger than
-    HELPDESK_REQUEST_MAX_BYTES with 413, before anything reads it (uploads
-    would otherwise be streamed to disk in full before their size is checked).
+    """Answers 413 to a request whose declared body exceeds HELPDESK_REQUEST_MAX_BYTES, before anything reads it.
     Runs before the CSRF check, which reads form bodies."""
 
     def __init__(self, get_response):

@@ -16,10 +16,8 @@ def _parse(rate: str):
 
 
 def client_ip(request):
-    """The client's address. Behind `HELPDESK_PROXY_HOPS` trusted proxies it is
-    the entry the outermost of them appended to X-Forwarded-For (entries left of
-    it are whatever the client claimed); otherwise every visitor would share the
-    proxy's address and one limit."""
+    """The client's address: behind `HELPDESK_PROXY_HOPS` trusted proxies, the X-Forwarded-For entry
+    the outermost of them appended (entries left of it are the client's claims)."""
     hops = settings.HELPDESK_PROXY_HOPS
     if hops:
         forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]

@@ -38,10 +38,8 @@ def _username_for(email: str) -> str:
 
 def sign_up_customer(*, email: str, password: str, first_name: str = "", last_name: str = "",
                      language: str = "en") -> "User | None":
-    """Self sign-up. A new address gets an inactive account and a confirmation
-    link; a taken one gets its owner a notice with a password-reset link
-    instead (the caller answers both the same: sign-up reveals no accounts).
-    Returns the new account, or None when the address was taken."""
+    """Self sign-up: a new address gets an inactive account and a confirmation link, a taken one a notice
+    to its owner with a password-reset link (callers answer both alike). Returns the account, or None if taken."""
     User = get_user_model()
     email = (email or "").strip()
     username = _username_for(email)
@@ -164,10 +162,8 @@ def set_preferences(*, user: User, language: str | None = None, timezone: str | 
 
 def create_customer_by_agent(*, actor: User | None, email: str, name: str = "", organization: Organization | None = None,
                              language: str = "") -> tuple[User, bool]:
-    """An agent records a customer (a call, a walk-in): no password (they set
-    one through password reset), no sign-up mail, the address not verified by
-    its owner. An existing account with this email is returned instead.
-    Returns (user, created)."""
+    """An agent records a customer: no password, no sign-up mail, the address unverified.
+    Returns (user, created); an existing account with this email is returned instead."""
     from django.core.validators import validate_email
 
     User = get_user_model()

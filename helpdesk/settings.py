@@ -179,15 +179,8 @@ REDIS_URL = env("REDIS_URL", default="")
 
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    # kombu keeps every delivered message in Redis until it is acknowledged, so
-    # that a worker that dies mid-task does not lose it: a client and two
-    # pipelines per message, ~11 % of an event worker's time. The event worker
-    # needs none of it (BROKER_ACK_EMULATION=0 in docker-compose.yml): a lost
-    # task leaves its events pending in the database, and the sweep processes
-    # them. Mail and webhooks (the outgoing workers) keep it.
-    # A Redis that does not answer (host down, packets dropped) fails a
-    # change's dispatch after this many seconds instead of the kernel's
-    # minutes; the events wait for the sweep (tickets.tasks.dispatch).
+    # Ack emulation off for the event worker only (BROKER_ACK_EMULATION=0, README "Production"; cost: BENCHMARKS.md).
+    # An unanswering Redis fails a change's dispatch after this many seconds; the sweep takes the events.
     REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=1.0)
     # A sender's first connection is tried once, not for 4-6 s (kombu's
     # default); the worker's consumer reconnects with its own retries.
@@ -201,11 +194,8 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNEL_LAYER_PREFIX", default="helpdesk")},
         }
     }
-    # A change's events go to a worker in a task; while one such task waits
-    # in the queue, later changes send none (it takes their events too): a
-    # busy helpdesk pays the broker and Celery once per backlog, not once per
-    # change (tickets.tasks.dispatch). Needs the cache shared by the web
-    # processes and the workers: Redis.
+    # No task for a change while another change's task waits (it takes both); needs the shared Redis cache.
+    # README, "Production"; measured in BENCHMARKS.md (history, 11-26 F).
     HELPDESK_OUTBOX_COALESCE = env.bool("OUTBOX_COALESCE", default=True)
     CACHES = {
         "default": {
@@ -259,12 +249,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
-# Celery's Django fixup closes the database connection before and after every
-# task unless this is set: a new PostgreSQL connection per task, ~2.5 ms of
-# connecting and more of session setup, against ~15 ms for the task itself.
-# With it, Celery closes them every DB_REUSE_MAX tasks and helpdesk.celery
-# applies Django's own rules (CONN_MAX_AGE, CONN_HEALTH_CHECKS) around each
-# task, as for a request.
+# Keeps Celery's fixup from reconnecting for every task; helpdesk.celery applies CONN_MAX_AGE instead.
+# Why: BENCHMARKS.md, "Notes the code points to".
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

@@ -1,10 +1,6 @@
-"""Custom fields per ticket type: the admin defines them on the type
-(`field_definitions`), the portal form and the API validate the values.
-
-A definition: {"name": "order_id", "label": "Order number", "kind": "text" |
-"number" | "choice" | "date", "required": bool, "choices": [...] (choice only),
-"labels": {"ru": "Номер заказа", ...} (optional: the label per language)}.
-Admins edit them as form rows (tickets.admin), not as JSON."""
+"""Custom fields per ticket type: defined on the type (`field_definitions`, edited as form rows in the admin),
+validated by the portal form and the API. A definition has name, label, kind (text, number, choice, date),
+required, choices (choice only) and optional per-language labels (README, "Where things are")."""
 
 import datetime
 import math

@@ -1,7 +1,5 @@
-"""Macro placeholders: the one registry of what `{name}` a macro's text may
-use, the check at save time and the rendering. Bare `{name}` substitution
-only (a regular expression, never str.format): no format specs, no
-attribute or index access, values inserted as plain text, in one pass."""
+"""Macro placeholders: the registry of the `{name}`s a macro's text may use, the check at save time and
+the rendering: bare `{name}` substitution in one pass (a regular expression, never str.format)."""
 
 import re
 from collections.abc import Callable

@@ -1,7 +1,5 @@
-"""Outgoing mail: every message leaves through the `send_email` task, queued
-once the change that wrote it has committed, on the outgoing queue (with the
-webhooks: calls to other servers never hold up ticket events), and retried
-with backoff while the SMTP server is down or answers "try later"."""
+"""Outgoing mail: every message leaves through the `send_email` task, queued after commit on the outgoing
+queue and retried with backoff while the SMTP server is down or answers "try later"."""
 
 import logging
 import smtplib
@@ -20,11 +18,8 @@ class MailFailed(Exception):
 
 def queue_email(*, subject: str, body: str, to: Iterable[str], headers: Mapping[str, str] | None = None,
                 about: str = "", ticket_id: int | None = None, message_id: int | None = None) -> None:
-    """Send after the current transaction commits (at once outside one). A
-    broker that cannot take the task is logged, never raised into the
-    change. `about` names the message in the logs. `ticket_id`: a message
-    that never leaves (refused for good, or out of retries) is recorded on
-    that ticket (with `message_id`, the ticket message it carried)."""
+    """Queue a mail after the current transaction commits; a broker failure is logged, never raised.
+    `about` names it in the logs; a mail that never leaves is recorded on `ticket_id` (and `message_id`)."""
     message: dict[str, object] = {"subject": subject, "body": body, "to": list(to), "headers": dict(headers or {}), "about": about}
     if ticket_id is not None:
         message.update(ticket_id=ticket_id, message_id=message_id)

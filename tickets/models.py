@@ -112,12 +112,9 @@ class TicketCounter(models.Model):
 
 
 class AgentLoad(models.Model):
-    """How many unsolved tickets each agent has. Kept by tickets.services in
-    the transaction of every change to a ticket's assignee or status, so that
-    assignment by load reads one row per agent instead of counting tickets
-    (at 1M tickets a group's count took ~40 ms). A deleted ticket leaves the
-    load at once (tickets.signals); `recount()` repairs drift from writes that
-    bypass the services (a bulk SQL fix); the beat runs it for every agent."""
+    """How many unsolved tickets each agent has, kept by the services with each change.
+    Why a table: BENCHMARKS.md, "Notes the code points to"; a deleted ticket leaves it at once (tickets.signals).
+    `recount()` repairs drift from writes that bypass the services; the beat runs it for every agent."""
 
     agent = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
                                  related_name="load", verbose_name=_("agent"))
@@ -306,11 +303,7 @@ class TicketEvent(models.Model):
         MERGED_INTO = "merged_into", _("Merged into another ticket")
         MERGED_FROM = "merged_from", _("Another ticket merged in")
 
-    # Every event row is written once and marked processed once, and each
-    # index costs both writes (the mark is not a HOT update: it leaves the
-    # outbox's partial index): only the indexes a query needs. The ticket's
-    # events are read through (ticket, id), which also serves the foreign key;
-    # nothing looks events up by kind or by date alone.
+    # Only the indexes a query needs: each costs every write and mark (BENCHMARKS.md, "Notes the code points to").
     id = models.BigAutoField(primary_key=True)
     ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="events",
                                db_index=False)
@@ -343,12 +336,8 @@ class TicketEvent(models.Model):
         verbose_name_plural = _("ticket events")
         indexes = [
             models.Index(fields=["ticket", "id"], name="event_ticket_id"),
-            # The outbox: only unprocessed events are indexed (an event enters
-            # it when written, leaves it when marked processed). A pass claims a
-            # ticket's pending events: (ticket, id) reaches those entries alone.
-            # Keyed by id, the claim walked the entries of all events processed
-            # since the table's last vacuum (rare on a table this size) to find
-            # the oldest: 280 index pages after 38,000 events, in every claim.
+            # The outbox: unprocessed events only, keyed (ticket, id) for a pass's claim
+            # (why not by id: BENCHMARKS.md, "Notes the code points to").
             models.Index(fields=["ticket", "id"], name="event_pending",
                          condition=models.Q(processed_at__isnull=True)),
         ]

@@ -1,5 +1,5 @@
-"""Tells the requester about an agent's public reply, in the requester's language: an outbox
-handler in the worker, by email for now (the channel issues add their own adapters)."""
+"""Tells the requester about an agent's public reply, in their language, as an outbox handler in the worker.
+For now by email on every ticket."""
 
 from collections.abc import Iterable
 

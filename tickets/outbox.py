@@ -56,11 +56,8 @@ class OutboxPass:
 
     @contextmanager
     def attempt(self, what: str) -> Iterator[None]:
-        """Run a handler or an action (`what` names it). In a careful pass,
-        under its own savepoint: a failure is undone alone, with the events
-        it wrote and its change of the ticket's row forgotten, and raised for
-        the caller to record. In a first pass, with no savepoint: a failure
-        raises Replay, and the whole pass runs again, careful."""
+        """Run a handler or an action (`what` names it): in a careful pass under its own savepoint, a failure
+        undone alone (its events and row change forgotten) and raised; in a first pass, a failure raises Replay."""
         kept, touched = len(self.written), self.touched
         try:
             with transaction.atomic() if self.careful else nullcontext():
@@ -74,10 +71,8 @@ class OutboxPass:
 
 
 class Replay(BaseException):
-    """A handler or an action failed in a pass run without savepoints: roll
-    the whole pass back and run it again with them (tickets.tasks._pass).
-    A BaseException, like KeyboardInterrupt: it unwinds the pass through
-    every `except Exception` that records a failure and goes on."""
+    """A failure in a pass without savepoints: roll the pass back and rerun it with them (tickets.tasks._pass).
+    A BaseException, so that it passes every `except Exception` that records a failure and goes on."""
 
 
 current_pass: contextvars.ContextVar[OutboxPass | None] = contextvars.ContextVar("outbox_pass", default=None)

@@ -1,8 +1,5 @@
-"""Ticket search. On PostgreSQL: full-text search over two stored vectors per
-ticket (public text; internal notes, for agents only), each built with the
-ticket's language configuration ('simple' for others), GIN-indexed
-(migration 0009), kept by the services. Elsewhere (the SQLite demo): icontains
-over the same fields."""
+"""Ticket search: on PostgreSQL, full-text over two stored, GIN-indexed vectors per ticket (public text;
+internal notes, for agents) in the ticket's language configuration; on SQLite, icontains."""
 
 import logging
 

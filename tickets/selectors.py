@@ -33,10 +33,8 @@ def agent_memberships(user: User) -> list[tuple[int, int]]:
 
 
 def agent_scope(user: User) -> Q:
-    """Agents see tickets in the tiers and groups they belong to, tickets
-    assigned to them, and tickets not yet routed anywhere (to triage). The
-    memberships are read first so the ticket query gets plain id lists the
-    planner can use indexes for."""
+    """Agents see tickets in their tiers and groups, assigned to them, or routed nowhere (triage).
+    Memberships are read first, so that the ticket query gets plain id lists."""
     memberships = agent_memberships(user)
     scope = Q(assignee=user) | Q(tier__isnull=True, group__isnull=True)
     if memberships:
@@ -249,15 +247,9 @@ def _in_scope(user: User, state: dict[str, int | None], memberships: list[tuple[
 
 
 def explain_lost_ticket(user: Viewer, *, number: int) -> dict[str, Any] | None:
-    """Why an agent no longer sees ticket `number`: the last move (tier, group,
-    assignee change) that took it out of their scope, or None.
-
-    It explains only to an agent who could see the ticket just before that
-    move (assigned to them, in their groups or tiers, or unrouted, judged
-    with their current memberships), and only the move: the number, where it
-    went (tier and group names), who or which trigger moved it and when —
-    never the subject, the requester or the messages. Anyone else gets None,
-    as for a number that does not exist, so existence is not leaked."""
+    """The last move (tier, group, assignee) that took ticket `number` out of an agent's scope, or None.
+    Only the move (where, by whom, when; never subject, requester or messages), and only to an agent
+    who saw the ticket just before it; anyone else gets None, as for a missing number."""
     if not _signed_in(user) or not user.is_agent or user.is_helpdesk_admin:
         return None
     ticket = Ticket.objects.filter(number=number).only("id", "number", "tier_id", "group_id", "assignee_id").first()

@@ -22,14 +22,9 @@ from .models import AgentLoad, Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
 
-# Consumers of ticket events subscribe in their app's ready() (tickets.receivers).
-# Each is called with the events of one ticket, in id order, inside the
-# processing transaction. A handler that writes (the trigger engine) runs in its
-# own savepoint (its failure is undone, the others go on), round after round
-# while handlers write new events. One subscribed with `writes=False` (or that
-# declares `writes = False`: it only reads and talks to the outside world after
-# commit: requester notifications, live queue updates) runs once, after the
-# rounds, with every event of the pass.
+# Handlers subscribe in their app's ready() (tickets.receivers) and get one ticket's events in id
+# order inside the transaction: writers (the trigger engine) in savepoints, round after round;
+# readers (`writes=False`: mail, live pushes) once after the rounds, with all the pass's events.
 
 # Handlers may write new events for the ticket (a trigger's actions); those are
 # processed in the same transaction, round after round, up to this many rounds
@@ -166,18 +161,11 @@ def _run_pass(ticket_id: int, writers: Sequence[receivers.Handler], readers: Seq
 
 
 # --- dispatch: committed events to the workers --------------------------------
-#
-# Each committed change hands its events to a worker in a Celery task. With a shared cache
-# (HELPDESK_OUTBOX_COALESCE), a change sends no task while another change's task waits
-# unstarted (a key in the cache says so); that task clears the key, processes its change,
-# then drains every ticket still pending (BENCHMARKS.md, History: coalescing).
-#
-# A draining worker that finds more than one ticket waiting calls in another
-# (one task, armed like the rest), so that every idle worker joins a backlog;
-# draining passes skip a ticket another pass holds (that pass takes its
-# events). A task lost on the way (a worker killed before it started it)
-# holds the key for ARMED_SECONDS at most, then changes send tasks again; the
-# periodic sweep takes what waited.
+
+# Each committed change hands its events to a worker in a Celery task; with a shared cache a change
+# sends none while another's task waits unstarted (the "armed" key), and that task drains what is
+# pending, calling in another worker for a backlog. A lost task holds the key ARMED_SECONDS at most;
+# the periodic sweep takes what waited (BENCHMARKS.md, History: coalescing).
 ARMED_SECONDS = 10
 # One task drains at most this many events, then hands the rest to another
 # task (armed like the rest), so that the worker gets to the other messages
@@ -185,11 +173,9 @@ ARMED_SECONDS = 10
 DRAIN_LIMIT = 2000
 
 
-# While the broker (or the cache) is down, a change does not try to reach it:
-# after a failure this process leaves its events pending for BROKER_DOWN_SECONDS
-# (the sweep takes them), so a burst pays one connect timeout, not one a change.
-# The first task sent after a failure brings a sweep with it: the changes that
-# sent nothing are processed at once, not at the next beat tick.
+# After a broker (or cache) failure this process leaves events pending for BROKER_DOWN_SECONDS (one
+# connect timeout per burst, not per change); the first task sent afterwards brings a sweep with it,
+# so what waited is processed at once, not at the next beat tick.
 BROKER_DOWN_SECONDS = 5.0
 _broker_down_until = 0.0  # time.monotonic() before which sends are skipped
 _broker_failed = False  # a send failed since the last one that went through
