@@ -17,7 +17,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from helpdesk.models import SYSTEM_USERNAME, Group, Tier
+from helpdesk.models import SYSTEM_USERNAME, Group, Tier, User
 from tickets import services
 from tickets.models import Notification, Priority, Status, Ticket, TicketType
 from tickets.services import EventContext
@@ -662,7 +662,7 @@ def _recipients(to, ticket):
     return [agent] if agent else []
 
 
-def system_actor():
+def system_actor() -> User:
     """Changes made by triggers are attributed to a system account, with the
     trigger named in the event's data."""
     User = get_user_model()

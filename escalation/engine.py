@@ -3,8 +3,12 @@ admin's triggers, in order, against each change, and records every firing
 with the conditions that matched and what the actions did."""
 
 import logging
+from collections.abc import Iterable, Sequence
+from typing import Any, TypedDict
 
-from helpdesk.models import SYSTEM_USERNAME
+from django.db.models import ForeignKey
+
+from helpdesk.models import SYSTEM_USERNAME, User
 from tickets import outbox
 from tickets.events import BATCH, CHAIN, MESSAGE_ID, Cause
 from tickets.models import Ticket, TicketEvent
@@ -12,9 +16,9 @@ from tickets.services import EventContext, lock_ticket
 
 from . import sql
 from .actions import REGISTRY as ACTIONS
-from .actions import describe_result, perform, system_actor
+from .actions import Result, describe_result, perform, system_actor
 from .models import Trigger, TriggerFiring
-from .rules import TEXT_LIMIT, Facts, RegexTimeout, compile_conditions, evaluate, listened_kind
+from .rules import TEXT_LIMIT, Facts, Matcher, RegexTimeout, compile_conditions, evaluate, listened_kind
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +30,13 @@ MAX_CHAIN_DEPTH = 5
 ROOT_KINDS = {TicketEvent.Kind.CREATED, TicketEvent.Kind.MESSAGE}
 
 
-def _changes(events):
+Changes = dict[str, tuple[Any, Any]]  # field -> (old, new)
+Evaluation = tuple[TicketEvent, str, Changes]
+
+
+def _changes(events: Iterable[TicketEvent]) -> Changes:
     """The field changes of one batch's events: field -> (old, new)."""
-    changes = {}
+    changes: Changes = {}
     for e in events:
         if e.kind in (TicketEvent.Kind.TAG_ADDED, TicketEvent.Kind.TAG_REMOVED):
             old, new = changes.get("tags", (set(), set()))
@@ -40,10 +48,11 @@ def _changes(events):
     return changes
 
 
-def _evaluations(events):
+def _evaluations(events: Sequence[TicketEvent]) -> list[Evaluation]:
     """What to evaluate, in order: (event, listened kind, changes). One evaluation per event, except
     that one update's field changes (a batch, never split between passes) are one `ticket_updated`."""
-    out, batches = [], {}
+    out: list[tuple[TicketEvent, str, list[TicketEvent] | None]] = []
+    batches: dict[str, list[TicketEvent]] = {}
     for event in events:
         kind = listened_kind(event.kind)
         if event.chain_depth >= MAX_CHAIN_DEPTH:
@@ -61,23 +70,28 @@ def _evaluations(events):
     return [(e, kind, _changes(c) if c is not None else {}) for e, kind, c in out]
 
 
-def _chain(event):
+def _chain(event: TicketEvent) -> str:
     return event.data.get(CHAIN) or event.data.get(BATCH) or str(event.id)
 
 
 # Per process, shared by a worker's threads (Celery's threads pool): each
 # entry is replaced whole, never changed in place.
-_cached = {"triggers": (None, []), "actor": None}
+class _Cache(TypedDict):
+    triggers: tuple[object, list[Trigger]]
+    actor: User | None
 
 
-def _config():
+_cached: _Cache = {"triggers": (None, []), "actor": None}
+
+
+def _config() -> tuple[object, int | None]:
     """One statement per pass (escalation/sql.py): the triggers' count, active
     count and latest change, and the system account's id. Every trigger write
     goes through Trigger.save(), which moves `updated_at`; a delete changes the count."""
     return sql.trigger_config(SYSTEM_USERNAME)
 
 
-def active_triggers(key):
+def active_triggers(key: object) -> list[Trigger]:
     """The active triggers in order, kept per process between passes and
     read again when `key` (from _config()) says they changed."""
     kept_key, triggers = _cached["triggers"]
@@ -87,16 +101,16 @@ def active_triggers(key):
     return triggers
 
 
-def _matcher(trigger):
+def _matcher(trigger: Trigger) -> Matcher:
     """The trigger's conditions, compiled once per loaded trigger (the
     triggers are kept per process and read again when they change)."""
-    matcher = trigger.__dict__.get("_matcher")
+    matcher: Matcher | None = trigger.__dict__.get("_matcher")
     if matcher is None:
         matcher = trigger.__dict__["_matcher"] = compile_conditions(trigger.conditions)
     return matcher
 
 
-def _system_actor(system_id):
+def _system_actor(system_id: int | None) -> User:
     """The system account, kept per process while its id (read each pass
     with the triggers' key) stays the same."""
     actor = _cached["actor"]
@@ -109,18 +123,18 @@ class _PassState:
     """What the engine reads once per outbox pass and reuses between rounds: the ticket stays locked,
     so it stays true except what the triggers' own actions change (those replace it)."""
 
-    def __init__(self, running):
+    def __init__(self, running: outbox.OutboxPass) -> None:
         self.running = running
         key, self.system_id = _config()
         self.triggers = active_triggers(key)
-        self.ticket = None
-        self.fired = {}  # chain -> ids of the triggers that fired in it (the loop guard)
-        self.actor = None
-        self.tags = None
-        self.latest_body = None
-        self.messages = {}
+        self.ticket: Ticket | None = None
+        self.fired: dict[str, set[int]] = {}  # chain -> ids of the triggers that fired in it (the loop guard)
+        self.actor: User | None = None
+        self.tags: set[str] | None = None
+        self.latest_body: str | None = None
+        self.messages: dict[int, Any] = {}
 
-    def lock_ticket(self, ticket_id):
+    def lock_ticket(self, ticket_id: int) -> Ticket:
         if self.ticket is None:
             claimed = self.running.ticket
             if claimed is not None and claimed.pk == ticket_id:
@@ -131,7 +145,7 @@ class _PassState:
                 self.ticket = lock_ticket(ticket_id, required=True)
         return self.ticket
 
-    def load_fired(self, chains, *, born=()):
+    def load_fired(self, chains: Iterable[str], *, born: Iterable[str] = ()) -> None:
         """The loop guard's memory for these chains. A chain `born` in this
         pass (its root is a new ticket or message handled here, which always
         comes first in its batch) has no firings yet: nothing to read."""
@@ -144,7 +158,7 @@ class _PassState:
                     ticket=self.ticket, chain__in=missing).values_list("trigger_id", "chain"):
                 self.fired[chain].add(trigger_id)
 
-    def facts(self, event, changes):
+    def facts(self, event: TicketEvent, changes: Changes) -> Facts:
         message_id = event.data.get(MESSAGE_ID)
         if message_id and message_id not in self.messages:
             self.latest_body = None  # a message this pass has not read is now the latest
@@ -154,7 +168,7 @@ class _PassState:
             facts.message = self.messages[message_id]
         return facts
 
-    def remember(self, facts):
+    def remember(self, facts: Facts) -> None:
         """Keep what the facts read, for the next evaluations."""
         if "tags" in facts.__dict__:
             self.tags = facts.tags
@@ -165,12 +179,12 @@ class _PassState:
         elif "body" in facts.__dict__:  # no message with the event: the body read is the latest one
             self.latest_body = facts.body
 
-    def changed_by(self, action, ticket):
+    def changed_by(self, action: dict[str, Any], ticket: Ticket) -> None:
         """An action succeeded and left `ticket`."""
-        self.ticket = _with_relations(ticket, self.ticket)
+        self.ticket = _with_relations(ticket, self.ticket) if self.ticket is not None else ticket
         kind = ACTIONS.get(action.get("type"))
         tag_changes = kind.tag_changes(action) if kind is not None and self.tags is not None else None
-        if tag_changes is not None:
+        if tag_changes is not None and self.tags is not None:
             # The tags are now known without a read: the service stored these,
             # cleaned as it cleans them.
             added, removed = tag_changes
@@ -179,17 +193,18 @@ class _PassState:
             self.latest_body = None
 
 
-def _with_relations(new, old):
+def _with_relations(new: Ticket, old: Ticket) -> Ticket:
     """`new` (a service's fresh copy of the ticket) keeps the related objects
     `old` had read, where they are still the same."""
     for name in ("requester", "type", "tier", "group", "assignee", "organization"):
         cache = Ticket._meta.get_field(name)
+        assert isinstance(cache, ForeignKey)
         if not cache.is_cached(new) and cache.is_cached(old) and getattr(new, cache.attname) == getattr(old, cache.attname):
             cache.set_cached_value(new, cache.get_cached_value(old))
     return new
 
 
-def run_triggers(events):
+def run_triggers(events: Sequence[TicketEvent]) -> None:
     """Outbox handler: the events of one ticket, in order, inside the
     event-processing transaction. Within one pass the ticket is locked and
     read once, the triggers loaded once, the loop guard read once per chain."""
@@ -197,7 +212,7 @@ def run_triggers(events):
     evaluations = _evaluations(events)
     if not evaluations:
         return
-    state = running.state.get("triggers")
+    state: _PassState | None = running.state.get("triggers")
     if state is None:
         state = running.state["triggers"] = _PassState(running)
     kinds = {kind for _e, kind, _c in evaluations}
@@ -206,13 +221,14 @@ def run_triggers(events):
     state.lock_ticket(evaluations[0][0].ticket_id)
     state.load_fired({_chain(e) for e, _k, _c in evaluations},
                      born={_chain(e) for e in events if e.cause_id is None and e.kind in ROOT_KINDS})
-    firings = []
+    firings: list[TriggerFiring] = []
     for event, kind, changes in evaluations:
         _evaluate_event(event, [t for t in state.triggers if kind in t.events], changes, state, firings)
     sql.insert_firings(firings)
 
 
-def _evaluate_event(event, triggers, changes, state, firings):
+def _evaluate_event(event: TicketEvent, triggers: list[Trigger], changes: Changes, state: _PassState,
+                    firings: list[TriggerFiring]) -> None:
     chain = _chain(event)
     fired = state.fired[chain]
     facts = state.facts(event, changes)
@@ -237,7 +253,8 @@ def _evaluate_event(event, triggers, changes, state, firings):
         ))
         state.actor = state.actor or _system_actor(state.system_id)
         ticket = state.ticket
-        done, errors = [], []
+        done: list[Result] = []
+        errors: list[str] = []
         for position, action in enumerate(trigger.actions):
             try:
                 # Its own savepoint in a careful pass; in a first one, a failure runs the pass again.
@@ -260,7 +277,7 @@ def _evaluate_event(event, triggers, changes, state, firings):
     state.remember(facts)
 
 
-def dry_run(trigger, ticket):
+def dry_run(trigger: Trigger, ticket: Ticket) -> dict[str, Any]:
     """What the trigger would do to the ticket now, as if the ticket was just
     created or updated; nothing is written."""
     event = ticket.events.order_by("-id").first() or TicketEvent(ticket=ticket, kind="ticket_created", data={})
@@ -274,6 +291,6 @@ def dry_run(trigger, ticket):
     return {"matches": matched, "matched_conditions": explanation, "actions": actions, "errors": []}
 
 
-def _describe(cond):
+def _describe(cond: dict[str, Any]) -> str:
     value = cond.get("value")
     return f"{cond['field']} {cond['operator']}" + (f" {value}" if value is not None else "")

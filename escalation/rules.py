@@ -49,7 +49,7 @@ UPDATE_KINDS = {
 }
 
 
-def listened_kind(event_kind):
+def listened_kind(event_kind: str) -> str:
     return "ticket_updated" if event_kind in UPDATE_KINDS else event_kind
 
 # --- fields --------------------------------------------------------------------
@@ -567,14 +567,17 @@ class RegexTimeout(Exception):
     pass
 
 
-def compile_conditions(conditions):
+Matcher = Callable[["Facts"], tuple[bool, list[dict[str, Any]]]]
+
+
+def compile_conditions(conditions: dict[str, Any]) -> Matcher:
     """The `all` and `any` lists as one function of Facts -> (matched: bool,
     explanation: the conditions that held)."""
     every = [(c, compile_condition(c)) for c in conditions.get("all", [])]
     some = [(c, compile_condition(c)) for c in conditions.get("any", [])]
 
-    def matcher(facts):
-        matched = []
+    def matcher(facts: Facts) -> tuple[bool, list[dict[str, Any]]]:
+        matched: list[dict[str, Any]] = []
         for cond, holds in every:
             if not holds(facts):
                 return False, matched
@@ -588,7 +591,7 @@ def compile_conditions(conditions):
     return matcher
 
 
-def evaluate(conditions, facts):
+def evaluate(conditions: dict[str, Any], facts: Facts) -> tuple[bool, list[dict[str, Any]]]:
     """(matched: bool, explanation: list of conditions that held)."""
     return compile_conditions(conditions)(facts)
 
