@@ -11,7 +11,7 @@ from django.db.models import ForeignKey
 from helpdesk.models import SYSTEM_USERNAME, User
 from tickets import outbox
 from tickets.events import BATCH, CHAIN, MESSAGE_ID, Cause
-from tickets.models import Ticket, TicketEvent
+from tickets.models import Message, Ticket, TicketEvent
 from tickets.services import EventContext, lock_ticket
 
 from . import sql
@@ -132,7 +132,7 @@ class _PassState:
         self.actor: User | None = None
         self.tags: set[str] | None = None
         self.latest_body: str | None = None
-        self.messages: dict[int, Any] = {}
+        self.messages: dict[int, Message] = {}
 
     def lock_ticket(self, ticket_id: int) -> Ticket:
         if self.ticket is None:
@@ -162,6 +162,7 @@ class _PassState:
         message_id = event.data.get(MESSAGE_ID)
         if message_id and message_id not in self.messages:
             self.latest_body = None  # a message this pass has not read is now the latest
+        assert self.ticket is not None  # locked first (lock_ticket)
         facts = Facts(ticket=self.ticket, event=event, changes=changes, tag_names=self.tags,
                       latest_body=self.latest_body)
         if message_id in self.messages:
@@ -172,10 +173,11 @@ class _PassState:
         """Keep what the facts read, for the next evaluations."""
         if "tags" in facts.__dict__:
             self.tags = facts.tags
-        if facts.__dict__.get("message") is not None:
+        message: Message | None = facts.__dict__.get("message")
+        if message is not None:
             # The message that came with the event is the latest one so far.
-            self.messages[facts.message.pk] = facts.message
-            self.latest_body = facts.message.body[:TEXT_LIMIT]
+            self.messages[message.pk] = message
+            self.latest_body = message.body[:TEXT_LIMIT]
         elif "body" in facts.__dict__:  # no message with the event: the body read is the latest one
             self.latest_body = facts.body
 

@@ -21,9 +21,10 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from helpdesk.models import User
 from tickets import sql as ticket_sql
 from tickets.events import MESSAGE_ID
-from tickets.models import Channel, Priority, Status, TicketEvent
+from tickets.models import Channel, Message, Priority, Status, Ticket, TicketEvent
 
 REGEX_MAX_LENGTH = 200
 REGEX_TIMEOUT_SECONDS = 0.05
@@ -58,6 +59,8 @@ def listened_kind(event_kind: str) -> str:
 # tags (a set), text, number, bool; a custom field ("custom.<name>") is compared
 # as its value is, a number or text.
 KINDS = ("choice", "ref", "tags", "text", "number", "bool", "custom")
+Test = Callable[["Facts"], bool]  # a compiled condition
+Compiler = Callable[[str, "str | None", Any], Test]  # (field, kind, value) -> Test
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,9 @@ def _related(name: str) -> Callable[[Facts], Any]:
 
 
 def _requester_email(facts: Facts) -> str:
-    return (ticket_sql.ticket_relation(facts.ticket, "requester").email or "").lower()
+    requester = ticket_sql.ticket_relation(facts.ticket, "requester")
+    assert isinstance(requester, User)  # a required foreign key
+    return (requester.email or "").lower()
 
 
 for _field in (
@@ -144,7 +149,7 @@ class Operator:
     name: str
     kinds: frozenset[str]
     value: str
-    compile: Callable[[str, str, Any], Callable[[Facts], bool]]
+    compile: Compiler
     change: bool = False
 
 
@@ -165,7 +170,7 @@ def operators_for(name: str) -> set[str]:
             if (op.change and _has_changes(name)) or (not op.change and kind in op.kinds)}
 
 
-def _compile_equal(name, kind, expected, *, listed, negate):
+def _compile_equal(name: str, kind: str | None, expected: Any, *, listed: bool, negate: bool) -> Test:
     values = expected if listed else [expected]
     if kind in ("text", "choice"):
         targets = {_norm(v) for v in values}
@@ -176,22 +181,22 @@ def _compile_equal(name, kind, expected, *, listed, negate):
     return lambda facts: any(_matches_one(facts, kind, facts.value(name), v) for v in values) is not negate
 
 
-def _compile_contains(name, kind, expected, *, negate):
+def _compile_contains(name: str, kind: str | None, expected: Any, *, negate: bool) -> Test:
     needle = str(expected).lower()
     if kind == "tags":
         return lambda facts: (needle in facts.value(name)) is not negate
     return lambda facts: (needle in facts.normed(name)) is not negate
 
 
-def _compile_starts_with(name, kind, expected):
+def _compile_starts_with(name: str, kind: str | None, expected: Any) -> Test:
     prefix = str(expected).lower()
     return lambda facts: facts.normed(name).startswith(prefix)
 
 
-def _compile_compare(name, kind, expected, *, above):
+def _compile_compare(name: str, kind: str | None, expected: Any, *, above: bool) -> Test:
     limit = float(expected)
 
-    def compare(facts):
+    def compare(facts: Facts) -> bool:
         try:
             number = float(facts.value(name))
         except (TypeError, ValueError):
@@ -200,10 +205,10 @@ def _compile_compare(name, kind, expected, *, above):
     return compare
 
 
-def _compile_regex(name, kind, expected):
+def _compile_regex(name: str, kind: str | None, expected: Any) -> Test:
     pattern = _compile(expected)
 
-    def search(facts):
+    def search(facts: Facts) -> bool:
         try:
             return pattern.search(str(facts.value(name) or "")[:TEXT_LIMIT],
                                   timeout=REGEX_TIMEOUT_SECONDS) is not None
@@ -213,11 +218,11 @@ def _compile_regex(name, kind, expected):
     return search
 
 
-def _compile_is_set(name, kind, expected, *, wanted):
+def _compile_is_set(name: str, kind: str | None, expected: Any, *, wanted: bool) -> Test:
     return lambda facts: _is_set(facts.value(name)) is wanted
 
 
-def _compile_change(operator: str) -> Callable[[str, str, Any], Callable[[Facts], bool]]:
+def _compile_change(operator: str) -> Compiler:
     return lambda name, kind, expected: lambda facts: _change_matches(facts, name, operator, expected)
 
 
@@ -244,18 +249,20 @@ for _operator in (
 
 # --- schema ----------------------------------------------------------------------
 
-def condition_schema() -> dict:
+def condition_schema() -> dict[str, Any]:
     """The JSON Schema of one condition, built from the field and operator
     registries (the API schema shows it): which operators each field takes and what value."""
     # No NUL anywhere: PostgreSQL's jsonb cannot store it.
     something = {"anyOf": [{"type": "string", "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"}, {"type": "integer"}]}
-    by_kind = {"bool": {"type": "boolean"}, "number": {"type": "number"}, "ref": something, "tags": something,
+    by_kind: dict[str, dict[str, Any]] = {"bool": {"type": "boolean"}, "number": {"type": "number"}, "ref": something, "tags": something,
                "text": something, "custom": something}
 
-    def item(name, kind):
-        return {"type": "string", "enum": sorted(FIELDS[name].choice_values())} if kind == "choice" else by_kind[kind]
+    def item(name: str | None, kind: str) -> dict[str, Any]:
+        if kind == "choice" and name is not None:
+            return {"type": "string", "enum": sorted(FIELDS[name].choice_values())}
+        return by_kind[kind]
 
-    def value_for(name, kind, operator):
+    def value_for(name: str | None, kind: str, operator: str) -> dict[str, Any]:
         shape = OPERATORS[operator].value
         if shape == "list":
             return {"type": "array", "minItems": 1, "items": item(name, kind)}
@@ -268,7 +275,7 @@ def condition_schema() -> dict:
         return item(name, kind)
 
     # One alternative per (fields, operator) whose value takes the same shape.
-    shapes = {}
+    shapes: dict[tuple[str, str, bool], dict[str, Any]] = {}
     names = [(name, field.kind) for name, field in FIELDS.items()] + [(None, "custom")]
     for name, kind in names:
         operators = operators_for(name) if name is not None else \
@@ -281,9 +288,9 @@ def condition_schema() -> dict:
                 shapes[key]["fields"].append(name)
     alternatives = []
     for shape in shapes.values():
-        field = {"type": "string", "pattern": r"^custom\.[^\x00]*$"} if shape["custom"] else \
+        field: dict[str, Any] = {"type": "string", "pattern": r"^custom\.[^\x00]*$"} if shape["custom"] else \
             {"type": "string", "enum": sorted(shape["fields"])}
-        properties = {"field": field, "operator": {"type": "string", "enum": [shape["operator"]]}}
+        properties: dict[str, Any] = {"field": field, "operator": {"type": "string", "enum": [shape["operator"]]}}
         required = ["field", "operator"]
         if shape["value"] is not None:
             properties["value"] = shape["value"]
@@ -294,7 +301,7 @@ def condition_schema() -> dict:
 
 # --- validation ------------------------------------------------------------------
 
-def _compile(pattern):
+def _compile(pattern: object) -> regex.Pattern[str]:
     if not isinstance(pattern, str) or not pattern:
         raise ValueError(_("a regular expression is required"))
     if len(pattern) > REGEX_MAX_LENGTH:
@@ -303,7 +310,7 @@ def _compile(pattern):
 
 
 @lru_cache(maxsize=512)
-def _compiled(pattern):
+def _compiled(pattern: str) -> regex.Pattern[str]:
     """Compiled once per process: every event evaluates the same patterns."""
     try:
         return regex.compile(pattern, regex.IGNORECASE | regex.UNICODE)
@@ -344,12 +351,12 @@ def _check_value(name: str, kind: str, operator: str, value: Any) -> Any:
     return value
 
 
-def validate_condition(cond: Any) -> dict:
+def validate_condition(cond: Any) -> dict[str, Any]:
     if not isinstance(cond, dict):
         raise ValueError(_("a condition is an object with field, operator and value"))
     name, operator, value = cond.get("field"), cond.get("operator"), cond.get("value")
     kind = field_kind(name) if isinstance(name, str) else None
-    if kind is None:
+    if not isinstance(name, str) or kind is None:
         raise ValueError(_("unknown field “%(f)s”") % {"f": name})
     if not isinstance(operator, str):  # an object or a list cannot be looked up in the operator sets
         raise ValueError(_("the operator is a name, such as “is” or “in”"))
@@ -363,16 +370,17 @@ def validate_condition(cond: Any) -> dict:
             raise ValueError(_("operator “%(o)s” does not apply to %(f)s (use one of: %(ops)s)") % {
                 "o": operator, "f": name, "ops": ", ".join(sorted(operators_for(name)))})
         value = _check_value(name, kind, operator, value)
-    cleaned = {"field": name, "operator": operator}
+    cleaned: dict[str, Any] = {"field": name, "operator": operator}
     if known.value != "none":
         cleaned["value"] = value
     return cleaned
 
-def validate_trigger_definition(*, events, conditions, actions):
+def validate_trigger_definition(*, events: Any, conditions: Any, actions: Any
+                                ) -> tuple[list[str], dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
     """Cleaned (events, conditions, actions), or a ValidationError naming what is wrong."""
     from .actions import validate_action
 
-    errors = {}
+    errors: dict[str, list[str]] = {}
     if not isinstance(events, list) or not events:
         errors["events"] = [_("Choose at least one event.")]
     else:
@@ -380,7 +388,7 @@ def validate_trigger_definition(*, events, conditions, actions):
         if unknown:
             errors["events"] = [_("Unknown events: %(e)s. Known: %(k)s.") % {"e": ", ".join(map(str, unknown)), "k": ", ".join(sorted(EVENTS))}]
     conditions = conditions or {}
-    cleaned_conditions = {"all": [], "any": []}
+    cleaned_conditions: dict[str, list[dict[str, Any]]] = {"all": [], "any": []}
     if not isinstance(conditions, dict) or set(conditions) - {"all", "any"}:
         errors["conditions"] = [_("Conditions are {\"all\": [...], \"any\": [...]}.")]
     else:
@@ -397,7 +405,7 @@ def validate_trigger_definition(*, events, conditions, actions):
                     messages.append(_("%(g)s condition %(i)d: %(e)s") % {"g": group, "i": i, "e": exc})
         if messages:
             errors["conditions"] = messages
-    cleaned_actions = []
+    cleaned_actions: list[dict[str, Any]] = []
     if not isinstance(actions, list) or not actions:
         errors["actions"] = [_("Add at least one action.")]
     else:
@@ -431,15 +439,15 @@ class Facts:
     """What conditions look at: the ticket, the message and the batch's changes, each read once and
     only when a condition asks (`tag_names` when known); new Facts after a trigger's change."""
 
-    ticket: object
-    event: object = None
-    changes: dict = field(default_factory=dict)  # field -> (old, new)
+    ticket: Ticket
+    event: TicketEvent | None = None
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # field -> (old, new)
     now: datetime = field(default_factory=timezone.now)
-    tag_names: set | None = None
+    tag_names: set[str] | None = None
     latest_body: str | None = None
 
     @cached_property
-    def tags(self):
+    def tags(self) -> set[str]:
         if self.tag_names is not None:
             return self.tag_names
         # Kept on the ticket: a service changing it next (locked, in the same
@@ -447,7 +455,7 @@ class Facts:
         return {tag.name for tag in ticket_sql.ticket_tags(self.ticket)}
 
     @cached_property
-    def message(self):
+    def message(self) -> Message | None:
         message_id = (getattr(self.event, "data", None) or {}).get(MESSAGE_ID)
         if not message_id:
             return None
@@ -455,7 +463,7 @@ class Facts:
         return ticket_sql.message_by_id(message_id)
 
     @cached_property
-    def body(self):
+    def body(self) -> str:
         """The event's message, else the latest message."""
         if self.message is not None:
             return self.message.body[:TEXT_LIMIT]
@@ -463,7 +471,7 @@ class Facts:
             return (self.ticket.messages.order_by("-id").values_list("body", flat=True).first() or "")[:TEXT_LIMIT]
         return self.latest_body
 
-    def ref_keys(self, obj):
+    def ref_keys(self, obj: Any) -> set[str]:
         if obj is None:
             return set()
         keys = {str(obj.pk), str(obj).lower()}
@@ -475,7 +483,7 @@ class Facts:
             keys |= {f"l{obj.level}", str(obj.level)}
         return keys
 
-    def value(self, name):
+    def value(self, name: str) -> Any:
         """The field's value, worked out once per Facts (fifty triggers ask
         for the same few fields; Facts are made again after a change)."""
         values = self.__dict__.setdefault("_values", {})
@@ -483,7 +491,7 @@ class Facts:
             values[name] = self._value(name)
         return values[name]
 
-    def normed(self, name):
+    def normed(self, name: str) -> Any:
         """The value as text conditions compare it (lower case), once per Facts."""
         normed = self.__dict__.setdefault("_normed", {})
         if name not in normed:
@@ -491,7 +499,7 @@ class Facts:
         return normed[name]
 
 
-    def _value(self, name):
+    def _value(self, name: str) -> Any:
         field = FIELDS.get(name)
         if field is not None:
             return field.read(self)
@@ -499,7 +507,7 @@ class Facts:
             return (self.ticket.custom_fields or {}).get(name[7:])
         raise KeyError(name)
 
-def _norm(value):
+def _norm(value: Any) -> object:
     if value is None:
         return ""
     if hasattr(value, "pk"):
@@ -507,7 +515,7 @@ def _norm(value):
     return str(value).lower()
 
 
-def _matches_one(facts, kind, actual, expected):
+def _matches_one(facts: Facts, kind: str | None, actual: Any, expected: Any) -> bool:
     """`is` for the kinds not compared as text (compile_condition handles
     text, choices and tags itself): a reference, a number, a yes/no."""
     if kind == "ref":
@@ -517,7 +525,7 @@ def _matches_one(facts, kind, actual, expected):
     return bool(actual) is expected
 
 
-def _change_matches(facts, name, operator, value):
+def _change_matches(facts: Facts, name: str, operator: str, value: Any) -> bool:
     if name not in facts.changes:
         return False
     if operator == "changed":
@@ -531,12 +539,12 @@ def _change_matches(facts, name, operator, value):
     return _norm(side) == _norm(value)
 
 
-def _is_set(actual):
+def _is_set(actual: Any) -> bool:
     return not (actual is None or actual == "" or actual == set())
 
 
 
-def compile_condition(cond: dict) -> Callable[[Facts], bool]:
+def compile_condition(cond: dict[str, Any]) -> Test:
     """The condition as a function of Facts -> bool, with its operator and
     value worked out once: the engine keeps one per trigger condition, since
     every event evaluates the same fifty triggers."""
@@ -554,13 +562,13 @@ def compile_condition(cond: dict) -> Callable[[Facts], bool]:
     as_text = op.compile(name, "text", expected)
     by_number = op.value == "number"
 
-    def custom(facts):
+    def custom(facts: Facts) -> bool:
         actual = facts.value(name)
         return (as_number if by_number or isinstance(actual, int | float) else as_text)(facts)
     return custom
 
 
-def evaluate_condition(cond: dict, facts: Facts) -> bool:
+def evaluate_condition(cond: dict[str, Any], facts: Facts) -> bool:
     return compile_condition(cond)(facts)
 
 class RegexTimeout(Exception):
@@ -596,7 +604,7 @@ def evaluate(conditions: dict[str, Any], facts: Facts) -> tuple[bool, list[dict[
     return compile_conditions(conditions)(facts)
 
 
-def within_business_hours(moment):
+def within_business_hours(moment: datetime) -> bool:
     """Default calendar until the SLA issue brings BusinessHours: Monday to
     Friday, HELPDESK_BUSINESS_HOURS (start, end) in HELPDESK_BUSINESS_TZ."""
     tz = zoneinfo.ZoneInfo(getattr(settings, "HELPDESK_BUSINESS_TZ", "UTC"))
