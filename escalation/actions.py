@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from helpdesk.models import SYSTEM_USERNAME, Group, Tier, User
 from tickets import services
+from tickets.events import Cause
 from tickets.models import Notification, Priority, Status, Ticket, TicketType
 from tickets.services import EventContext
 
@@ -39,7 +40,11 @@ Result = dict[str, Any]  # {"action": type, "args": {...}}: what an action did, 
 
 # --- lookups ------------------------------------------------------------------------
 
-def _ref(model, value, *, by=("name",), lock=False, related=()):
+M = TypeVar("M", bound=models.Model)
+
+
+def _ref(model: type[M], value: Any, *, by: Iterable[str] = ("name",), lock: bool = False,
+         related: Iterable[str] = ()) -> M | None:
     """The object named by id or by one of `by` (case-insensitive; the lowest id if several match).
     `lock`: FOR UPDATE; `related`: foreign keys read along (escalation/sql.py)."""
     if value is None or value == "":
@@ -47,7 +52,7 @@ def _ref(model, value, *, by=("name",), lock=False, related=()):
     return sql.find_by_id_or_name(model, value, by=tuple(by), lock=lock, related=tuple(related))
 
 
-def _tier(value):
+def _tier(value: Any) -> Tier | None:
     if isinstance(value, str) and value.upper().startswith("L") and value[1:].isdigit():
         value = int(value[1:])
     if isinstance(value, int):
@@ -55,13 +60,13 @@ def _tier(value):
     return _ref(Tier, value)
 
 
-def _agent(value):
+def _agent(value: Any) -> User | None:
     User = get_user_model()
     user = _ref(User, value, by=("username", "email"))
     return user if user is not None and user.is_agent and user.is_active else None
 
 
-def _group(value, *, lock=False):
+def _group(value: Any, *, lock: bool = False) -> Group:
     # The round-robin cursor and the capacity check need the row locked; the
     # actions set the group's tier with it.
     group = _ref(Group, value, lock=lock, related=("tier",))
@@ -70,7 +75,7 @@ def _group(value, *, lock=False):
     return group
 
 
-def _tags(value):
+def _tags(value: Any) -> list[str]:
     if not isinstance(value, list) or not value:
         raise ValueError(_("expects a non-empty list of tags"))
     try:
@@ -79,7 +84,7 @@ def _tags(value):
         raise ValueError("; ".join(exc.messages)) from None
 
 
-def _template(text):
+def _template(text: Any) -> str:
     if not isinstance(text, str) or not text.strip():
         raise ValueError(_("expects a text"))
     unknown = set(_PLACEHOLDER.findall(text)) - TEMPLATE_FIELDS
@@ -89,7 +94,7 @@ def _template(text):
     return text
 
 
-def render_template(text: str, ticket) -> str:
+def render_template(text: str, ticket: Ticket) -> str:
     """`text` with its bare placeholders ({ticket_number}…) filled in."""
     values = {
         "ticket_number": ticket.number, "ticket_subject": ticket.subject, "requester_name": ticket.requester.display_name,
@@ -111,7 +116,7 @@ REF_SCHEMA = {"anyOf": [{"type": "integer"}, {"type": "string", "minLength": 1, 
 TAGS_SCHEMA = {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": r"^\s*[\w][\w\-.:]{0,49}\s*$"}}
 
 
-def _enum(values) -> dict:
+def _enum(values: Iterable[str]) -> dict[str, Any]:
     return {"type": "string", "enum": list(values)}
 
 
@@ -123,14 +128,14 @@ class Param:
     name: str
     kind: str
     label: str | Promise
-    schema: dict
+    schema: dict[str, Any]
     choices: str | None = None
     required: bool = True
     blank: str | Promise | None = None
     placeholder: str | Promise | None = None
     options: Callable[[], list[tuple[str, str]]] | None = None
 
-    def reference(self) -> dict:
+    def reference(self) -> dict[str, Any]:
         """The parameter as the admin's trigger editor reads it."""
         return {"name": self.name, "kind": self.kind, "label": str(self.label), "choices": self.choices,
                 "required": self.required, "blank": None if self.blank is None else str(self.blank),
@@ -148,20 +153,25 @@ class ActionRun:
 
     ticket: Ticket
     ctx: EventContext | None
-    actor: Any = None
+    actor: User | None = None
     dry_run: bool = False
     locked: bool = False
     position: int | None = None
 
-    def update(self, **changes) -> Ticket:
+    @property
+    def acting(self) -> User:
+        assert self.actor is not None  # perform() sets it unless dry_run
+        return self.actor
+
+    def update(self, **changes: Any) -> Ticket:
         if self.dry_run:
             return self.ticket
-        return services.update_ticket(ticket=self.ticket, actor=self.actor, ctx=self.ctx, locked=self.locked, **changes)
+        return services.update_ticket(ticket=self.ticket, actor=self.acting, ctx=self.ctx, locked=self.locked, **changes)
 
     def add_message(self, body: str, *, internal: bool) -> Ticket:
         if self.dry_run:
             return self.ticket
-        return services.add_message(ticket=self.ticket, author=self.actor, internal=internal,
+        return services.add_message(ticket=self.ticket, author=self.acting, internal=internal,
                                     body=render_template(body, self.ticket), ctx=self.ctx, locked=self.locked).ticket
 
 
@@ -174,26 +184,26 @@ class Action:
     params: ClassVar[tuple[Param, ...]] = ()
     adds_message: ClassVar[bool] = False  # the ticket's latest message changes
 
-    def clean(self, action: dict) -> dict:
+    def clean(self, action: dict[str, Any]) -> dict[str, Any]:
         """The action as saved, or ValueError with what is wrong."""
         return action
 
-    def run(self, run: ActionRun, action: dict) -> tuple[Result, Ticket]:
+    def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
         """Carry the action out; (what it did, the ticket as it leaves it)."""
         raise NotImplementedError
 
-    def describe(self, args: dict) -> str:
+    def describe(self, args: dict[str, Any]) -> str:
         """What the action did, in the active language."""
         return f"{self.type}: {args}"
 
-    def tag_changes(self, action: dict) -> tuple[set[str], set[str]] | None:
+    def tag_changes(self, action: dict[str, Any]) -> tuple[set[str], set[str]] | None:
         """(tags added, tags removed) when the action edits tags, else None."""
         return None
 
-    def result(self, **args) -> Result:
+    def result(self, **args: Any) -> Result:
         return {"action": self.type, "args": args}
 
-    def schema(self) -> dict:
+    def schema(self) -> dict[str, Any]:
         """The JSON Schema of the action (the API schema shows it)."""
         return {"type": "object", "properties": {"type": _enum([self.type]), **{p.name: p.schema for p in self.params}},
                 "required": ["type", *(p.name for p in self.params if p.required)]}
@@ -231,7 +241,7 @@ REGISTRY = Registry()
 register: Callable[[type[Action]], type[Action]] = REGISTRY.register
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> tuple[str, ...]:
     if name == "ACTION_TYPES":  # the registered names, as they stand
         return REGISTRY.names()
     raise AttributeError(name)
@@ -249,15 +259,15 @@ class SetPriority(Action):
     label = gettext_lazy("Set the priority")
     params = (_choice_param(Priority, gettext_lazy("Priority"), "priorities"),)
 
-    def clean(self, action):
+    def clean(self, action: dict[str, Any]) -> dict[str, Any]:
         if not services.is_choice(action.get("value"), Priority):
             raise ValueError(_("priority must be one of %(v)s") % {"v": ", ".join(Priority.values)})
         return action
 
-    def run(self, run, action):
+    def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
         return self.result(priority=action["value"]), run.update(priority=action["value"])
 
-    def describe(self, args):
+    def describe(self, args: dict[str, Any]) -> str:
         return _("priority → %(priority)s") % args
 
 
@@ -267,15 +277,15 @@ class SetStatus(Action):
     label = gettext_lazy("Set the status")
     params = (_choice_param(Status, gettext_lazy("Status"), "statuses"),)
 
-    def clean(self, action):
+    def clean(self, action: dict[str, Any]) -> dict[str, Any]:
         if not services.is_choice(action.get("value"), Status):
             raise ValueError(_("status must be one of %(v)s") % {"v": ", ".join(Status.values)})
         return action
 
-    def run(self, run, action):
+    def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
         return self.result(status=action["value"]), run.update(status=action["value"])
 
-    def describe(self, args):
+    def describe(self, args: dict[str, Any]) -> str:
         return _("status → %(status)s") % args
 
 
@@ -285,16 +295,16 @@ class SetType(Action):
     label = gettext_lazy("Set the type")
     params = (Param("value", "choice", gettext_lazy("Ticket type"), REF_SCHEMA, "ticket_types"),)
 
-    def clean(self, action):
+    def clean(self, action: dict[str, Any]) -> dict[str, Any]:
         if _ref(TicketType, action.get("value")) is None:
             raise ValueError(_("unknown ticket type “%(v)s”") % {"v": action.get("value")})
         return action
 
-    def run(self, run, action):
+    def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
         ticket_type = _ref(TicketType, action.get("value"))
         return self.result(type=str(ticket_type)), run.update(type=ticket_type)
 
-    def describe(self, args):
+    def describe(self, args: dict[str, Any]) -> str:
         return _("type → %(type)s") % args
 
 
@@ -304,17 +314,17 @@ class SetTier(Action):
     label = gettext_lazy("Set the tier")
     params = (Param("value", "choice", gettext_lazy("Tier"), REF_SCHEMA, "tiers"),)
 
-    def clean(self, action):
+    def clean(self, action: dict[str, Any]) -> dict[str, Any]:
         value = action.get("tier", action.get("value"))
         if _tier(value) is None:
             raise ValueError(_("unknown tier “%(v)s”") % {"v": value})
         return action
 
-    def run(self, run, action):
+    def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
         tier = _tier(action.get("value"))
         return self.result(tier=str(tier)), run.update(tier=tier)
 
-    def describe(self, args):
+    def describe(self, args: dict[str, Any]) -> str:
         return _("tier → %(tier)s") % args
 
 
@@ -324,16 +334,16 @@ class SetGroup(Action):
     label = gettext_lazy("Set the group")
     params = (Param("value", "choice", gettext_lazy("Group"), REF_SCHEMA, "groups"),)
 
-    def clean(self, action):
+    def clean(self, action: dict[str, Any]) -> dict[str, Any]:
         if _ref(Group, action.get("value")) is None:
             raise ValueError(_("unknown group “%(v)s”") % {"v": action.get("value")})
         return action
 
-    def run(self, run, action):
+    def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
         group = _group(action.get("value"))
         return self.result(group=str(group)), run.update(group=group, tier=group.tier)
 
-    def describe(self, args):
+    def describe(self, args: dict[str, Any]) -> str:
         return _("group → %(group)s") % args
 
 
@@ -345,7 +355,7 @@ class Assign(Action):
               Param("group", "choice", gettext_lazy("Member of group"), REF_SCHEMA, "groups", required=False,
                     blank=gettext_lazy("any group")))
 
-    def clean(self, action):
+    def clean(self, action: dict[str, Any]) -> dict[str, Any]:
         agent = _agent(action.get("agent"))
         if agent is None:
             raise ValueError(_("unknown or inactive agent “%(v)s”") % {"v": action.get("agent")})
@@ -356,11 +366,11 @@ class Assign(Action):
                 raise ValueError(_("%(a)s is not a member of group “%(g)s”") % {"a": agent, "g": group})
         return action
 
-    def run(self, run, action):
+    def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
         agent = _agent(action["agent"])
         return self.result(agent=str(agent)), run.update(assignee=agent)
 
-    def describe(self, args):
+    def describe(self, args: dict[str, Any]) -> str:
         return _("assigned to %(agent)s") % args
 
 
@@ -374,7 +384,7 @@ class AssignGroup(Action):
               Param("fallback", "choice", gettext_lazy("When nobody is available"), _enum(FALLBACKS), "fallbacks",
                     required=False, blank=gettext_lazy("default: nobody, it waits in the queue")))
 
-    def clean(self, action):
+    def clean(self, action: dict[str, Any]) -> dict[str, Any]:
         if _ref(Group, action.get("group")) is None:
             raise ValueError(_("unknown group “%(v)s”") % {"v": action.get("group")})
         if action.get("strategy", "round_robin") not in STRATEGIES:
@@ -383,25 +393,28 @@ class AssignGroup(Action):
             raise ValueError(_("fallback must be one of %(v)s") % {"v": ", ".join(FALLBACKS)})
         return action
 
-    def run(self, run, action):
+    def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
         group = _group(action["group"], lock=not run.dry_run)
         strategy = action.get("strategy", "round_robin")
         if run.dry_run:
             return self.result(group=str(group), strategy=strategy, planned=True), run.ticket
         ctx = run.ctx
+        assert ctx is not None  # only a dry run has no context
         agent = choose_agent(group, strategy=strategy, ticket=run.ticket, fallback=action.get("fallback", "none"),
                              locked=True)
-        changes = {"group": group, "tier": group.tier}
+        changes: dict[str, Any] = {"group": group, "tier": group.tier}
         if agent is not None:
             changes["assignee"] = agent
         # The strategy goes into these events' data, so the ticket page can say
         # "assigned to Anna by trigger … (round robin)".
-        with_strategy = EventContext(cause=ctx.cause, data={**(ctx.data or {}), "strategy": strategy}, batch=ctx.batch)
-        after = services.update_ticket(ticket=run.ticket, actor=run.actor, ctx=with_strategy, locked=run.locked,
+        data = ctx.data.copy() if ctx.data else Cause()
+        data["strategy"] = strategy
+        with_strategy = EventContext(cause=ctx.cause, data=data, batch=ctx.batch)
+        after = services.update_ticket(ticket=run.ticket, actor=run.acting, ctx=with_strategy, locked=run.locked,
                                        **changes)
         return self.result(group=str(group), strategy=strategy, agent=str(agent) if agent else None), after
 
-    def describe(self, args):
+    def describe(self, args: dict[str, Any]) -> str:
         if args.get("planned"):
             return _("assign within %(group)s (%(strategy)s)") % args
         if args.get("agent"):
@@ -412,7 +425,7 @@ class AssignGroup(Action):
 class _TagAction(Action):
     params = (Param("tags", "tags", gettext_lazy("Tags"), TAGS_SCHEMA, placeholder=_TAGS_PLACEHOLDER),)
 
-    def clean(self, action):
+    def clean(self, action: dict[str, Any]) -> dict[str, Any]:
         return {**action, "tags": _tags(action.get("tags"))}
 
 
@@ -421,15 +434,15 @@ class AddTags(_TagAction):
     type = "add_tags"
     label = gettext_lazy("Add tags")
 
-    def run(self, run, action):
+    def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
         after = run.ticket if run.dry_run else services.add_tags(
-            ticket=run.ticket, actor=run.actor, tags=action["tags"], ctx=run.ctx, locked=run.locked)
+            ticket=run.ticket, actor=run.acting, tags=action["tags"], ctx=run.ctx, locked=run.locked)
         return self.result(tags=list(action["tags"])), after
 
-    def describe(self, args):
+    def describe(self, args: dict[str, Any]) -> str:
         return _("tags + %(tags)s") % {"tags": ", ".join(args["tags"])}
 
-    def tag_changes(self, action):
+    def tag_changes(self, action: dict[str, Any]) -> tuple[set[str], set[str]]:
         return {services.clean_tag(t) for t in action["tags"]}, set()
 
 
@@ -438,15 +451,15 @@ class RemoveTags(_TagAction):
     type = "remove_tags"
     label = gettext_lazy("Remove tags")
 
-    def run(self, run, action):
+    def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
         after = run.ticket if run.dry_run else services.remove_tags(
-            ticket=run.ticket, actor=run.actor, tags=action["tags"], ctx=run.ctx, locked=run.locked)
+            ticket=run.ticket, actor=run.acting, tags=action["tags"], ctx=run.ctx, locked=run.locked)
         return self.result(tags=list(action["tags"])), after
 
-    def describe(self, args):
+    def describe(self, args: dict[str, Any]) -> str:
         return _("tags − %(tags)s") % {"tags": ", ".join(args["tags"])}
 
-    def tag_changes(self, action):
+    def tag_changes(self, action: dict[str, Any]) -> tuple[set[str], set[str]]:
         return set(), {services.clean_tag(t) for t in action["tags"]}
 
 
@@ -457,14 +470,14 @@ class AddNote(Action):
     params = (Param("body", "template", gettext_lazy("Internal note"), TEMPLATE_SCHEMA, placeholder=_TEMPLATE_EXAMPLE),)
     adds_message = True
 
-    def clean(self, action):
+    def clean(self, action: dict[str, Any]) -> dict[str, Any]:
         _template(action.get("body"))
         return action
 
-    def run(self, run, action):
+    def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
         return self.result(), run.add_message(action["body"], internal=True)
 
-    def describe(self, args):
+    def describe(self, args: dict[str, Any]) -> str:
         return _("internal note added")
 
 
@@ -478,19 +491,20 @@ class Notify(Action):
                     placeholder=gettext_lazy("default: Ticket #{ticket_number}: {ticket_subject}")),
               Param("email", "bool", gettext_lazy("Also by email"), {"type": "boolean"}, required=False))
 
-    def clean(self, action):
+    def clean(self, action: dict[str, Any]) -> dict[str, Any]:
         to = action.get("to", "assignee")
         if to not in ("assignee", "group", "lead") and _agent(to) is None:
             raise ValueError(_("notify “to” is assignee, group, lead or an agent"))
         _template(action.get("message", DEFAULT_NOTIFY_MESSAGE))
         return action
 
-    def run(self, run, action):
+    def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
         ticket = run.ticket
         recipients = _recipients(action.get("to", "assignee"), ticket)
         message = render_template(action.get("message", DEFAULT_NOTIFY_MESSAGE), ticket)[:500]
         if not run.dry_run:
-            Notification.objects.bulk_create([Notification(user=u, ticket=ticket, text=message) for u in recipients])
+            Notification.objects.bulk_create([Notification(user=u, ticket=ticket, kind=Notification.Kind.MESSAGE,
+                                                          params={"text": message}) for u in recipients])
             if action.get("email"):
                 from tickets.mail import queue_email
 
@@ -501,7 +515,7 @@ class Notify(Action):
                                     ticket_id=ticket.pk)
         return self.result(recipients=[str(u) for u in recipients]), ticket
 
-    def describe(self, args):
+    def describe(self, args: dict[str, Any]) -> str:
         if not args["recipients"]:
             return _("notified nobody")
         return _("notified %(recipients)s") % {"recipients": ", ".join(args["recipients"])}
@@ -515,14 +529,14 @@ class Reply(Action):
                     placeholder=_TEMPLATE_EXAMPLE),)
     adds_message = True
 
-    def clean(self, action):
+    def clean(self, action: dict[str, Any]) -> dict[str, Any]:
         _template(action.get("body"))
         return action
 
-    def run(self, run, action):
+    def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
         return self.result(), run.add_message(action["body"], internal=False)
 
-    def describe(self, args):
+    def describe(self, args: dict[str, Any]) -> str:
         return _("reply sent to the requester")
 
 
@@ -534,7 +548,7 @@ class Escalate(Action):
               Param("group", "choice", gettext_lazy("Group"), REF_SCHEMA, "groups", required=False,
                     blank=gettext_lazy("the tier’s first group")))
 
-    def clean(self, action):
+    def clean(self, action: dict[str, Any]) -> dict[str, Any]:
         value = action.get("tier", action.get("value"))
         if _tier(value) is None:
             raise ValueError(_("unknown tier “%(v)s”") % {"v": value})
@@ -543,13 +557,18 @@ class Escalate(Action):
             action = {k: v for k, v in action.items() if k != "value"} | {"tier": action.get("value")}
         return action
 
-    def run(self, run, action):
+    def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
         tier = _tier(action.get("tier", action.get("value")))
-        group = _group(action["group"]) if action.get("group") else tier.groups.order_by("id").first()
+        if action.get("group"):
+            group: Group | None = _group(action["group"])
+        elif tier is None:
+            raise ValueError(_("unknown tier “%(v)s”") % {"v": action.get("tier", action.get("value"))})
+        else:
+            group = tier.groups.order_by("id").first()
         after = run.update(tier=tier, group=group, assignee=None)
         return self.result(tier=str(tier), group=str(group) if group else None), after
 
-    def describe(self, args):
+    def describe(self, args: dict[str, Any]) -> str:
         if args.get("group"):
             return _("escalated to %(tier)s (%(group)s)") % args
         return _("escalated to %(tier)s") % args
@@ -564,7 +583,7 @@ class Webhook(Action):
               Param("secret", "text", gettext_lazy("Secret"), {"type": "string", "pattern": r"^[^\x00]*$"},
                     required=False, placeholder=gettext_lazy("optional")))
 
-    def clean(self, action):
+    def clean(self, action: dict[str, Any]) -> dict[str, Any]:
         url = action.get("url", "")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 2000:
             raise ValueError(_("webhook url must be an http(s) URL"))
@@ -573,18 +592,18 @@ class Webhook(Action):
             raise ValueError(_("webhook secret must be text"))
         return action
 
-    def run(self, run, action):
+    def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
         if not run.dry_run:
             _queue_webhook(ticket=run.ticket, ctx=run.ctx, position=run.position)
         return self.result(url=mask_url(action["url"])), run.ticket  # masked: never the credentials
 
-    def describe(self, args):
+    def describe(self, args: dict[str, Any]) -> str:
         return _("webhook → %(url)s") % args
 
 
 # --- entry points ----------------------------------------------------------------------
 
-def validate_action(action) -> dict:
+def validate_action(action: Any) -> dict[str, Any]:
     """The action as saved, or ValueError with a message naming what is wrong."""
     kind = REGISTRY.get(action.get("type")) if isinstance(action, dict) else None
     if kind is None:
@@ -593,13 +612,14 @@ def validate_action(action) -> dict:
     return dict(kind.clean(action))
 
 
-def action_schema() -> dict:
+def action_schema() -> dict[str, Any]:
     """The JSON Schema of one action, one alternative per registered type.
     Named objects (type, tier, group, agent) are given by id or name and must exist."""
     return {"oneOf": [kind.schema() for kind in REGISTRY]}
 
 
-def perform(action, *, ticket, ctx, actor=None, dry_run=False, locked=False, position=None) -> tuple[Result, Ticket]:
+def perform(action: dict[str, Any], *, ticket: Ticket, ctx: EventContext | None, actor: User | None = None,
+            dry_run: bool = False, locked: bool = False, position: int | None = None) -> tuple[Result, Ticket]:
     """Carry out one action; returns what it did (as data) and the ticket as it left it.
     With dry_run it only says what it would do; `locked`: the caller holds the row lock."""
     kind = REGISTRY.get(action["type"])
@@ -625,7 +645,7 @@ def describe_result(result: Result | str) -> str:
         return f"{kind.type}: {args}"
 
 
-def _queue_webhook(*, ticket, ctx, position):
+def _queue_webhook(*, ticket: Ticket, ctx: EventContext | None, position: int | None) -> None:
     """Queue the delivery once the firing has committed. The task names the
     trigger, the action and the firing (ticket, chain), never the URL or the
     secret: the worker reads them from the trigger."""
@@ -633,15 +653,16 @@ def _queue_webhook(*, ticket, ctx, position):
 
     from .tasks import deliver_webhook
 
-    trigger_id = (ctx.data or {}).get("trigger") if ctx else None
-    if trigger_id is None or position is None:
+    data = (ctx.data if ctx else None) or Cause()
+    trigger_id = data.get("trigger")
+    if ctx is None or trigger_id is None or position is None:
         raise ValueError(_("a webhook runs from a trigger"))
-    args = (trigger_id, position, ticket.pk, ctx.data["chain"], {
+    args = (trigger_id, position, ticket.pk, data["chain"], {
         "event": ctx.cause.kind if ctx.cause else None, "ticket": {
             "id": ticket.pk, "number": ticket.number, "subject": ticket.subject, "status": ticket.status,
             "priority": ticket.priority}})
 
-    def enqueue():
+    def enqueue() -> None:
         try:
             deliver_webhook.delay(*args)
         except Exception as exc:  # broker down: logged, never raised into the committed change
@@ -651,7 +672,7 @@ def _queue_webhook(*, ticket, ctx, position):
     transaction.on_commit(enqueue)
 
 
-def _recipients(to, ticket):
+def _recipients(to: Any, ticket: Ticket) -> list[User]:
     if to == "assignee":
         return [ticket.assignee] if ticket.assignee else []
     if to == "lead":

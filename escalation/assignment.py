@@ -9,8 +9,9 @@ from functools import cached_property
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from helpdesk.models import Group
+from helpdesk.models import Group, User
 from tickets import sql as ticket_sql
+from tickets.models import Ticket
 
 from . import sql
 
@@ -61,7 +62,8 @@ def _least_loaded(members):
     return min(members, key=lambda m: (m.load_count, m.id)) if members else None
 
 
-def choose_agent(group, *, strategy, ticket=None, fallback="none", locked=False):
+def choose_agent(group: Group, *, strategy: str, ticket: Ticket | None = None, fallback: str = "none",
+                 locked: bool = False) -> User | None:
     """The agent to assign, or None. Call inside a transaction: the group row
     stays locked until it commits (`locked`: the caller read it FOR UPDATE)."""
     if not locked:

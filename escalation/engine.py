@@ -255,6 +255,7 @@ def _evaluate_event(event: TicketEvent, triggers: list[Trigger], changes: Change
         ))
         state.actor = state.actor or _system_actor(state.system_id)
         ticket = state.ticket
+        assert ticket is not None  # locked by run_triggers
         done: list[Result] = []
         errors: list[str] = []
         for position, action in enumerate(trigger.actions):
