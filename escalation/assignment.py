@@ -5,8 +5,8 @@ chosen, so two workers never hand out the same turn or the last free slot."""
 import json
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import connection
 
 from helpdesk.models import Group, User
@@ -25,18 +25,18 @@ DEFAULT_CAPACITY = 20  # an agent with no profile
 @dataclass
 class Member:
     id: int
-    values: list  # the user's sql.member_attnames() values
+    values: list[Any]  # the user's sql.member_attnames() values
     load_count: int  # unsolved tickets, from AgentLoad
     capacity: int
-    skills: set
+    skills: set[str]
 
     @cached_property
-    def user(self):
+    def user(self) -> User:
         """The User, built only for the member who is chosen."""
-        return get_user_model().from_db(connection.alias, sql.member_attnames(), self.values)
+        return User.from_db(connection.alias, sql.member_attnames(), self.values)
 
 
-def _members(group):
+def _members(group: Group) -> list[Member]:
     """Active, online members of the group, in id order: one row each (user,
     profile and AgentLoad joined, no ticket count); a User is built only for
     the member who is chosen."""
@@ -53,12 +53,12 @@ def _members(group):
     return members
 
 
-def _candidates(group):
+def _candidates(group: Group) -> list[Member]:
     """Online members under capacity."""
     return [m for m in _members(group) if m.load_count < m.capacity]
 
 
-def _least_loaded(members):
+def _least_loaded(members: list[Member]) -> Member | None:
     return min(members, key=lambda m: (m.load_count, m.id)) if members else None
 
 
@@ -68,7 +68,7 @@ def choose_agent(group: Group, *, strategy: str, ticket: Ticket | None = None, f
     stays locked until it commits (`locked`: the caller read it FOR UPDATE)."""
     if not locked:
         group = Group.objects.select_for_update().get(pk=group.pk)
-    available = None  # members under capacity, read once and reused by the fallback
+    available: list[Member]  # members under capacity, read once and reused by the fallback
     if strategy == "skills" and ticket is not None:
         wanted = {t.name for t in ticket_sql.ticket_tags(ticket)} | ({ticket.language} if ticket.language else set())
         available = _candidates(group)
@@ -92,8 +92,10 @@ def choose_agent(group: Group, *, strategy: str, ticket: Ticket | None = None, f
     if chosen is None and fallback == "least_loaded":
         chosen = _least_loaded(available)
     agent = chosen.user if chosen is not None else None
-    if agent is None and fallback == "lead" and group.lead_id and group.lead.is_active:
-        agent = group.lead
+    if agent is None and fallback == "lead" and group.lead_id:
+        lead = group.lead
+        if lead is not None and lead.is_active:
+            agent = lead
     if agent is not None:
         group.last_assigned = agent
         sql.save_round_robin_cursor(group)

@@ -17,7 +17,7 @@ def test_mypy_passes():
 
 STRICT_NOW = {"tickets.services", "tickets.tasks", "tickets.unit_of_work", "tickets.sql", "helpdesk.db",
               "escalation.sql", "tickets.notifications", "channels_inbox.realtime", "escalation.engine",
-              "escalation.rules", "escalation.actions"}
+              "escalation.rules", "escalation.actions", "escalation.assignment"}
 
 
 def test_the_rewritten_modules_are_strict_and_waive_nothing():
@@ -28,3 +28,4 @@ def test_the_rewritten_modules_are_strict_and_waive_nothing():
     assert STRICT_NOW <= set(strict["module"])
     assert not STRICT_NOW & waived
     assert "tests.test_sql" not in waived
+    assert not {m for m in waived if m.startswith("escalation.")}  # the registry landed: no waiver left
