@@ -123,3 +123,13 @@ def test_results_are_rendered_in_the_readers_language_and_old_sentences_as_they_
 def test_choices_come_from_the_ticket_models(db, action, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         validate_action(action)
+
+
+def test_escalating_to_a_tier_deleted_since_the_trigger_was_saved_is_an_unknown_tier(tiers, customer, make_trigger):
+    trigger = make_trigger(actions=[{"type": "escalate", "tier": "L4"}])
+    tiers[4].delete()
+    services.create_ticket(requester=customer, subject="s", body="b")
+    process_events()
+    firing = TriggerFiring.objects.get(trigger=trigger)
+    assert firing.results == []
+    assert firing.errors == ["escalate: unknown tier “L4”"]
