@@ -149,13 +149,12 @@ _TEMPLATE_EXAMPLE = gettext_lazy("e.g. Ticket #{ticket_number}: {ticket_subject}
 @dataclass
 class ActionRun:
     """Where an action runs: the ticket, the event context, the acting account; `dry_run` changes
-    nothing, `locked` says the caller holds the row lock, `position` is the action's index."""
+    nothing, `position` is the action's index."""
 
     ticket: Ticket
     ctx: EventContext | None
     actor: User | None = None
     dry_run: bool = False
-    locked: bool = False
     position: int | None = None
 
     @property
@@ -166,13 +165,13 @@ class ActionRun:
     def update(self, **changes: Any) -> Ticket:
         if self.dry_run:
             return self.ticket
-        return services.update_ticket(ticket=self.ticket, actor=self.acting, ctx=self.ctx, locked=self.locked, **changes)
+        return services.update_ticket(ticket=self.ticket, actor=self.acting, ctx=self.ctx, **changes)
 
     def add_message(self, body: str, *, internal: bool) -> Ticket:
         if self.dry_run:
             return self.ticket
         return services.add_message(ticket=self.ticket, author=self.acting, internal=internal,
-                                    body=render_template(body, self.ticket), ctx=self.ctx, locked=self.locked).ticket
+                                    body=render_template(body, self.ticket), ctx=self.ctx).ticket
 
 
 class Action:
@@ -410,8 +409,7 @@ class AssignGroup(Action):
         data = ctx.data.copy() if ctx.data else Cause()
         data["strategy"] = strategy
         with_strategy = EventContext(cause=ctx.cause, data=data, batch=ctx.batch)
-        after = services.update_ticket(ticket=run.ticket, actor=run.acting, ctx=with_strategy, locked=run.locked,
-                                       **changes)
+        after = services.update_ticket(ticket=run.ticket, actor=run.acting, ctx=with_strategy, **changes)
         return self.result(group=str(group), strategy=strategy, agent=str(agent) if agent else None), after
 
     def describe(self, args: dict[str, Any]) -> str:
@@ -436,7 +434,7 @@ class AddTags(_TagAction):
 
     def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
         after = run.ticket if run.dry_run else services.add_tags(
-            ticket=run.ticket, actor=run.acting, tags=action["tags"], ctx=run.ctx, locked=run.locked)
+            ticket=run.ticket, actor=run.acting, tags=action["tags"], ctx=run.ctx)
         return self.result(tags=list(action["tags"])), after
 
     def describe(self, args: dict[str, Any]) -> str:
@@ -453,7 +451,7 @@ class RemoveTags(_TagAction):
 
     def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
         after = run.ticket if run.dry_run else services.remove_tags(
-            ticket=run.ticket, actor=run.acting, tags=action["tags"], ctx=run.ctx, locked=run.locked)
+            ticket=run.ticket, actor=run.acting, tags=action["tags"], ctx=run.ctx)
         return self.result(tags=list(action["tags"])), after
 
     def describe(self, args: dict[str, Any]) -> str:
@@ -619,14 +617,14 @@ def action_schema() -> dict[str, Any]:
 
 
 def perform(action: dict[str, Any], *, ticket: Ticket, ctx: EventContext | None, actor: User | None = None,
-            dry_run: bool = False, locked: bool = False, position: int | None = None) -> tuple[Result, Ticket]:
+            dry_run: bool = False, position: int | None = None) -> tuple[Result, Ticket]:
     """Carry out one action; returns what it did (as data) and the ticket as it left it.
-    With dry_run it only says what it would do; `locked`: the caller holds the row lock."""
+    With dry_run it only says what it would do; a ticket its caller holds is changed under that lock."""
     kind = REGISTRY.get(action["type"])
     if kind is None:
         raise ValueError(action["type"])
     actor = actor or (None if dry_run else system_actor())
-    run = ActionRun(ticket=ticket, ctx=ctx, actor=actor, dry_run=dry_run, locked=locked, position=position)
+    run = ActionRun(ticket=ticket, ctx=ctx, actor=actor, dry_run=dry_run, position=position)
     return kind.run(run, action)
 
 

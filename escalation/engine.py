@@ -9,7 +9,7 @@ from typing import Any, TypedDict
 from django.db.models import ForeignKey
 
 from helpdesk.models import SYSTEM_USERNAME, User
-from tickets import outbox
+from tickets import outbox, unit_of_work
 from tickets.events import BATCH, CHAIN, MESSAGE_ID, Cause
 from tickets.models import Message, Ticket, TicketEvent
 from tickets.services import EventContext, lock_ticket
@@ -263,9 +263,10 @@ def _evaluate_event(event: TicketEvent, triggers: list[Trigger], changes: Change
                 # Its own savepoint in a careful pass; in a first one, a failure runs the pass again.
                 with state.running.attempt(f"trigger {trigger.id} action {action.get('type')}"):
                     # The ticket is locked for the pass and `ticket` is its
-                    # row as it stands: the services need not read it again.
-                    result, ticket = perform(action, ticket=ticket, ctx=ctx, actor=state.actor, locked=True,
-                                             position=position)
+                    # row as it stands: the services join the lock, no re-read.
+                    with unit_of_work.holding(ticket):
+                        result, ticket = perform(action, ticket=ticket, ctx=ctx, actor=state.actor,
+                                                 position=position)
                 done.append(result)
                 state.changed_by(action, ticket)  # later actions and triggers see the change
             except Exception as exc:  # one failing action never blocks the others

@@ -442,7 +442,7 @@ def _apply_status(ticket: Ticket, status: str, *, actor: User | None, ctx: Event
 def add_message(
     *, ticket: Ticket, author: User, body: str, internal: bool = False, body_html: str = "",
     attachments: Iterable[UploadedFile] = (), status: str | None = None, channel: str | None = None,
-    external_id: str = "", ctx: EventContext | None = None, locked: bool = False,
+    external_id: str = "", ctx: EventContext | None = None,
 ) -> Message:
     """A public reply or an internal note. A customer's reply reopens a solved
     (or pending) ticket; an agent may set the status in the same step."""
@@ -463,7 +463,7 @@ def add_message(
         raise PermissionDenied(_("Customers can only mark a ticket solved."))
 
     events: list[TicketEvent] = []
-    with unit_of_work.change(ticket, locked=locked) as work:
+    with unit_of_work.change(ticket) as work:
         ticket = work.ticket
         if ticket.merged_into_id and not work.joined:
             # Merged away: the conversation continues on the ticket it went
@@ -508,9 +508,9 @@ CUSTOMER_EDITABLE_FIELDS = ("status",)
 
 
 def update_ticket(*, ticket: Ticket, actor: User, ctx: EventContext | None = None, add_tags: Iterable[str] = (),
-                  remove_tags: Iterable[str] = (), locked: bool = False, **changes: Any) -> Ticket:
+                  remove_tags: Iterable[str] = (), **changes: Any) -> Ticket:
     """Change ticket properties (status, priority, type, assignee, tags, tier, group) in one transaction, one event
-    per field that really changed; `add_tags` / `remove_tags` edit the locked tag set (`locked`: unit_of_work.change)."""
+    per field that really changed; `add_tags` / `remove_tags` edit the locked tag set (a held ticket: unit_of_work.change)."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({f: [_("This field cannot be changed here.")] for f in sorted(unknown)})
@@ -520,7 +520,7 @@ def update_ticket(*, ticket: Ticket, actor: User, ctx: EventContext | None = Non
             raise PermissionDenied(_("Customers can only mark their ticket solved."))
 
     events: list[TicketEvent] = []
-    with unit_of_work.change(ticket, locked=locked) as work:
+    with unit_of_work.change(ticket) as work:
         ticket = work.ticket
         holder = ticket.load_agent_id
         fields = {"updated_at"}
@@ -638,14 +638,12 @@ def _set_tags(ticket: Ticket, names: Iterable[str], *, actor: User | None, ctx: 
             _record(ticket, Kind.TAG_REMOVED, actor=actor, field="tags", old=n, ctx=ctx, events=events)
 
 
-def add_tags(*, ticket: Ticket, actor: User, tags: Iterable[str], ctx: EventContext | None = None,
-             locked: bool = False) -> Ticket:
-    return update_ticket(ticket=ticket, actor=actor, add_tags=[clean_tag(t) for t in tags], ctx=ctx, locked=locked)
+def add_tags(*, ticket: Ticket, actor: User, tags: Iterable[str], ctx: EventContext | None = None) -> Ticket:
+    return update_ticket(ticket=ticket, actor=actor, add_tags=[clean_tag(t) for t in tags], ctx=ctx)
 
 
-def remove_tags(*, ticket: Ticket, actor: User, tags: Iterable[str], ctx: EventContext | None = None,
-                locked: bool = False) -> Ticket:
-    return update_ticket(ticket=ticket, actor=actor, remove_tags=[clean_tag(t) for t in tags], ctx=ctx, locked=locked)
+def remove_tags(*, ticket: Ticket, actor: User, tags: Iterable[str], ctx: EventContext | None = None) -> Ticket:
+    return update_ticket(ticket=ticket, actor=actor, remove_tags=[clean_tag(t) for t in tags], ctx=ctx)
 
 
 def assign_ticket(*, ticket: Ticket, actor: User, assignee: User | None, ctx: EventContext | None = None) -> Ticket:
@@ -773,7 +771,8 @@ def merge_tickets(*, source: Ticket | int, target: Ticket | int, agent: User | N
             notice = _("Your request #%(s)s was merged into #%(t)s; we continue here.") % {
                 "s": source.number, "t": target.number}
         # The requester hears it where the target's conversation goes out.
-        add_message(ticket=target, author=agent, body=notice, internal=not same_requester, locked=True, ctx=ctx)
+        with unit_of_work.holding(target):
+            add_message(ticket=target, author=agent, body=notice, internal=not same_requester, ctx=ctx)
     return Ticket.objects.get(pk=target.pk)
 
 

@@ -30,6 +30,7 @@ class Held:
 
 
 _held: contextvars.ContextVar[Held | None] = contextvars.ContextVar("held_ticket", default=None)
+_holding: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar("holding_tickets", default=frozenset())
 
 
 def hold(held: Held) -> contextvars.Token[Held | None]:
@@ -40,6 +41,25 @@ def hold(held: Held) -> contextvars.Token[Held | None]:
 
 def release(token: contextvars.Token[Held | None]) -> None:
     _held.reset(token)
+
+
+@contextmanager
+def holding(*tickets: Ticket) -> Iterator[None]:
+    """Within the block this context holds the tickets' row locks (its transaction
+    took them): their changes join it (change()); their events are written as usual."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("holding a row lock needs the caller's transaction, which holds it")
+    token = _holding.set(_holding.get() | {t.pk for t in tickets})
+    try:
+        yield
+    finally:
+        _holding.reset(token)
+
+
+def holds(ticket_id: int) -> bool:
+    """Does this context hold the ticket's row lock (an outbox pass's hold(), or holding())?"""
+    held = _held.get()
+    return (held is not None and held.ticket_id == ticket_id) or ticket_id in _holding.get()
 
 
 @overload
@@ -111,12 +131,13 @@ class Change:
 
 
 @contextmanager
-def change(ticket: Ticket, *, locked: bool = False) -> Iterator[Change]:
-    """A service's change of `ticket`: a transaction, the row locked and read again; or
-    (`locked`: the caller holds the lock, `ticket` is its row) no read, no savepoint,
-    and a copy changed, so that a failure leaves the caller's instance as the row."""
+def change(ticket: Ticket) -> Iterator[Change]:
+    """A service's change of `ticket`: a transaction, the row locked and read again; or (held
+    by this context, holds(): `ticket` is the holder's row) no read, no savepoint, and a copy
+    changed, so that a failure leaves the caller's instance as the row."""
+    locked = holds(ticket.pk)
     if locked and not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("locked=True needs the caller's transaction, which holds the row lock")
+        raise RuntimeError("a held ticket's change needs the caller's transaction, which holds the row lock")
     with transaction.atomic(savepoint=not locked):
         # The copy keeps the tags read in this transaction under the lock (ticket_sql.ticket_tags).
         current = copy.copy(ticket) if locked else lock_ticket(ticket.pk, required=True)

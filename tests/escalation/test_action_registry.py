@@ -32,7 +32,7 @@ class Mark(Action):
 
     def run(self, run, action):
         after = run.ticket if run.dry_run else services.add_tags(
-            ticket=run.ticket, actor=run.actor, tags=[action["tag"]], ctx=run.ctx, locked=run.locked)
+            ticket=run.ticket, actor=run.actor, tags=[action["tag"]], ctx=run.ctx)
         return self.result(tag=action["tag"]), after
 
     def describe(self, args):

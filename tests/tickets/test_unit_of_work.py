@@ -40,10 +40,10 @@ def test_a_joined_change_writes_a_held_row_once_for_updated_at_alone(ticket, age
         token = unit_of_work.hold(held)
         try:
             with CaptureQueriesContext(connection) as q:
-                with unit_of_work.change(row, locked=True) as work:
+                with unit_of_work.change(row) as work:
                     work.ticket.priority = "high"
                     work.save({"priority", "updated_at"})
-                with unit_of_work.change(work.ticket, locked=True) as again:
+                with unit_of_work.change(work.ticket) as again:
                     again.save({"updated_at"})  # the row was written in this transaction already
         finally:
             unit_of_work.release(token)
