@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from helpdesk.models import SYSTEM_USERNAME, Group, Tier, User
 from tickets import services
 from tickets.events import Cause
-from tickets.models import Notification, Priority, Status, Ticket, TicketType
+from tickets.models import Priority, Status, Ticket, TicketType
 from tickets.services import EventContext
 
 from . import sql
@@ -461,11 +461,11 @@ class RemoveTags(_TagAction):
         return set(), {services.clean_tag(t) for t in action["tags"]}
 
 
-@register
-class AddNote(Action):
-    type = "add_note"
-    label = gettext_lazy("Add an internal note")
-    params = (Param("body", "template", gettext_lazy("Internal note"), TEMPLATE_SCHEMA, placeholder=_TEMPLATE_EXAMPLE),)
+class _AddMessage(Action):
+    """A message written from a template: an internal note or a public reply."""
+
+    internal: ClassVar[bool]
+    done: ClassVar[Promise]
     adds_message = True
 
     def clean(self, action: dict[str, Any]) -> dict[str, Any]:
@@ -473,10 +473,19 @@ class AddNote(Action):
         return action
 
     def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
-        return self.result(), run.add_message(action["body"], internal=True)
+        return self.result(), run.add_message(action["body"], internal=self.internal)
 
     def describe(self, args: dict[str, Any]) -> str:
-        return _("internal note added")
+        return str(self.done)
+
+
+@register
+class AddNote(_AddMessage):
+    type = "add_note"
+    label = gettext_lazy("Add an internal note")
+    params = (Param("body", "template", gettext_lazy("Internal note"), TEMPLATE_SCHEMA, placeholder=_TEMPLATE_EXAMPLE),)
+    internal = True
+    done = gettext_lazy("internal note added")
 
 
 @register
@@ -501,16 +510,7 @@ class Notify(Action):
         recipients = _recipients(action.get("to", "assignee"), ticket)
         message = render_template(action.get("message", DEFAULT_NOTIFY_MESSAGE), ticket)[:500]
         if not run.dry_run:
-            Notification.objects.bulk_create([Notification(user=u, ticket=ticket, kind=Notification.Kind.MESSAGE,
-                                                          params={"text": message}) for u in recipients])
-            if action.get("email"):
-                from tickets.mail import queue_email
-
-                for user in recipients:
-                    if user.email:
-                        queue_email(subject=" ".join(message.split()), body=message, to=[user.email],
-                                    about=f"a trigger notification of ticket {ticket.number} to {user}",
-                                    ticket_id=ticket.pk)
+            services.notify_agents(ticket=ticket, recipients=recipients, text=message, email=bool(action.get("email")))
         return self.result(recipients=[str(u) for u in recipients]), ticket
 
     def describe(self, args: dict[str, Any]) -> str:
@@ -520,22 +520,13 @@ class Notify(Action):
 
 
 @register
-class Reply(Action):
+class Reply(_AddMessage):
     type = "reply"
     label = gettext_lazy("Reply to the requester")
     params = (Param("body", "template", gettext_lazy("Reply to the requester"), TEMPLATE_SCHEMA,
                     placeholder=_TEMPLATE_EXAMPLE),)
-    adds_message = True
-
-    def clean(self, action: dict[str, Any]) -> dict[str, Any]:
-        _template(action.get("body"))
-        return action
-
-    def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
-        return self.result(), run.add_message(action["body"], internal=False)
-
-    def describe(self, args: dict[str, Any]) -> str:
-        return _("reply sent to the requester")
+    internal = False
+    done = gettext_lazy("reply sent to the requester")
 
 
 @register

@@ -352,6 +352,19 @@ def record_delivery_failure(*, ticket_id: int, to: list[str], reason: str,
     return events[0]
 
 
+def notify_agents(*, ticket: Ticket, recipients: Sequence[User], text: str, email: bool = False) -> None:
+    """Put `text` in each recipient's bell for `ticket` and, with `email`, mail it to them after commit."""
+    from .mail import queue_email
+
+    Notification.objects.bulk_create([Notification(user=u, ticket=ticket, kind=Notification.Kind.MESSAGE,
+                                                    params={"text": text}) for u in recipients])
+    if email:
+        for user in recipients:
+            if user.email:
+                queue_email(subject=" ".join(text.split()), body=text, to=[user.email],
+                            about=f"a trigger notification of ticket {ticket.number} to {user}", ticket_id=ticket.pk)
+
+
 def mark_notifications_read(*, user: User) -> int:
     """Marks the user's unread notifications read; returns how many."""
     return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
