@@ -1,6 +1,7 @@
 """The admin-configured triggers that route and escalate tickets, their
 firings and webhook deliveries."""
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -107,3 +108,167 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.url} #{self.attempt}: {self.status_code or self.error}"
+
+
+# --- SLA: calendars, policies, breaches; escalation rules -------------------------------
+
+class BusinessHours(models.Model):
+    """A calendar: weekly open intervals in a time zone, minus holidays (escalation.business_time)."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("business hours")
+        verbose_name_plural = _("business hours")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OpenInterval(models.Model):
+    """One open interval of a weekday; several make a day with a lunch break. An end at or
+    before the start runs past midnight."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, _("Monday")
+        TUESDAY = 1, _("Tuesday")
+        WEDNESDAY = 2, _("Wednesday")
+        THURSDAY = 3, _("Thursday")
+        FRIDAY = 4, _("Friday")
+        SATURDAY = 5, _("Saturday")
+        SUNDAY = 6, _("Sunday")
+
+    calendar = models.ForeignKey(BusinessHours, verbose_name=_("business hours"), on_delete=models.CASCADE,
+                                 related_name="intervals")
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    opens = models.TimeField(_("opens"))
+    closes = models.TimeField(_("closes"))
+
+    class Meta:
+        ordering = ["weekday", "opens"]
+        verbose_name = _("open interval")
+        verbose_name_plural = _("open intervals")
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
+
+
+class Holiday(models.Model):
+    """A closed day in the calendar's zone, entered by hand or generated for a country and year."""
+
+    calendar = models.ForeignKey(BusinessHours, verbose_name=_("business hours"), on_delete=models.CASCADE,
+                                 related_name="holidays")
+    date = models.DateField(_("date"))
+    name = models.CharField(_("name"), max_length=150, blank=True)
+    # The country the `holidays` package generated it for; empty when entered by hand.
+    country = models.CharField(_("country"), max_length=8, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("holiday")
+        verbose_name_plural = _("holidays")
+        constraints = [models.UniqueConstraint(fields=["calendar", "date"], name="holiday_once_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.name}".strip()
+
+
+class SLAPolicy(models.Model):
+    """Response and resolution targets for the tickets it matches; policies are tried by
+    position and the first that matches applies. No calendar: around the clock."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveIntegerField(_("position"), default=0, db_index=True)
+    ticket_types = models.ManyToManyField("tickets.TicketType", verbose_name=_("ticket types"), blank=True,
+                                          related_name="+", help_text=_("Empty: tickets of any type."))
+    # Priority values (tickets.models.Priority); empty: any priority.
+    priorities = models.JSONField(_("priorities"), default=list, blank=True)
+    first_response_minutes = models.PositiveIntegerField(_("first response within (minutes)"), null=True, blank=True)
+    next_response_minutes = models.PositiveIntegerField(_("next response within (minutes)"), null=True, blank=True)
+    resolution_minutes = models.PositiveIntegerField(_("resolution within (minutes)"), null=True, blank=True)
+    calendar = models.ForeignKey(BusinessHours, verbose_name=_("business hours"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="policies",
+                                 help_text=_("Empty: the clock runs around the clock (24/7)."))
+    warning_percent = models.PositiveSmallIntegerField(
+        _("warn at (% of the target)"), default=80, validators=[MinValueValidator(1), MaxValueValidator(100)])
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SLABreach(models.Model):
+    """A target a ticket missed: which, when it was due, when the breach was seen, and (once
+    met) by how many minutes. One row per target and due time: the beat job records it once."""
+
+    ticket = models.ForeignKey("tickets.Ticket", verbose_name=_("ticket"), on_delete=models.CASCADE,
+                               related_name="sla_breaches")
+    policy = models.ForeignKey(SLAPolicy, verbose_name=_("SLA policy"), null=True, on_delete=models.SET_NULL,
+                               related_name="breaches")
+    target = models.CharField(_("target"), max_length=20)
+    due_at = models.DateTimeField(_("due"))
+    breached_at = models.DateTimeField(_("breached"))
+    met_at = models.DateTimeField(_("met"), null=True, blank=True)
+    minutes_late = models.PositiveIntegerField(_("minutes late"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-breached_at"]
+        verbose_name = _("SLA breach")
+        verbose_name_plural = _("SLA breaches")
+        constraints = [models.UniqueConstraint(fields=["ticket", "target", "due_at"], name="breach_once")]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id} {self.target}"
+
+
+class EscalationRule(models.Model):
+    """If a ticket of these types and priorities stays in `tier` unassigned, without an agent's
+    response, or unresolved for `minutes` business minutes, move it up (to `to_group`, or the
+    next tier's default group) and tell the group's lead."""
+
+    class Condition(models.TextChoices):
+        UNASSIGNED = "unassigned", _("stays unassigned")
+        NO_AGENT_RESPONSE = "no_agent_response", _("has no agent response")
+        UNRESOLVED = "unresolved", _("stays unresolved")
+
+    name = models.CharField(_("name"), max_length=100)
+    active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveIntegerField(_("position"), default=0, db_index=True)
+    ticket_types = models.ManyToManyField("tickets.TicketType", verbose_name=_("ticket types"), blank=True,
+                                          related_name="+", help_text=_("Empty: tickets of any type."))
+    priorities = models.JSONField(_("priorities"), default=list, blank=True)
+    tier = models.ForeignKey("helpdesk.Tier", verbose_name=_("in tier"), on_delete=models.PROTECT,
+                             related_name="+")
+    condition = models.CharField(_("condition"), max_length=20, choices=Condition.choices)
+    minutes = models.PositiveIntegerField(_("for (business minutes)"))
+    calendar = models.ForeignKey(BusinessHours, verbose_name=_("business hours"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+",
+                                 help_text=_("Empty: the ticket's SLA calendar, or around the clock."))
+    to_tier = models.ForeignKey("helpdesk.Tier", verbose_name=_("to tier"), null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="+", help_text=_("Empty: the next tier up."))
+    to_group = models.ForeignKey("helpdesk.Group", verbose_name=_("to group"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+",
+                                 help_text=_("Empty: the tier's default group."))
+    notify_lead = models.BooleanField(_("notify the group's lead"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("escalation rule")
+        verbose_name_plural = _("escalation rules")
+
+    def __str__(self) -> str:
+        return self.name

@@ -7,6 +7,17 @@ from . import webhooks
 logger = logging.getLogger(__name__)
 
 
+@shared_task(name="escalation.tasks.check_deadlines")
+def check_deadlines() -> dict[str, int]:
+    """The beat's minute: announce SLA warnings and breaches, escalate what the rules say is due."""
+    from django.utils import timezone
+
+    from . import escalation_rules, sla
+
+    now = timezone.now()
+    return {"sla": sla.run_due(now), "escalations": escalation_rules.run_due(now)}
+
+
 class WebhookFailed(Exception):
     pass
 

@@ -261,6 +261,8 @@ CELERY_BEAT_SCHEDULE = {
     # AgentLoad (each agent's unsolved tickets, used by assignment) repaired
     # from the tickets, for writes that bypassed the services.
     "recount-agent-loads": {"task": "tickets.tasks.recount_agent_loads", "schedule": 600.0},
+    # SLA warnings and breaches, escalation rules (indexed due times: escalation.sla).
+    "check-deadlines": {"task": "escalation.tasks.check_deadlines", "schedule": env.float("SLA_CHECK_SECONDS", default=60.0)},
 }
 
 # --- REST framework ---------------------------------------------------------

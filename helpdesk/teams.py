@@ -14,6 +14,10 @@ class Tier(models.Model):
     )
     name = models.CharField(_("name"), max_length=50)
     description = models.TextField(_("description"), blank=True)
+    default_group = models.ForeignKey(
+        "Group", verbose_name=_("default group"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", help_text=_("Where a ticket escalated to this tier goes unless a group is chosen."),
+    )
 
     class Meta:
         ordering = ["level"]

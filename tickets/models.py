@@ -183,6 +183,17 @@ class Ticket(models.Model):
     first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
     solved_at = models.DateTimeField(_("solved"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # SLA deadlines, set by the clocks above tickets (tickets.clocks, escalation.sla):
+    # each target's due time, the earliest of them (the queue sorts by it), when the
+    # beat job must look next (a warning or a breach to announce) and when an
+    # escalation rule falls due. `sla` holds the policy, why it applies and each clock.
+    first_response_due_at = models.DateTimeField(_("first response due"), null=True, blank=True)
+    next_response_due_at = models.DateTimeField(_("next response due"), null=True, blank=True)
+    resolution_due_at = models.DateTimeField(_("resolution due"), null=True, blank=True)
+    sla_due_at = models.DateTimeField(_("next SLA deadline"), null=True, blank=True)
+    sla_check_at = models.DateTimeField(null=True, blank=True, editable=False)
+    escalation_check_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sla = models.JSONField(_("SLA"), default=dict, blank=True, editable=False)
     # Full-text search (PostgreSQL), kept by tickets.search through the
     # services: the public text (subject, number, requester, organization,
     # public messages) and, apart, the internal notes, which only agents search.
@@ -203,6 +214,19 @@ class Ticket(models.Model):
             models.Index(fields=["-updated_at", "-id"], name="ticket_updated"),
             models.Index(fields=["requester", "-updated_at"], name="ticket_requester"),
             models.Index(fields=["organization", "-updated_at"], name="ticket_org"),
+            # Deadlines: partial, so tickets without an SLA cost these indexes nothing.
+            models.Index(fields=["first_response_due_at"], name="ticket_first_response_due",
+                         condition=models.Q(first_response_due_at__isnull=False)),
+            models.Index(fields=["next_response_due_at"], name="ticket_next_response_due",
+                         condition=models.Q(next_response_due_at__isnull=False)),
+            models.Index(fields=["resolution_due_at"], name="ticket_resolution_due",
+                         condition=models.Q(resolution_due_at__isnull=False)),
+            models.Index(fields=["sla_due_at", "id"], name="ticket_sla_due",
+                         condition=models.Q(sla_due_at__isnull=False)),
+            models.Index(fields=["sla_check_at"], name="ticket_sla_check",
+                         condition=models.Q(sla_check_at__isnull=False)),
+            models.Index(fields=["escalation_check_at"], name="ticket_escalation_check",
+                         condition=models.Q(escalation_check_at__isnull=False)),
             # Subject search uses a trigram index, created on PostgreSQL only by
             # migration 0002 (SQLite, for the demo, has no such index type);
             # the search vectors' GIN indexes likewise by migration 0009.
@@ -299,6 +323,7 @@ class TicketEvent(models.Model):
         SLA_WARNING = "sla_warning", _("SLA warning")
         SLA_BREACHED = "sla_breached", _("SLA breached")
         ESCALATION_DUE = "escalation_due", _("Escalation due")
+        ESCALATED = "escalated", _("Escalated")
         DELIVERY_FAILED = "delivery_failed", _("Delivery failed")
         MERGED_INTO = "merged_into", _("Merged into another ticket")
         MERGED_FROM = "merged_from", _("Another ticket merged in")
@@ -432,6 +457,7 @@ class Notification(models.Model):
     class Kind(models.TextChoices):
         MESSAGE = "message", _("message")  # params {"text"}: shown as written (a trigger's message)
         DELIVERY_FAILED = "delivery_failed", _("delivery failed")  # params {"to", "number"}
+        ESCALATED = "escalated", _("escalated")  # params {"number", "tier", "group", "reason", "by"}
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     ticket = models.ForeignKey(Ticket, null=True, on_delete=models.CASCADE, related_name="notifications")

@@ -26,7 +26,7 @@ from helpdesk.html import sanitize_html
 from helpdesk.models import Group, Tier, User
 from helpdesk.text import clean_line, strip_format_chars
 
-from . import search, unit_of_work
+from . import clocks, search, unit_of_work
 from . import sql as ticket_sql
 from .custom_fields import clean_values as clean_custom_values
 from .events import (
@@ -319,6 +319,9 @@ def create_ticket(
             # the requester asks, the agent submitted (Zendesk's requester / submitter).
             **({SUBMITTED_BY: actor.pk} if actor.pk != requester.pk else {}),
         })
+        clocked = clocks.advance(ticket, events)
+        if clocked:
+            ticket_sql.save_ticket_fields(ticket, clocked)
         if follow_up_of is not None:
             _record(follow_up_of, Kind.FOLLOW_UP, actor=actor, internal=False, ctx=ctx, events=events,
                     data=FollowUpData(follow_up=ticket.number))
@@ -510,6 +513,7 @@ def add_message(
             target = status
         if target and _apply_status(ticket, target, actor=author, ctx=ctx, events=events):
             fields += ["status", "solved_at", "closed_at"]
+        fields += sorted(clocks.advance(ticket, events))
         ticket.save(update_fields=fields)
         _move_load(holder, ticket.load_agent_id)
         _save_events(events)
@@ -576,7 +580,7 @@ def update_ticket(*, ticket: Ticket, actor: User, ctx: EventContext | None = Non
         if events:
             # Nothing changed, nothing written: a no-op edit must not move the
             # ticket to the top of the queue.
-            work.save(fields)
+            work.save(fields | clocks.advance(ticket, events))
             _move_load(holder, ticket.load_agent_id)
         _save_events(events)
     return ticket
@@ -768,7 +772,8 @@ def merge_tickets(*, source: Ticket | int, target: Ticket | int, agent: User | N
                 data=MergedIntoData(target=target.number, messages=count))
         _record(source, Kind.STATUS, actor=agent, field="status", old=old_status, new=Status.CLOSED,
                 internal=False, ctx=ctx, events=events_source)
-        ticket_sql.save_ticket_fields(source, ["status", "closed_at", "merged_into", "updated_at"])
+        ticket_sql.save_ticket_fields(source, {"status", "closed_at", "merged_into", "updated_at",
+                                               *clocks.advance(source, events_source)})
         _move_load(holder, None)
         _record(target, Kind.MERGED_FROM, actor=agent, internal=False, ctx=ctx, events=events_target,
                 data=MergedFromData(source=source.number, messages=count))
