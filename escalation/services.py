@@ -1,8 +1,11 @@
-"""Writes for escalation: webhook deliveries."""
+"""Writes for escalation: webhook deliveries, SLA breaches."""
+
+from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import transaction
 
-from .models import TriggerFiring, WebhookDelivery
+from .models import SLABreach, TriggerFiring, WebhookDelivery
 from .webhooks import mask_url
 
 
@@ -24,3 +27,18 @@ def record_webhook_delivery(*, trigger_id: int, ticket_id: int, chain: str, acti
             firing.errors = [*firing.errors, f"webhook (action {action_index + 1}): {error}"[:1000]]
             firing.save(update_fields=["errors"])
     return delivery
+
+
+def record_breaches(rows: Iterable[tuple[int, int | None, str, datetime | None, datetime]]) -> None:
+    """SLABreach rows (ticket id, policy id, target, due, seen), in one statement; one per target and
+    due time, so a row recorded already is left as it is."""
+    breaches = [SLABreach(ticket_id=ticket_id, policy_id=policy_id, target=target, due_at=due_at, breached_at=seen)
+                for ticket_id, policy_id, target, due_at, seen in rows if due_at is not None]
+    if breaches:
+        SLABreach.objects.bulk_create(breaches, ignore_conflicts=True)
+
+
+def meet_breaches(*, ticket_id: int, target: str, met_at: datetime, minutes_late: int) -> None:
+    """A breached target is met at last: its open breach rows get when and by how much."""
+    SLABreach.objects.filter(ticket_id=ticket_id, target=target, met_at__isnull=True).update(
+        met_at=met_at, minutes_late=minutes_late)

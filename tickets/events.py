@@ -98,3 +98,12 @@ class MergedIntoData(EventData):
 class MergedFromData(EventData):
     source: int
     messages: int
+
+
+class DeadlineData(EventData):
+    """sla_warning / sla_breached: which target, when it is (was) due, how late, under which policy."""
+
+    target: str
+    due_at: str  # ISO 8601, UTC
+    minutes_late: int  # business minutes; 0 for a warning
+    policy: Ref | None

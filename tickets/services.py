@@ -7,7 +7,7 @@ import mimetypes
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any, Literal, overload
@@ -40,6 +40,7 @@ from .events import (
     TYPE,
     Cause,
     CustomFieldData,
+    DeadlineData,
     DeliveryFailedData,
     FollowUpData,
     MergedFromData,
@@ -366,6 +367,29 @@ def notify_agents(*, ticket: Ticket, recipients: Sequence[User], text: str, emai
             if user.email:
                 queue_email(subject=" ".join(text.split()), body=text, to=[user.email],
                             about=f"a trigger notification of ticket {ticket.number} to {user}", ticket_id=ticket.pk)
+
+
+@dataclass
+class Deadline:
+    """A warning or breach the beat job announces on a ticket it holds locked (escalation.sla)."""
+
+    ticket: Ticket
+    kind: str  # TicketEvent.Kind.SLA_WARNING or SLA_BREACHED
+    data: DeadlineData
+
+
+def record_deadlines(*, tickets: Sequence[Ticket], fields: Collection[str], deadlines: Sequence[Deadline]) -> None:
+    """The beat job's pass over tickets locked in the caller's transaction: their `fields` saved in one
+    statement, an internal event per deadline (one batch per ticket), handed to the outbox on commit."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("record_deadlines needs the transaction that locked the tickets")
+    ticket_sql.save_tickets_fields(tickets, fields)
+    events: list[TicketEvent] = []
+    contexts: dict[int, EventContext] = {}
+    for deadline in deadlines:
+        ctx = contexts.setdefault(deadline.ticket.pk, EventContext())
+        _record(deadline.ticket, deadline.kind, events=events, data=deadline.data, internal=True, ctx=ctx)
+    _save_events(events)
 
 
 def mark_notifications_read(*, user: User) -> int:

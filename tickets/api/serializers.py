@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
@@ -53,6 +55,54 @@ class TicketTypeSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "description", "default_priority", "active", "field_definitions"]
 
 
+class SlaTargetSerializer(serializers.Serializer):
+    """One SLA target of a ticket (tickets.clocks.TargetState), in business minutes."""
+
+    due_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    warn_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    state = serializers.ChoiceField(choices=["active", "paused", "met", "breached"], read_only=True)
+    breach_minutes = serializers.IntegerField(read_only=True)
+    minutes = serializers.IntegerField(read_only=True, help_text="The policy's target.")
+    used = serializers.FloatField(read_only=True, help_text="Business minutes used while the clock last stopped.")
+    met_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    breached_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+class SlaReasonSerializer(serializers.Serializer):
+    position = serializers.IntegerField(read_only=True)
+    types = serializers.ListField(child=serializers.CharField(), read_only=True)
+    priorities = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+
+class SlaTargetsSerializer(serializers.Serializer):
+    first_response = SlaTargetSerializer(read_only=True, required=False)
+    next_response = SlaTargetSerializer(read_only=True, required=False)
+    resolution = SlaTargetSerializer(read_only=True, required=False)
+
+
+class SlaSerializer(serializers.Serializer):
+    """Ticket.sla: the policy that applies (null: none), why, its calendar and each target."""
+
+    policy = NamedRefSerializer(read_only=True, allow_null=True, default=None)
+    reason = SlaReasonSerializer(read_only=True, allow_null=True, default=None)
+    calendar = NamedRefSerializer(read_only=True, allow_null=True, default=None)
+    targets = SlaTargetsSerializer(read_only=True, default=dict)
+
+    def to_representation(self, instance):
+        state = dict(instance or {})
+        return {
+            "policy": state.get("policy"), "reason": state.get("reason"), "calendar": state.get("calendar"),
+            "targets": {name: SlaTargetSerializer(_instants(target)).data
+                        for name, target in (state.get("targets") or {}).items()},
+        }
+
+
+def _instants(target):
+    """The target with its ISO strings as datetimes, rendered as every other date of the API."""
+    return {key: datetime.fromisoformat(value) if key.endswith("_at") and isinstance(value, str) else value
+            for key, value in target.items()}
+
+
 class TicketSerializer(serializers.Serializer):
     """Read-only ticket representation. Declared fields, not a ModelSerializer:
     DRF rebuilds a ModelSerializer's fields from the model on every request,
@@ -81,6 +131,11 @@ class TicketSerializer(serializers.Serializer):
     first_response_at = serializers.DateTimeField(read_only=True, allow_null=True)
     solved_at = serializers.DateTimeField(read_only=True, allow_null=True)
     closed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    first_response_due_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    next_response_due_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    resolution_due_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    sla_due_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="The earliest active due time.")
+    sla = SlaSerializer(read_only=True)
 
     def get_tags(self, obj) -> list[str]:
         return [t.name for t in obj.tags.all()]
@@ -98,6 +153,9 @@ class CustomerTicketSerializer(TicketSerializer):
             fields["assignee"] = UserRefSerializer(read_only=True, allow_null=True)
         else:
             del fields["tier"], fields["group"]
+        # SLA deadlines are the agents' working data, not a promise to the customer.
+        for name in ("first_response_due_at", "next_response_due_at", "resolution_due_at", "sla_due_at", "sla"):
+            del fields[name]
         return fields
 
 
