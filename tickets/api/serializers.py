@@ -240,6 +240,18 @@ class TicketMergeSerializer(serializers.Serializer):
                                  "become internal notes on the target).")
 
 
+class TicketEscalateSerializer(serializers.Serializer):
+    to_tier = serializers.IntegerField(help_text="The tier's level: 1 (L1) to 4 (L4); higher escalates, lower "
+                                       "de-escalates, the ticket's own tier is refused.")
+    group = serializers.IntegerField(required=False, allow_null=True, help_text="The id of a group of that tier; "
+                                     "empty: the tier's default group, else its first group.")
+    reason = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=100_000,
+                                   help_text="Why (required; kept in the internal note and the `escalated` event).")
+    keep_assignee = serializers.BooleanField(required=False, allow_null=True, default=None,
+                                             help_text="Keep the assignee; default: the helpdesk's setting "
+                                                       "(HELPDESK_ESCALATION_KEEPS_ASSIGNEE).")
+
+
 class SavedViewSerializer(serializers.Serializer):
     """An agent's saved queue view; `query` is the queue's query string
     (`view=open&q=toner`), checked by the queue's filters."""
