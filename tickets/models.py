@@ -485,6 +485,10 @@ class Notification(models.Model):
             return self._escalated_text()
         return str(self.params.get("text", ""))
 
+    @text.setter
+    def text(self, value: str) -> None:
+        self.kind, self.params = self.Kind.MESSAGE, {"text": value}
+
     def _escalated_text(self) -> str:
         p = self.params
         where = " · ".join(str(x) for x in (p.get("tier"), p.get("group")) if x)
@@ -493,7 +497,3 @@ class Notification(models.Model):
         if p.get("rule"):
             return _("#%(number)s was escalated to %(where)s by rule “%(rule)s”: %(reason)s") % values
         return _("#%(number)s was escalated to %(where)s by %(by)s: %(reason)s") % values
-
-    @text.setter
-    def text(self, value: str) -> None:
-        self.kind, self.params = self.Kind.MESSAGE, {"text": value}

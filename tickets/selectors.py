@@ -295,7 +295,8 @@ def explain_lost_ticket(user: Viewer, *, number: int) -> dict[str, Any] | None:
 
 def escalation_targets(ticket: Ticket) -> list[dict[str, Any]]:
     """The tiers a ticket can be escalated or de-escalated to, each with its groups (the page's form)."""
-    tiers = list(Tier.objects.exclude(pk=ticket.tier_id).order_by("level")
+    others = Tier.objects.exclude(pk=ticket.tier_id) if ticket.tier_id is not None else Tier.objects.all()
+    tiers = list(others.order_by("level")
                  .prefetch_related(Prefetch("groups", queryset=Group.objects.order_by("name"))))
     level = ticket.tier.level if ticket.tier_id and ticket.tier else 0
     return [{"tier": t, "up": t.level > level, "groups": list(t.groups.all())} for t in tiers]

@@ -712,7 +712,7 @@ def _escalation_target(ticket: Ticket, to_tier: Tier | int | str, group: Group |
     if group is None:
         default = to_tier.default_group
         group = default if default is not None and default.tier_id == to_tier.pk else (
-            Group.objects.filter(tier=to_tier).order_by("name", "id").first())
+            Group.objects.filter(tier=to_tier).order_by("id").first())
     return to_tier, group
 
 
@@ -792,6 +792,23 @@ def record_escalation_due(*, ticket: Ticket, actor: User, rule: Ref, condition: 
             work.save(fields)
         _save_events(events)
     return event
+
+
+CLOCK_FIELDS = frozenset({"first_response_due_at", "next_response_due_at", "resolution_due_at", "sla_due_at",
+                          "sla_check_at", "escalation_check_at", "sla"})
+
+
+def save_clocks(*, ticket: Ticket, values: Mapping[str, object]) -> None:
+    """Store deadline fields a clock recomputed outside a change (the beat job's re-check): no event."""
+    unknown = set(values) - CLOCK_FIELDS
+    if unknown:
+        raise ValueError(f"not clock fields: {sorted(unknown)}")
+    if not values:
+        return
+    with unit_of_work.change(ticket) as work:
+        for name, value in values.items():
+            setattr(work.ticket, name, value)
+        work.save(values)
 
 
 def _ref(obj: Tier | Group | None) -> Ref | None:
