@@ -548,14 +548,19 @@ class Escalate(Action):
 
     def run(self, run: ActionRun, action: dict[str, Any]) -> tuple[Result, Ticket]:
         tier = _tier(action.get("tier", action.get("value")))
-        if action.get("group"):
-            group: Group | None = _group(action["group"])
-        elif tier is None:
+        if tier is None:
             raise ValueError(_("unknown tier “%(v)s”") % {"v": action.get("tier", action.get("value"))})
-        else:
-            group = tier.groups.order_by("id").first()
-        after = run.update(tier=tier, group=group, assignee=None)
-        return self.result(tier=str(tier), group=str(group) if group else None), after
+        group: Group | None = _group(action["group"]) if action.get("group") else None
+        if run.dry_run or tier.pk == run.ticket.tier_id:
+            # Already in the tier: at most another group of it (escalate_ticket refuses the same tier).
+            group = group or tier.default_group or tier.groups.order_by("id").first()
+            after = run.update(tier=tier, group=group, assignee=None)
+            return self.result(tier=str(tier), group=str(group) if group else None), after
+        trigger = (run.ctx.data or {}).get("trigger_name", "") if run.ctx else ""
+        after = services.escalate_ticket(ticket=run.ticket, actor=run.acting, to_tier=tier, group=group,
+                                         reason=_("Trigger “%(name)s”") % {"name": trigger} if trigger else _("A trigger"),
+                                         ctx=run.ctx)
+        return self.result(tier=str(tier), group=str(after.group) if after.group_id else None), after
 
     def describe(self, args: dict[str, Any]) -> str:
         if args.get("group"):

@@ -339,6 +339,9 @@ HELPDESK_FIRST_TICKET_NUMBER = 1000
 # Customers see a ticket's tier, group and assignee (with email) and the events
 # that change them only when an admin turns this on; off, the assignee is a name.
 HELPDESK_CUSTOMERS_SEE_ROUTING = env.bool("CUSTOMERS_SEE_ROUTING", default=False)
+# Manual and rule escalations: whether the assignee stays on the ticket, and the reason's limit.
+HELPDESK_ESCALATION_KEEPS_ASSIGNEE = env.bool("ESCALATION_KEEPS_ASSIGNEE", default=False)
+HELPDESK_ESCALATION_REASON_MAX_CHARS = 1000
 # Where customers reach the portal: links in outgoing messages.
 HELPDESK_BASE_URL = env("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Non-file request bodies (JSON, form fields); uploads stream to disk and are

@@ -43,6 +43,8 @@ STATE_DEPENDENT = {
         "requester": "an agent files for an existing customer (by id) or a valid new address",
         "target": "a merge's target must be another open ticket the agent sees",
         "source": "a ticket merges once",
+        "to_tier": "an escalation goes to an existing tier other than the ticket's own",
+        "group": "an escalation's group belongs to the tier it goes to",
     },
     "triggers": {"actions": "the tickets, groups, tiers and agents an action names must exist"},
     "macros": {"name": "unique per owner and among shared macros",

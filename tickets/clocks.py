@@ -42,13 +42,26 @@ class PolicyReason(TypedDict):
     priorities: list[str]  # the policy's priorities (empty: any)
 
 
+class EscalationState(TypedDict):
+    """Ticket.sla["escalation"]: when the escalation rules' clocks started in the ticket's current tier
+    (ISO 8601 UTC; None: not running) and the rules that already fired in it (escalation.escalation_rules)."""
+
+    tier: int | None  # the tier id these times are for; another tier starts afresh
+    entered_at: str  # entered the tier (unresolved)
+    unassigned_since: str | None  # entered unassigned or lost its assignee (unassigned)
+    waiting_since: str | None  # the last customer message no agent answered in public (no_agent_response)
+    fired: list[int]  # rule ids that fell due in this tier entry: never twice
+
+
 class SlaState(TypedDict, total=False):
-    """Ticket.sla: the policy that applies, why, its calendar, and each target's clock."""
+    """Ticket.sla: the policy that applies, why, its calendar, and each target's clock; the
+    escalation rules keep their own key (the SLA clock must carry it over)."""
 
     policy: dict[str, object]  # {"id", "name"}
     reason: PolicyReason
     calendar: dict[str, object] | None  # {"id", "name"}; None: around the clock
     targets: dict[str, TargetState]
+    escalation: EscalationState
 
 
 _clocks: dict[str, Clock] = {}

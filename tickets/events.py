@@ -1,7 +1,7 @@
 """The keys of TicketEvent.data: one name per key, one TypedDict per shape
 (the causation keys every event has, then each kind's own facts)."""
 
-from typing import Final, NotRequired, TypedDict
+from typing import Final, Literal, NotRequired, TypedDict
 
 # Causation: every event (tickets.services._record).
 BATCH: Final = "batch"  # the service call, or the trigger's actions, that wrote it
@@ -34,6 +34,14 @@ LABEL: Final = "label"
 TARGET: Final = "target"
 SOURCE: Final = "source"
 MESSAGES: Final = "messages"
+# escalated / escalation_due
+FROM_TIER: Final = "from_tier"
+TO_TIER: Final = "to_tier"
+GROUP: Final = "group"
+DIRECTION: Final = "direction"
+RULE: Final = "rule"
+CONDITION: Final = "condition"
+MINUTES: Final = "minutes"
 
 
 class Ref(TypedDict):
@@ -107,3 +115,23 @@ class DeadlineData(EventData):
     due_at: str  # ISO 8601, UTC
     minutes_late: int  # business minutes; 0 for a warning
     policy: Ref | None
+
+
+class EscalatedData(EventData):
+    """escalated: from which tier to which (and group), why, up or down; `rule` when a rule did it."""
+
+    from_tier: Ref | None
+    to_tier: Ref
+    group: Ref | None
+    reason: str
+    direction: Literal["up", "down"]
+    rule: NotRequired[Ref]
+
+
+class EscalationDueData(EventData):
+    """escalation_due: an escalation rule's time ran out (tickets.clocks, escalation.escalation_rules)."""
+
+    rule: Ref
+    condition: str
+    minutes: int
+    due_at: str

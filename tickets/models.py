@@ -457,7 +457,7 @@ class Notification(models.Model):
     class Kind(models.TextChoices):
         MESSAGE = "message", _("message")  # params {"text"}: shown as written (a trigger's message)
         DELIVERY_FAILED = "delivery_failed", _("delivery failed")  # params {"to", "number"}
-        ESCALATED = "escalated", _("escalated")  # params {"number", "tier", "group", "reason", "by"}
+        ESCALATED = "escalated", _("escalated")  # params {"number", "tier", "group", "reason", "by", "rule"}
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     ticket = models.ForeignKey(Ticket, null=True, on_delete=models.CASCADE, related_name="notifications")
@@ -481,8 +481,19 @@ class Notification(models.Model):
         if self.kind == self.Kind.DELIVERY_FAILED:
             return _("The email to %(to)s on ticket #%(number)s could not be delivered.") % {
                 "to": self.params.get("to", ""), "number": self.params.get("number", "")}
+        if self.kind == self.Kind.ESCALATED:
+            return self._escalated_text()
         return str(self.params.get("text", ""))
 
     @text.setter
     def text(self, value: str) -> None:
         self.kind, self.params = self.Kind.MESSAGE, {"text": value}
+
+    def _escalated_text(self) -> str:
+        p = self.params
+        where = " · ".join(str(x) for x in (p.get("tier"), p.get("group")) if x)
+        values = {"number": p.get("number", ""), "where": where, "reason": p.get("reason", ""),
+                  "by": p.get("by", ""), "rule": p.get("rule", "")}
+        if p.get("rule"):
+            return _("#%(number)s was escalated to %(where)s by rule “%(rule)s”: %(reason)s") % values
+        return _("#%(number)s was escalated to %(where)s by %(by)s: %(reason)s") % values

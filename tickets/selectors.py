@@ -9,7 +9,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils.translation import gettext
 
-from helpdesk.models import Group, User
+from helpdesk.models import Group, Tier, User
 
 from .events import BATCH, CHANNEL, FOLLOW_UP, FOLLOW_UP_OF, MESSAGE_ID, TRIGGER_NAME
 from .models import UNSOLVED_STATUSES, Attachment, Message, Notification, Status, Tag, Ticket, TicketEvent, TicketType
@@ -229,7 +229,8 @@ def _grouped(events: list[TicketEvent]) -> list[TicketEvent]:
             lines.append(by_batch[key])
     out = []
     for group in lines:
-        lead = next((e for e in group if e.kind == TicketEvent.Kind.ASSIGNEE), group[0])
+        lead = next((e for e in group if e.kind == TicketEvent.Kind.ESCALATED),
+                    next((e for e in group if e.kind == TicketEvent.Kind.ASSIGNEE), group[0]))
         lead.rest = [e for e in group if e is not lead]  # type: ignore[attr-defined]  # shown with the lead
         out.append(lead)
     return out
@@ -256,7 +257,8 @@ def explain_lost_ticket(user: Viewer, *, number: int) -> dict[str, Any] | None:
     if ticket is None or visible_tickets(user).filter(pk=ticket.pk).exists():
         return None
     memberships = list(Group.objects.filter(members=user).values_list("id", "tier_id"))
-    events = list(ticket.events.filter(kind__in=_SCOPE_KINDS).select_related("actor").order_by("-id")[:50])
+    events = list(ticket.events.filter(kind__in=(*_SCOPE_KINDS, TicketEvent.Kind.ESCALATED))
+                  .select_related("actor").order_by("-id")[:50])
     state: dict[str, int | None] = {"tier": ticket.tier_id, "group": ticket.group_id, "assignee": ticket.assignee_id}
     # Walk back one change (batch) at a time: the first state, from the
     # newest, in which the agent saw the ticket is the one before the move.
@@ -269,10 +271,12 @@ def explain_lost_ticket(user: Viewer, *, number: int) -> dict[str, Any] | None:
         i += len(batch)
         before = dict(state)
         for event in batch:
-            before[event.field] = (event.old_value or {}).get("id") if isinstance(event.old_value, dict) else None
+            if event.field in before:
+                before[event.field] = (event.old_value or {}).get("id") if isinstance(event.old_value, dict) else None
         if _in_scope(user, before, memberships):
             new = {e.field: e.new_value for e in batch}
             lead = batch[-1]  # the oldest event of the change
+            escalated = next((e for e in batch if e.kind == TicketEvent.Kind.ESCALATED), None)
             return {
                 "number": ticket.number,
                 "tier": (new.get("tier") or {}).get("name", "") if "tier" in new else "",
@@ -282,9 +286,20 @@ def explain_lost_ticket(user: Viewer, *, number: int) -> dict[str, Any] | None:
                 "actor": lead.actor.display_name if lead.actor_id and lead.actor else "",
                 "trigger": (lead.data or {}).get(TRIGGER_NAME, ""),
                 "at": lead.created_at,
+                "reason": (escalated.data or {}).get("reason", "") if escalated else "",
+                "rule": ((escalated.data or {}).get("rule") or {}).get("name", "") if escalated else "",
             }
         state = before
     return None
+
+
+def escalation_targets(ticket: Ticket) -> list[dict[str, Any]]:
+    """The tiers a ticket can be escalated or de-escalated to, each with its groups (the page's form)."""
+    others = Tier.objects.exclude(pk=ticket.tier_id) if ticket.tier_id is not None else Tier.objects.all()
+    tiers = list(others.order_by("level")
+                 .prefetch_related(Prefetch("groups", queryset=Group.objects.order_by("name"))))
+    level = ticket.tier.level if ticket.tier_id and ticket.tier else 0
+    return [{"tier": t, "up": t.level > level, "groups": list(t.groups.all())} for t in tiers]
 
 
 def next_ticket(user: User, *, exclude_number: int | None = None) -> Ticket | None:

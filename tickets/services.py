@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from helpdesk.html import sanitize_html
-from helpdesk.models import Group, Tier, User
+from helpdesk.models import SYSTEM_USERNAME, Group, Tier, User
 from helpdesk.text import clean_line, strip_format_chars
 
 from . import clocks, search, unit_of_work
@@ -42,6 +42,8 @@ from .events import (
     CustomFieldData,
     DeadlineData,
     DeliveryFailedData,
+    EscalatedData,
+    EscalationDueData,
     FollowUpData,
     MergedFromData,
     MergedIntoData,
@@ -693,6 +695,148 @@ def assign_ticket(*, ticket: Ticket, actor: User, assignee: User | None, ctx: Ev
 
 def change_status(*, ticket: Ticket, actor: User, status: str, ctx: EventContext | None = None) -> Ticket:
     return update_ticket(ticket=ticket, actor=actor, status=status, ctx=ctx)
+
+
+def clean_reason(reason: object, *, field: str = "reason") -> str:
+    """An escalation's reason: required, control characters dropped, within the setting's length."""
+    text = _CONTROL_CHARS.sub("", strip_format_chars(str(reason or "")).replace("\r\n", "\n")).strip()
+    if not text:
+        raise ValidationError({field: [_("Say why the ticket is escalated.")]})
+    limit = settings.HELPDESK_ESCALATION_REASON_MAX_CHARS
+    if len(text) > limit:
+        raise ValidationError({field: [_("Keep the reason under %(limit)d characters (it has %(n)d).") % {
+            "limit": limit, "n": len(text)}]})
+    return text
+
+
+def _escalation_target(ticket: Ticket, to_tier: Tier | int | str, group: Group | int | str | None
+                       ) -> tuple[Tier, Group | None]:
+    """The tier (a Tier, or its level 1–4) and group an escalation goes to, or ValidationError."""
+    if not isinstance(to_tier, Tier):
+        level = int(to_tier) if str(to_tier).lstrip("-").isdecimal() and len(str(to_tier)) < 6 else None
+        if level is None:
+            raise ValidationError({"to_tier": [_("Give the tier's level, 1 to 4.")]})
+        if level > 4:
+            raise ValidationError({"to_tier": [_("L4 is the highest tier: the ticket cannot go beyond it.")]})
+        if level < 1:
+            raise ValidationError({"to_tier": [_("L1 is the lowest tier: the ticket cannot go below it.")]})
+        found = Tier.objects.filter(level=level).select_related("default_group").first()
+        if found is None:
+            raise ValidationError({"to_tier": [_("There is no tier L%(level)d.") % {"level": level}]})
+        to_tier = found
+    if to_tier.pk == ticket.tier_id:
+        raise ValidationError({"to_tier": [_("The ticket is already in %(tier)s.") % {"tier": to_tier}]})
+    if group is not None and not isinstance(group, Group):
+        pk = int(group) if str(group).isdecimal() and len(str(group)) < 19 else None
+        group = Group.objects.filter(pk=pk).first() if pk is not None else None
+        if group is None:
+            raise ValidationError({"group": [_("Unknown group.")]})
+    if group is not None and group.tier_id != to_tier.pk:
+        raise ValidationError({"group": [_("The group %(group)s is not in %(tier)s.") % {"group": group, "tier": to_tier}]})
+    if group is None:
+        default = to_tier.default_group
+        group = default if default is not None and default.tier_id == to_tier.pk else (
+            Group.objects.filter(tier=to_tier).order_by("id").first())
+    return to_tier, group
+
+
+def escalate_ticket(*, ticket: Ticket, actor: User, to_tier: Tier | int | str, group: Group | int | str | None = None,
+                    reason: str, keep_assignee: bool | None = None, ctx: EventContext | None = None,
+                    rule: Ref | None = None, notify_lead: bool = False) -> Ticket:
+    """Move a ticket up or down the tiers (to `group` or the tier's default group) with a reason: an
+    `escalated` event, an internal note and a notification for the agent who lost it (and the lead)."""
+    from . import selectors
+
+    if not actor.is_agent:
+        raise PermissionDenied(_("Only agents can escalate tickets."))
+    # A rule or a trigger escalates as the system account, which sees no queue of its own.
+    automated = rule is not None or actor.username == SYSTEM_USERNAME
+    if not automated and not selectors.visible_tickets(actor).filter(pk=ticket.pk).exists():
+        raise PermissionDenied(_("You do not see this ticket."))
+    reason = clean_reason(reason)
+    keep = settings.HELPDESK_ESCALATION_KEEPS_ASSIGNEE if keep_assignee is None else keep_assignee
+    events: list[TicketEvent] = []
+    with unit_of_work.change(ticket) as work:
+        ticket = work.ticket
+        if ticket.status == Status.CLOSED or ticket.merged_into_id:
+            raise ValidationError({"to_tier": [_("A closed ticket cannot be escalated.")]})
+        tier, target_group = _escalation_target(ticket, to_tier, group)
+        from_tier = ticket_sql.ticket_relation(ticket, "tier")
+        assert from_tier is None or isinstance(from_tier, Tier)
+        direction: Literal["up", "down"] = "up" if from_tier is None or tier.level > from_tier.level else "down"
+        holder, lost = ticket.load_agent_id, ticket.assignee if not keep else None
+        data = EscalatedData(from_tier=_ref(from_tier), to_tier=Ref(id=tier.pk, name=str(tier)),
+                             group=_ref(target_group), reason=reason, direction=direction)
+        if rule is not None:
+            data["rule"] = rule
+        _record(ticket, Kind.ESCALATED, actor=actor, data=data, ctx=ctx, events=events)
+        fields = {"updated_at", "tier"}
+        _record(ticket, Kind.TIER, actor=actor, field="tier", old=_value(from_tier), new=_value(tier), ctx=ctx, events=events)
+        ticket.tier = tier
+        if _differs(ticket, "group", target_group):
+            _record(ticket, Kind.GROUP, actor=actor, field="group", old=_value(ticket_sql.ticket_relation(ticket, "group")),
+                    new=_value(target_group), ctx=ctx, events=events)
+            ticket.group = target_group
+            fields.add("group")
+        if lost is not None:
+            _record(ticket, Kind.ASSIGNEE, actor=actor, field="assignee", old=_value(lost), new=None, ctx=ctx, events=events)
+            ticket.assignee = None
+            fields.add("assignee")
+        where = f"{tier} · {target_group}" if target_group else str(tier)
+        by = _("rule “%(rule)s”") % {"rule": rule["name"]} if rule else actor.display_name
+        note = (_("Escalated to %(where)s by %(by)s. Reason: %(reason)s") if direction == "up" else
+                _("De-escalated to %(where)s by %(by)s. Reason: %(reason)s")) % {"where": where, "by": by, "reason": reason}
+        message = Message.objects.create(ticket=ticket, author=actor, internal=True, channel=ticket.channel, body=note)
+        search.add_message_text(ticket_id=ticket.pk, body=note, internal=True)
+        _record(ticket, Kind.MESSAGE, actor=actor, internal=True, ctx=ctx, events=events, data=MessageData(
+            message_id=message.pk, internal=True, author_role=actor.role, by_requester=False))
+        work.save(fields | clocks.advance(ticket, events))
+        _move_load(holder, ticket.load_agent_id)
+        _save_events(events)
+        params = {"number": ticket.number, "tier": str(tier), "group": str(target_group or ""), "reason": reason[:500],
+                  "by": actor.display_name, "rule": rule["name"] if rule else ""}
+        told = [u for u in (lost,) if u is not None and u.pk != actor.pk and u.is_active]
+        lead = target_group.lead if notify_lead and target_group is not None else None
+        if lead is not None and lead.is_active and lead.pk not in {u.pk for u in told}:
+            told.append(lead)
+        Notification.objects.bulk_create([Notification(user=u, ticket=ticket, kind=Notification.Kind.ESCALATED,
+                                                       params=params) for u in told])
+    return ticket
+
+
+def record_escalation_due(*, ticket: Ticket, actor: User, rule: Ref, condition: str, minutes: int, due_at: str,
+                          ctx: EventContext | None = None) -> TicketEvent:
+    """An escalation rule's time ran out on the ticket: an `escalation_due` event (the rule counts as fired)."""
+    events: list[TicketEvent] = []
+    with unit_of_work.change(ticket) as work:
+        event = _record(work.ticket, Kind.ESCALATION_DUE, actor=actor, ctx=ctx, events=events, data=EscalationDueData(
+            rule=rule, condition=condition, minutes=minutes, due_at=due_at))
+        fields = clocks.advance(work.ticket, events)
+        if fields:
+            work.save(fields)
+        _save_events(events)
+    return event
+
+
+CLOCK_FIELDS = frozenset({"first_response_due_at", "next_response_due_at", "resolution_due_at", "sla_due_at",
+                          "sla_check_at", "escalation_check_at", "sla"})
+
+
+def save_clocks(*, ticket: Ticket, values: Mapping[str, object]) -> None:
+    """Store deadline fields a clock recomputed outside a change (the beat job's re-check): no event."""
+    unknown = set(values) - CLOCK_FIELDS
+    if unknown:
+        raise ValueError(f"not clock fields: {sorted(unknown)}")
+    if not values:
+        return
+    with unit_of_work.change(ticket) as work:
+        for name, value in values.items():
+            setattr(work.ticket, name, value)
+        work.save(values)
+
+
+def _ref(obj: Tier | Group | None) -> Ref | None:
+    return Ref(id=obj.pk, name=str(obj)) if obj is not None else None
 
 
 def receive_message(

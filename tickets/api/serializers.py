@@ -298,6 +298,22 @@ class TicketMergeSerializer(serializers.Serializer):
                                  "become internal notes on the target).")
 
 
+class TicketEscalateSerializer(serializers.Serializer):
+    to_tier = serializers.IntegerField(
+        min_value=1, max_value=4, help_text="The tier's level: 1 (L1) to 4 (L4); higher escalates, lower "
+        "de-escalates, the ticket's own tier is refused.",
+        error_messages={"max_value": _("L4 is the highest tier: the ticket cannot go beyond it."),
+                        "min_value": _("L1 is the lowest tier: the ticket cannot go below it.")})
+    group = serializers.IntegerField(required=False, allow_null=True, help_text="The id of a group of that tier; "
+                                     "empty: the tier's default group, else its first group.")
+    reason = serializers.CharField(max_length=settings.HELPDESK_ESCALATION_REASON_MAX_CHARS, trim_whitespace=False,
+                                   validators=[HAS_TEXT],
+                                   help_text="Why (kept in the internal note and the `escalated` event).")
+    keep_assignee = serializers.BooleanField(required=False, allow_null=True, default=None,
+                                             help_text="Keep the assignee; default: the helpdesk's setting "
+                                                       "(HELPDESK_ESCALATION_KEEPS_ASSIGNEE).")
+
+
 class SavedViewSerializer(serializers.Serializer):
     """An agent's saved queue view; `query` is the queue's query string
     (`view=open&q=toner`), checked by the queue's filters."""

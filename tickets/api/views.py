@@ -27,6 +27,7 @@ from .serializers import (
     TicketCreateFormSerializer,
     TicketCreateJSONSerializer,
     TicketCreateSerializer,
+    TicketEscalateSerializer,
     TicketEventSerializer,
     TicketMergeSerializer,
     TicketSerializer,
@@ -138,6 +139,22 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         target = self.get_queryset().filter(pk=target.pk).first() or Ticket.objects.select_related(
             *selectors.LIST_RELATED).prefetch_related("tags").get(pk=target.pk)
         return Response(TicketSerializer(target).data)
+
+    @extend_schema(request=TicketEscalateSerializer, responses={200: TicketSerializer})
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def escalate(self, request, pk=None):
+        """Escalate (a higher tier) or de-escalate (a lower one) with a reason (agents): the ticket moves to
+        the group or the tier's default group; the answer is the ticket even if the caller no longer sees it."""
+        ticket = self.get_object()
+        if not request.user.is_agent:
+            raise PermissionDenied
+        data = TicketEscalateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        services.escalate_ticket(ticket=ticket, actor=request.user, to_tier=v["to_tier"], group=v.get("group"),
+                                 reason=v["reason"], keep_assignee=v.get("keep_assignee"))
+        ticket = Ticket.objects.select_related(*selectors.LIST_RELATED).prefetch_related("tags").get(pk=ticket.pk)
+        return Response(TicketSerializer(ticket).data)
 
     @extend_schema(request=TicketUpdateSerializer, responses={200: TicketSerializer})
     def partial_update(self, request, *args, **kwargs):

@@ -3,6 +3,7 @@ Thin: forms parse, services write, selectors read."""
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -194,12 +195,13 @@ def saved_view_delete(request, pk):
     return redirect("agent:saved_views")
 
 
-def _ticket_context(request, ticket, reply_form=None, panel_errors=None):
+def _ticket_context(request, ticket, reply_form=None, panel_errors=None, escalation=None):
+    timeline = selectors.timeline(request.user, ticket)
     return {
         "macros": selectors.usable_macros(request.user).only("id", "name"),
         "macro_groups": selectors.macro_groups(),
         "ticket": ticket,
-        "timeline": selectors.timeline(request.user, ticket),
+        "timeline": timeline,
         "reply_form": reply_form or AgentReplyForm(),
         "priorities": Priority.choices,
         "other_tickets": selectors.requester_other_tickets(request.user, ticket),
@@ -209,6 +211,9 @@ def _ticket_context(request, ticket, reply_form=None, panel_errors=None):
         "agents": selectors.assignable_agents(),
         "custom_fields": _custom_panel_fields(ticket, panel_errors or {}),
         "panel_errors": panel_errors or {},
+        "escalation": {"targets": selectors.escalation_targets(ticket), **(escalation or {}),
+                       "history": [e for kind, e in timeline if kind == "event" and e.kind == "escalated"],
+                       "keeps_assignee": settings.HELPDESK_ESCALATION_KEEPS_ASSIGNEE},
     }
 
 
@@ -331,6 +336,34 @@ def properties(request, number):
         return redirect("agent:ticket", number=number)
     template = "agent/_ticket_main.html" if request.htmx else "agent/ticket.html"
     return render(request, template, _ticket_context(request, ticket, panel_errors=errors), status=status)
+
+
+@agent_required
+@require_POST
+def escalate(request, number):
+    """Escalate or de-escalate from the ticket page. An agent who no longer sees the ticket
+    afterwards lands in their queue, told where it went and why."""
+    try:
+        ticket = selectors.get_visible_ticket(request.user, number=number)
+    except Ticket.DoesNotExist:
+        return _gone(request, number, unsaved=True)
+    data = request.POST
+    try:
+        ticket = services.escalate_ticket(
+            ticket=ticket, actor=request.user, to_tier=data.get("to_tier", ""), group=data.get("group") or None,
+            reason=data.get("reason", ""), keep_assignee="keep_assignee" in data)
+    except ValidationError as exc:
+        escalation = {"errors": exc.message_dict, "values": data, "open": True}
+        return render(request, "agent/ticket.html", _ticket_context(request, ticket, escalation=escalation), status=400)
+    where = " · ".join(str(x) for x in (ticket.tier, ticket.group) if x)
+    reason = services.clean_reason(data.get("reason", ""))
+    if selectors.visible_tickets(request.user).filter(pk=ticket.pk).exists():
+        messages.success(request, _("Ticket #%(n)s moved to %(where)s.") % {"n": ticket.number, "where": where})
+        return redirect("agent:ticket", number=ticket.number)
+    messages.info(request, _("Ticket #%(n)s went to %(where)s (reason: %(reason)s). It has left your tiers and "
+                             "groups, so you are back in your queue.") % {
+        "n": ticket.number, "where": where, "reason": reason})
+    return redirect("agent:queue")
 
 
 @agent_required
