@@ -25,10 +25,10 @@ ASSIGNEE_CHOICES = (("me", _("Me")), ("unassigned", _("Unassigned")), ("anyone",
 VIEW_CHOICES = (
     ("mine", _("My open tickets")),
     ("unassigned", _("Unassigned")),
+    ("breaching", _("Breaching soon")),
     ("open", _("All open")),
     ("pending", _("Pending and on hold")),
     ("solved", _("Recently solved")),
-    ("breaching", _("Breaching soon")),
     ("all", _("All tickets")),
 )
 SORT_FIELDS = ("number", "subject", "status", "priority", "updated_at", "created_at", "sla_due_at")
