@@ -1,12 +1,14 @@
 """One FilterSet for the agent queue and GET /api/v1/tickets/: the same filters
 in both places."""
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import MultipleChoiceField
 from drf_spectacular.utils import extend_schema_field
@@ -23,12 +25,16 @@ ASSIGNEE_CHOICES = (("me", _("Me")), ("unassigned", _("Unassigned")), ("anyone",
 VIEW_CHOICES = (
     ("mine", _("My open tickets")),
     ("unassigned", _("Unassigned")),
+    ("breaching", _("Breaching soon")),
     ("open", _("All open")),
     ("pending", _("Pending and on hold")),
     ("solved", _("Recently solved")),
     ("all", _("All tickets")),
 )
-SORT_FIELDS = ("number", "subject", "status", "priority", "updated_at", "created_at")
+SORT_FIELDS = ("number", "subject", "status", "priority", "updated_at", "created_at", "sla_due_at")
+SLA_CHOICES = (("breached", _("Breached")), ("soon", _("Due within 1 hour")), ("none", _("No SLA")))
+# "Breaching soon" and SLA "due within 1 hour": the next deadline is this close, or past.
+SOON = timedelta(hours=1)
 UNSOLVED = [Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD]
 
 # Priority sorts by urgency and status by the workflow, not alphabetically.
@@ -99,10 +105,14 @@ class TicketOrderingFilter(django_filters.OrderingFilter):
                 qs = qs.alias(**{alias: Case(*[When(**{name: k}, then=Value(v)) for k, v in RANKS[name].items()],
                                              output_field=IntegerField())})
                 ordering.append(f"-{alias}" if param.startswith("-") else alias)
+            elif name == "sla_due_at":
+                # Tickets without an SLA come last both ways.
+                due = F("sla_due_at")
+                ordering.append(due.desc(nulls_last=True) if param.startswith("-") else due.asc(nulls_last=True))
             else:
                 ordering.append(self.get_ordering_value(param))
         # A unique last key keeps pages stable when the sort key ties.
-        used = {o.lstrip("-") for o in ordering}
+        used = {o.lstrip("-") if isinstance(o, str) else o.expression.name for o in ordering}
         return qs.order_by(*ordering, *[k for k in ("-updated_at", "-id") if k.lstrip("-") not in used])
 
 
@@ -118,6 +128,8 @@ class TicketFilter(django_filters.FilterSet):
                                     method="filter_tag", max_length=100)
     q = django_filters.CharFilter(label=_("Search"), method="filter_q", max_length=SEARCH_MAX_LENGTH,
                                   help_text=_("Words in the subject, messages, requester or organization, or #number"))
+    sla = django_filters.ChoiceFilter(label=_("SLA"), choices=SLA_CHOICES, method="filter_sla",
+                                      help_text=_("breached, soon (due within 1 hour) or none"))
     requester = IdFilter(label=_("Requester"), field_name="requester_id")
     organization = IdFilter(label=_("Organization"), field_name="organization_id")
     ordering = TicketOrderingFilter(
@@ -146,6 +158,18 @@ class TicketFilter(django_filters.FilterSet):
             return qs.filter(status__in=[Status.PENDING, Status.ON_HOLD])
         if value == "solved":
             return qs.filter(status=Status.SOLVED)
+        if value == "breaching":
+            return qs.filter(status__in=UNSOLVED, sla_due_at__lte=timezone.now() + SOON)
+        return qs
+
+    def filter_sla(self, qs, name, value):
+        now = timezone.now()
+        if value == "breached":
+            return qs.filter(sla_due_at__lt=now)
+        if value == "soon":
+            return qs.filter(sla_due_at__gte=now, sla_due_at__lte=now + SOON)
+        if value == "none":
+            return qs.filter(sla_due_at__isnull=True)
         return qs
 
     def filter_assignee(self, qs, name, value):
@@ -185,6 +209,8 @@ class TicketFilter(django_filters.FilterSet):
                 # Ranking reads every match's vector: past RANKED_MAX matches (a common
                 # word) the newest come first instead, from the index.
                 qs = qs.annotate(search_rank=search.rank(q)).order_by("-search_rank", "-updated_at", "-id")
+            elif self.form.cleaned_data.get("view") == "breaching":
+                qs = qs.order_by("sla_due_at", "id")  # the filter leaves no NULL
             else:
                 qs = qs.order_by("-updated_at", "-id")
         return qs
@@ -207,6 +233,6 @@ def normalize_query(query: "QueryDict") -> "QueryDict":
 def queue_params(query: "QueryDict") -> "QueryDict":
     """The queue's filters: normalize_query, and "All open" when no filter is given."""
     params = normalize_query(query)
-    if not params.get("view") and not any(k in params for k in ("status", "q", "assignee", "tag", "priority", "type")):
+    if not params.get("view") and not any(k in params for k in ("status", "q", "assignee", "tag", "priority", "type", "sla")):
         params["view"] = "open"
     return params

@@ -183,7 +183,11 @@ def queue_counts(user: User, cap: int = 999) -> dict[str, int | str]:
     """Counts for the agent sidebar views. Each is a capped, index-backed
     COUNT (`cap + 1` means "more than cap"), so the sidebar stays fast at
     millions of tickets; the view shows "999+"."""
+    from django.utils import timezone
+
     from helpdesk.pagination import capped_count
+
+    from .filters import SOON
 
     unsolved = [Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD]
     qs = visible_tickets(user)
@@ -193,6 +197,8 @@ def queue_counts(user: User, cap: int = 999) -> dict[str, int | str]:
         "open": capped_count(qs.filter(status__in=[Status.NEW, Status.OPEN]), cap),
         "pending": capped_count(qs.filter(status__in=[Status.PENDING, Status.ON_HOLD]), cap),
         "solved": capped_count(qs.filter(status=Status.SOLVED), cap),
+        # As the "breaching" view filters (TicketFilter.filter_view): from the sla_due_at index.
+        "breaching": capped_count(qs.filter(status__in=unsolved, sla_due_at__lte=timezone.now() + SOON), cap),
     }
     return {k: (f"{cap}+" if v > cap else v) for k, v in counts.items()}
 

@@ -3,17 +3,27 @@ on the main screens, in English and in Russian (longer strings), also after
 htmx swaps; keyboard focus stays visible after a swap."""
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from escalation.models import Trigger
 from helpdesk.models import Group, Tier
-from tests.factories import AdminFactory, AgentFactory, CustomerFactory, OrganizationFactory, TicketTypeFactory
+from tests.factories import (
+    AdminFactory,
+    AgentFactory,
+    CustomerFactory,
+    OrganizationFactory,
+    TicketTypeFactory,
+    sla_target,
+    with_sla,
+)
 from tickets import services
 from tickets.models import Notification, Priority, Status
 
@@ -100,6 +110,16 @@ def desk(live_server):
     services.change_status(ticket=tickets[Status.CLOSED], actor=anna, status=Status.CLOSED)
     services.record_delivery_failure(ticket_id=main.pk, to=["carla@example.com"], reason="550 mailbox unavailable")
     Notification.objects.create(user=anna, ticket=main, text=f"Urgent ticket #{main.number}")
+    # SLA badges in the queue (every kind) and every target state in the ticket's SLA panel.
+    now = timezone.now()
+    with_sla(main, policy="Urgent hardware", position=2, types=["Hardware"], priorities=["urgent"],
+             first_response=sla_target(state="met", met_at=now - timedelta(hours=1)),
+             next_response=sla_target(state="breached", due_at=now - timedelta(minutes=65), breach_minutes=65),
+             resolution=sla_target(state="paused", minutes=480, used=40))
+    with_sla(tickets[Status.OPEN], first_response=sla_target(due_at=now + timedelta(minutes=12)),
+             resolution=sla_target(minutes=480, due_at=now + timedelta(hours=5), warn_at=now + timedelta(hours=4)))
+    with_sla(tickets[Status.PENDING], resolution=sla_target(state="paused", minutes=480, used=100))
+    with_sla(tickets[Status.ON_HOLD], resolution=sla_target(minutes=480, due_at=now + timedelta(hours=3)))
     return {"base": live_server.url, "anna": anna, "admin": admin, "customer": customer, "ticket": main}
 
 
@@ -127,6 +147,7 @@ SCREENS = [  # (name, who, path)
     ("customer's ticket", "customer", "/portal/tickets/{number}/"),
     ("agent queue", "anna", "/agent/"),
     ("agent queue, all tickets", "anna", "/agent/?view=all"),
+    ("agent queue, by due", "anna", "/agent/?view=all&ordering=sla_due_at"),
     ("agent ticket", "anna", "/agent/tickets/{number}/"),
     ("admin trigger form", "admin", "/admin/escalation/trigger/add/"),
     ("login", None, "/accounts/login/"),

@@ -20,14 +20,14 @@ from helpdesk.pagination import CappedPaginator
 from helpdesk.services import create_customer_by_agent
 
 from .. import selectors, services
-from ..filters import VIEW_CHOICES, TicketFilter, queue_params
+from ..filters import SLA_CHOICES, VIEW_CHOICES, TicketFilter, queue_params
 from ..forms import AgentReplyForm, OnBehalfTicketForm, PropertiesForm, SavedViewForm, custom_form_field
 from ..models import Priority, Status, Ticket
 
 PAGE_SIZE = 30
 SORT_COLUMNS = [
     ("number", _lazy("Number")), ("subject", _lazy("Subject")), ("status", _lazy("Status")),
-    ("priority", _lazy("Priority")), ("", _lazy("Type")), ("", _lazy("Group")), ("", _lazy("Assignee")),
+    ("priority", _lazy("Priority")), ("sla_due_at", _lazy("Due")), ("", _lazy("Type")), ("", _lazy("Group")), ("", _lazy("Assignee")),
     ("updated_at", _lazy("Updated")),
 ]
 
@@ -61,7 +61,7 @@ def _next_or_queue(request):
 
 
 # The filters the queue's form shows; errors of the others are listed above the table.
-FORM_FILTERS = ("view", "status", "priority", "type", "assignee", "tag", "q", "ordering")
+FORM_FILTERS = ("view", "status", "priority", "sla", "type", "assignee", "tag", "q", "ordering")
 
 
 def _queue_context(request):
@@ -92,6 +92,7 @@ def _queue_context(request):
         "sort_columns": SORT_COLUMNS,
         "statuses": Status.choices,
         "priorities": Priority.choices,
+        "sla_choices": SLA_CHOICES,
         "ticket_types": selectors.active_ticket_types(),
         "agents": selectors.assignable_agents(),
     }
