@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from helpdesk.models import Group, Tier
+from tests.e2e.test_accessibility import assert_no_serious
 from tests.factories import PASSWORD, AgentFactory, CustomerFactory
 from tickets import services
 from tickets.models import Ticket
@@ -14,7 +15,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def _login(browser, base, username):
-    ctx = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    # bypass_csp: the axe check injects its script (test_accessibility.open_as does the same).
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US", bypass_csp=True)
     page = ctx.new_page()
     page.goto(f"{base}/accounts/login/")
     page.get_by_label("Email or username").fill(username)
@@ -62,7 +64,7 @@ def test_escalate_from_the_ticket_page_then_lose_it(desk):
     anna.get_by_text("Escalate or de-escalate").click()
     anna.get_by_label("Move to tier").select_option(label="L2 (escalate)")
     anna.get_by_label("Reason").fill("Needs a look at the VPN concentrator")
-    anna.get_by_label("Keep the assignee").check()
+    anna.get_by_label("Keep it assigned").check()
     anna.get_by_role("button", name="Escalate", exact=True).click()
 
     expect(anna.locator("#messages")).to_contain_text(f"Ticket #{ticket.number} moved to L2 · Tech L2.")
@@ -72,6 +74,11 @@ def test_escalate_from_the_ticket_page_then_lose_it(desk):
     expect(step).to_contain_text("by Anna First")
     expect(step).to_contain_text("Needs a look at the VPN concentrator")
     expect(anna.get_by_test_id("tier-group")).to_have_text("L2 · Tech L2")
+
+    anna.get_by_text("Escalate or de-escalate").click()
+    expect(anna.get_by_label("Reason")).to_be_visible()
+    assert_no_serious(anna, "ticket page, escalation form open with a history")
+    anna.get_by_text("Escalate or de-escalate").click()
 
     # Bob, in L2, has it in his queue.
     bob = desk["login"]("bob")

@@ -208,3 +208,18 @@ def test_page_shows_the_history_to_who_still_sees_it(client, teams, l1_ticket):
     assert response.redirect_chain[-1][0] == reverse("agent:ticket", args=[l1_ticket.number])
     text = response.content.decode()
     assert 'data-testid="escalation-step"' in text and "look closer" in text and "L1 → L2" in text
+
+
+def test_a_triggers_escalate_action_records_the_escalation(teams, l1_ticket, make_trigger):
+    from tickets.tasks import process_events
+
+    make_trigger(name="Urgent goes up", events=["ticket_updated"],
+                 all=[{"field": "priority", "operator": "is", "value": "urgent"}],
+                 actions=[{"type": "escalate", "tier": "L2"}])
+    services.update_ticket(ticket=l1_ticket, actor=teams["l1"], priority="urgent")
+    process_events()
+    ticket = Ticket.objects.get(pk=l1_ticket.pk)
+    assert (ticket.tier, ticket.group, ticket.assignee) == (teams["tiers"][2], teams["servers"], None)
+    escalated = ticket.events.get(kind=Kind.ESCALATED)
+    assert escalated.data["trigger_name"] == "Urgent goes up" and "Urgent goes up" in escalated.data["reason"]
+    assert Notification.objects.get(user=teams["l1"]).kind == Notification.Kind.ESCALATED

@@ -183,3 +183,22 @@ def test_without_rules_nothing_is_kept_or_written(tiers):
     ticket = _ticket()
     ticket.refresh_from_db()
     assert ticket.sla == {} and ticket.escalation_check_at is None
+
+
+def test_a_rule_with_no_tier_above_fires_once_and_moves_nothing(setup, time_machine):
+    top = EscalationRule.objects.create(name="L4 unresolved", tier=setup["tiers"][4], minutes=10, calendar=None,
+                                        condition=EscalationRule.Condition.UNRESOLVED, position=1)
+    t0 = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
+    time_machine.move_to(t0, tick=False)
+    ticket = _ticket()
+    services.update_ticket(ticket=ticket, actor=setup["l1"], tier=setup["tiers"][4])
+    assert Ticket.objects.get(pk=ticket.pk).escalation_check_at == t0 + dt.timedelta(minutes=10)
+    time_machine.move_to(t0 + dt.timedelta(minutes=11), tick=False)
+    assert escalation_rules.run_due(t0 + dt.timedelta(minutes=11)) == 0
+    ticket.refresh_from_db()
+    assert ticket.tier == setup["tiers"][4] and ticket.escalation_check_at is None
+    assert ticket.sla["escalation"]["fired"] == [top.pk]
+    assert ticket.events.filter(kind=Kind.ESCALATION_DUE).count() == 1
+    assert not ticket.events.filter(kind=Kind.ESCALATED).exists()
+    assert escalation_rules.run_due(t0 + dt.timedelta(minutes=20)) == 0
+    assert ticket.events.filter(kind=Kind.ESCALATION_DUE).count() == 1
