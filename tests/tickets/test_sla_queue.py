@@ -246,11 +246,17 @@ def test_panel_running_and_due_soon_targets(agent_client, now, ticket):
     assert "first matching policy #1: applies to every ticket" in html and "around the clock" in html
 
 
-def test_panel_comes_with_the_properties_panel_after_a_save(agent_client, now, ticket):
-    """The htmx save (and the live refresh, which swaps #properties) brings the panel along."""
-    with_sla(ticket, first_response=sla_target(due_at=at(25)))
+def test_panel_comes_with_the_properties_panel_after_a_save(agent_client, now, customer, make_ticket):
+    """The htmx save (and the live refresh, which swaps #properties) brings the panel along,
+    worked out again for the new priority by the real SLA policies."""
+    from escalation.models import SLAPolicy
+
+    SLAPolicy.objects.create(name="Urgent and high", position=1, priorities=["high", "urgent"],
+                             first_response_minutes=25)
+    SLAPolicy.objects.create(name="Everything else", position=2, first_response_minutes=240)
+    ticket = make_ticket(customer, subject="Printer on fire")
     response = agent_client.post(reverse("agent:properties", args=[ticket.number]), {"priority": "high"},
                                  HTTP_HX_REQUEST="true")
     html = response.content.decode()
     props = re.search(r'<form class="card"[^>]*id="properties".*?</form>', html, re.S).group(0)
-    assert 'id="sla-panel"' in props and "in 25 min" in props
+    assert 'id="sla-panel"' in props and "in 25 min" in props and "Urgent and high" in props
