@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from .models import SLABreach, TriggerFiring, WebhookDelivery
 from .webhooks import mask_url
@@ -32,10 +32,19 @@ def record_webhook_delivery(*, trigger_id: int, ticket_id: int, chain: str, acti
 def record_breaches(rows: Iterable[tuple[int, int | None, str, datetime | None, datetime]]) -> None:
     """SLABreach rows (ticket id, policy id, target, due, seen), in one statement; one per target and
     due time, so a row recorded already is left as it is."""
-    breaches = [SLABreach(ticket_id=ticket_id, policy_id=policy_id, target=target, due_at=due_at, breached_at=seen)
-                for ticket_id, policy_id, target, due_at, seen in rows if due_at is not None]
-    if breaches:
-        SLABreach.objects.bulk_create(breaches, ignore_conflicts=True)
+    kept = [(t, p, n, d, s) for t, p, n, d, s in rows if d is not None]
+    if not kept:
+        return
+    if connection.vendor != "postgresql":
+        SLABreach.objects.bulk_create([SLABreach(ticket_id=t, policy_id=p, target=n, due_at=d, breached_at=s)
+                                       for t, p, n, d, s in kept], ignore_conflicts=True)
+        return
+    # The beat job's pass writes up to a thousand at once: arrays, not a model instance each.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {SLABreach._meta.db_table} (ticket_id, policy_id, target, due_at, breached_at) "
+            "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::timestamptz[], %s::timestamptz[]) "
+            "ON CONFLICT DO NOTHING", [list(column) for column in zip(*kept, strict=True)])
 
 
 def meet_breaches(*, ticket_id: int, target: str, met_at: datetime, minutes_late: int) -> None:

@@ -184,8 +184,8 @@ def _schedule(target: TargetState, calendar: Calendar, warning_percent: int) -> 
     clock = _clock(target)
     if not clock.running:
         target["due_at"], target["warn_at"] = None, None
-        if not _done(target):
-            target["state"] = "paused"
+        if not _done(target):  # a missed target stays breached, paused or dropped by a new policy
+            target["state"] = "breached" if target["breached_at"] else "paused"
         return
     target["state"] = "breached" if target["breached_at"] else "active"
     target["due_at"] = _iso(clock.due_at(calendar, target["minutes"]))

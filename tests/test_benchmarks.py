@@ -90,3 +90,12 @@ def test_live_update_benchmark_runs():
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["layer"] == "make-run" and result["tickets"] == 3
     assert 0 < result["response_to_push_ms"]["median"] <= result["post_to_push_ms"]["median"]
+
+
+def test_sla_benchmark_runs(bench_database_url):
+    """bench_sla.py seeds its own tickets and times the SLA beat job's pass (issue 15)."""
+    out = _run("benchmarks/bench_sla.py", "--tickets", "2000", "--due", "50", "--runs", "2",
+               "--database-url", bench_database_url, url=bench_database_url)
+    [run] = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert run["tickets"] == 2000 and run["due"] == 50 and len(run["runs_ms"]) == 2
+    assert run["queries"] <= 8  # the selection, the stamp, and one write per table
