@@ -9,11 +9,10 @@ class EscalationConfig(AppConfig):
     def ready(self) -> None:
         from tickets import clocks, receivers
 
-        from . import escalation_rules, sla
+        from . import deadlines
         from .engine import run_triggers
 
         # First of the outbox's handlers: the mail and the pushes see what the triggers changed.
         receivers.subscribe(run_triggers, order=10)
         # SLA due times and escalation checks move with each change, in its transaction.
-        clocks.register(sla.on_change)
-        clocks.register(escalation_rules.on_change)
+        clocks.register(deadlines.on_change)

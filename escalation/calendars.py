@@ -1,5 +1,6 @@
-"""The SLA configuration as the clocks read it: calendars (escalation.business_time.Calendar)
-and the active policies, cached per process and reloaded when a row of them changes."""
+"""The SLA and escalation configuration as the clocks read it: calendars
+(escalation.business_time.Calendar), the active policies and escalation rules, cached per
+process and reloaded when a row of them changes."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 
 from .business_time import Calendar, Interval
-from .models import BusinessHours, Holiday, OpenInterval, SLAPolicy
+from .models import BusinessHours, EscalationRule, Holiday, OpenInterval, SLAPolicy
 
 # What a cached copy was read at: counts, highest ids and last edits of the SLA tables. A
 # save or delete in any process moves it (signals below touch the parent row's updated_at).
 _STAMP_TABLES: tuple[tuple[type[Model], bool], ...] = (
     (SLAPolicy, True), (SLAPolicy.ticket_types.through, False), (BusinessHours, True), (OpenInterval, False),
-    (Holiday, False))
+    (Holiday, False), (EscalationRule, True), (EscalationRule.ticket_types.through, False))
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,35 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """An active EscalationRule as the clocks read it (no further reads)."""
+
+    id: int
+    name: str
+    tier_id: int
+    type_ids: frozenset[int]
+    priorities: frozenset[str]
+    condition: str
+    minutes: int
+    calendar_id: int | None
+    to_tier_id: int | None
+    to_group_id: int | None
+    to_group_tier_id: int | None
+    notify_lead: bool
+
+    def matches(self, tier_id: int | None, type_id: int | None, priority: str) -> bool:
+        return (self.tier_id == tier_id and (not self.type_ids or type_id in self.type_ids)
+                and (not self.priorities or priority in self.priorities))
+
+
+@dataclass(frozen=True)
 class Snapshot:
-    """The active policies and their calendars as one process last read them."""
+    """The active policies, escalation rules and their calendars as one process last read them."""
 
     stamp: tuple[object, ...]
     policies: tuple[Policy, ...]
     calendars: dict[int, Calendar]
+    rules: tuple[Rule, ...] = ()
 
     def calendar(self, calendar_id: object) -> Calendar:
         """That BusinessHours row's calendar (around the clock for None or a row since deleted)."""
@@ -117,8 +141,16 @@ def _load(stamp: tuple[object, ...]) -> Snapshot:
         calendar_id=p.calendar_id, calendar_name=p.calendar.name if p.calendar else "",
         warning_percent=p.warning_percent,
     ) for p in rows)
-    calendars = _load_calendars({p.calendar_id for p in policies if p.calendar_id is not None})
-    return Snapshot(stamp=stamp, policies=policies, calendars=calendars)
+    rules = tuple(
+        Rule(id=r.pk, name=r.name, tier_id=r.tier_id, type_ids=frozenset(t.pk for t in r.ticket_types.all()),
+             priorities=frozenset(str(p) for p in (r.priorities or [])), condition=r.condition, minutes=r.minutes,
+             calendar_id=r.calendar_id, to_tier_id=r.to_tier_id, to_group_id=r.to_group_id,
+             to_group_tier_id=r.to_group.tier_id if r.to_group is not None else None, notify_lead=r.notify_lead)
+        for r in EscalationRule.objects.filter(active=True).select_related("to_group").prefetch_related("ticket_types")
+        .order_by("position", "id"))
+    calendars = _load_calendars({p.calendar_id for p in policies if p.calendar_id is not None}
+                                | {r.calendar_id for r in rules if r.calendar_id is not None})
+    return Snapshot(stamp=stamp, policies=policies, calendars=calendars, rules=rules)
 
 
 def current() -> Snapshot:
@@ -129,8 +161,7 @@ def current() -> Snapshot:
     if snapshot is not None and snapshot.stamp == stamp:
         return snapshot
     with _lock:
-        snapshot = _load(stamp)
-        _snapshot = snapshot
+        snapshot = _snapshot = _load(stamp)
     return snapshot
 
 
@@ -147,8 +178,8 @@ def _touch_calendar(sender: type, instance: OpenInterval | Holiday, **kwargs: ob
 
 
 def _touch_policy(sender: type, instance: object, action: str, **kwargs: object) -> None:
-    if action.startswith("post_") and isinstance(instance, SLAPolicy):
-        SLAPolicy.objects.filter(pk=instance.pk).update(updated_at=timezone.now())
+    if action.startswith("post_") and isinstance(instance, SLAPolicy | EscalationRule):
+        type(instance).objects.filter(pk=instance.pk).update(updated_at=timezone.now())
         forget()
 
 
@@ -160,7 +191,8 @@ _part: type[Model]
 for _part in (OpenInterval, Holiday):
     post_save.connect(_touch_calendar, sender=_part, dispatch_uid=f"sla-touch-{_part.__name__}")
     post_delete.connect(_touch_calendar, sender=_part, dispatch_uid=f"sla-touch-del-{_part.__name__}")
-for _part in (SLAPolicy, BusinessHours):
+for _part in (SLAPolicy, BusinessHours, EscalationRule):
     post_save.connect(_changed, sender=_part, dispatch_uid=f"sla-forget-{_part.__name__}")
     post_delete.connect(_changed, sender=_part, dispatch_uid=f"sla-forget-del-{_part.__name__}")
 m2m_changed.connect(_touch_policy, sender=SLAPolicy.ticket_types.through, dispatch_uid="sla-touch-policy-types")
+m2m_changed.connect(_touch_policy, sender=EscalationRule.ticket_types.through, dispatch_uid="sla-touch-rule-types")

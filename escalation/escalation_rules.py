@@ -4,17 +4,12 @@
 from __future__ import annotations
 
 import logging
-import time as time_module
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Any
 
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,7 +20,8 @@ from tickets.events import Ref
 from tickets.models import Status, Ticket, TicketEvent
 
 from .business_time import Calendar, NoOpenHours, add_business_minutes
-from .models import BusinessHours, EscalationRule, Holiday, OpenInterval
+from .calendars import Rule, Snapshot, current
+from .models import EscalationRule
 
 logger = logging.getLogger(__name__)
 
@@ -33,115 +29,19 @@ Kind = TicketEvent.Kind
 _DONE = (Status.SOLVED, Status.CLOSED)
 
 
-# --- the rules and calendars, cached per process under a shared version ----------------------
+# --- the rules and calendars: escalation.calendars keeps them per process --------------------------
 
-@dataclass(frozen=True)
-class Rule:
-    """An active EscalationRule as the clocks read it (no queries)."""
-
-    id: int
-    name: str
-    tier_id: int
-    type_ids: frozenset[int]
-    priorities: frozenset[str]
-    condition: str
-    minutes: int
-    calendar_id: int | None
-    to_tier_id: int | None
-    to_group_id: int | None
-    to_group_tier_id: int | None
-    notify_lead: bool
-
-    def matches(self, ticket: Ticket) -> bool:
-        return (self.tier_id == ticket.tier_id and (not self.type_ids or ticket.type_id in self.type_ids)
-                and (not self.priorities or ticket.priority in self.priorities))
+def config() -> Snapshot:
+    """The active rules (by position) and their calendars, as escalation.calendars caches them."""
+    return current()
 
 
-@dataclass(frozen=True)
-class Config:
-    rules: tuple[Rule, ...]
-    calendars: dict[int, Calendar]
-
-
-VERSION_KEY = "escalation:rules:version"
-# With the shared cache down, a process trusts what it read for this long (seconds).
-STALE_SECONDS = 30.0
-_loaded: dict[str, Any] = {"version": None, "config": None, "at": 0.0}
-
-
-def _set_version() -> None:
-    try:
-        cache.set(VERSION_KEY, uuid.uuid4().hex, None)
-    except Exception as exc:  # the cache is down: the other processes reread within STALE_SECONDS
-        logger.warning("could not publish the escalation rules' version: %s", exc)
-
-
-def _invalidate(**_kwargs: object) -> None:
-    """A rule or a calendar changed: every process reloads at its next read (and again after commit)."""
-    _loaded["config"] = None
-    _set_version()
-    transaction.on_commit(_set_version)
-
-
-for _model in (EscalationRule, BusinessHours, OpenInterval, Holiday):
-    post_save.connect(_invalidate, sender=_model, dispatch_uid=f"escalation-rules-{_model.__name__}-saved")
-    post_delete.connect(_invalidate, sender=_model, dispatch_uid=f"escalation-rules-{_model.__name__}-deleted")
-m2m_changed.connect(_invalidate, sender=EscalationRule.ticket_types.through, dispatch_uid="escalation-rules-types")
-
-
-def _version() -> str | None:
-    try:
-        version = cache.get(VERSION_KEY)
-        if version is None:
-            version = uuid.uuid4().hex
-            if not cache.add(VERSION_KEY, version, None):
-                version = cache.get(VERSION_KEY) or version
-    except Exception as exc:
-        logger.warning("escalation rules: the cache is unavailable (%s)", exc)
-        return None
-    return str(version)
-
-
-def config() -> Config:
-    """The active rules (by position) and every calendar: one cache read while nothing changed."""
-    version, now = _version(), time_module.monotonic()
-    fresh = (_loaded["version"] == version) if version is not None else (now - _loaded["at"] < STALE_SECONDS)
-    if _loaded["config"] is None or not fresh:
-        _loaded.update(config=_load(), version=version, at=now)
-    loaded: Config = _loaded["config"]
-    return loaded
-
-
-def _load() -> Config:
-    rules = tuple(
-        Rule(id=r.pk, name=r.name, tier_id=r.tier_id, type_ids=frozenset(t.pk for t in r.ticket_types.all()),
-             priorities=frozenset(str(p) for p in (r.priorities or [])), condition=r.condition, minutes=r.minutes,
-             calendar_id=r.calendar_id, to_tier_id=r.to_tier_id, to_group_id=r.to_group_id,
-             to_group_tier_id=r.to_group.tier_id if r.to_group is not None else None, notify_lead=r.notify_lead)
-        for r in EscalationRule.objects.filter(active=True).select_related("to_group").prefetch_related("ticket_types")
-        .order_by("position", "id"))
-    return Config(rules=rules, calendars=load_calendars())
-
-
-def load_calendars() -> dict[int, Calendar]:
-    """Every BusinessHours as a business_time.Calendar (escalation.calendars is not on main yet: a local loader)."""
-    weekly: dict[int, dict[int, list[tuple[time, time]]]] = {}
-    holidays: dict[int, list[date]] = {}
-    for cal_id, weekday, opens, closes in OpenInterval.objects.values_list("calendar_id", "weekday", "opens", "closes"):
-        weekly.setdefault(cal_id, {}).setdefault(weekday, []).append((opens, closes))
-    for cal_id, day in Holiday.objects.values_list("calendar_id", "date"):
-        holidays.setdefault(cal_id, []).append(day)
-    return {pk: Calendar.build(zone or "UTC", weekly.get(pk, {}), holidays.get(pk, ()))
-            for pk, zone in BusinessHours.objects.values_list("id", "time_zone")}
-
-
-def calendar_for(rule: Rule, ticket: Ticket, calendars: dict[int, Calendar]) -> Calendar:
+def calendar_for(rule: Rule, ticket: Ticket, cfg: Snapshot) -> Calendar:
     """The rule's calendar, else the ticket's SLA calendar, else around the clock."""
+    if rule.calendar_id is not None:
+        return cfg.calendar(rule.calendar_id)
     sla_calendar = (ticket.sla or {}).get("calendar") or {}
-    for pk in (rule.calendar_id, sla_calendar.get("id") if isinstance(sla_calendar, dict) else None):
-        if isinstance(pk, int) and pk in calendars:
-            return calendars[pk]
-    return Calendar.around_the_clock()
+    return cfg.calendar(sla_calendar.get("id") if isinstance(sla_calendar, dict) else None)
 
 
 # --- the clock: start times and the next check -----------------------------------------------
@@ -190,27 +90,27 @@ def _start(rule: Rule, state: EscalationState) -> datetime | None:
     return _parse(state["entered_at"])
 
 
-def due_rules(ticket: Ticket, state: EscalationState, cfg: Config) -> list[tuple[datetime, Rule]]:
+def due_rules(ticket: Ticket, state: EscalationState, cfg: Snapshot) -> list[tuple[datetime, Rule]]:
     """(due time, rule) of each rule that applies to the ticket now and has not fired in this tier entry."""
     if ticket.status in _DONE or ticket.merged_into_id:
         return []
     found = []
     for rule in cfg.rules:
-        if rule.id in state["fired"] or not rule.matches(ticket):
+        if rule.id in state["fired"] or not rule.matches(ticket.tier_id, ticket.type_id, ticket.priority):
             continue
         start = _start(rule, state)
         if start is None:
             continue
         try:
-            found.append((add_business_minutes(calendar_for(rule, ticket, cfg.calendars), start, rule.minutes), rule))
+            found.append((add_business_minutes(calendar_for(rule, ticket, cfg), start, rule.minutes), rule))
         except NoOpenHours:
             logger.warning("escalation rule %s: its calendar has no open hours", rule.id)
     return found
 
 
-def on_change(ticket: Ticket, events: Sequence[TicketEvent]) -> set[str]:
-    """tickets.clocks: when the ticket next falls due under a rule; the fields it set."""
-    cfg = config()
+def on_change(ticket: Ticket, events: Sequence[TicketEvent], cfg: Snapshot | None = None) -> set[str]:
+    """When the ticket next falls due under a rule (escalation.deadlines); the fields it set."""
+    cfg = cfg or config()
     if not cfg.rules and "escalation" not in (ticket.sla or {}) and ticket.escalation_check_at is None:
         return set()  # no rules at all: nothing to keep (nor to write on every change)
     state = _state(ticket, events, timezone.now())
@@ -249,7 +149,7 @@ def run_due(now: datetime, *, limit: int = 1000) -> int:
     return done
 
 
-def _escalate_due(ticket: Ticket, now: datetime, *, actor: Any, cfg: Config, tiers: dict[int, Tier]) -> int:
+def _escalate_due(ticket: Ticket, now: datetime, *, actor: Any, cfg: Snapshot, tiers: dict[int, Tier]) -> int:
     state = _state(ticket, (), now)
     due = sorted((item for item in due_rules(ticket, state, cfg) if item[0] <= now),
                  key=lambda item: cfg.rules.index(item[1]))

@@ -221,9 +221,9 @@ def _set_columns(ticket: Ticket, state: SlaState) -> set[str]:
 
 # --- the clock hook (tickets.clocks) --------------------------------------------------------------
 
-def on_change(ticket: Ticket, events: Sequence[TicketEvent]) -> set[str]:
-    """tickets.clocks: move the ticket's SLA clocks for a change; the fields it set."""
-    snapshot = calendars.current()
+def on_change(ticket: Ticket, events: Sequence[TicketEvent], snapshot: calendars.Snapshot | None = None) -> set[str]:
+    """Move the ticket's SLA clocks for a change (escalation.deadlines); the fields it set."""
+    snapshot = snapshot or calendars.current()
     policy, reason = policy_for(ticket, snapshot)
     if policy is None and not ticket.sla:
         return set()
