@@ -13,6 +13,7 @@ from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.html import format_html
 from django.utils.text import format_lazy
 from django.utils.translation import gettext, ngettext
@@ -235,10 +236,12 @@ def _minutes(value: int | None) -> str:
         return "—"
     hours, minutes = divmod(value, 60)
     if not hours:
-        return gettext("%(m)d min") % {"m": minutes}
-    if not minutes:
-        return gettext("%(h)d h") % {"h": hours}
-    return gettext("%(h)d h %(m)d min") % {"h": hours, "m": minutes}
+        text = gettext("%(m)d min") % {"m": minutes}
+    elif not minutes:
+        text = gettext("%(h)d h") % {"h": hours}
+    else:
+        text = gettext("%(h)d h %(m)d min") % {"h": hours, "m": minutes}
+    return text.replace(" ", "\u00a0")  # kept on one line in the list's narrow columns
 
 
 def _kept_forms(formset) -> list[forms.Form]:
@@ -367,8 +370,14 @@ class BusinessHoursAdmin(admin.ModelAdmin):
         days: dict[int, list[str]] = {}
         for interval in obj.intervals.all():
             days.setdefault(interval.weekday, []).append(f"{interval.opens:%H:%M}–{interval.closes:%H:%M}")
-        labels = dict(OpenInterval.Weekday.choices)
-        return "; ".join(f"{str(labels[d])[:3]} {', '.join(spans)}" for d, spans in sorted(days.items()))
+        runs: list[tuple[int, int, list[str]]] = []  # days in a row with the same hours: "Mon–Fri 09:00–18:00"
+        for day, spans in sorted(days.items()):
+            if runs and runs[-1][1] == day - 1 and runs[-1][2] == spans:
+                runs[-1] = (runs[-1][0], day, spans)
+            else:
+                runs.append((day, day, spans))
+        return "; ".join(f"{WEEKDAYS_ABBR[first]}{'–' + str(WEEKDAYS_ABBR[last]) if last != first else ''} "
+                         f"{', '.join(spans)}" for first, last, spans in runs)
 
     @admin.display(description=_("holidays"), ordering="n_holidays")
     def holiday_count(self, obj):

@@ -59,7 +59,7 @@ def test_admin_builds_a_calendar_and_a_policy_by_label(live_server, page):
     _shot(page, "policy-add")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
-    expect(page.locator("#result_list")).to_contain_text("30 min · — · 4 h")
+    expect(page.locator("#result_list")).to_contain_text("30\u00a0min · — · 4\u00a0h")
     _shot(page, "policy-list")
     policy = SLAPolicy.objects.get()
     assert (policy.priorities, policy.first_response_minutes, policy.resolution_minutes, policy.calendar) == (

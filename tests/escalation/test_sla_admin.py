@@ -159,7 +159,7 @@ def test_policy_form_uses_checkboxes_and_the_service_rules(admin_client_):
     policy = SLAPolicy.objects.get()
     assert policy.priorities == ["high", "urgent"] and list(policy.ticket_types.all()) == [payment]
     listing = admin_client_.get("/admin/escalation/slapolicy/").content.decode()
-    assert "30 min · 1 h 30 min · 4 h" in listing and "payment; High, Urgent" in listing
+    assert "30\u00a0min · 1\u00a0h\u00a030\u00a0min · 4\u00a0h" in listing and "payment; High, Urgent" in listing
 
 
 def test_rule_form_refuses_a_lower_tier_and_saves_a_good_rule(admin_client_, tiers):
@@ -173,6 +173,14 @@ def test_rule_form_refuses_a_lower_tier_and_saves_a_good_rule(admin_client_, tie
     rule = EscalationRule.objects.get()
     assert (rule.tier, rule.to_tier, rule.priorities) == (tiers[2], None, ["urgent"])
     listing = admin_client_.get("/admin/escalation/escalationrule/").content.decode()
-    assert "L2 · stays unresolved · 4 h" in listing and "the next tier up" in listing
+    assert "L2 · stays unresolved · 4\u00a0h" in listing and "the next tier up" in listing
     response = admin_client_.post(f"/admin/escalation/escalationrule/{rule.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302 and not EscalationRule.objects.exists()
+
+
+def test_calendar_list_sums_up_the_week(admin_client_):
+    services.create_business_hours(name="Office", time_zone="Europe/Berlin", intervals=[
+        *({"weekday": d, "opens": time(9), "closes": time(18)} for d in range(4)),
+        {"weekday": 4, "opens": time(9), "closes": time(12)}, {"weekday": 4, "opens": time(13), "closes": time(15)}])
+    html = admin_client_.get("/admin/escalation/businesshours/").content.decode()
+    assert "Mon–Thu 09:00–18:00; Fri 09:00–12:00, 13:00–15:00" in html
