@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any, TypedDict
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from holidays import country_holidays
@@ -178,9 +178,12 @@ def create_business_hours(*, name: str, time_zone: str, intervals: Sequence[Inte
                           holidays: Sequence[HolidaySpec] = ()) -> BusinessHours:
     """A calendar with its weekly intervals and holidays."""
     _clean_calendar(name=name, time_zone=time_zone, intervals=intervals, holiday_list=holidays, instance=None)
-    with transaction.atomic():
-        calendar = BusinessHours.objects.create(name=name.strip(), time_zone=time_zone)
-        _write_week(calendar, intervals, holidays)
+    try:
+        with transaction.atomic():
+            calendar = BusinessHours.objects.create(name=name.strip(), time_zone=time_zone)
+            _write_week(calendar, intervals, holidays)
+    except IntegrityError as exc:  # the same name saved meanwhile
+        raise ValidationError({"name": [_("Another calendar has this name.")]}) from exc
     return calendar
 
 
@@ -284,8 +287,11 @@ def create_sla_policy(*, name: str, ticket_types: Iterable[TicketType] = (), **f
         raise TypeError(f"unknown SLA policy fields: {sorted(unknown)}")
     policy = SLAPolicy(name=name, **fields)
     validate_sla_policy(policy)
-    with transaction.atomic():
-        _save_with_types(policy, list(ticket_types))
+    try:
+        with transaction.atomic():
+            _save_with_types(policy, list(ticket_types))
+    except IntegrityError as exc:  # the same name saved meanwhile
+        raise ValidationError({"name": [_("Another policy has this name.")]}) from exc
     return policy
 
 

@@ -184,3 +184,27 @@ def test_calendar_list_sums_up_the_week(admin_client_):
         {"weekday": 4, "opens": time(9), "closes": time(12)}, {"weekday": 4, "opens": time(13), "closes": time(15)}])
     html = admin_client_.get("/admin/escalation/businesshours/").content.decode()
     assert "Mon–Thu 09:00–18:00; Fri 09:00–12:00, 13:00–15:00" in html
+
+
+@pytest.mark.parametrize("path", ["/admin/escalation/businesshours/", "/admin/escalation/slapolicy/",
+                                  "/admin/escalation/escalationrule/"])
+def test_admin_lists_take_the_same_queries_as_rows_grow(admin_client_, tiers, django_assert_max_num_queries, path):
+    types = [TicketTypeFactory(name=f"type {n}") for n in range(3)]
+    l3 = EscalationRule._meta.get_field("to_group").related_model.objects.create(name="L3 team", tier=tiers[3])
+
+    def grow(n):
+        for _ in range(n):
+            i = BusinessHours.objects.count()
+            calendar = services.create_business_hours(name=f"Calendar {i}", time_zone="UTC", intervals=[
+                {"weekday": 0, "opens": time(9), "closes": time(12)}, {"weekday": 0, "opens": time(13), "closes": time(17)}])
+            services.add_country_holidays(calendar=calendar, country="DE", year=2026)
+            services.create_sla_policy(name=f"Policy {i}", resolution_minutes=60, ticket_types=types, calendar=calendar)
+            services.create_escalation_rule(name=f"Rule {i}", tier=tiers[1], condition="unassigned", minutes=5,
+                                            ticket_types=types, calendar=calendar, to_group=l3)
+
+    grow(2)
+    with django_assert_max_num_queries(30) as few:
+        assert admin_client_.get(path).status_code == 200
+    grow(10)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert " 11</a>" in admin_client_.get(path).content.decode()  # "Calendar 11", "Policy 11", "Rule 11"
