@@ -305,7 +305,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"PriorityEnum": "tickets.models.Priority", "StatusEnum": "tickets.models.Status",
                             "MacroStatusEnum": "tickets.models.MACRO_STATUS_CHOICES",
-                            "FilingChannelEnum": "tickets.models.API_FILING_CHANNEL_CHOICES"},
+                            "FilingChannelEnum": "tickets.models.API_FILING_CHANNEL_CHOICES",
+                            "TimezoneEnum": "escalation.services.TIME_ZONE_NAMES"},
 }
 
 # --- helpdesk ---------------------------------------------------------------

@@ -8,6 +8,8 @@ and body are the ones the schema declares, and that data the schema calls valid
 is not refused with a 400.
 """
 
+from datetime import time
+
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
@@ -25,7 +27,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from werkzeug.test import Client as WsgiClient
 
-from escalation.models import Trigger
+from escalation.models import BusinessHours, Trigger
+from escalation.services import create_business_hours
 from helpdesk.models import Group, Tier
 from tests.factories import AdminFactory, AgentFactory, CustomerFactory, OrganizationFactory, TicketTypeFactory
 from tickets import services
@@ -50,6 +53,13 @@ STATE_DEPENDENT = {
     "macros": {"name": "unique per owner and among shared macros",
                "groups": "only a shared macro is limited to groups (a rule across two fields)"},
     "saved-views": {"name": "unique per agent", "query": "the queue's filters (checked by its filter set)"},
+    "business-hours": {"name": "unique among calendars",
+                       "intervals": "a day's intervals must not overlap, nor open and close at the same time",
+                       "holidays": "one holiday per date"},
+    "sla-policies": {"name": "unique among policies",
+                     "non_field_errors": "at least one target (a rule across three fields)"},
+    "escalation-rules": {"to_tier": "a tier above the rule's tier, which must exist (a rule across fields)",
+                         "to_group": "a group of a tier above the rule's (and in to_tier when both are given)"},
 }
 
 
@@ -98,7 +108,7 @@ def _keep_test_connection():
 
 @pytest.fixture
 def world(db):
-    """A small helpdesk: one user per role, a tier, a group, a type, a trigger, tickets with messages."""
+    """A small helpdesk: one user per role, two tiers, a group, a type, a trigger, a calendar, tickets with messages."""
     organization = OrganizationFactory()
     customer = CustomerFactory(organization=organization)
     agent = AgentFactory()
@@ -107,6 +117,9 @@ def world(db):
     group = Group.objects.create(name="Support", tier=tier)
     group.members.add(agent, admin)
     TicketTypeFactory(name="problem")
+    Tier.objects.get_or_create(level=2, defaults={"name": "L2"})
+    create_business_hours(name="Office", time_zone="Europe/Berlin",
+                          intervals=[{"weekday": 0, "opens": time(9), "closes": time(17)}])
     Trigger.objects.create(name="Urgent tag", events=["ticket_created"],
                            conditions={"all": [{"field": "priority", "operator": "is", "value": "urgent"}], "any": []},
                            actions=[{"type": "add_tags", "tags": ["urgent"]}])
@@ -146,6 +159,10 @@ def _references(world):
         "assignee": lambda: agent.pk,
         "members": lambda: [agent.pk],
         "requester": lambda: world["customer"].pk,
+        "calendar": lambda: BusinessHours.objects.values_list("id", flat=True).first(),
+        "ticket_types": lambda: list(TicketType.objects.values_list("id", flat=True)[:1]),
+        "to_tier": lambda: Tier.objects.order_by("-level").values_list("id", flat=True).first(),
+        "to_group": lambda: Group.objects.values_list("id", flat=True).first(),
     }
 
 

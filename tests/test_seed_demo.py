@@ -26,7 +26,7 @@ def test_seed_demo_routes_new_tickets(db):
     from tickets.tasks import process_events
 
     call_command("seed_demo")
-    assert Tier.objects.count() == 4 and Group.objects.count() == 4 and Trigger.objects.count() == 5
+    assert Tier.objects.count() == 4 and Group.objects.count() == 4 and Trigger.objects.count() == 9
     olga = User.objects.get(email="olga@acme.example")
     ticket = services.create_ticket(requester=olga, subject="Charged twice", body="b",
                                     type=TicketType.objects.get(name="payment"))
@@ -53,3 +53,62 @@ def test_demo_new_tickets_arrive_routed_with_the_explanation(db, mailoutbox):
         assert firing is not None and firing.errors == [] and firing.actions_done
     assert not TicketEvent.objects.filter(processed_at__isnull=True).exists()
     assert mailoutbox == []  # the demo's customers are not mailed about its history
+
+
+def test_seed_demo_sets_up_the_sla_once(db):
+    from datetime import date, time
+
+    import time_machine
+
+    from escalation.models import BusinessHours, EscalationRule, Holiday, SLAPolicy, Trigger
+    from helpdesk.models import Tier
+
+    with time_machine.travel("2026-12-31 23:30 +00:00"):  # already 2027 in Berlin
+        call_command("seed_demo")
+        counts = [model.objects.count() for model in (BusinessHours, Holiday, SLAPolicy, EscalationRule, Trigger)]
+        call_command("seed_demo")
+    assert [model.objects.count() for model in (BusinessHours, Holiday, SLAPolicy, EscalationRule, Trigger)] == counts
+
+    calendar = BusinessHours.objects.get()
+    assert (calendar.name, calendar.time_zone) == ("Office hours (Berlin)", "Europe/Berlin")
+    assert [(i.weekday, i.opens, i.closes) for i in calendar.intervals.all()] == [
+        (day, time(9), time(18)) for day in range(5)]
+    days = set(calendar.holidays.values_list("date", flat=True))
+    assert {date(2027, 10, 3), date(2028, 10, 3), date(2027, 3, 26)} <= days and date(2026, 10, 3) not in days
+    assert set(calendar.holidays.values_list("country", flat=True)) == {"DE"}
+
+    targets = {p.priorities[0]: (p.first_response_minutes, p.next_response_minutes, p.resolution_minutes,
+                                 p.calendar_id) for p in SLAPolicy.objects.all()}
+    assert targets == {"urgent": (30, 60, 240, calendar.pk), "high": (60, 120, 480, calendar.pk),
+                       "normal": (240, 480, 1440, calendar.pk), "low": (480, 960, 2880, calendar.pk)}
+
+    rules = [(r.tier.level, r.condition, r.minutes, r.to_tier) for r in EscalationRule.objects.all()]
+    assert rules == [(1, "unassigned", 30, None), (2, "unresolved", 240, None)]
+    assert Tier.objects.get(level=2).default_group.name == "Tech L2"
+    assert Tier.objects.get(level=3).default_group.name == "Engineering L3"
+
+
+
+def test_demo_sla_alerts_reach_the_assignee_or_the_group(db):
+    """The demo's alert triggers, run by the engine on an sla_breached / sla_warning event."""
+    from django.utils import timezone
+
+    from escalation.engine import run_triggers
+    from helpdesk.models import Group
+    from tickets import services
+    from tickets.models import Notification
+    from tickets.tasks import process_events
+
+    call_command("seed_demo")
+    assigned = Ticket.objects.filter(assignee__isnull=False, group__name="Support L1").first()
+    unassigned = Ticket.objects.filter(group__name="Billing L1").exclude(pk=assigned.pk).first()
+    unassigned = services.assign_ticket(ticket=unassigned, actor=User.objects.get(username="admin"), assignee=None)
+    TicketEvent.objects.update(processed_at=timezone.now())
+    Notification.objects.all().delete()
+    events = [TicketEvent.objects.create(ticket=assigned, kind=TicketEvent.Kind.SLA_BREACHED).pk,
+              TicketEvent.objects.create(ticket=unassigned, kind=TicketEvent.Kind.SLA_WARNING).pk]
+    process_events(events, handlers=[run_triggers])
+    texts = {n.user.username: n.params for n in Notification.objects.select_related("user")}
+    assert set(texts) == {assigned.assignee.username} | set(
+        Group.objects.get(pk=unassigned.group_id).members.values_list("username", flat=True))
+    assert f"SLA breached: ticket #{assigned.number}" in str(texts[assigned.assignee.username])

@@ -2,13 +2,16 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from helpdesk.models import Group, Tier
+from tickets.models import Priority, TicketType
 
 from ..actions import action_schema
-from ..models import Trigger, TriggerFiring, WebhookDelivery
+from ..models import BusinessHours, EscalationRule, OpenInterval, SLAPolicy, Trigger, TriggerFiring, WebhookDelivery
 from ..rules import EVENTS, condition_schema, validate_trigger_definition
+from ..services import holiday_countries, time_zones
 
 
 class ConditionsField(serializers.JSONField):
@@ -107,3 +110,110 @@ class TriggerFiringSerializer(serializers.ModelSerializer):
         model = TriggerFiring
         fields = ["id", "trigger", "ticket", "event", "chain", "matched", "actions_done", "errors", "deliveries",
                   "created_at"]
+
+
+# --- SLA configuration --------------------------------------------------------------
+
+@extend_schema_field({"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "09:00"})
+class WallTimeField(serializers.TimeField):
+    """A local wall time as "HH:MM" (the schema's "time" format would ask for seconds and an offset)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%H:%M", input_formats=["%H:%M"], **kwargs)
+
+
+class _WholeRow(serializers.Serializer):
+    """A nested row is whole, in a PATCH too (DRF lets a partial update leave out nested fields)."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        missing = [name for name, field in self.fields.items()
+                   if field.required and not field.read_only and name not in value]
+        if missing:
+            raise serializers.ValidationError({name: [_("This field is required.")] for name in missing})
+        return value
+
+
+@extend_schema_field({"type": "string", "enum": sorted(time_zones()), "example": "Europe/Berlin"})
+class TimeZoneField(serializers.ChoiceField):
+    """An IANA time zone (the schema lists the names without a description of each)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=sorted(time_zones()), **kwargs)
+
+
+@extend_schema_field({"type": "string", "enum": sorted(holiday_countries()), "example": "DE"})
+class CountryField(serializers.ChoiceField):
+    """A country the `holidays` package knows, by its ISO 3166 alpha-2 code."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=sorted(holiday_countries()), **kwargs)
+
+
+@extend_schema_field({"type": "string", "enum": ["", *sorted(holiday_countries())]})
+class HolidayCountryField(CountryField):
+    """The country a holiday was generated for; empty when entered by hand."""
+
+
+class OpenIntervalSerializer(_WholeRow):
+    """One open interval of a weekday, in the calendar's zone."""
+
+    weekday = serializers.ChoiceField(choices=OpenInterval.Weekday.choices, help_text="0 = Monday … 6 = Sunday.")
+    opens = WallTimeField(help_text='Local time in the calendar\'s zone, "09:00".')
+    closes = WallTimeField(help_text="At or before `opens`: the interval runs past midnight.")
+
+
+class HolidaySerializer(_WholeRow):
+    """A closed day (a local date)."""
+
+    date = serializers.DateField()
+    name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    country = HolidayCountryField(allow_blank=True, required=False, default="",
+                           help_text="The country it was generated for; empty when entered by hand.")
+
+
+class BusinessHoursSerializer(serializers.ModelSerializer):
+    time_zone = TimeZoneField(default="UTC", help_text="An IANA time zone, e.g. Europe/Berlin.")
+    intervals = OpenIntervalSerializer(many=True, allow_empty=False,
+                                       help_text="The weekly open intervals; several a day for a lunch break.")
+    holidays = HolidaySerializer(many=True, required=False, help_text="Closed days (local dates).")
+
+    class Meta:
+        model = BusinessHours
+        fields = ["id", "name", "time_zone", "intervals", "holidays"]
+
+
+class CountryHolidaysSerializer(serializers.Serializer):
+    country = CountryField(help_text="ISO 3166 alpha-2, e.g. DE.")
+    year = serializers.IntegerField(min_value=1900, max_value=2200)
+
+
+class _MatchSerializer(serializers.ModelSerializer):
+    ticket_types = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=TicketType.objects.all(),
+                                                      help_text="Empty: tickets of any type.")
+    priorities = serializers.ListField(child=serializers.ChoiceField(choices=Priority.choices), required=False,
+                                       help_text="Empty: any priority.")
+
+
+class SLAPolicySerializer(_MatchSerializer):
+    first_response_minutes = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    next_response_minutes = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    resolution_minutes = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+
+    class Meta:
+        model = SLAPolicy
+        fields = ["id", "name", "description", "active", "position", "ticket_types", "priorities",
+                  "first_response_minutes", "next_response_minutes", "resolution_minutes", "calendar",
+                  "warning_percent"]
+        extra_kwargs = {"calendar": {"help_text": "Business hours id; null: around the clock (24/7)."}}
+
+
+class EscalationRuleSerializer(_MatchSerializer):
+    minutes = serializers.IntegerField(min_value=1, help_text="Business minutes in the tier before it escalates.")
+
+    class Meta:
+        model = EscalationRule
+        fields = ["id", "name", "active", "position", "ticket_types", "priorities", "tier", "condition", "minutes",
+                  "calendar", "to_tier", "to_group", "notify_lead"]
+        extra_kwargs = {"to_tier": {"help_text": "Null: the next tier up."},
+                        "to_group": {"help_text": "Null: the target tier's default group."}}
