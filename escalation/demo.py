@@ -65,13 +65,16 @@ TRIGGERS += [
 CALENDAR_NAME, CALENDAR_ZONE, CALENDAR_COUNTRY = "Office hours (Berlin)", "Europe/Berlin", "DE"
 CALENDAR_WEEK: list[services.IntervalSpec] = [{"weekday": day, "opens": time(9), "closes": time(18)}
                                               for day in range(5)]
-# Targets in business minutes: first response, next response, resolution.
+# Targets in business minutes: first response, next response, resolution; urgent tickets
+# count around the clock (so the demo's badges move and escalate at any hour).
 POLICIES = [("Urgent", "urgent", 30, 60, 240), ("High", "high", 60, 120, 480),
             ("Normal", "normal", 240, 480, 1440), ("Low", "low", 480, 960, 2880)]
-# Name, position, the tier watched, condition, business minutes; to the next tier up.
+AROUND_THE_CLOCK = {"urgent"}
+# Name, position, the tier watched, condition, business minutes, priorities; to the next tier up.
 ESCALATION_RULES = [
-    ("L1: unassigned for 30 min → L2", 10, 1, EscalationRule.Condition.UNASSIGNED, 30),
-    ("L2: unresolved for 4 h → L3", 20, 2, EscalationRule.Condition.UNRESOLVED, 240),
+    ("L1: urgent without an answer for 10 min → L2", 5, 1, EscalationRule.Condition.NO_AGENT_RESPONSE, 10, ["urgent"]),
+    ("L1: unassigned for 30 min → L2", 10, 1, EscalationRule.Condition.UNASSIGNED, 30, []),
+    ("L2: unresolved for 4 h → L3", 20, 2, EscalationRule.Condition.UNRESOLVED, 240, []),
 ]
 # Where an escalation to a tier lands unless a rule names a group.
 DEFAULT_GROUPS = {2: "Tech L2", 3: "Engineering L3"}
@@ -89,17 +92,20 @@ def seed_sla_demo() -> None:
     for position, (label, priority, first, following, resolution) in enumerate(POLICIES, start=1):
         name = f"{label} priority"
         if not SLAPolicy.objects.filter(name=name).exists():
+            around_the_clock = priority in AROUND_THE_CLOCK
             services.create_sla_policy(
-                name=name, description=f"Every {priority} ticket, in the Berlin office's business hours.",
+                name=name, description=f"Every {priority} ticket, " + (
+                    "around the clock." if around_the_clock else "in the Berlin office's business hours."),
                 position=position * 10, priorities=[priority], first_response_minutes=first,
-                next_response_minutes=following, resolution_minutes=resolution, calendar=calendar)
+                next_response_minutes=following, resolution_minutes=resolution,
+                calendar=None if around_the_clock else calendar)
     for level, group in DEFAULT_GROUPS.items():
         Tier.objects.filter(level=level, default_group__isnull=True).update(
             default_group=Group.objects.filter(name=group).first())
-    for name, position, level, condition, minutes in ESCALATION_RULES:
+    for name, position, level, condition, minutes, priorities in ESCALATION_RULES:
         if not EscalationRule.objects.filter(name=name).exists():
             services.create_escalation_rule(name=name, position=position, tier=Tier.objects.get(level=level),
-                                            condition=condition, minutes=minutes)
+                                            condition=condition, minutes=minutes, priorities=priorities)
 
 
 def seed_escalation_demo():

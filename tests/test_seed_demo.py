@@ -79,11 +79,12 @@ def test_seed_demo_sets_up_the_sla_once(db):
 
     targets = {p.priorities[0]: (p.first_response_minutes, p.next_response_minutes, p.resolution_minutes,
                                  p.calendar_id) for p in SLAPolicy.objects.all()}
-    assert targets == {"urgent": (30, 60, 240, calendar.pk), "high": (60, 120, 480, calendar.pk),
+    assert targets == {"urgent": (30, 60, 240, None), "high": (60, 120, 480, calendar.pk),
                        "normal": (240, 480, 1440, calendar.pk), "low": (480, 960, 2880, calendar.pk)}
 
-    rules = [(r.tier.level, r.condition, r.minutes, r.to_tier) for r in EscalationRule.objects.all()]
-    assert rules == [(1, "unassigned", 30, None), (2, "unresolved", 240, None)]
+    rules = [(r.tier.level, r.condition, r.minutes, r.priorities, r.to_tier) for r in EscalationRule.objects.all()]
+    assert rules == [(1, "no_agent_response", 10, ["urgent"], None), (1, "unassigned", 30, [], None),
+                     (2, "unresolved", 240, [], None)]
     assert Tier.objects.get(level=2).default_group.name == "Tech L2"
     assert Tier.objects.get(level=3).default_group.name == "Engineering L3"
 
@@ -112,3 +113,29 @@ def test_demo_sla_alerts_reach_the_assignee_or_the_group(db):
     assert set(texts) == {assigned.assignee.username} | set(
         Group.objects.get(pk=unassigned.group_id).members.values_list("username", flat=True))
     assert f"SLA breached: ticket #{assigned.number}" in str(texts[assigned.assignee.username])
+
+
+def test_the_demo_shows_an_urgent_ticket_escalating_at_any_hour(db, time_machine):
+    """Urgent tickets count around the clock: one nobody answers goes from L1 to L2 after 10 minutes,
+    even on a Sunday night, when the beat job runs."""
+    from escalation.tasks import check_deadlines
+    from helpdesk.models import User
+    from tickets import services
+    from tickets.models import TicketEvent
+
+    time_machine.move_to("2026-11-29 22:00 +00:00", tick=False)  # Sunday, 23:00 in Berlin
+    call_command("seed_demo")
+    ivan = User.objects.get(email="ivan@example.net")
+    ticket = services.create_ticket(requester=ivan, subject="Site down", body="Nothing loads.", priority="urgent")
+    ticket.refresh_from_db()
+    assert ticket.tier.level == 1 and ticket.first_response_due_at.isoformat() == "2026-11-29T22:30:00+00:00"
+    time_machine.move_to("2026-11-29 22:09 +00:00", tick=False)
+    check_deadlines()
+    ticket.refresh_from_db()
+    assert ticket.tier.level == 1
+    time_machine.move_to("2026-11-29 22:11 +00:00", tick=False)
+    check_deadlines()
+    ticket.refresh_from_db()
+    assert ticket.tier.level == 2 and ticket.group.name == "Tech L2"
+    [escalated] = TicketEvent.objects.filter(ticket=ticket, kind="escalated")
+    assert "without an answer" in escalated.data["reason"]
