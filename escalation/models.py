@@ -196,6 +196,7 @@ class SLAPolicy(models.Model):
                                  on_delete=models.PROTECT, related_name="policies",
                                  help_text=_("Empty: the clock runs around the clock (24/7)."))
     warning_percent = models.PositiveSmallIntegerField(
+        # xgettext:no-python-format
         _("warn at (% of the target)"), default=80, validators=[MinValueValidator(1), MaxValueValidator(100)])
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

@@ -292,6 +292,7 @@ def validate_sla_policy(policy: SLAPolicy) -> None:
     policy.priorities, problems = _clean_match(policy.priorities or [])
     errors |= problems
     if not 1 <= policy.warning_percent <= 100:
+        # xgettext:no-python-format
         errors["warning_percent"] = [_("Warn at 1 to 100 % of the target.")]
     targets = [getattr(policy, name) for name in TARGET_FIELDS]
     for name, value in zip(TARGET_FIELDS, targets, strict=True):
