@@ -1,13 +1,11 @@
-"""Writes for escalation: webhook deliveries, SLA breaches, the SLA beat job's watch rows."""
+"""Writes for escalation: webhook deliveries, SLA breaches."""
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from django.db import connection, transaction
 
-from .models import SLABreach, SLAWatch, TriggerFiring, WebhookDelivery
+from .models import SLABreach, TriggerFiring, WebhookDelivery
 from .webhooks import mask_url
 
 
@@ -53,48 +51,3 @@ def meet_breaches(*, ticket_id: int, target: str, met_at: datetime, minutes_late
     """A breached target is met at last: its open breach rows get when and by how much."""
     SLABreach.objects.filter(ticket_id=ticket_id, target=target, met_at__isnull=True).update(
         met_at=met_at, minutes_late=minutes_late)
-
-
-def _earliest(moments: Sequence[dict[str, Any]], announced: Iterable[str]) -> datetime | None:
-    """The earliest instant among the moments not announced yet."""
-    done = set(announced)
-    return min((datetime.fromisoformat(m["at"]) for m in moments if m["key"] not in done), default=None)
-
-
-def watch_ticket(*, ticket_id: int, moments: Sequence[dict[str, Any]]) -> None:
-    """Keep the ticket's SLA watch (its moments; next check: the earliest not announced) in one statement;
-    no moments: the row goes. Runs in the change's transaction, which holds the ticket's row lock."""
-    if not moments:
-        SLAWatch.objects.filter(ticket_id=ticket_id).delete()
-        return
-    if connection.vendor != "postgresql":  # the SQLite demo
-        watch, created = SLAWatch.objects.get_or_create(ticket_id=ticket_id, defaults={"moments": list(moments)})
-        watch.moments, watch.check_at = list(moments), _earliest(moments, () if created else watch.announced)
-        watch.save()
-        return
-    table = SLAWatch._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (ticket_id, check_at, moments, announced) VALUES (%s, %s, %s::jsonb, '[]') "
-            f"ON CONFLICT (ticket_id) DO UPDATE SET moments = EXCLUDED.moments, check_at = ("
-            f"SELECT min((m->>'at')::timestamptz) FROM jsonb_array_elements(EXCLUDED.moments) m "
-            f"WHERE NOT {table}.announced ? (m->>'key'))",
-            [ticket_id, _earliest(moments, ()), json.dumps(list(moments))])
-
-
-def save_watches(rows: Sequence[tuple[int, datetime | None, list[str]]]) -> None:
-    """The beat job's pass: each watch row's next check and announced keys (ticket id, check_at,
-    announced), in one statement."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        SLAWatch.objects.bulk_update([SLAWatch(ticket_id=t, check_at=c, announced=a) for t, c, a in rows],
-                                     ["check_at", "announced"])
-        return
-    table = SLAWatch._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET check_at = v.check_at, announced = v.announced "
-            "FROM unnest(%s::bigint[], %s::timestamptz[], %s::jsonb[]) AS v(ticket_id, check_at, announced) "
-            f"WHERE {table}.ticket_id = v.ticket_id",
-            [[t for t, _c, _a in rows], [c for _t, c, _a in rows], [json.dumps(a) for _t, _c, a in rows]])

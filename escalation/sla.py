@@ -20,7 +20,8 @@ from . import calendars
 from .business_time import Calendar, Clock, is_open, next_opening
 from .calendars import Policy, Snapshot
 from .models import SLAWatch
-from .services import meet_breaches, record_breaches, save_watches, watch_ticket
+from .services import meet_breaches, record_breaches
+from .sql import save_watches, watch_ticket
 
 Kind = TicketEvent.Kind
 PAUSED = frozenset({Status.PENDING, Status.ON_HOLD})
