@@ -19,9 +19,8 @@ from tickets.services import Deadline, record_deadlines
 from . import calendars
 from .business_time import Calendar, Clock, is_open, next_opening
 from .calendars import Policy, Snapshot
-from .models import SLAWatch
 from .services import meet_breaches, record_breaches
-from .sql import save_watches, watch_ticket
+from .sql import lock_due_watches, save_watches, watch_ticket
 
 Kind = TicketEvent.Kind
 PAUSED = frozenset({Status.PENDING, Status.ON_HOLD})
@@ -327,9 +326,9 @@ def run_due(now: datetime, *, limit: int = 1000) -> int:
     """Announce the warnings and breaches due by `now` (sla_warning / sla_breached, once each); how many.
     Writes the watch rows, the events and the breaches, never the ticket rows."""
     with transaction.atomic():
-        # The watch rows are the lock: a concurrent pass (or a change of the ticket) takes other rows.
-        rows = list(SLAWatch.objects.select_for_update(skip_locked=True, of=("self",)).filter(check_at__lte=now)
-                    .order_by("check_at").values_list("ticket_id", "moments", "announced", "ticket__sla")[:limit])
+        # The watch rows lock out a concurrent pass; the ticket rows too, skipped while a change holds one:
+        # else the events' foreign key checks would wait for it while it waits for its watch row (deadlock).
+        rows = lock_due_watches(now, limit)
         if not rows:
             return 0
         snapshot = calendars.current()

@@ -17,6 +17,7 @@ from django.db.models import Model
 from helpdesk import db
 from helpdesk.db import SQL, Identifier
 from helpdesk.models import AgentProfile, Group
+from tickets.models import Ticket
 
 from .models import SLAWatch, Trigger, TriggerFiring
 
@@ -175,3 +176,23 @@ def save_watches(rows: Sequence[tuple[int, datetime | None, list[str]]]) -> None
             "FROM unnest(%s::bigint[], %s::timestamptz[], %s::jsonb[]) AS v(ticket_id, check_at, announced) "
             f"WHERE {table}.ticket_id = v.ticket_id",
             [[t for t, _c, _a in rows], [c for _t, c, _a in rows], [json.dumps(a) for _t, _c, a in rows]])
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def lock_due_watches(now: datetime, limit: int) -> list[tuple[int, list[Any], list[str], dict[str, Any]]]:
+    """The watch rows due by `now` (ticket id, moments, announced, the ticket's sla), the earliest first, each
+    locked with its ticket's row (FOR KEY SHARE); rows another transaction holds are skipped."""
+    if connection.vendor != "postgresql":
+        rows = (SLAWatch.objects.select_for_update(skip_locked=True).filter(check_at__lte=now).order_by("check_at")
+                .values_list("ticket_id", "moments", "announced", "ticket__sla")[:limit])
+        return [(t, m, a, s) for t, m, a, s in rows]
+    watch, ticket = SLAWatch._meta.db_table, Ticket._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT w.ticket_id, w.moments, w.announced, t.sla FROM {watch} w JOIN {ticket} t ON t.id = w.ticket_id "
+            "WHERE w.check_at <= %s ORDER BY w.check_at LIMIT %s "
+            "FOR NO KEY UPDATE OF w SKIP LOCKED FOR KEY SHARE OF t SKIP LOCKED", [now, limit])
+        return [(t, _json(m), _json(a), _json(s)) for t, m, a, s in cursor.fetchall()]

@@ -4,7 +4,7 @@ import datetime as dt
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from escalation import calendars, sla
@@ -400,6 +400,34 @@ def test_two_concurrent_passes_announce_once(time_machine):
     assert sum(counts) == 20
     assert TicketEvent.objects.filter(ticket__in=tickets, kind=Kind.SLA_BREACHED).count() == 20
     assert SLABreach.objects.count() == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pass_skips_a_ticket_a_change_holds_and_announces_it_next_time(time_machine):
+    time_machine.move_to(at(MON, 8), tick=False)
+    policy(first_response_minutes=10, warning_percent=100)
+    held, free = create(), create()
+    locked, release = threading.Event(), threading.Event()
+
+    def change():  # a service's transaction holding the ticket's row lock
+        try:
+            with transaction.atomic():
+                Ticket.objects.select_for_update().get(pk=held.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=change)
+    thread.start()
+    assert locked.wait(10)
+    try:
+        assert sla.run_due(at(MON, 9)) == 1  # the free one; the held one waits, no deadlock
+    finally:
+        release.set()
+        thread.join()
+    assert not events(held, Kind.SLA_BREACHED) and len(events(free, Kind.SLA_BREACHED)) == 1
+    assert sla.run_due(at(MON, 9, 1)) == 1 and len(events(held, Kind.SLA_BREACHED)) == 1
 
 
 def test_the_beat_schedule_runs_check_deadlines_through_celery(db, settings, time_machine):
