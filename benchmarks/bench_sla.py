@@ -4,8 +4,8 @@
 
 For each size it rebuilds its own database (default helpdesk_bench_sla: drop, migrate), writes the
 tickets with one INSERT … SELECT FROM generate_series (a third with an SLA still running, the due ones
-with a breach to announce), then times run_due: each run restores the due rows and deletes what the
-previous run wrote. One JSON line per size: run times, median, and the pass's query count.
+with a breach to announce) and their SLA watch rows (escalation.SLAWatch) with another, then times
+run_due: each run restores the due watch rows and deletes what the previous run wrote. One JSON line per size: run times, median, and the pass's query count.
 """
 
 import argparse
@@ -39,6 +39,13 @@ def setup_django(url):
     django.setup()
 
 
+def _moments(due):
+    """The watch row's moments of that clock: its warning and its breach."""
+    return [{"key": f"resolution:{kind}:{due.isoformat()}", "at": at.isoformat(), "target": "resolution",
+             "kind": kind, "due_at": due.isoformat()}
+            for kind, at in (("warning", due - timedelta(minutes=48)), ("breach", due))]
+
+
 def _state(policy_id, start, due, check_minutes_late):
     """A running resolution clock (24/7) whose due time is `due`."""
     target = {"minutes": 240, "used": 0.0, "running_since": start.isoformat(), "due_at": due.isoformat(),
@@ -65,19 +72,28 @@ def seed(n_tickets, n_due):
     with connection.cursor() as cur:
         cur.execute("""
             INSERT INTO tickets_ticket (id, number, subject, status, priority, channel, language, custom_fields,
-                created_at, updated_at, requester_id, sla, sla_check_at, sla_due_at, resolution_due_at)
+                created_at, updated_at, requester_id, sla, sla_due_at, resolution_due_at)
             SELECT i, 1000 + i, 'Ticket ' || i, CASE WHEN i <= %(due)s OR i %% 3 = 0 THEN 'open' ELSE 'closed' END,
                    'normal', 'email', 'en', '{}', %(now)s - make_interval(mins => i %% 100000), %(now)s, %(customer)s,
                    CASE WHEN i <= %(due)s THEN %(due_state)s::jsonb WHEN i %% 3 = 0 THEN %(later_state)s::jsonb
                         ELSE '{}'::jsonb END,
-                   CASE WHEN i <= %(due)s THEN %(due_at)s WHEN i %% 3 = 0 THEN %(later)s - make_interval(secs => i %% 86400) END,
                    CASE WHEN i <= %(due)s THEN %(due_at)s WHEN i %% 3 = 0 THEN %(later)s END,
                    CASE WHEN i <= %(due)s THEN %(due_at)s WHEN i %% 3 = 0 THEN %(later)s END
             FROM generate_series(1, %(n)s) AS i""", {
             "n": n_tickets, "due": n_due, "now": NOW, "customer": customer.pk, "due_state": due_state,
             "later_state": later_state, "due_at": due, "later": later})
+        # The due ones' warning was announced; the others' next check is spread over a day.
+        cur.execute("""
+            INSERT INTO escalation_slawatch (ticket_id, check_at, moments, announced)
+            SELECT i, CASE WHEN i <= %(due)s THEN %(due_at)s ELSE %(later)s - make_interval(secs => i %% 86400) END,
+                   CASE WHEN i <= %(due)s THEN %(due_moments)s::jsonb ELSE %(later_moments)s::jsonb END,
+                   CASE WHEN i <= %(due)s THEN %(due_announced)s::jsonb ELSE '[]'::jsonb END
+            FROM generate_series(1, %(n)s) AS i WHERE i <= %(due)s OR i %% 3 = 0""", {
+            "n": n_tickets, "due": n_due, "due_at": due, "later": later,
+            "due_moments": json.dumps(_moments(due)), "later_moments": json.dumps(_moments(later)),
+            "due_announced": json.dumps([_moments(due)[0]["key"]])})
         cur.execute("SELECT setval(pg_get_serial_sequence('tickets_ticket', 'id'), %s)", [n_tickets])
-        cur.execute("VACUUM ANALYZE tickets_ticket")
+        cur.execute("VACUUM ANALYZE tickets_ticket, escalation_slawatch")
     return time.monotonic() - t0, due_state, due
 
 
@@ -85,12 +101,12 @@ def restore(n_due, due_state, due):
     from django.db import connection
 
     with connection.cursor() as cur:
-        cur.execute("UPDATE tickets_ticket SET sla = %s::jsonb, sla_check_at = %s WHERE id <= %s",
-                    [due_state, due, n_due])
+        cur.execute("UPDATE escalation_slawatch SET check_at = %s, announced = %s::jsonb WHERE ticket_id <= %s",
+                    [due, json.dumps([_moments(due)[0]["key"]]), n_due])
         cur.execute("DELETE FROM tickets_ticketevent")
         cur.execute("DELETE FROM escalation_slabreach")
         # Autovacuum's work, done here: dead versions of the due rows would slow every unique check.
-        cur.execute("VACUUM ANALYZE tickets_ticket, tickets_ticketevent, escalation_slabreach")
+        cur.execute("VACUUM ANALYZE escalation_slawatch, tickets_ticketevent, escalation_slabreach")
 
 
 def measure(n_tickets, n_due, runs):

@@ -273,3 +273,22 @@ class EscalationRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SLAWatch(models.Model):
+    """The beat job's bookkeeping for one ticket, off the ticket row (whose updates touch ~21 indexes):
+    its SLA warning and due instants, when to look next, and the moments already announced."""
+
+    ticket = models.OneToOneField("tickets.Ticket", on_delete=models.CASCADE, primary_key=True,
+                                  related_name="sla_watch")
+    check_at = models.DateTimeField(null=True, blank=True)
+    # [{"key": "<target>:<warning|breach>:<due_at>", "at", "target", "kind", "due_at"}], instants in ISO 8601.
+    moments = models.JSONField(default=list, blank=True)
+    announced = models.JSONField(default=list, blank=True)  # keys of moments already announced
+
+    class Meta:
+        indexes = [models.Index(fields=["check_at"], name="slawatch_check",
+                                condition=models.Q(check_at__isnull=False))]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id} {self.check_at}"

@@ -1,11 +1,12 @@
 """SLA clocks: which policy applies to a ticket (and why), each target's due time in business
-time, and the beat job's pass over the tickets whose warning or due time came."""
+time, and the beat job's pass over the watch rows (escalation.SLAWatch) whose warning or due time came."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypedDict
 
 from django.db import transaction
 from django.utils import timezone
@@ -19,11 +20,13 @@ from . import calendars
 from .business_time import Calendar, Clock, is_open, next_opening
 from .calendars import Policy, Snapshot
 from .services import meet_breaches, record_breaches
+from .sql import lock_due_watches, save_watches, watch_ticket
 
 Kind = TicketEvent.Kind
 PAUSED = frozenset({Status.PENDING, Status.ON_HOLD})
 DONE = frozenset({Status.SOLVED, Status.CLOSED})
 AGENT_ROLES = frozenset({"agent", "admin"})
+ANNOUNCED_TAIL = 10  # announced keys kept after their moment left (a due time that moves back)
 DUE_FIELDS = {"first_response": "first_response_due_at", "next_response": "next_response_due_at",
               "resolution": "resolution_due_at"}
 
@@ -53,6 +56,16 @@ def _new_target(minutes: int, start: datetime) -> TargetState:
 
 def _done(target: TargetState) -> bool:
     return target["met_at"] is not None
+
+
+class WatchMoment(TypedDict):
+    """An instant the beat job announces once: a target's warning or breach (SLAWatch.moments)."""
+
+    key: str  # "<target>:<warning|breach>:<due_at>"
+    at: str
+    target: str
+    kind: str  # "warning" or "breach"
+    due_at: str
 
 
 @dataclass
@@ -140,6 +153,26 @@ def _meet(at: _Moment, name: str, target: TargetState) -> None:
     meet_breaches(ticket_id=at.ticket.pk, target=name, met_at=at.now, minutes_late=round(late))
 
 
+def _breach_by_time(at: _Moment, targets: dict[str, TargetState]) -> None:
+    """A running target whose time ran out is breached now, whether or not the beat job came by."""
+    for name, target in targets.items():
+        clock = _clock(target)
+        if _done(target) or not clock.running:
+            continue
+        used = clock.used_at(at.calendar, at.now)
+        if at.policy is not None and target["minutes"] * at.policy.warning_percent / 100 <= used:
+            target["warned"] = True
+        if used < target["minutes"]:
+            continue
+        target["breach_minutes"] = round(used - target["minutes"])
+        if target["breached_at"]:
+            continue
+        old_due = _at(target["due_at"])
+        due = old_due if old_due is not None and old_due <= at.now else clock.due_at(at.calendar, target["minutes"])
+        target.update({"breached_at": _iso(due), "state": "breached", "warned": True})
+        record_breaches([(at.ticket.pk, at.policy.id if at.policy else None, name, due, at.now)])
+
+
 def _agent_replied(at: _Moment, targets: dict[str, TargetState]) -> None:
     """A public agent reply meets the first response and the pending next response."""
     for name in ("first_response", "next_response"):
@@ -193,16 +226,23 @@ def _schedule(target: TargetState, calendar: Calendar, warning_percent: int) -> 
     target["warn_at"] = _iso(clock.due_at(calendar, warn_minutes)) if warning_percent < 100 else None
 
 
-def _check_at(targets: Iterable[TargetState]) -> datetime | None:
-    """The earliest warning or due time not yet announced."""
-    moments = []
-    for target in targets:
-        if target["due_at"] is None or target["breached_at"]:
+def _watch_moment(target: str, kind: str, at: str, due_at: str) -> WatchMoment:
+    return WatchMoment(key=f"{target}:{kind}:{due_at}", at=at, target=target, kind=kind, due_at=due_at)
+
+
+def moments(state: SlaState) -> list[WatchMoment]:
+    """The warnings and breaches to announce: a running target's, and a breach kept until it is met."""
+    found = []
+    for name, target in state.get("targets", {}).items():
+        if _done(target):
             continue
-        moments.append(_at(target["due_at"]))
-        if not target["warned"] and target["warn_at"] is not None:
-            moments.append(_at(target["warn_at"]))
-    return min((m for m in moments if m is not None), default=None)
+        if target["breached_at"]:
+            found.append(_watch_moment(name, "breach", target["breached_at"], target["breached_at"]))
+        elif target["due_at"] is not None:
+            if target["warn_at"] is not None:
+                found.append(_watch_moment(name, "warning", target["warn_at"], target["due_at"]))
+            found.append(_watch_moment(name, "breach", target["due_at"], target["due_at"]))
+    return sorted(found, key=lambda m: (m["at"], m["key"]))
 
 
 def _set_columns(ticket: Ticket, state: SlaState) -> set[str]:
@@ -211,7 +251,6 @@ def _set_columns(ticket: Ticket, state: SlaState) -> set[str]:
     values: dict[str, object] = {
         column: _at(targets[name]["due_at"]) if name in targets else None for name, column in DUE_FIELDS.items()}
     values["sla_due_at"] = min((v for v in values.values() if isinstance(v, datetime)), default=None)
-    values["sla_check_at"] = _check_at(targets.values())
     values["sla"] = state
     changed = {field for field, value in values.items() if getattr(ticket, field) != value}
     for field in changed:
@@ -234,6 +273,7 @@ def on_change(ticket: Ticket, events: Sequence[TicketEvent], snapshot: calendars
     at = _Moment(ticket=ticket, calendar=new, policy=policy, now=timezone.now())
     _apply_policy(at, state, reason, old)
     targets = state["targets"]
+    _breach_by_time(at, targets)
     for event in events:
         if event.kind != Kind.MESSAGE or event.data.get("internal"):
             continue
@@ -245,55 +285,70 @@ def on_change(ticket: Ticket, events: Sequence[TicketEvent], snapshot: calendars
     for target in targets.values():
         _schedule(target, at.calendar, policy.warning_percent if policy is not None else 100)
     state["targets"] = {name: targets[name] for name in TARGETS if name in targets}
+    watched = moments(state)
+    if watched != moments(ticket.sla or {}):  # type: ignore[arg-type]
+        watch_ticket(ticket_id=ticket.pk, moments=watched)  # type: ignore[arg-type]
     return _set_columns(ticket, state)
 
 
 # --- the beat job -------------------------------------------------------------------------------
 
-def _announce(ticket: Ticket, state: SlaState, calendar: Calendar, now: datetime) -> list[Deadline]:
-    """The warnings and breaches of one ticket due by `now`, marked in its state."""
+def _announce(ticket_id: int, state: SlaState, watched: Sequence[WatchMoment], announced: list[str],
+              calendar: Calendar, now: datetime) -> list[Deadline]:
+    """The warnings and breaches of one ticket due by `now` and not announced yet; their keys join `announced`."""
     policy = state.get("policy")
     ref = Ref(id=int(policy["id"]), name=str(policy["name"])) if isinstance(policy, dict) else None  # type: ignore[call-overload]
+    due_now = [m for m in watched if m["key"] not in announced and (_at(m["at"]) or now) <= now]
+    breached = {m["target"] for m in due_now if m["kind"] == "breach"}
     found = []
-    for name, target in state.get("targets", {}).items():
-        due = _at(target["due_at"])
-        if due is None or target["breached_at"]:
-            continue
-        if due <= now:
+    for moment in due_now:
+        announced.append(moment["key"])
+        target = state.get("targets", {}).get(moment["target"])
+        if target is None or (moment["kind"] == "warning" and moment["target"] in breached):
+            continue  # a warning overtaken by its breach is not announced
+        if moment["kind"] == "breach":
             late = max(0, round(_clock(target).used_at(calendar, now) - target["minutes"]))
-            target.update({"breached_at": _iso(due), "state": "breached", "warned": True, "breach_minutes": late})
-            found.append(Deadline(ticket=ticket, kind=Kind.SLA_BREACHED, data=DeadlineData(
-                target=name, due_at=_iso(due) or "", minutes_late=late, policy=ref)))
-        elif not target["warned"] and (_at(target["warn_at"]) or due) <= now:
-            target["warned"] = True
-            found.append(Deadline(ticket=ticket, kind=Kind.SLA_WARNING, data=DeadlineData(
-                target=name, due_at=_iso(due) or "", minutes_late=0, policy=ref)))
+            found.append(Deadline(ticket_id=ticket_id, kind=Kind.SLA_BREACHED, data=DeadlineData(
+                target=moment["target"], due_at=moment["due_at"], minutes_late=late, policy=ref)))
+        else:
+            found.append(Deadline(ticket_id=ticket_id, kind=Kind.SLA_WARNING, data=DeadlineData(
+                target=moment["target"], due_at=moment["due_at"], minutes_late=0, policy=ref)))
     return found
 
 
+def _trim(announced: list[str], watched: Sequence[WatchMoment]) -> list[str]:
+    """The announced keys still among the moments, and a short tail of the others."""
+    live = {m["key"] for m in watched}
+    return [k for k in announced if k not in live][-ANNOUNCED_TAIL:] + [k for k in announced if k in live]
+
+
 def run_due(now: datetime, *, limit: int = 1000) -> int:
-    """Announce the warnings and breaches due by `now` (sla_warning / sla_breached, once each); how many."""
+    """Announce the warnings and breaches due by `now` (sla_warning / sla_breached, once each); how many.
+    Writes the watch rows, the events and the breaches, never the ticket rows."""
     with transaction.atomic():
-        # SKIP LOCKED: a concurrent pass (or a service holding a ticket) takes other rows.
-        tickets = list(Ticket.objects.select_for_update(skip_locked=True, of=("self",))
-                       .filter(sla_check_at__lte=now).order_by("sla_check_at")
-                       .only("id", "sla", "sla_check_at")[:limit])
-        if not tickets:
+        # The watch rows lock out a concurrent pass; the ticket rows too, skipped while a change holds one:
+        # else the events' foreign key checks would wait for it while it waits for its watch row (deadlock).
+        rows = lock_due_watches(now, limit)
+        if not rows:
             return 0
         snapshot = calendars.current()
         deadlines: list[Deadline] = []
+        saved: list[tuple[int, datetime | None, list[str]]] = []
         open_now: dict[int, bool] = {}
-        for ticket in tickets:
-            state: SlaState = ticket.sla or {}  # type: ignore[assignment]
+        for ticket_id, watched, announced, stored in rows:
+            state: SlaState = stored or {}  # type: ignore[assignment]
             calendar = snapshot.calendar(_calendar_id(state))
             if id(calendar) not in open_now:
                 open_now[id(calendar)] = calendar.always_open or is_open(calendar, now)
             if not open_now[id(calendar)]:  # notifications wait for business hours (Zammad #4432)
-                ticket.sla_check_at = next_opening(calendar, now)
+                saved.append((ticket_id, next_opening(calendar, now), announced))
                 continue
-            deadlines += _announce(ticket, state, calendar, now)
-            ticket.sla_check_at = _check_at(state.get("targets", {}).values())
-        record_deadlines(tickets=tickets, fields=("sla", "sla_check_at"), deadlines=deadlines)
-        record_breaches([(d.ticket.pk, d.data["policy"]["id"] if d.data["policy"] else None, d.data["target"],
+            deadlines += _announce(ticket_id, state, watched, announced, calendar, now)
+            announced = _trim(announced, watched)
+            later = [_at(m["at"]) for m in watched if m["key"] not in announced]
+            saved.append((ticket_id, min((m for m in later if m is not None), default=None), announced))
+        record_deadlines(deadlines=deadlines)
+        record_breaches([(d.ticket_id, d.data["policy"]["id"] if d.data["policy"] else None, d.data["target"],
                           _at(d.data["due_at"]), now) for d in deadlines if d.kind == Kind.SLA_BREACHED])
+        save_watches(saved)
     return len(deadlines)

@@ -1,21 +1,25 @@
 """The escalation app's hand-written statements, one use case each, run by the trigger
 engine on every pass and routed ticket, where building the ORM query cost more than
-running it (BENCHMARKS.md, "Hand-written statements")."""
+running it (BENCHMARKS.md, "Hand-written statements"), and the SLA watch rows' writes."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Model
 
 from helpdesk import db
 from helpdesk.db import SQL, Identifier
 from helpdesk.models import AgentProfile, Group
+from tickets.models import Ticket
 
-from .models import Trigger, TriggerFiring
+from .models import SLAWatch, Trigger, TriggerFiring
 
 M = TypeVar("M", bound=Model)
 
@@ -124,3 +128,71 @@ def find_by_id_or_name(model: type[M], value: int | str, *, by: tuple[str, ...] 
     lock = lock and db.connection().features.has_select_for_update
     row = db.fetchone(_BY_ID_OR_NAME[model, with_id, tuple(by), tuple(related), lock], params)
     return db.instances_with(model, related, row) if row is not None else None
+
+
+# --- the SLA beat job's watch rows (escalation.sla) -----------------------------------------------
+
+
+def _earliest(moments: Sequence[dict[str, Any]], announced: Iterable[str]) -> datetime | None:
+    """The earliest instant among the moments not announced yet."""
+    done = set(announced)
+    return min((datetime.fromisoformat(m["at"]) for m in moments if m["key"] not in done), default=None)
+
+
+def watch_ticket(*, ticket_id: int, moments: Sequence[dict[str, Any]]) -> None:
+    """Keep the ticket's SLA watch (its moments; next check: the earliest not announced) in one statement;
+    no moments: the row goes. Runs in the change's transaction, which holds the ticket's row lock."""
+    if not moments:
+        SLAWatch.objects.filter(ticket_id=ticket_id).delete()
+        return
+    if connection.vendor != "postgresql":  # the SQLite demo
+        watch, created = SLAWatch.objects.get_or_create(ticket_id=ticket_id, defaults={"moments": list(moments)})
+        watch.moments, watch.check_at = list(moments), _earliest(moments, () if created else watch.announced)
+        watch.save()
+        return
+    table = SLAWatch._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (ticket_id, check_at, moments, announced) VALUES (%s, %s, %s::jsonb, '[]') "
+            f"ON CONFLICT (ticket_id) DO UPDATE SET moments = EXCLUDED.moments, check_at = ("
+            f"SELECT min((m->>'at')::timestamptz) FROM jsonb_array_elements(EXCLUDED.moments) m "
+            f"WHERE NOT {table}.announced ? (m->>'key'))",
+            [ticket_id, _earliest(moments, ()), json.dumps(list(moments))])
+
+
+def save_watches(rows: Sequence[tuple[int, datetime | None, list[str]]]) -> None:
+    """The beat job's pass: each watch row's next check and announced keys (ticket id, check_at,
+    announced), in one statement."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        SLAWatch.objects.bulk_update([SLAWatch(ticket_id=t, check_at=c, announced=a) for t, c, a in rows],
+                                     ["check_at", "announced"])
+        return
+    table = SLAWatch._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET check_at = v.check_at, announced = v.announced "
+            "FROM unnest(%s::bigint[], %s::timestamptz[], %s::jsonb[]) AS v(ticket_id, check_at, announced) "
+            f"WHERE {table}.ticket_id = v.ticket_id",
+            [[t for t, _c, _a in rows], [c for _t, c, _a in rows], [json.dumps(a) for _t, _c, a in rows]])
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def lock_due_watches(now: datetime, limit: int) -> list[tuple[int, list[Any], list[str], dict[str, Any]]]:
+    """The watch rows due by `now` (ticket id, moments, announced, the ticket's sla), the earliest first, each
+    locked with its ticket's row (FOR KEY SHARE); rows another transaction holds are skipped."""
+    if connection.vendor != "postgresql":
+        rows = (SLAWatch.objects.select_for_update(skip_locked=True).filter(check_at__lte=now).order_by("check_at")
+                .values_list("ticket_id", "moments", "announced", "ticket__sla")[:limit])
+        return [(t, m, a, s) for t, m, a, s in rows]
+    watch, ticket = SLAWatch._meta.db_table, Ticket._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT w.ticket_id, w.moments, w.announced, t.sla FROM {watch} w JOIN {ticket} t ON t.id = w.ticket_id "
+            "WHERE w.check_at <= %s ORDER BY w.check_at LIMIT %s "
+            "FOR NO KEY UPDATE OF w SKIP LOCKED FOR KEY SHARE OF t SKIP LOCKED", [now, limit])
+        return [(t, _json(m), _json(a), _json(s)) for t, m, a, s in cursor.fetchall()]

@@ -184,14 +184,13 @@ class Ticket(models.Model):
     solved_at = models.DateTimeField(_("solved"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     # SLA deadlines, set by the clocks above tickets (tickets.clocks, escalation.sla):
-    # each target's due time, the earliest of them (the queue sorts by it), when the
-    # beat job must look next (a warning or a breach to announce) and when an
-    # escalation rule falls due. `sla` holds the policy, why it applies and each clock.
+    # each target's due time, the earliest of them (the queue sorts by it) and when an
+    # escalation rule falls due. `sla` holds the policy, why it applies and each clock;
+    # the beat job's own bookkeeping is escalation.SLAWatch, off this row.
     first_response_due_at = models.DateTimeField(_("first response due"), null=True, blank=True)
     next_response_due_at = models.DateTimeField(_("next response due"), null=True, blank=True)
     resolution_due_at = models.DateTimeField(_("resolution due"), null=True, blank=True)
     sla_due_at = models.DateTimeField(_("next SLA deadline"), null=True, blank=True)
-    sla_check_at = models.DateTimeField(null=True, blank=True, editable=False)
     escalation_check_at = models.DateTimeField(null=True, blank=True, editable=False)
     sla = models.JSONField(_("SLA"), default=dict, blank=True, editable=False)
     # Full-text search (PostgreSQL), kept by tickets.search through the
@@ -223,8 +222,6 @@ class Ticket(models.Model):
                          condition=models.Q(resolution_due_at__isnull=False)),
             models.Index(fields=["sla_due_at", "id"], name="ticket_sla_due",
                          condition=models.Q(sla_due_at__isnull=False)),
-            models.Index(fields=["sla_check_at"], name="ticket_sla_check",
-                         condition=models.Q(sla_check_at__isnull=False)),
             models.Index(fields=["escalation_check_at"], name="ticket_escalation_check",
                          condition=models.Q(escalation_check_at__isnull=False)),
             # Subject search uses a trigram index, created on PostgreSQL only by

@@ -7,7 +7,7 @@ import mimetypes
 import os
 import re
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any, Literal, overload
@@ -176,7 +176,7 @@ def _validate_assignee(assignee: User | None) -> User | None:
 
 # --- events and the outbox ------------------------------------------------------
 
-def _record(ticket: Ticket, kind: str, *, events: list[TicketEvent], actor: User | None = None, field: str = "",
+def _record(ticket: Ticket | int, kind: str, *, events: list[TicketEvent], actor: User | None = None, field: str = "",
             old: object = None, new: object = None, data: Mapping[str, object] | None = None, internal: bool = True,
             ctx: EventContext | None = None) -> TicketEvent:
     """A TicketEvent for one change, added to `events`; _save_events() writes
@@ -194,8 +194,9 @@ def _record(ticket: Ticket, kind: str, *, events: list[TicketEvent], actor: User
     else:
         merged[BATCH] = uuid.uuid4().hex
     merged[CHAIN] = cause.data.get(CHAIN, cause.data.get(BATCH)) if cause else merged[BATCH]
+    owner: dict[str, object] = {"ticket": ticket} if isinstance(ticket, Ticket) else {"ticket_id": ticket}
     event = TicketEvent(
-        ticket=ticket, kind=kind, actor=actor, field=field, old_value=old, new_value=new, data=merged,
+        **owner, kind=kind, actor=actor, field=field, old_value=old, new_value=new, data=merged,
         internal=internal, cause=cause, chain_depth=(cause.chain_depth + 1) if cause else 0,
     )
     events.append(event)
@@ -373,24 +374,23 @@ def notify_agents(*, ticket: Ticket, recipients: Sequence[User], text: str, emai
 
 @dataclass
 class Deadline:
-    """A warning or breach the beat job announces on a ticket it holds locked (escalation.sla)."""
+    """A warning or breach the beat job announces on a ticket (escalation.sla); its row is not written."""
 
-    ticket: Ticket
+    ticket_id: int
     kind: str  # TicketEvent.Kind.SLA_WARNING or SLA_BREACHED
     data: DeadlineData
 
 
-def record_deadlines(*, tickets: Sequence[Ticket], fields: Collection[str], deadlines: Sequence[Deadline]) -> None:
-    """The beat job's pass over tickets locked in the caller's transaction: their `fields` saved in one
-    statement, an internal event per deadline (one batch per ticket), handed to the outbox on commit."""
+def record_deadlines(*, deadlines: Sequence[Deadline]) -> None:
+    """The beat job's pass, in the caller's transaction (which holds its own bookkeeping's locks): an internal
+    event per deadline (one batch per ticket), handed to the outbox on commit. The ticket rows are not written."""
     if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("record_deadlines needs the transaction that locked the tickets")
-    ticket_sql.save_tickets_fields(tickets, fields)
+        raise RuntimeError("record_deadlines needs the caller's transaction")
     events: list[TicketEvent] = []
     contexts: dict[int, EventContext] = {}
     for deadline in deadlines:
-        ctx = contexts.setdefault(deadline.ticket.pk, EventContext())
-        _record(deadline.ticket, deadline.kind, events=events, data=deadline.data, internal=True, ctx=ctx)
+        ctx = contexts.setdefault(deadline.ticket_id, EventContext())
+        _record(deadline.ticket_id, deadline.kind, events=events, data=deadline.data, internal=True, ctx=ctx)
     _save_events(events)
 
 
@@ -819,7 +819,7 @@ def record_escalation_due(*, ticket: Ticket, actor: User, rule: Ref, condition: 
 
 
 CLOCK_FIELDS = frozenset({"first_response_due_at", "next_response_due_at", "resolution_due_at", "sla_due_at",
-                          "sla_check_at", "escalation_check_at", "sla"})
+                          "escalation_check_at", "sla"})
 
 
 def save_clocks(*, ticket: Ticket, values: Mapping[str, object]) -> None:

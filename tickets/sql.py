@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Sequence
 
-from django.db.models import Field, Model
+from django.db.models import Model
 
 from helpdesk import db
 from helpdesk.db import SQL, Identifier
@@ -55,29 +55,6 @@ def insert_message(message: Message) -> Message:
 def save_ticket_fields(ticket: Ticket, names: Iterable[str]) -> int:
     """UPDATE these fields of the ticket's row, as save(update_fields=…) would. (BENCHMARKS.md)"""
     return db.update(ticket, sorted(names))
-
-
-def save_tickets_fields(tickets: Sequence[Ticket], names: Iterable[str]) -> None:
-    """UPDATE these fields of many tickets in one statement (no auto_now, no signals): on PostgreSQL
-    from a VALUES list joined by id, elsewhere bulk_update()'s CASE."""
-    names = sorted(names)
-    if not tickets or not names:
-        return
-    conn = db.connection()
-    if conn.vendor != "postgresql":
-        Ticket.objects.bulk_update(tickets, names)
-        return
-    fields = [f for n in names if isinstance(f := Ticket._meta.get_field(n), Field)]
-    row = SQL("(%s, {})").format(SQL(", ").join(SQL("%s::{}").format(SQL(f.db_type(conn))) for f in fields))
-    sql = SQL("UPDATE {t} SET {sets} FROM (VALUES {rows}) AS v(id, {cols}) WHERE {t}.{pk} = v.id").format(
-        t=db.table(Ticket), pk=Identifier(Ticket._meta.pk.column),
-        sets=SQL(", ").join(SQL("{c} = v.{c}").format(c=Identifier(f.column)) for f in fields),
-        rows=SQL(", ").join([row] * len(tickets)), cols=SQL(", ").join(Identifier(f.column) for f in fields))
-    params: list[object] = []
-    for ticket in tickets:
-        params.append(ticket.pk)
-        params.extend(f.get_db_prep_save(getattr(ticket, f.attname), conn) for f in fields)
-    db.run(db.Statement(lambda: sql, prepare=False), params)
 
 
 _NEXT_NUMBER = db.Statement(lambda: SQL("UPDATE {} SET {c} = {c} + 1 WHERE {} = 1 RETURNING {c}").format(

@@ -4,11 +4,11 @@ import datetime as dt
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from escalation import calendars, sla
-from escalation.models import BusinessHours, Holiday, OpenInterval, SLABreach, SLAPolicy, TriggerFiring
+from escalation.models import BusinessHours, Holiday, OpenInterval, SLABreach, SLAPolicy, SLAWatch, TriggerFiring
 from escalation.tasks import check_deadlines
 from tests.factories import AgentFactory, CustomerFactory, TicketTypeFactory
 from tickets import services
@@ -48,6 +48,11 @@ def fresh(ticket):
     return Ticket.objects.get(pk=ticket.pk)
 
 
+def check_at(ticket):
+    """When the beat job looks at the ticket next (its SLA watch row; None: no row or nothing to announce)."""
+    return SLAWatch.objects.filter(ticket=ticket).values_list("check_at", flat=True).first()
+
+
 def target(ticket, name):
     return fresh(ticket).sla["targets"][name]
 
@@ -79,7 +84,7 @@ def test_first_matching_policy_by_position_applies_and_says_why(db, time_machine
 
 def test_no_policy_no_deadlines_and_no_extra_write(db):
     ticket = fresh(create())
-    assert ticket.sla == {} and ticket.sla_due_at is None and ticket.sla_check_at is None
+    assert ticket.sla == {} and ticket.sla_due_at is None and not SLAWatch.objects.exists()
 
 
 def test_created_outside_hours_starts_counting_at_the_next_opening(db, time_machine):
@@ -122,7 +127,7 @@ def test_pending_pauses_resolution_and_the_used_time_carries_over(db, time_machi
     time_machine.move_to(at(MON, 9))
     services.add_message(ticket=ticket, author=agent, body="Which model?", status=Status.PENDING)
     paused = fresh(ticket)
-    assert paused.resolution_due_at is None and paused.sla_check_at is None
+    assert paused.resolution_due_at is None and check_at(paused) is None
     assert has(paused.sla["targets"]["resolution"], {"state": "paused", "used": 60.0, "due_at": None})
     time_machine.move_to(at(MON, 13))
     services.add_message(ticket=ticket, author=customer, body="The red one")  # reopens: pending → open
@@ -175,7 +180,7 @@ def test_no_policy_any_more_clears_the_due_times_but_keeps_what_was_met(db, time
     services.add_message(ticket=ticket, author=agent, body="On it")
     services.update_ticket(ticket=ticket, actor=agent, priority="normal")
     gone = fresh(ticket)
-    assert gone.resolution_due_at is gone.sla_due_at is gone.sla_check_at is None
+    assert gone.resolution_due_at is gone.sla_due_at is check_at(gone) is None
     assert "policy" not in gone.sla and list(gone.sla["targets"]) == ["first_response"]
     assert gone.sla["targets"]["first_response"]["state"] == "met"
 
@@ -216,21 +221,23 @@ def test_run_due_warns_then_breaches_once_each_and_records_how_late(db, time_mac
     time_machine.move_to(at(MON, 8), tick=False)
     standard = policy(first_response_minutes=100, warning_percent=80)
     ticket = create()
-    assert fresh(ticket).sla_check_at == at(MON, 9, 20)  # the warning comes first
+    assert check_at(ticket) == at(MON, 9, 20)  # the warning comes first
     assert sla.run_due(at(MON, 9, 19)) == 0
     assert sla.run_due(at(MON, 9, 20)) == 1
     assert sla.run_due(at(MON, 9, 21)) == 0
     [warning] = events(ticket, Kind.SLA_WARNING)
     assert has(warning.data, {"target": "first_response", "minutes_late": 0,
                                  "policy": {"id": standard.pk, "name": "Standard"}})
-    assert warning.internal and fresh(ticket).sla_check_at == at(MON, 9, 40)
+    assert warning.internal and check_at(ticket) == at(MON, 9, 40)
     time_machine.move_to(at(MON, 9, 45))
     assert sla.run_due(at(MON, 9, 45)) == 1
     assert sla.run_due(at(MON, 9, 46)) == 0
     [breach] = events(ticket, Kind.SLA_BREACHED)
     assert has(breach.data, {"target": "first_response", "minutes_late": 5, "due_at": "2026-12-07T09:40:00+00:00"})
-    late = fresh(ticket)
-    assert late.sla_check_at is None and late.sla["targets"]["first_response"]["state"] == "breached"
+    assert check_at(ticket) is None
+    # The beat wrote no ticket row: the breach shows on the ticket from its due time (the panel) and
+    # is stored in its `sla` at the next change.
+    assert fresh(ticket).sla["targets"]["first_response"]["state"] == "active"
     row = SLABreach.objects.get(ticket=ticket)
     assert (row.target, row.due_at, row.breached_at, row.met_at) == ("first_response", at(MON, 9, 40), at(MON, 9, 45), None)
     time_machine.move_to(at(MON, 10, 10))
@@ -251,8 +258,67 @@ def test_a_breached_clock_paused_stays_breached_and_is_not_announced_again(db, t
     assert has(target(ticket, "resolution"), {"state": "breached", "due_at": None, "running_since": None})
     time_machine.move_to(at(MON, 10))
     services.update_ticket(ticket=ticket, actor=agent, status=Status.OPEN)
-    assert fresh(ticket).sla_check_at is None and sla.run_due(at(MON, 11)) == 0
+    assert check_at(ticket) is None and sla.run_due(at(MON, 11)) == 0
     assert len(events(ticket, Kind.SLA_BREACHED)) == 1 and not events(ticket, Kind.SLA_WARNING)
+
+
+def test_a_change_past_the_due_time_shows_the_breach_without_the_beat_job(db, time_machine):
+    time_machine.move_to(at(MON, 8), tick=False)
+    standard = policy(first_response_minutes=60, warning_percent=50)
+    agent = AgentFactory()
+    ticket = create()
+    time_machine.move_to(at(MON, 9, 25))
+    services.add_message(ticket=ticket, author=agent, body="Looking", internal=True)  # meets nothing
+    late = target(ticket, "first_response")
+    assert has(late, {"state": "breached", "breached_at": "2026-12-07T09:00:00+00:00", "breach_minutes": 25,
+                      "warned": True})
+    row = SLABreach.objects.get(ticket=ticket)
+    assert (row.policy_id, row.due_at, row.breached_at) == (standard.pk, at(MON, 9), at(MON, 9, 25))
+    assert check_at(ticket) == at(MON, 9)  # the breach is still to announce; its warning, overtaken, is not
+    assert sla.run_due(at(MON, 9, 26)) == 1 and sla.run_due(at(MON, 9, 27)) == 0
+    [breach] = events(ticket, Kind.SLA_BREACHED)
+    assert breach.data["minutes_late"] == 26 and not events(ticket, Kind.SLA_WARNING)
+    assert SLABreach.objects.count() == 1 and check_at(ticket) is None
+    time_machine.move_to(at(MON, 9, 40))
+    services.update_ticket(ticket=ticket, actor=agent, priority="high")  # still breached: no new visit
+    assert check_at(ticket) is None and target(ticket, "first_response")["breach_minutes"] == 40
+
+
+def test_a_ticket_changed_after_its_warning_is_not_warned_twice(db, time_machine):
+    time_machine.move_to(at(MON, 8), tick=False)
+    policy(first_response_minutes=100, warning_percent=80)
+    agent = AgentFactory()
+    ticket = create()
+    assert sla.run_due(at(MON, 9, 20)) == 1
+    time_machine.move_to(at(MON, 9, 25))
+    services.add_message(ticket=ticket, author=agent, body="Checking", internal=True)
+    services.update_ticket(ticket=ticket, actor=agent, priority="high")
+    assert target(ticket, "first_response")["warned"] and check_at(ticket) == at(MON, 9, 40)
+    assert sla.run_due(at(MON, 9, 30)) == 0
+    assert sla.run_due(at(MON, 9, 40)) == 1
+    assert len(events(ticket, Kind.SLA_WARNING)) == 1 and len(events(ticket, Kind.SLA_BREACHED)) == 1
+    watch = SLAWatch.objects.get(ticket=ticket)
+    assert watch.check_at is None and sorted(watch.announced) == [
+        "first_response:breach:2026-12-07T09:40:00+00:00", "first_response:warning:2026-12-07T09:40:00+00:00"]
+
+
+def test_the_announced_keys_keep_a_bounded_tail_of_moments_gone(db):
+    moment = {"key": "resolution:breach:x", "at": "2026-12-07T09:00:00+00:00", "target": "resolution",
+              "kind": "breach", "due_at": "2026-12-07T09:00:00+00:00"}
+    gone = [f"resolution:warning:{n}" for n in range(50)]
+    assert sla._trim([*gone, moment["key"]], [moment]) == [*gone[-sla.ANNOUNCED_TAIL:], moment["key"]]
+
+
+def test_a_met_target_and_a_deleted_ticket_leave_no_watch_row(db, time_machine):
+    time_machine.move_to(at(MON, 8), tick=False)
+    policy(first_response_minutes=60)
+    ticket = create()
+    assert check_at(ticket) == at(MON, 8, 48)
+    services.add_message(ticket=ticket, author=AgentFactory(), body="Hello")
+    assert not SLAWatch.objects.filter(ticket=ticket).exists()
+    other = create()
+    Ticket.objects.filter(pk=other.pk).delete()
+    assert not SLAWatch.objects.exists()
 
 
 def test_notifications_wait_for_business_hours(db, time_machine):
@@ -261,7 +327,7 @@ def test_notifications_wait_for_business_hours(db, time_machine):
     ticket = create()
     assert fresh(ticket).first_response_due_at == at(MON, 16)
     assert sla.run_due(at(MON, 16)) == 0  # due at closing time: announced when the office opens
-    assert fresh(ticket).sla_check_at == at(MON + dt.timedelta(days=1), 8)
+    assert check_at(ticket) == at(MON + dt.timedelta(days=1), 8)
     assert sla.run_due(at(MON, 23)) == 0 and not events(ticket, Kind.SLA_BREACHED)
     assert sla.run_due(at(MON + dt.timedelta(days=1), 8)) == 1
     assert len(events(ticket, Kind.SLA_BREACHED)) == 1
@@ -292,7 +358,9 @@ def _due_tickets(count):
 def _queries_of_a_pass(now):
     with CaptureQueriesContext(connection) as q:
         done = sla.run_due(now)
-    return done, len(q.captured_queries)
+    statements = [x["sql"] for x in q.captured_queries]
+    assert not [x for x in statements if x.startswith("UPDATE") and "tickets_ticket" in x.split(" SET ")[0]]
+    return done, len(statements)
 
 
 def test_run_due_query_count_does_not_grow_with_the_tickets(db, time_machine):
@@ -304,6 +372,8 @@ def test_run_due_query_count_does_not_grow_with_the_tickets(db, time_machine):
     _due_tickets(100)
     many = _queries_of_a_pass(at(MON, 8, 20))
     assert (few[0], many[0]) == (10, 100)  # breaches, each with its SLABreach row
+    # The watch rows with the tickets' sla, the configuration stamp, the events (prepared), the
+    # breaches, the watch rows' update, and the savepoint and its release: none writes a ticket row.
     assert many[1] == few[1] <= 8
 
 
@@ -330,6 +400,34 @@ def test_two_concurrent_passes_announce_once(time_machine):
     assert sum(counts) == 20
     assert TicketEvent.objects.filter(ticket__in=tickets, kind=Kind.SLA_BREACHED).count() == 20
     assert SLABreach.objects.count() == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pass_skips_a_ticket_a_change_holds_and_announces_it_next_time(time_machine):
+    time_machine.move_to(at(MON, 8), tick=False)
+    policy(first_response_minutes=10, warning_percent=100)
+    held, free = create(), create()
+    locked, release = threading.Event(), threading.Event()
+
+    def change():  # a service's transaction holding the ticket's row lock
+        try:
+            with transaction.atomic():
+                Ticket.objects.select_for_update().get(pk=held.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=change)
+    thread.start()
+    assert locked.wait(10)
+    try:
+        assert sla.run_due(at(MON, 9)) == 1  # the free one; the held one waits, no deadlock
+    finally:
+        release.set()
+        thread.join()
+    assert not events(held, Kind.SLA_BREACHED) and len(events(free, Kind.SLA_BREACHED)) == 1
+    assert sla.run_due(at(MON, 9, 1)) == 1 and len(events(held, Kind.SLA_BREACHED)) == 1
 
 
 def test_the_beat_schedule_runs_check_deadlines_through_celery(db, settings, time_machine):
