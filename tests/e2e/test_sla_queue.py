@@ -100,8 +100,20 @@ def test_sort_by_due_filter_breached_and_the_breaching_soon_view(desk):
 
 
 def test_the_ticket_page_shows_the_sla_panel(desk):
+    """A ticket under real policies: the engine's clocks, shown; a priority change keeps them."""
+    from escalation.models import SLAPolicy
+    from tickets.models import TicketType
+
+    payment = TicketType.objects.create(name="Payment")
+    SLAPolicy.objects.create(name="Standard", position=3, first_response_minutes=240, resolution_minutes=1440)
+    urgent = SLAPolicy.objects.create(name="Payments, urgent", position=2, priorities=["urgent", "high"],
+                                      first_response_minutes=12, resolution_minutes=480)
+    urgent.ticket_types.set([payment])
+    services.create_ticket(requester=desk["soon"].requester, subject="Charged but no order", body="Help.",
+                           type=payment, priority="urgent")
     page = desk["page"]
-    page.get_by_role("link", name="Card declined twice").click()
+    page.goto(f"{desk['base']}/agent/?view=all")
+    page.get_by_role("link", name="Charged but no order").click()
     sla = page.locator("#sla-panel")
     expect(sla).to_be_visible()
     first = sla.locator("[data-target=first_response]")
@@ -110,7 +122,7 @@ def test_the_ticket_page_shows_the_sla_panel(desk):
     expect(first).to_contain_text(re.compile(r"in 1[12] min"))
     expect(sla.locator("[data-target=resolution] .badge")).to_have_text("Running")
     expect(sla).to_contain_text("Payments, urgent")
-    expect(sla).to_contain_text("first matching policy #2: type is Payment; priority is urgent or high")
+    expect(sla).to_contain_text("first matching policy #2: type is Payment; priority is high or urgent")
 
     # A change in the properties panel brings the panel back, with the stored SLA.
     page.get_by_label("Priority").select_option(label="High")
