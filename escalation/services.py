@@ -1,10 +1,10 @@
 """Writes for escalation: webhook deliveries, SLA breaches; SLA calendars, policies and escalation rules."""
 
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time
 from functools import cache
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -319,19 +319,27 @@ def create_sla_policy(*, name: str, ticket_types: Iterable[TicketType] = (), **f
     return policy
 
 
+M = TypeVar("M", SLAPolicy, EscalationRule)
+
+
+def _update_with_types(obj: M, changes: dict[str, Any], ticket_types: Iterable[TicketType] | None,
+                       validate: Callable[[M], None]) -> M:
+    """A policy's or rule's row locked, changed, validated and saved with its types (None: kept)."""
+    with transaction.atomic():
+        locked = type(obj).objects.select_for_update().get(pk=obj.pk)
+        for field, value in changes.items():
+            setattr(locked, field, value)
+        validate(locked)
+        _save_with_types(locked, None if ticket_types is None else list(ticket_types))
+    return locked
+
+
 def update_sla_policy(*, policy: SLAPolicy, ticket_types: Iterable[TicketType] | None = None,
                       **changes: Any) -> SLAPolicy:
     """Change a policy's fields (POLICY_FIELDS); ticket_types given replace its types."""
-    unknown = set(changes) - set(POLICY_FIELDS)
-    if unknown:
+    if unknown := set(changes) - set(POLICY_FIELDS):
         raise TypeError(f"unknown SLA policy fields: {sorted(unknown)}")
-    with transaction.atomic():
-        locked = SLAPolicy.objects.select_for_update().get(pk=policy.pk)
-        for field, value in changes.items():
-            setattr(locked, field, value)
-        validate_sla_policy(locked)
-        _save_with_types(locked, None if ticket_types is None else list(ticket_types))
-    return locked
+    return _update_with_types(policy, changes, ticket_types, validate_sla_policy)
 
 
 def delete_sla_policy(*, policy: SLAPolicy) -> None:
@@ -391,16 +399,9 @@ def create_escalation_rule(*, name: str, tier: Tier, condition: str, minutes: in
 def update_escalation_rule(*, rule: EscalationRule, ticket_types: Iterable[TicketType] | None = None,
                            **changes: Any) -> EscalationRule:
     """Change a rule's fields (RULE_FIELDS); ticket_types given replace its types."""
-    unknown = set(changes) - set(RULE_FIELDS)
-    if unknown:
+    if unknown := set(changes) - set(RULE_FIELDS):
         raise TypeError(f"unknown escalation rule fields: {sorted(unknown)}")
-    with transaction.atomic():
-        locked = EscalationRule.objects.select_for_update().get(pk=rule.pk)
-        for field, value in changes.items():
-            setattr(locked, field, value)
-        validate_escalation_rule(locked)
-        _save_with_types(locked, None if ticket_types is None else list(ticket_types))
-    return locked
+    return _update_with_types(rule, changes, ticket_types, validate_escalation_rule)
 
 
 def delete_escalation_rule(*, rule: EscalationRule) -> None:
