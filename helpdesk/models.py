@@ -70,6 +70,10 @@ class User(AbstractUser):
         help_text=_("Used for the interface and for messages sent to this person."),
     )
     timezone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    kb_editor = models.BooleanField(
+        _("knowledge-base editor"), default=False,
+        help_text=_("An agent who may write, publish and restore knowledge-base articles (admins always may)."),
+    )
     # Set when the owner followed the sign-up link (or a password-reset link):
     # only a proven address may join an organization by its domain.
     email_verified_at = models.DateTimeField(_("email confirmed"), null=True, blank=True)
@@ -108,6 +112,11 @@ class User(AbstractUser):
     @property
     def is_helpdesk_admin(self) -> bool:
         return self.role == self.Role.ADMIN
+
+    @property
+    def can_edit_kb(self) -> bool:
+        """Admins, and agents given the knowledge-base editor permission."""
+        return self.is_active and (self.is_helpdesk_admin or (self.is_agent and self.kb_editor))
 
     @property
     def display_name(self) -> str:

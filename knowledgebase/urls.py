@@ -5,4 +5,5 @@ from . import views
 app_name = "kb"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("articles/<int:pk>/", views.article, name="article"),
 ]

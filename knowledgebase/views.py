@@ -1,8 +1,21 @@
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import get_language
+
+from . import selectors
 
 
-def home(request):
-    """The public knowledge base. Articles, multilingual search and deflection
-    arrive with the knowledge-base issue; until then the page says so and sends
-    people to the portal."""
+def home(request: HttpRequest) -> HttpResponse:
+    """The public knowledge base."""
     return render(request, "kb/home.html")
+
+
+def article(request: HttpRequest, pk: int) -> HttpResponse:
+    """One article, in the language asked for (?lang=) or the visitor's, when it has it."""
+    found = selectors.visible_articles(request.user).filter(pk=pk).prefetch_related("translations").first()
+    if found is None:
+        raise Http404
+    translation = selectors.translation_for(found, request.GET.get("lang") or get_language() or "en")
+    if translation is None:
+        raise Http404
+    return render(request, "kb/article.html", {"article": found, "translation": translation})
