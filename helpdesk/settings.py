@@ -333,6 +333,9 @@ HELPDESK_SIGNUP_RATE = env("SIGNUP_RATE", default="10/h")
 # recipient address, whoever asks.
 HELPDESK_ACCOUNT_MAIL_RATE = env("ACCOUNT_MAIL_RATE", default="10/h")
 HELPDESK_ACCOUNT_MAIL_PER_ADDRESS_RATE = env("ACCOUNT_MAIL_PER_ADDRESS_RATE", default="3/h")
+# The public KB pages' search and the new-ticket form's suggestions, per client address.
+HELPDESK_KB_PAGE_SEARCH_RATE = env("KB_PAGE_SEARCH_RATE", default="60/m")
+HELPDESK_KB_SUGGEST_RATE = env("KB_SUGGEST_RATE", default="120/m")
 # Lifetimes of the sign-up confirmation link and of the password-reset link.
 HELPDESK_SIGNUP_LINK_TIMEOUT = env.int("SIGNUP_LINK_TIMEOUT", default=3 * 24 * 3600)
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)

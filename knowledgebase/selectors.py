@@ -3,13 +3,18 @@ visitors see published articles, agents also internal ones, editors everything."
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, F, FloatField, Max, Q, QuerySet
+from django.db.models.functions import Cast, Lower, TruncWeek
+from django.utils import timezone
 
-from .models import Article, ArticleTranslation
+from .models import Article, ArticleTranslation, Category, Deflection, SearchLog
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -76,3 +81,129 @@ def search_articles(*, viewer: User | AnonymousUser | None, query: str, language
 
 def article_filter(query: str) -> Q:
     return Q(title__icontains=query) | Q(body__icontains=query)
+
+
+# --- public KB pages and the KB report (kb-portal)
+
+REPORT_DAYS = 30
+REPORT_ROWS = 20
+MIN_VOTES = 5
+
+
+@dataclass(frozen=True)
+class CategoryNode:
+    category: Category
+    name: str
+    article_count: int
+    children: list[CategoryNode]
+
+
+def category_tree(viewer: User | AnonymousUser | None, language: str) -> list[CategoryNode]:
+    """Every category with its name in this language and the number of articles this person
+    may read in it (its own, not its subcategories'), as a tree: one query."""
+    statuses = readable_statuses(viewer)
+    rows = list(Category.objects.annotate(
+        readable=Count("articles", filter=Q(articles__status__in=statuses), distinct=True)))
+    by_parent: dict[int | None, list[Category]] = {}
+    for row in rows:
+        by_parent.setdefault(row.parent_id, []).append(row)
+
+    def build(parent_id: int | None, seen: frozenset[int]) -> list[CategoryNode]:
+        return [CategoryNode(category=c, name=c.name_in(language), article_count=c.readable,  # type: ignore[attr-defined]
+                             children=build(c.pk, seen | {c.pk}) if c.pk not in seen else [])
+                for c in by_parent.get(parent_id, [])]
+
+    return build(None, frozenset())
+
+
+def category_path(category: Category) -> list[Category]:
+    """The category and its ancestors, root first (for breadcrumbs): one query."""
+    parents = dict(Category.objects.values_list("id", "parent_id"))
+    names = {c.pk: c for c in Category.objects.filter(pk__in=list(parents))}
+    path: list[Category] = []
+    current: int | None = category.pk
+    while current is not None and current in names and len(path) < len(names):
+        path.append(names[current])
+        current = parents.get(current)
+    return path[::-1]
+
+
+def articles_in_category(viewer: User | AnonymousUser | None, category: Category) -> QuerySet[Article]:
+    """The articles of one category this person may read, translations prefetched."""
+    return (visible_articles(viewer).filter(category=category).prefetch_related("translations")
+            .order_by("position", "-updated_at", "pk"))
+
+
+def related_articles(viewer: User | AnonymousUser | None, article: Article) -> QuerySet[Article]:
+    """The article's related articles this person may read, translations prefetched."""
+    return visible_articles(viewer).filter(related=article).prefetch_related("translations").order_by("pk")
+
+
+def popular_articles(viewer: User | AnonymousUser | None, limit: int = 6) -> QuerySet[Article]:
+    """The most read articles this person may read (the KB home's list)."""
+    return visible_articles(viewer).prefetch_related("translations").order_by("-view_count", "pk")[:limit]
+
+
+def titled(articles: Iterable[Article], language: str) -> list[tuple[Article, ArticleTranslation]]:
+    """Each article with its translation in this language (or the fallback); translations
+    must be prefetched. Articles without any translation are left out."""
+    pairs = []
+    for article in articles:
+        translation = translation_for(article, language)
+        if translation is not None:
+            pairs.append((article, translation))
+    return pairs
+
+
+@dataclass(frozen=True)
+class WeekDeflections:
+    week: date
+    deflected: int
+    submitted: int
+
+    @property
+    def rate(self) -> float | None:
+        """deflected / (deflected + submitted after suggestions); None with neither."""
+        decided = self.deflected + self.submitted
+        return self.deflected / decided if decided else None
+
+
+@dataclass(frozen=True)
+class KbReport:
+    unanswered: list[dict[str, Any]]
+    most_viewed: list[tuple[Article, ArticleTranslation]]
+    least_helpful: list[tuple[Article, ArticleTranslation]]
+    deflection_weeks: list[WeekDeflections]
+
+
+def can_see_kb_report(viewer: User | AnonymousUser | None) -> bool:
+    return bool(viewer is not None and getattr(viewer, "can_edit_kb", False))
+
+
+def kb_report(viewer: User | AnonymousUser | None, language: str, *, now: datetime | None = None) -> KbReport:
+    """The editors' KB report: searches with no result in the last 30 days, most viewed,
+    least helpful (at least MIN_VOTES answers) and the deflection rate per week."""
+    if not can_see_kb_report(viewer):
+        raise PermissionDenied
+    since = (now or timezone.now()) - timedelta(days=REPORT_DAYS)
+    unanswered = list(
+        SearchLog.objects.filter(results=0, created_at__gte=since)
+        .annotate(normalized=Lower("query")).values("normalized")
+        .annotate(searches=Count("id"), last=Max("created_at"))
+        .order_by("-searches", "-last")[:REPORT_ROWS])
+    articles = Article.objects.prefetch_related("translations")
+    most_viewed = titled(articles.filter(view_count__gt=0).order_by("-view_count", "pk")[:REPORT_ROWS], language)
+    votes = F("helpful_count") + F("unhelpful_count")
+    least_helpful = titled(
+        articles.annotate(votes=votes).filter(votes__gte=MIN_VOTES)
+        .annotate(ratio=Cast("helpful_count", FloatField()) / Cast(votes, FloatField()))
+        .order_by("ratio", "-votes", "pk")[:REPORT_ROWS], language)
+    weeks = (Deflection.objects.filter(outcome__in=[Deflection.Outcome.DEFLECTED, Deflection.Outcome.SUBMITTED])
+             .annotate(week=TruncWeek("created_at")).values("week")
+             .annotate(deflected=Count("id", filter=Q(outcome=Deflection.Outcome.DEFLECTED)),
+                       submitted=Count("id", filter=Q(outcome=Deflection.Outcome.SUBMITTED)))
+             .order_by("-week")[:26])
+    return KbReport(
+        unanswered=unanswered, most_viewed=most_viewed, least_helpful=least_helpful,
+        deflection_weeks=[WeekDeflections(week=w["week"].date(), deflected=w["deflected"], submitted=w["submitted"])
+                          for w in weeks])

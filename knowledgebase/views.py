@@ -1,21 +1,208 @@
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.utils.translation import get_language
+"""The public knowledge base (/kb/): browse, read, search, "Was this helpful?", the
+new-ticket form's suggestions, and the editors' report. Thin: selectors read, services write."""
 
-from . import selectors
+from __future__ import annotations
+
+import re
+import secrets
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from helpdesk.ratelimit import rate_limited
+
+from . import selectors, services
+from .models import ArticleFeedback, Category, SearchLog
+from .search import clean_query
+
+PAGE_SIZE = 10
+SUGGESTIONS = 5
+MIN_SUGGEST_CHARS = 3
+MAX_PAGE = 50
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+
+
+def visitor_language(request: HttpRequest) -> str:
+    """The active Django language as one of the KB's codes ("en" when unknown)."""
+    code = (get_language() or settings.LANGUAGE_CODE).lower()
+    for candidate in (code, code.split("-")[0]):
+        if candidate in selectors.LANGUAGES:
+            return candidate
+    return settings.LANGUAGE_CODE
+
+
+def new_deflection_token() -> str:
+    """The token a new-ticket form carries so its suggestions and its outcome meet."""
+    return secrets.token_urlsafe(24)
+
+
+def valid_token(value: str | None) -> str | None:
+    return value if value and _TOKEN.match(value) else None
+
+
+def _reader(request: HttpRequest, *, create: bool) -> str | None:
+    """Who answers "Was this helpful?": the user, else the browser session."""
+    if request.user.is_authenticated:
+        return f"user:{request.user.pk}"
+    if not request.session.session_key and create:
+        request.session.save()
+    return f"session:{request.session.session_key}" if request.session.session_key else None
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """The public knowledge base."""
-    return render(request, "kb/home.html")
+    """The public knowledge base: the search box, the category tree, the most read articles."""
+    language = visitor_language(request)
+    return render(request, "kb/home.html", {
+        "tree": selectors.category_tree(request.user, language),
+        "popular": selectors.titled(selectors.popular_articles(request.user), language),
+    })
+
+
+def category(request: HttpRequest, slug: str) -> HttpResponse:
+    """One category: its subcategories and the articles in it, titled in the visitor's language."""
+    found = get_object_or_404(Category, slug=slug)
+    language = visitor_language(request)
+    return render(request, "kb/category.html", {
+        "category": found,
+        "name": found.name_in(language),
+        "path": [(c, c.name_in(language)) for c in selectors.category_path(found)[:-1]],
+        "children": [(c, c.name_in(language)) for c in found.children.all()],
+        "articles": selectors.titled(selectors.articles_in_category(request.user, found), language),
+    })
+
+
+def _page_number(request: HttpRequest) -> int:
+    try:
+        return max(1, min(int(request.GET.get("page", "1")), MAX_PAGE))
+    except ValueError:
+        return 1
+
+
+def search(request: HttpRequest) -> HttpResponse:
+    """Search results with highlighted snippets; in the visitor's language first, in every
+    language when that finds nothing."""
+    query = clean_query(request.GET.get("q", ""))
+    context: dict[str, object] = {"query": query, "hits": [], "total": 0, "all_languages": False}
+    if not query:
+        return render(request, "kb/search.html", context)
+    if rate_limited(request, "kb-search", settings.HELPDESK_KB_PAGE_SEARCH_RATE):
+        context["error"] = _("Too many searches from your address. Wait a minute and try again.")
+        return render(request, "kb/search.html", context, status=429)
+    language, page = visitor_language(request), _page_number(request)
+    offset = (page - 1) * PAGE_SIZE
+    results = selectors.search_articles(viewer=request.user, query=query, language=language, limit=PAGE_SIZE,
+                                        offset=offset)
+    if not results.total:
+        results = selectors.search_articles(viewer=request.user, query=query, language=None, limit=PAGE_SIZE,
+                                            offset=offset)
+        context["all_languages"] = True
+    if page == 1:
+        services.log_search(query=query, language=language, results=results.total, source=SearchLog.Source.KB)
+    context.update(hits=results.hits, total=results.total, page=page,
+                   previous_page=page - 1 if page > 1 else None,
+                   next_page=page + 1 if offset + PAGE_SIZE < results.total and page < MAX_PAGE else None)
+    return render(request, "kb/search.html", context)
 
 
 def article(request: HttpRequest, pk: int) -> HttpResponse:
-    """One article, in the language asked for (?lang=) or the visitor's, when it has it."""
-    found = selectors.visible_articles(request.user).filter(pk=pk).prefetch_related("translations").first()
+    """One article, in the language asked for (?lang=) or the visitor's, when it has it.
+    Opened from the new-ticket form's suggestions (?deflection=), it counts as a deflection."""
+    found = (selectors.visible_articles(request.user).filter(pk=pk).select_related("category")
+             .prefetch_related("translations", "tags").first())
     if found is None:
         raise Http404
-    translation = selectors.translation_for(found, request.GET.get("lang") or get_language() or "en")
+    wanted = request.GET.get("lang") or visitor_language(request)
+    translation = selectors.translation_for(found, wanted)
     if translation is None:
         raise Http404
-    return render(request, "kb/article.html", {"article": found, "translation": translation})
+    if request.method == "GET":
+        services.record_view(article=found)
+        token = valid_token(request.GET.get("deflection"))
+        if token:
+            services.suggestion_opened(token=token, user=request.user, article=found)
+    reader = _reader(request, create=False)
+    answered = (ArticleFeedback.objects.filter(article=found, reader=reader).first() if reader else None)
+    language = visitor_language(request)
+    return render(request, "kb/article.html", {
+        "article": found,
+        "translation": translation,
+        "wanted": wanted,
+        "translations": sorted(found.translations.all(), key=lambda t: selectors.LANGUAGES.index(t.language)),
+        "path": ([(c, c.name_in(language)) for c in selectors.category_path(found.category)]
+                 if found.category else []),
+        "related": selectors.titled(selectors.related_articles(request.user, found), translation.language),
+        "answered": answered,
+    })
+
+
+@require_POST
+def feedback(request: HttpRequest, pk: int) -> HttpResponse:
+    """"Was this helpful?": yes or no, an optional comment; one answer per reader."""
+    found = selectors.visible_articles(request.user).filter(pk=pk).first()
+    if found is None:
+        raise Http404
+    language = request.POST.get("language", "")
+    helpful = {"yes": True, "no": False}.get(request.POST.get("helpful", ""))
+    error, answer, created = None, None, False
+    if helpful is None:
+        error = _("Choose “Yes” or “No”.")
+    else:
+        try:
+            answer, created = services.record_feedback(
+                article=found, language=language, helpful=helpful, comment=request.POST.get("comment", ""),
+                user=request.user if request.user.is_authenticated else None,
+                reader=_reader(request, create=True) or "")
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    if not request.htmx:  # type: ignore[attr-defined]
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, _("Thank you for your feedback!"))
+        return redirect(f"{reverse('kb:article', args=[found.pk])}?lang={language}" if language
+                        in selectors.LANGUAGES else reverse("kb:article", args=[found.pk]))
+    return render(request, "kb/_feedback.html", {
+        "article": found, "translation": {"language": language}, "error": error, "answered": answer,
+        "just_answered": created}, status=400 if error else 200)
+
+
+@require_GET
+def suggest(request: HttpRequest) -> HttpResponse:
+    """Up to five articles for what the customer typed in the new-ticket form's subject
+    (htmx); the visit's deflection token records what was shown."""
+    query = clean_query(request.GET.get("q") or request.GET.get("subject") or "")
+    token = valid_token(request.GET.get("deflection"))
+    if len(query) < MIN_SUGGEST_CHARS:
+        return render(request, "kb/_suggestions.html", {"hits": [], "query": query})
+    if rate_limited(request, "kb-suggest", settings.HELPDESK_KB_SUGGEST_RATE):
+        return render(request, "kb/_suggestions.html", {
+            "hits": [], "query": query, "error": _("Too many requests. Wait a minute.")}, status=429)
+    language = visitor_language(request)
+    results = selectors.search_articles(viewer=request.user, query=query, language=language, limit=SUGGESTIONS)
+    if not results.total:
+        results = selectors.search_articles(viewer=request.user, query=query, language=None, limit=SUGGESTIONS)
+    services.log_search(query=query, language=language, results=results.total, source=SearchLog.Source.SUGGEST)
+    if token:
+        services.suggestion_shown(token=token, user=request.user, query=query, language=language,
+                                  article_ids=[hit.article_id for hit in results.hits])
+    return render(request, "kb/_suggestions.html", {"hits": results.hits, "query": query, "token": token})
+
+
+def report(request: HttpRequest) -> HttpResponse:
+    """The editors' KB report."""
+    if not request.user.is_authenticated:
+        from django.contrib.auth.views import redirect_to_login
+
+        return redirect_to_login(request.get_full_path())
+    if not selectors.can_see_kb_report(request.user):
+        raise PermissionDenied
+    data = selectors.kb_report(request.user, visitor_language(request))
+    return render(request, "kb/report.html", {
+        "report": data, "days": selectors.REPORT_DAYS, "min_votes": selectors.MIN_VOTES})

@@ -5,10 +5,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from helpdesk.pagination import CappedPaginator
+from knowledgebase import services as kb_services
+from knowledgebase.views import new_deflection_token, valid_token
 
 from .. import selectors, services
 from ..custom_fields import check_values as check_custom_values
@@ -48,9 +51,21 @@ def ticket_list(request):
     return render(request, "portal/ticket_list.html", {"page": page, "tickets": page.object_list, "status": status})
 
 
+def _suggest_as_you_type(form):
+    """The subject asks the KB for suggestions as the customer types (htmx, debounced)."""
+    form.fields["subject"].widget.attrs.update({
+        "hx-get": reverse("kb:suggest"), "hx-trigger": "keyup changed delay:300ms",
+        "hx-target": "#kb-suggestions", "hx-include": "#deflection-token", "hx-sync": "this:replace",
+        "autocomplete": "off", "aria-describedby": "kb-suggestions",
+    })
+
+
 @login_required
 def new_ticket(request):
     form = NewTicketForm(request.POST or None, request.FILES or None)
+    # Ties this form's suggestions to its outcome (knowledgebase.Deflection).
+    deflection = valid_token(request.POST.get("deflection")) or new_deflection_token()
+    _suggest_as_you_type(form)
     if request.method == "POST" and form.is_valid():
         # Each custom field's error beside its input (the service checks the
         # same way and would only list them above the form).
@@ -68,10 +83,12 @@ def new_ticket(request):
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
+            kb_services.ticket_submitted(token=deflection, user=request.user, ticket_number=ticket.number)
             messages.success(request, _("Ticket %(number)s created. We will reply here and by email.") % {
                 "number": ticket.display_number})
             return redirect("portal:ticket", number=ticket.number)
-    return render(request, "portal/new_ticket.html", {"form": form}, status=400 if form.errors else 200)
+    return render(request, "portal/new_ticket.html", {"form": form, "deflection": deflection},
+                  status=400 if form.errors else 200)
 
 
 @login_required
