@@ -187,7 +187,8 @@ def kb_report(viewer: User | AnonymousUser | None, language: str, *, now: dateti
         raise PermissionDenied
     since = (now or timezone.now()) - timedelta(days=REPORT_DAYS)
     unanswered = list(
-        SearchLog.objects.filter(results=0, created_at__gte=since)
+        # Suggestions are asked as the customer types: their half-typed queries would crowd the table.
+        SearchLog.objects.filter(results=0, created_at__gte=since).exclude(source=SearchLog.Source.SUGGEST)
         .annotate(normalized=Lower("query")).values("normalized")
         .annotate(searches=Count("id"), last=Max("created_at"))
         .order_by("-searches", "-last")[:REPORT_ROWS])

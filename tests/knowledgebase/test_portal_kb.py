@@ -279,6 +279,7 @@ def test_report_numbers(client, editor, agent, printer_article):
                                 ("printer", 1, 1)]:
         log = SearchLog.objects.create(query=query, language="en", results=results, source="kb")
         SearchLog.objects.filter(pk=log.pk).update(created_at=now - timedelta(days=age))
+    SearchLog.objects.create(query="refu", language="en", results=0, source="suggest")  # half-typed: left out
     bad = publish(agent, "Useless article")
     Article.objects.filter(pk=bad.pk).update(helpful_count=1, unhelpful_count=4, view_count=3)
     Article.objects.filter(pk=printer_article.pk).update(helpful_count=9, unhelpful_count=1, view_count=10)
