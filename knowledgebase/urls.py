@@ -6,4 +6,5 @@ app_name = "kb"
 urlpatterns = [
     path("", views.home, name="home"),
     path("articles/<int:pk>/", views.article, name="article"),
+    path("attachments/<int:pk>/", views.attachment, name="attachment"),
 ]
