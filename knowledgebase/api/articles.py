@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from helpdesk.api.exceptions import InUse
+from helpdesk.api.schema import HelpdeskAutoSchema
 
 from .. import selectors, services
 from ..models import Article, ArticleRevision, Category
@@ -48,6 +49,14 @@ def _language(request: Request) -> str | None:
         raise ValidationError({"lang": [_("Unknown language “%(code)s”: use one of %(codes)s.")
                                         % {"code": code[:20], "codes": ", ".join(selectors.LANGUAGES)}]})
     return code
+
+
+class LanguageAutoSchema(HelpdeskAutoSchema):
+    """Operations that take `?lang=` also answer 400 (an unknown language)."""
+
+    def _error_codes(self) -> list[str]:
+        codes = super()._error_codes()
+        return codes if "400" in codes else [*codes[:1], "400", *codes[1:]]
 
 
 class IsKBEditorOrReadOnly(permissions.BasePermission):
@@ -127,6 +136,7 @@ class ArticleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
     serializer_class = ArticleSerializer
     permission_classes = [IsKBEditorOrReadOnly]
+    schema = LanguageAutoSchema()
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Article]:
