@@ -63,13 +63,16 @@ class ArticleForm(forms.Form):
 class CategoryForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=120)
     parent = forms.TypedChoiceField(label=_("Parent category"), required=False, coerce=int, empty_value=None)
-    position = forms.IntegerField(label=_("Position"), min_value=0, max_value=2**31 - 1, initial=0)
+    position = forms.IntegerField(label=_("Position"), min_value=0, max_value=2**31 - 1, required=False,
+                                  help_text=_("Lower numbers come first."))
     description = forms.CharField(label=_("Description"), required=False, max_length=300)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["parent"].choices = _category_choices()  # type: ignore[attr-defined]
         for code, name in LANGUAGE_CHOICES:
+            if code == settings.LANGUAGE_CODE:
+                continue  # the name above
             self.fields[f"name_{code}"] = forms.CharField(
                 label=_("Name in %(language)s") % {"language": name}, required=False, max_length=120)
 
@@ -82,7 +85,8 @@ class CategoryForm(forms.Form):
         data = self.cleaned_data
         return {"name": data["name"], "parent": data["parent"], "position": data["position"] or 0,
                 "description": data["description"],
-                "names": {code: data.get(f"name_{code}", "") for code, _name in LANGUAGE_CHOICES}}
+                "names": {code: data.get(f"name_{code}") or "" for code, _name in LANGUAGE_CHOICES
+                          if code != settings.LANGUAGE_CODE}}
 
 
 class ImageUploadForm(forms.Form):

@@ -69,3 +69,26 @@ def test_an_agent_without_the_permission_sees_no_editor(live_server, page):
     expect(page.get_by_role("link", name="Knowledge base")).to_have_count(0)
     response = page.goto(f"{live_server.url}/agent/kb/")
     assert response.status == 403
+
+
+def test_the_editor_pages_pass_axe(live_server, browser):
+    from knowledgebase import services
+    from tests.e2e.test_accessibility import axe_violations, blocking, report
+
+    editor = AgentFactory(username="vera", kb_editor=True)
+    category = services.create_category(name="Printers", names={"ru": "Принтеры"})
+    article = services.create_article(author=editor, title="Toner", body="Old text", category=category,
+                                      status=Article.Status.PUBLISHED, tags=["toner"])
+    services.save_translation(article=article, language="en", title="Toner", body="New text", author=editor)
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US", bypass_csp=True)
+    page = context.new_page()
+    log_in(page, live_server, "vera")
+    for path in ("/agent/kb/", f"/agent/kb/articles/{article.pk}/", f"/agent/kb/articles/{article.pk}/?lang=ru",
+                 f"/agent/kb/articles/{article.pk}/revisions/1/", "/agent/kb/categories/", "/agent/kb/articles/new/",
+                 f"/agent/kb/categories/{category.pk}/"):
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=f"/tmp/kb-editor-{path.strip('/').replace('/', '-').replace('?', '-')}.png", full_page=True)
+        found = blocking(axe_violations(page))
+        assert not found, f"{path}:\n{report(found)}"
+    context.close()

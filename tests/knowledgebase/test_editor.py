@@ -256,3 +256,54 @@ def test_category_delete_in_use_says_why(client, editor):
     client.force_login(editor)
     page = client.post(f"/agent/kb/categories/{top.pk}/delete/", follow=True).content.decode()
     assert "still has subcategories" in page and Category.objects.filter(pk=top.pk).exists()
+
+
+def test_the_image_upload_page_answers_the_markdown_or_the_reason(client, editor):
+    article = services.create_article(author=editor, title="Printer", body="v1")
+    client.force_login(editor)
+    good = client.post(f"/agent/kb/articles/{article.pk}/images/", {"file": SimpleUploadedFile("tray.png", png())})
+    attachment = ArticleAttachment.objects.get()
+    assert good.status_code == 200 and f"![tray](/kb/attachments/{attachment.pk}/)" in good.content.decode()
+    bad = client.post(f"/agent/kb/articles/{article.pk}/images/", {"file": SimpleUploadedFile("x.png", b"<svg/>")})
+    assert bad.status_code == 400 and "Only PNG, JPEG, GIF and WebP" in bad.content.decode()
+    assert ArticleAttachment.objects.count() == 1
+
+
+def test_categories_are_added_and_edited_in_the_agent_dashboard(client, editor):
+    client.force_login(editor)
+    page = client.post("/agent/kb/categories/", {"name": "Printers", "name_ru": "Принтеры", "position": ""},
+                       follow=True).content.decode()
+    category = Category.objects.get()
+    assert "Category “Printers” added." in page and category.names == {"ru": "Принтеры"} and category.position == 0
+    child = services.create_category(name="Toner", parent=category)
+    loop = client.post(f"/agent/kb/categories/{category.pk}/", {"name": "Printers", "parent": child.pk})
+    assert loop.status_code == 400 and "moved under itself" in loop.content.decode()
+    client.post(f"/agent/kb/categories/{category.pk}/", {"name": "Printing", "position": "3"})
+    assert Category.objects.get(pk=category.pk).name == "Printing"
+
+
+def test_the_admin_saves_translations_through_the_services(client, admin_user):
+    admin_user.is_staff = True
+    admin_user.is_superuser = True
+    admin_user.save()
+    client.force_login(admin_user)
+    article = services.create_article(author=admin_user, title="Printer", body="v1")
+    translation = article.translations.get()
+    for path in ("/admin/knowledgebase/article/", f"/admin/knowledgebase/article/{article.pk}/change/",
+                 "/admin/knowledgebase/category/", "/admin/knowledgebase/articlerevision/",
+                 "/admin/knowledgebase/articlefeedback/", "/admin/knowledgebase/deflection/",
+                 "/admin/knowledgebase/searchlog/", "/admin/knowledgebase/article/add/"):
+        assert client.get(path).status_code == 200, path
+    response = client.post(f"/admin/knowledgebase/article/{article.pk}/change/", {
+        "status": "published", "source_language": "en", "position": "0", "category": "",
+        "translations-TOTAL_FORMS": "1", "translations-INITIAL_FORMS": "1", "translations-MIN_NUM_FORMS": "0",
+        "translations-MAX_NUM_FORMS": "1000", "translations-0-id": str(translation.pk),
+        "translations-0-article": str(article.pk), "translations-0-language": "en",
+        "translations-0-title": "Printer", "translations-0-body": "**v2**",
+        "attachments-TOTAL_FORMS": "0", "attachments-INITIAL_FORMS": "0", "attachments-MIN_NUM_FORMS": "0",
+        "attachments-MAX_NUM_FORMS": "1000",
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    translation.refresh_from_db()
+    assert translation.body_html == "<p><strong>v2</strong></p>\n"
+    assert [(r.number, r.body) for r in translation.revisions.all()] == [(1, "v1")]
