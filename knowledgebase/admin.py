@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from . import services
+from . import selectors, services
 from .models import (
     Article,
     ArticleAttachment,
@@ -92,6 +95,25 @@ class ArticleRevisionAdmin(ReadOnlyAdmin):
     list_display = ["translation", "number", "author", "created_at"]
     list_filter = ["translation__language"]
     search_fields = ["title", "translation__title"]
+    fields = ["translation", "number", "title", "author", "created_at", "changes"]
+    readonly_fields = ["translation", "number", "title", "author", "created_at", "changes"]
+    actions = ["restore"]
+
+    @admin.display(description=_("changes from this revision to the current text"))
+    def changes(self, revision: ArticleRevision) -> str:
+        diff = selectors.revision_diff(revision)  # escaped line by line
+        return mark_safe(f'<div class="kb-diff" style="font-family: monospace; white-space: pre-wrap">{diff}</div>'
+                         if diff else gettext("The same as the current text."))
+
+    @admin.action(description=_("Restore the selected revision"))
+    def restore(self, request: HttpRequest, queryset: QuerySet[ArticleRevision]) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, gettext("Select exactly one revision to restore."), messages.ERROR)
+            return
+        revision = queryset.select_related("translation__article").get()
+        services.restore_revision(revision=revision, actor=request.user)  # type: ignore[arg-type]
+        self.message_user(request, gettext("Revision %(number)s of “%(title)s” restored.")
+                          % {"number": revision.number, "title": revision.translation.title}, messages.SUCCESS)
 
 
 @admin.register(ArticleFeedback)

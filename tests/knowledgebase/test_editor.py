@@ -307,3 +307,18 @@ def test_the_admin_saves_translations_through_the_services(client, admin_user):
     translation.refresh_from_db()
     assert translation.body_html == "<p><strong>v2</strong></p>\n"
     assert [(r.number, r.body) for r in translation.revisions.all()] == [(1, "v1")]
+
+
+def test_the_admin_shows_a_revision_s_diff_and_restores_it(client, admin_user):
+    admin_user.is_staff = admin_user.is_superuser = True
+    admin_user.save()
+    client.force_login(admin_user)
+    article = services.create_article(author=admin_user, title="Printer", body="<b>old</b>")
+    services.save_translation(article=article, language="en", title="Printer", body="new", author=admin_user)
+    revision = ArticleRevision.objects.get()
+    page = client.get(f"/admin/knowledgebase/articlerevision/{revision.pk}/change/").content.decode()
+    assert '<div class="diff-remove">' in page and "&lt;b&gt;old&lt;/b&gt;" in page
+    response = client.post("/admin/knowledgebase/articlerevision/", {
+        "action": "restore", "_selected_action": [str(revision.pk)]}, follow=True)
+    assert "Revision 1 of “Printer” restored." in response.content.decode()
+    assert article.translations.get().body == "<b>old</b>"
