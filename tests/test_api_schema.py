@@ -62,7 +62,8 @@ STATE_DEPENDENT = {
     "sla-policies": {"name": "unique among policies",
                      "non_field_errors": "at least one target (a rule across three fields)"},
     "kb": {"parent": "a category cannot move under itself or its subcategories",
-           "title": "a new translation (a language the article lacks) needs a title"},
+           "title": "a new translation (a language the article lacks) needs a title",
+           "file": "images only, recognised by their first bytes (the schema cannot say which bytes)"},
     "escalation-rules": {"to_tier": "a tier above the rule's tier, which must exist (a rule across fields)",
                          "to_group": "a group of a tier above the rule's (and in to_tier when both are given)"},
 }

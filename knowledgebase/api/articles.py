@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Any
 from django.core.validators import RegexValidator
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, permissions, serializers, viewsets
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -128,6 +130,19 @@ class RevisionSerializer(serializers.Serializer):
         }
 
 
+class ImageUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="A PNG, JPEG, GIF or WebP image, at most 5 MB.")
+
+
+class AttachmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    filename = serializers.CharField(read_only=True)
+    content_type = serializers.CharField(read_only=True)
+    size = serializers.IntegerField(read_only=True)
+    url = serializers.CharField(read_only=True)
+    markdown = serializers.CharField(read_only=True, help_text="Paste it into the body to show the image.")
+
+
 @extend_schema(tags=["knowledge base"], parameters=[LANG_PARAMETER])
 class ArticleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                      mixins.UpdateModelMixin, viewsets.GenericViewSet):
@@ -204,6 +219,21 @@ class ArticleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         services.restore_revision(revision=revision, actor=_user(request))
         context = {**self.get_serializer_context(), "language": language}
         return Response(ArticleSerializer(self._fresh(article), context=context).data)
+
+
+    @extend_schema(request={"multipart/form-data": ImageUploadSerializer}, responses={201: AttachmentSerializer})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def attachments(self, request: Request, pk: str | None = None) -> Response:
+        """Upload an image for the article; the answer holds the Markdown that shows it."""
+        article = self.get_object()
+        data = ImageUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        attachment, markdown = services.upload_attachment(article=article, file=data.validated_data["file"],
+                                                          actor=_user(request))
+        return Response({"id": attachment.pk, "filename": attachment.filename,
+                         "content_type": attachment.content_type, "size": attachment.size,
+                         "url": reverse("kb:attachment", args=[attachment.pk]), "markdown": markdown},
+                        status=status.HTTP_201_CREATED)
 
 
 class CategoryNamesSerializer(serializers.Serializer):

@@ -185,3 +185,21 @@ def test_categories_crud_and_rules(api, editor, customer):
     assert client.delete(f"/api/v1/kb/categories/{top_id}/").status_code == 204
     bad = client.post("/api/v1/kb/categories/", {"name": " ", "position": -1}, format="json")
     assert bad.status_code == 400 and {"name", "position"} <= set(bad.json())
+
+
+def test_images_are_uploaded_by_editors_through_the_api(api, editor, agent, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.knowledgebase.test_editor import png
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    article = services.create_article(author=editor, title="Printer", body="v1")
+    url = f"/api/v1/kb/articles/{article.pk}/attachments/"
+    response = api.as_user(editor).post(url, {"file": SimpleUploadedFile("tray.png", png())}, format="multipart")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["content_type"] == "image/png" and body["markdown"] == f"![tray]({body['url']})"
+    refused = api.as_user(editor).post(url, {"file": SimpleUploadedFile("a.png", b"GIF")}, format="multipart")
+    assert refused.status_code == 400 and "file" in refused.json()
+    assert api.as_user(agent).post(url, {"file": SimpleUploadedFile("tray.png", png())},
+                                   format="multipart").status_code == 403
