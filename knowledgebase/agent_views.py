@@ -51,9 +51,11 @@ def _errors(form: Any, exc: ValidationError) -> None:
 def article_list(request: HttpRequest) -> HttpResponse:
     """Every article, filtered by status, language, category and words; feedback counts shown."""
     form = ArticleFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    if form.is_bound and not form.is_valid():
-        filters = {k: v for k, v in getattr(form, "cleaned_data", {}).items()}
+    # An invalid filter is an error beside its field; the valid ones still apply.
+    filters = {}
+    if form.is_bound:
+        form.is_valid()
+        filters = dict(form.cleaned_data)
     rows = selectors.editor_article_list(
         request.user, status=filters.get("status") or "", language=filters.get("language") or "",
         category=filters.get("category"), query=filters.get("q") or "")

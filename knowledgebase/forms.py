@@ -46,7 +46,9 @@ class ArticleForm(forms.Form):
     def __init__(self, *args: Any, article: Article | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = _category_choices()  # type: ignore[attr-defined]
-        others = Article.objects.exclude(pk=article.pk if article else 0).prefetch_related("translations")[:500]
+        others = list(Article.objects.exclude(pk=article.pk if article else 0).prefetch_related("translations")[:500])
+        if article is not None:  # the related ones stay listed (and selected) beyond the first 500
+            others += article.related.exclude(pk__in=[a.pk for a in others]).prefetch_related("translations")
         self.fields["related"].choices = [(a.pk, f"#{a.pk} {a}") for a in others]  # type: ignore[attr-defined]
 
     def clean_category(self) -> Category | None:
