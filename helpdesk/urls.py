@@ -35,6 +35,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("helpdesk.api.urls")),
     path("portal/", include("tickets.urls_portal")),
+    path("agent/kb/", include("knowledgebase.agent_urls")),
     path("agent/", include("tickets.urls_agent")),
     path("kb/", include("knowledgebase.urls")),
     path("widget.js", widget_js, name="widget_js"),

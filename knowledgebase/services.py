@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
@@ -17,6 +20,7 @@ from helpdesk.html import sanitize_html
 
 from .models import (
     Article,
+    ArticleAttachment,
     ArticleFeedback,
     ArticleRevision,
     ArticleTranslation,
@@ -204,3 +208,177 @@ def ticket_submitted(*, token: str, user: User | AnonymousUser | None, ticket_nu
                .exclude(outcome=Deflection.Outcome.SUBMITTED)
                .update(outcome=Deflection.Outcome.SUBMITTED, ticket_number=ticket_number, updated_at=timezone.now()))
     return bool(updated)
+# --- KB editor (issue 16, content management): revisions, categories, related, attachments, archive ---
+
+KB_ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
+# Images only, recognised by their first bytes (never by the name or the browser's word); no SVG (it can run script).
+KB_IMAGE_SIGNATURES = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+}
+
+
+class CategoryInUse(ValidationError):
+    """The category still has subcategories or articles."""
+
+
+@transaction.atomic
+def restore_revision(*, revision: ArticleRevision, actor: User | None) -> ArticleTranslation:
+    """Bring back an old version: a new save, so the current version becomes a revision too."""
+    translation = revision.translation
+    return save_translation(article=translation.article, language=translation.language, title=revision.title,
+                            body=revision.body, author=actor)
+
+
+@transaction.atomic
+def edit_article(*, article: Article, actor: User | None, language: str, title: str | None = None,
+                 body: str | None = None, related: Iterable[Article] | None = None,
+                 **changes: Any) -> Article:
+    """One editor save: the text in one language, the properties and the related articles together."""
+    _check_language(language)
+    if title is not None or body is not None:
+        current = ArticleTranslation.objects.filter(article=article, language=language).first()
+        if current is None and not (title or "").strip():
+            raise ValidationError({"title": _("A new translation needs a title.")})
+        save_translation(article=article, language=language,
+                         title=title if title is not None else current.title,  # type: ignore[union-attr]
+                         body=body if body is not None else (current.body if current else ""), author=actor)
+    if changes:
+        update_article(article=article, actor=actor, **changes)
+    if related is not None:
+        set_related_articles(article=article, related=related, actor=actor)
+    article.refresh_from_db()
+    return article
+
+
+@transaction.atomic
+def set_related_articles(*, article: Article, related: Iterable[Article], actor: User | None) -> Article:
+    """The "see also" articles (both ways); an article is never related to itself."""
+    article.related.set([other for other in related if other.pk != article.pk])
+    return article
+
+
+@transaction.atomic
+def archive_article(*, article: Article, actor: User | None) -> Article:
+    """Hide an article from readers but keep it, with its revisions, for editors."""
+    return update_article(article=article, actor=actor, status=Article.Status.ARCHIVED)
+
+
+@transaction.atomic
+def delete_article(*, article: Article, actor: User | None) -> None:
+    """Remove an article, its translations, revisions and attachment files for good."""
+    files = [a.file for a in article.attachments.all()]
+    article.delete()
+    transaction.on_commit(lambda: [f.delete(save=False) for f in files])
+
+
+def _category_errors(*, name: str | None, names: dict | None) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if name is not None and not name.strip():
+        errors["name"] = [_("A category needs a name.")]
+    elif name is not None and len(name.strip()) > 120:
+        errors["name"] = [_("A name has at most 120 characters.")]
+    if names is not None:
+        if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):
+            errors["names"] = [_("Translated names map a language code to a name.")]
+        elif set(names) - set(LANGUAGES):
+            errors["names"] = [_("Unknown language “%(code)s”: use one of %(codes)s.")
+                               % {"code": sorted(set(names) - set(LANGUAGES))[0], "codes": ", ".join(LANGUAGES)}]
+        elif any(len(v) > 120 for v in names.values()):
+            errors["names"] = [_("A name has at most 120 characters.")]
+    return errors
+
+
+def _unique_slug(name: str) -> str:
+    from django.utils.text import slugify
+
+    base = (slugify(name, allow_unicode=True) or "category")[:70]
+    slug, n = base, 1
+    while Category.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@transaction.atomic
+def create_category(*, name: str, parent: Category | None = None, names: dict[str, str] | None = None,
+                    position: int = 0, description: str = "") -> Category:
+    """A new node of the category tree."""
+    errors = _category_errors(name=name, names=names)
+    if errors:
+        raise ValidationError(errors)
+    clean_names = {code: value.strip() for code, value in (names or {}).items() if value.strip()}
+    return Category.objects.create(name=name.strip(), parent=parent, names=clean_names, position=position,
+                                   description=description.strip()[:300], slug=_unique_slug(name))
+
+
+@transaction.atomic
+def update_category(*, category: Category, **changes: Any) -> Category:
+    """Rename, move (never under itself or its own subcategories), reorder or describe a category."""
+    errors = _category_errors(name=changes.get("name"), names=changes.get("names"))
+    if "parent" in changes:
+        ancestor = changes["parent"]
+        while ancestor is not None:
+            if ancestor.pk == category.pk:
+                errors["parent"] = [_("A category cannot be moved under itself or one of its subcategories.")]
+                break
+            ancestor = ancestor.parent
+    if errors:
+        raise ValidationError(errors)
+    if "name" in changes:
+        category.name = changes["name"].strip()
+    if "names" in changes:
+        category.names = {code: value.strip() for code, value in changes["names"].items() if value.strip()}
+    for field in ("parent", "position"):
+        if field in changes:
+            setattr(category, field, changes[field])
+    if "description" in changes:
+        category.description = changes["description"].strip()[:300]
+    category.save()
+    return category
+
+
+@transaction.atomic
+def delete_category(*, category: Category) -> None:
+    """Delete an empty category; one with subcategories or articles is refused (move them first)."""
+    Category.objects.select_for_update().filter(pk=category.pk).first()
+    if category.children.exists():
+        raise CategoryInUse(_("“%(name)s” still has subcategories: move or delete them first.")
+                            % {"name": category.name})
+    if category.articles.exists():
+        raise CategoryInUse(_("“%(name)s” still has articles: move them to another category first.")
+                            % {"name": category.name})
+    category.delete()
+
+
+def _image_type(head: bytes) -> str | None:
+    for content_type, signatures in KB_IMAGE_SIGNATURES.items():
+        if any(head.startswith(s) for s in signatures):
+            if content_type == "image/webp" and head[8:12] != b"WEBP":
+                continue
+            return content_type
+    return None
+
+
+@transaction.atomic
+def upload_attachment(*, article: Article, file: UploadedFile, actor: User | None) -> tuple[ArticleAttachment, str]:
+    """Store an image for an article; returns it and the Markdown that shows it."""
+    if file.size is None or file.size > KB_ATTACHMENT_MAX_BYTES:
+        raise ValidationError({"file": _("An image may be at most %(mb)s MB.")
+                               % {"mb": KB_ATTACHMENT_MAX_BYTES // (1024 * 1024)}})
+    if file.size == 0:
+        raise ValidationError({"file": _("The file is empty.")})
+    file.seek(0)
+    content_type = _image_type(file.read(16))
+    file.seek(0)
+    if content_type is None:
+        raise ValidationError({"file": _("Only PNG, JPEG, GIF and WebP images can be attached.")})
+    filename = os.path.basename((file.name or "image").replace("\\", "/"))[:200] or "image"
+    attachment = ArticleAttachment(article=article, filename=filename, content_type=content_type,
+                                   size=file.size, uploaded_by=actor)
+    attachment.file.save(filename, file, save=False)
+    attachment.save()
+    alt = "".join(ch for ch in os.path.splitext(filename)[0] if ch not in "[]\\") or "image"
+    return attachment, f"![{alt}]({reverse('kb:attachment', args=[attachment.pk])})"

@@ -12,4 +12,5 @@ urlpatterns = [
     path("articles/<int:pk>/feedback/", views.feedback, name="feedback"),
     path("suggest/", views.suggest, name="suggest"),
     path("report/", views.report, name="report"),
+    path("attachments/<int:pk>/", views.attachment, name="attachment"),
 ]

@@ -9,7 +9,7 @@ import secrets
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language
@@ -206,3 +206,17 @@ def report(request: HttpRequest) -> HttpResponse:
     data = selectors.kb_report(request.user, visitor_language(request))
     return render(request, "kb/report.html", {
         "report": data, "days": selectors.REPORT_DAYS, "min_votes": selectors.MIN_VOTES})
+
+
+# --- KB editor (issue 16): article images ---
+
+def attachment(request: HttpRequest, pk: int) -> FileResponse:
+    """An article's image, to whoever may read the article (inline, never run as a page)."""
+    found = selectors.visible_attachment(request.user, pk)
+    if found is None:
+        raise Http404
+    response = FileResponse(found.file.open("rb"), filename=found.filename, content_type=found.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -30,6 +30,9 @@ from werkzeug.test import Client as WsgiClient
 from escalation.models import BusinessHours, Trigger
 from escalation.services import create_business_hours
 from helpdesk.models import Group, Tier
+from knowledgebase import services as kb_services
+from knowledgebase.models import Article as KBArticle
+from knowledgebase.models import Category as KBCategory
 from tests.factories import AdminFactory, AgentFactory, CustomerFactory, OrganizationFactory, TicketTypeFactory
 from tickets import services
 from tickets.models import Ticket, TicketType
@@ -58,6 +61,9 @@ STATE_DEPENDENT = {
                        "holidays": "one holiday per date"},
     "sla-policies": {"name": "unique among policies",
                      "non_field_errors": "at least one target (a rule across three fields)"},
+    "kb": {"parent": "a category cannot move under itself or its subcategories",
+           "title": "a new translation (a language the article lacks) needs a title",
+           "file": "images only, recognised by their first bytes (the schema cannot say which bytes)"},
     "escalation-rules": {"to_tier": "a tier above the rule's tier, which must exist (a rule across fields)",
                          "to_group": "a group of a tier above the rule's (and in to_tier when both are given)"},
 }
@@ -123,6 +129,9 @@ def world(db):
     Trigger.objects.create(name="Urgent tag", events=["ticket_created"],
                            conditions={"all": [{"field": "priority", "operator": "is", "value": "urgent"}], "any": []},
                            actions=[{"type": "add_tags", "tags": ["urgent"]}])
+    kb_category = kb_services.create_category(name="Printers")
+    kb_services.create_article(author=admin, title="Paper jam", body="Open the tray.", status="published",
+                               category=kb_category)
     for n in range(2):
         ticket = services.create_ticket(requester=customer, subject=f"Printer {n}", body="It smokes.")
         services.add_message(ticket=ticket, author=agent, body="Looking into it.")
@@ -163,6 +172,9 @@ def _references(world):
         "ticket_types": lambda: list(TicketType.objects.values_list("id", flat=True)[:1]),
         "to_tier": lambda: Tier.objects.order_by("-level").values_list("id", flat=True).first(),
         "to_group": lambda: Group.objects.values_list("id", flat=True).first(),
+        "category": lambda: KBCategory.objects.values_list("id", flat=True).first(),
+        "parent": lambda: None,
+        "related": lambda: list(KBArticle.objects.values_list("id", flat=True)[:1]),
     }
 
 

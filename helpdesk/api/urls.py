@@ -25,3 +25,13 @@ urlpatterns = [
     path("", include("tickets.api.urls")),
     path("", include("escalation.api.urls")),
 ]
+
+# Knowledge base: articles (+ revisions, restore) and categories (issue 16, kb-editor).
+from rest_framework.routers import SimpleRouter  # noqa: E402
+
+from knowledgebase.api.articles import ArticleViewSet, CategoryViewSet  # noqa: E402
+
+_kb_router = SimpleRouter()
+_kb_router.register("kb/articles", ArticleViewSet, basename="kb-article")
+_kb_router.register("kb/categories", CategoryViewSet, basename="kb-category")
+urlpatterns += _kb_router.urls
