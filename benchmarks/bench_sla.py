@@ -131,7 +131,8 @@ def measure(n_tickets, n_due, runs, reuse=False):
 
     from escalation import calendars, sla
 
-    seconds, due_state, due = (reuse and seeded(n_tickets, n_due)) or seed(n_tickets, n_due)
+    kept = reuse and seeded(n_tickets, n_due)
+    seconds, due_state, due = kept or seed(n_tickets, n_due)
     calendars.forget()
     calendars.current()
     times = []
@@ -149,7 +150,7 @@ def measure(n_tickets, n_due, runs, reuse=False):
     statements = [x for x in q.captured_queries if not x["sql"].startswith(("SAVEPOINT", "RELEASE"))]
     # Where that pass's time went: each statement's round trip (the rest is Python and the commit).
     in_db = {x["sql"][:40]: round(float(x["time"]) * 1000, 1) for x in statements}
-    return {"tickets": n_tickets, "due": n_due, "seed_s": round(seconds, 1), "runs_ms": [round(t, 1) for t in times],
+    return {"tickets": n_tickets, "due": n_due, "seed_s": round(seconds, 1), "reused": bool(kept), "runs_ms": [round(t, 1) for t in times],
             "median_ms": round(statistics.median(times), 1), "queries": len(statements),
             "counted_run_ms": round(total, 1), "statements_ms": in_db}
 
