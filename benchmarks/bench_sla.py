@@ -6,6 +6,7 @@ For each size it rebuilds its own database (default helpdesk_bench_sla: drop, mi
 tickets with one INSERT … SELECT FROM generate_series (a third with an SLA still running, the due ones
 with a breach to announce) and their SLA watch rows (escalation.SLAWatch) with another, then times
 run_due: each run restores the due watch rows and deletes what the previous run wrote. One JSON line per size: run times, median, and the pass's query count.
+--reuse keeps a database seeded with that many tickets (one size only: compare two codes on the same rows).
 """
 
 import argparse
@@ -97,6 +98,21 @@ def seed(n_tickets, n_due):
     return time.monotonic() - t0, due_state, due
 
 
+def seeded(n_tickets, n_due):
+    """The database's seed if it holds exactly these tickets and due watch rows, else None."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT to_regclass('escalation_slawatch') IS NOT NULL")
+        if not cur.fetchone()[0]:
+            return None
+        cur.execute("SELECT (SELECT max(id) FROM tickets_ticket), (SELECT count(*) FROM escalation_slawatch "
+                    "WHERE ticket_id <= %s)", [n_due])
+        if cur.fetchone() != (n_tickets, n_due):
+            return None
+    return 0.0, None, NOW - timedelta(minutes=5)
+
+
 def restore(n_due, due_state, due):
     from django.db import connection
 
@@ -109,13 +125,14 @@ def restore(n_due, due_state, due):
         cur.execute("VACUUM ANALYZE escalation_slawatch, tickets_ticketevent, escalation_slabreach")
 
 
-def measure(n_tickets, n_due, runs):
+def measure(n_tickets, n_due, runs, reuse=False):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from escalation import calendars, sla
 
-    seconds, due_state, due = seed(n_tickets, n_due)
+    kept = reuse and seeded(n_tickets, n_due)
+    seconds, due_state, due = kept or seed(n_tickets, n_due)
     calendars.forget()
     calendars.current()
     times = []
@@ -133,9 +150,24 @@ def measure(n_tickets, n_due, runs):
     statements = [x for x in q.captured_queries if not x["sql"].startswith(("SAVEPOINT", "RELEASE"))]
     # Where that pass's time went: each statement's round trip (the rest is Python and the commit).
     in_db = {x["sql"][:40]: round(float(x["time"]) * 1000, 1) for x in statements}
-    return {"tickets": n_tickets, "due": n_due, "seed_s": round(seconds, 1), "runs_ms": [round(t, 1) for t in times],
+    return {"tickets": n_tickets, "due": n_due, "seed_s": round(seconds, 1), "reused": bool(kept), "runs_ms": [round(t, 1) for t in times],
             "median_ms": round(statistics.median(times), 1), "queries": len(statements),
             "counted_run_ms": round(total, 1), "statements_ms": in_db}
+
+
+def database_exists(url):
+    from urllib.parse import urlparse
+
+    import psycopg2
+
+    u = urlparse(url)
+    admin = psycopg2.connect(dbname="postgres", user=u.username or "postgres", host=u.hostname, port=u.port or 5432)
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [u.path.lstrip("/")])
+            return cur.fetchone() is not None
+    finally:
+        admin.close()
 
 
 def main():
@@ -143,16 +175,21 @@ def main():
     parser.add_argument("--tickets", type=int, nargs="+", default=[10_000, 1_000_000])
     parser.add_argument("--due", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--reuse", action="store_true", help="keep the database if it holds this seed")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     args = parser.parse_args()
     os.environ.setdefault("SECRET_KEY", BENCH_SECRET_KEY)
     setup_django(args.database_url)
     from django.db import connection
 
+    if args.reuse and len(args.tickets) != 1:
+        parser.error("--reuse takes one size")
     for n in args.tickets:
-        connection.close()
-        recreate_database(args.database_url)
-        print(json.dumps(measure(n, min(args.due, n), args.runs)), flush=True)
+        due = min(args.due, n)
+        if not (args.reuse and database_exists(args.database_url) and seeded(n, due)):
+            connection.close()
+            recreate_database(args.database_url)
+        print(json.dumps(measure(n, due, args.runs, args.reuse)), flush=True)
     connection.close()
 
 

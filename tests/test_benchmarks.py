@@ -99,3 +99,12 @@ def test_sla_benchmark_runs(bench_database_url):
     [run] = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert run["tickets"] == 2000 and run["due"] == 50 and len(run["runs_ms"]) == 2
     assert run["queries"] <= 8  # the selection, the stamp, and one write per table
+
+
+def test_sla_benchmark_reuses_a_database_seeded_with_that_size(bench_database_url):
+    """bench_sla.py --reuse seeds once; a second run (another code, the same rows) times the pass without seeding."""
+    args = ("benchmarks/bench_sla.py", "--tickets", "1000", "--due", "20", "--runs", "1", "--reuse",
+            "--database-url", bench_database_url)
+    first, second = ([json.loads(line) for line in _run(*args, url=bench_database_url).splitlines()
+                      if line.startswith("{")] for _ in range(2))
+    assert (first[0]["reused"], second[0]["reused"], second[0]["due"]) == (False, True, 20)

@@ -214,3 +214,22 @@ def test_a_claim_writes_and_returns_the_events_in_order(ticket):
     assert all(e.processed_at == moment for e in taken) and taken[1].data == {"n": 1}  # converted as read
     assert not TicketEvent.objects.filter(ticket=ticket, processed_at__isnull=True).exists()
     assert ticket_sql.claim_pending_events(ticket.pk, moment) == []
+
+
+# --- events set-wise (the SLA beat job's pass, issue 15) ---------------------------------------------
+
+def test_new_events_set_wise_are_written_as_the_instances_would_be(ticket):
+    other = services.create_ticket(requester=CustomerFactory(), subject="t", body="b")
+    moment = datetime.datetime(2026, 11, 26, 10, 0, tzinfo=datetime.UTC)
+    data = {"target": "resolution", "minutes_late": 3, "policy": None, "ünï": ["cöde"]}
+    model = TicketEvent(ticket=ticket, kind="sla_breached", data=data, internal=True)
+    ticket_sql.insert_events([model])  # the instances' path (unit_of_work.emit)
+    written = ticket_sql.insert_new_events([ticket_sql.NewEvent(other.pk, "sla_warning", {"n": 1}),
+                                            ticket_sql.NewEvent(ticket.pk, "sla_breached", data)], moment)
+    assert [t for _i, t in written] == [other.pk, ticket.pk] and written[0][0] < written[1][0]
+    columns = [f.attname for f in TicketEvent._meta.concrete_fields if f.attname not in ("id", "created_at")]
+    new = TicketEvent.objects.filter(pk=written[1][0]).values(*columns).get()
+    assert new == TicketEvent.objects.filter(pk=model.pk).values(*columns).get()
+    assert new["processed_at"] is None and new["old_value"] is None and new["data"] == data
+    assert TicketEvent.objects.get(pk=written[0][0]).created_at == moment
+    assert ticket_sql.insert_new_events([], moment) == []

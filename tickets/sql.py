@@ -5,7 +5,9 @@ change and outbox pass, where building the ORM query cost more than running it
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 from django.db.models import Model
 
@@ -259,3 +261,34 @@ def mark_events(event_ids: Sequence[int], processed_at: datetime.datetime | None
         return
     value = db.connection().ops.adapt_datetimefield_value(processed_at)
     db.run(_MARK_EVENTS[len(event_ids)], [value, *event_ids])
+
+
+# --- events set-wise (the SLA beat job's pass, issue 15) ---------------------------------------------
+
+class NewEvent(NamedTuple):
+    """An internal event with no actor, field, values or cause (the SLA beat job's): insert_new_events() writes it."""
+
+    ticket_id: int
+    kind: str
+    data: dict[str, Any]
+
+
+_INSERT_NEW_EVENTS = db.Statement(lambda: SQL(
+    "INSERT INTO {} ({t}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) "
+    "SELECT v.ticket, v.kind, v.data::jsonb, NULL, '', NULL, NULL, NULL, 0, TRUE, %s, NULL "
+    "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(ticket, kind, data) RETURNING {}, {t}").format(
+    db.table(TicketEvent), *(db.column(TicketEvent, name) for name in (
+        "kind", "data", "actor", "field", "old_value", "new_value", "cause", "chain_depth", "internal", "created_at",
+        "processed_at")), db.column(TicketEvent, "id"), t=db.column(TicketEvent, "ticket")))
+
+
+def insert_new_events(events: Sequence[NewEvent], now: datetime.datetime) -> list[tuple[int, int]]:
+    """INSERT these internal events (created `now`, pending) in one statement from arrays, no model
+    instance each: their (id, ticket id), in id order. (BENCHMARKS.md, "Issue 15: SLA beat job")"""
+    if not events:
+        return []
+    conn = db.connection()
+    rows = db.fetchall(_INSERT_NEW_EVENTS, [
+        conn.ops.adapt_datetimefield_value(now), [e.ticket_id for e in events], [e.kind for e in events],
+        [json.dumps(e.data) for e in events]])
+    return sorted((int(i), int(t)) for i, t in rows)

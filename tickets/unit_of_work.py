@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal, overload
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from . import sql as ticket_sql
@@ -98,8 +98,12 @@ def emit(events: Sequence[TicketEvent]) -> None:
     if not others:
         return
     ticket_sql.insert_events(others)
-    ids = [e.id for e in others]
-    tickets = list(dict.fromkeys(e.ticket_id for e in others))  # the task claims by ticket
+    _dispatch_on_commit([e.id for e in others], [e.ticket_id for e in others])
+
+
+def _dispatch_on_commit(ids: list[int], of_tickets: Iterable[int]) -> None:
+    """Hand the inserted events (ids, and their tickets in order) to a worker once the transaction commits."""
+    tickets = list(dict.fromkeys(of_tickets))  # the task claims by ticket
 
     def send() -> None:
         from .tasks import dispatch
@@ -142,3 +146,18 @@ def change(ticket: Ticket) -> Iterator[Change]:
         # The copy keeps the tags read in this transaction under the lock (ticket_sql.ticket_tags).
         current = copy.copy(ticket) if locked else lock_ticket(ticket.pk, required=True)
         yield Change(current, joined=locked)
+
+
+# --- events set-wise (the SLA beat job's pass, issue 15) ---------------------------------------------
+
+def emit_new(events: Sequence[ticket_sql.NewEvent]) -> None:
+    """emit() for many internal events without model instances: one INSERT from arrays, the same hand-over to
+    a worker on commit; those of a held ticket (or on SQLite) go through emit() as instances."""
+    if not events:
+        return
+    held = _held.get()
+    if connection.vendor != "postgresql" or (held is not None and any(e.ticket_id == held.ticket_id for e in events)):
+        emit([TicketEvent(ticket_id=e.ticket_id, kind=e.kind, data=e.data, internal=True) for e in events])
+        return
+    written = ticket_sql.insert_new_events(events, timezone.now())
+    _dispatch_on_commit([i for i, _t in written], [t for _i, t in written])

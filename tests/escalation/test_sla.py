@@ -347,6 +347,29 @@ def test_a_trigger_on_sla_breached_fires_through_the_outbox(db, time_machine, ma
     assert TriggerFiring.objects.get(ticket=ticket).trigger == trigger
 
 
+def test_a_pass_hands_its_events_to_the_outbox_on_commit_one_batch_per_ticket(
+        db, time_machine, make_trigger, django_capture_on_commit_callbacks):
+    # Not 08:00 as the test above: the engine's cached triggers are keyed by their last edit's time.
+    time_machine.move_to(at(MON, 7), tick=False)
+    policy(first_response_minutes=30, resolution_minutes=30, warning_percent=100)
+    make_trigger(name="Late", events=("sla_breached",), actions=[{"type": "add_tags", "tags": ["late"]}])
+    ticket, other = create(), create()
+    while process_events():
+        pass
+    with django_capture_on_commit_callbacks(execute=True) as sent:
+        assert sla.run_due(at(MON, 7, 31)) == 4
+        pending = TicketEvent.objects.filter(kind=Kind.SLA_BREACHED, processed_at__isnull=True)
+        assert pending.count() == 4  # written in the pass's transaction, not yet handed over
+    # One hand-over to the outbox after the commit (then the worker's, eager here, live pushes).
+    assert len([c for c in sent if c.__module__ == "tickets.unit_of_work"]) == 1
+    assert not TicketEvent.objects.filter(processed_at__isnull=True).exists()
+    assert [t.name for t in fresh(ticket).tags.all()] == [t.name for t in fresh(other).tags.all()] == ["late"]
+    first, resolution = events(ticket, Kind.SLA_BREACHED)
+    assert first.data["batch"] == first.data["chain"] == resolution.data["batch"] != events(other, Kind.SLA_BREACHED)[0].data["batch"]
+    assert (first.internal, first.actor_id, first.cause_id, first.chain_depth) == (True, None, None, 0)
+    assert {first.data["target"], resolution.data["target"]} == {"first_response", "resolution"}
+
+
 def _due_tickets(count):
     if not SLAPolicy.objects.exists():
         policy(first_response_minutes=10)

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.sql import statements
 from tickets import services, unit_of_work
+from tickets import sql as ticket_sql
 from tickets.models import Ticket, TicketEvent
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,3 +98,21 @@ def test_hand_written_sql_stays_behind_its_named_functions():
             assert private <= {"_meta", "_state", "_default_manager", "_helpdesk_prepared_on",
                                "_helpdesk_prepared", "_build", "_prepare", "_made", "_texts"}, (relative, private)
     assert users <= allowed, users
+
+
+def test_new_events_of_a_held_ticket_are_kept_for_its_owner_and_the_others_inserted_set_wise(ticket, customer):
+    other = services.create_ticket(requester=customer, subject="other", body="b")
+    held = unit_of_work.Held(ticket.pk)
+    with transaction.atomic():
+        token = unit_of_work.hold(held)
+        try:
+            unit_of_work.emit_new([ticket_sql.NewEvent(ticket.pk, "sla_warning", {"batch": "b", "chain": "b"}),
+                                   ticket_sql.NewEvent(other.pk, "sla_warning", {"batch": "c", "chain": "c"})])
+        finally:
+            unit_of_work.release(token)
+        with CaptureQueriesContext(connection) as q:
+            unit_of_work.emit_new([ticket_sql.NewEvent(ticket.pk, "sla_breached", {"batch": "d", "chain": "d"})])
+    [mine] = held.written
+    assert mine.pk is None and mine.kind == "sla_warning" and mine.processed_at is not None
+    assert other.events.filter(kind="sla_warning", processed_at__isnull=True).exists()
+    assert ticket.events.filter(kind="sla_breached").exists() and len(statements(q.captured_queries)) == 1  # released: one INSERT
