@@ -5,7 +5,7 @@ it, sent by the outgoing workers and retried with backoff while the SMTP server 
 import logging
 import re
 import smtplib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from email.utils import make_msgid
 from urllib.parse import urlsplit
 
@@ -37,8 +37,17 @@ def queue_email(*, subject: str, body: str, to: Iterable[str], headers: Mapping[
     payload: dict[str, object] = {
         "subject": subject, "body": body, "html": html, "to": list(to), "from": from_email or support_address(),
         "headers": {**dict(headers or {}), "Message-ID": mail_message_id}}
-    return deliveries.queue(kind=OutgoingDelivery.Kind.MAIL, payload=payload, about=about, ticket_id=ticket_id,
-                            message_id=message_id, mail_message_id=mail_message_id)
+    row = deliveries.queue(kind=OutgoingDelivery.Kind.MAIL, payload=payload, about=about, ticket_id=ticket_id,
+                           message_id=message_id, mail_message_id=mail_message_id)
+    if ticket_id is not None:
+        for hook in ON_TICKET_MAIL:
+            hook(row)
+    return row
+
+
+# Called with each mail of a ticket as it is queued, in the same transaction: the email channel (which tickets
+# cannot import) registers here the recording of our Message-IDs as the ticket's threading keys.
+ON_TICKET_MAIL: list[Callable[[OutgoingDelivery], None]] = []
 
 
 def support_address() -> str:

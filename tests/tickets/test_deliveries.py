@@ -158,3 +158,14 @@ def test_the_api_retries_a_failed_delivery(settings, refusing_smtp, api, custome
     assert row.status == Status.SENT
     again = api.post(url, {"delivery": row.pk}, format="json")
     assert again.status_code == 400 and "delivery" in again.json()
+
+
+def test_admins_see_the_deliveries_read_only(client, admin_user, customer, make_ticket):
+    ticket = make_ticket(customer)
+    row = queue_email(subject="Hello", body="secret text", to=[customer.email], about="a test", ticket_id=ticket.pk)
+    client.force_login(admin_user)
+    listing = client.get("/admin/tickets/outgoingdelivery/")
+    assert listing.status_code == 200 and "a test" in listing.content.decode()
+    detail = client.get(f"/admin/tickets/outgoingdelivery/{row.pk}/change/")
+    assert detail.status_code == 200 and "secret text" not in detail.content.decode()
+    assert client.get("/admin/tickets/outgoingdelivery/add/").status_code == 403

@@ -87,3 +87,18 @@ def test_a_message_id_that_is_not_one_never_reaches_a_header(smtp, customer, age
     _process(django_capture_on_commit_callbacks)
     [mail] = wait_for_mail(smtp)
     assert mail["In-Reply-To"] is None and mail["Bcc"] is None
+
+
+def test_each_mail_of_a_ticket_is_handed_to_the_registered_hooks_in_its_transaction(customer, agent, make_ticket):
+    """Where the email channel records our Message-IDs as the ticket's threading keys."""
+    from tickets import mail
+
+    seen = []
+    mail.ON_TICKET_MAIL.append(seen.append)
+    try:
+        ticket = make_ticket(customer)
+        row = mail.queue_email(subject="s", body="b", to=[customer.email], ticket_id=ticket.pk)
+        mail.queue_email(subject="s", body="b", to=[customer.email])  # no ticket: nothing to thread
+    finally:
+        mail.ON_TICKET_MAIL.remove(seen.append)
+    assert seen == [row] and row.mail_message_id
