@@ -1,7 +1,6 @@
-"""Outgoing deliveries (mail, and the triggers' webhooks): a row is written in the transaction of the change that
-causes it (`queue`), sent after commit by a task on the outgoing queue, retried with backoff at next_try_at, and
-swept by the beat when its task never ran (broker down at commit, or lost with Redis). Like the event outbox:
-the database holds what is owed, the broker only says when."""
+"""Outgoing deliveries (mail, the triggers' webhooks): a row written in the transaction of the change that causes
+it (`queue`), sent after commit by a task on the outgoing queue, retried with backoff at next_try_at, and swept
+by the beat when its task never ran. As in the event outbox, the database holds what is owed."""
 
 import logging
 import random
@@ -152,7 +151,13 @@ def send_pending(*, limit: int = SWEEP_LIMIT) -> int:
     """Send the due pending deliveries, oldest due first (the beat's sweep): how many were sent."""
     ids = list(OutgoingDelivery.objects.filter(status=Status.PENDING, next_try_at__lte=timezone.now())
                .order_by("next_try_at").values_list("pk", flat=True)[:limit])
-    return sum(deliver(pk) == Status.SENT for pk in ids)
+    sent = 0
+    for pk in ids:
+        try:
+            sent += deliver(pk) == Status.SENT
+        except Exception:  # one row's failure (its database work) never stops the others
+            logger.exception("outgoing delivery %s could not be sent by the sweep", pk)
+    return sent
 
 
 @shared_task(name="tickets.deliveries.send_delivery")
