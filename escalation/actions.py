@@ -640,30 +640,21 @@ def describe_result(result: Result | str) -> str:
 
 
 def _queue_webhook(*, ticket: Ticket, ctx: EventContext | None, position: int | None) -> None:
-    """Queue the delivery once the firing has committed. The task names the
-    trigger, the action and the firing (ticket, chain), never the URL or the
-    secret: the worker reads them from the trigger."""
-    from django.db import transaction
-
-    from .tasks import deliver_webhook
+    """Write the delivery in the firing's transaction (tickets.deliveries: sent after commit, retried, swept).
+    It names the trigger, the action and the firing (ticket, chain), never the URL or the secret: the worker
+    reads them from the trigger."""
+    from tickets import deliveries
 
     data = (ctx.data if ctx else None) or Cause()
     trigger_id = data.get("trigger")
     if ctx is None or trigger_id is None or position is None:
         raise ValueError(_("a webhook runs from a trigger"))
-    args = (trigger_id, position, ticket.pk, data["chain"], {
-        "event": ctx.cause.kind if ctx.cause else None, "ticket": {
-            "id": ticket.pk, "number": ticket.number, "subject": ticket.subject, "status": ticket.status,
-            "priority": ticket.priority}})
-
-    def enqueue() -> None:
-        try:
-            deliver_webhook.delay(*args)
-        except Exception as exc:  # broker down: logged, never raised into the committed change
-            logger.warning("could not queue webhook %s of trigger %s for ticket %s: %s", position + 1, trigger_id,
-                           ticket.pk, exc)
-
-    transaction.on_commit(enqueue)
+    body = {"event": ctx.cause.kind if ctx.cause else None, "ticket": {
+        "id": ticket.pk, "number": ticket.number, "subject": ticket.subject, "status": ticket.status,
+        "priority": ticket.priority}}
+    deliveries.queue(kind="webhook", payload={"trigger_id": trigger_id, "action_index": position,
+                                              "ticket_id": ticket.pk, "chain": data["chain"], "body": body},
+                     ticket_id=ticket.pk, about=f"webhook {position + 1} of trigger {trigger_id} for ticket {ticket.pk}")
 
 
 def _recipients(to: Any, ticket: Ticket) -> list[User]:

@@ -1,8 +1,13 @@
 import logging
+from typing import TYPE_CHECKING
 
 from celery import shared_task
 
 from . import webhooks
+
+if TYPE_CHECKING:
+    from tickets.deliveries import Attempt
+    from tickets.models import OutgoingDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +34,45 @@ def post_webhook(url: str, secret: str, payload: dict, *, attempt: int = 1) -> w
     return webhooks.post(url, secret, payload, attempt=attempt)
 
 
+# Tries of a webhook delivery: 2 s, 4 s, … apart (tickets.deliveries.backoff).
+WEBHOOK_MAX_ATTEMPTS = 7
+
+
+def send_webhook_row(row: "OutgoingDelivery", last_try: bool) -> "Attempt":
+    """Send a webhook delivery (tickets.deliveries kind "webhook"), each try recorded on its firing;
+    URL and secret are read from the trigger at each try."""
+    from tickets.deliveries import Attempt
+
+    from .models import Trigger, WebhookDelivery
+    from .services import record_webhook_delivery
+
+    p = row.payload
+    record = {"trigger_id": p["trigger_id"], "ticket_id": p["ticket_id"], "chain": p["chain"],
+              "action_index": p["action_index"], "attempt": row.attempts + 1}
+    trigger = Trigger.objects.filter(pk=p["trigger_id"]).only("actions").first()
+    actions = trigger.actions if trigger is not None else []
+    index = p["action_index"]
+    action = actions[index] if 0 <= index < len(actions) else None
+    if not isinstance(action, dict) or action.get("type") != "webhook":
+        error = "the trigger no longer has this webhook: not delivered"
+        record_webhook_delivery(**record, url="", outcome=WebhookDelivery.Outcome.FAILED, error=error)
+        return Attempt(error=error)
+    delivery = post_webhook(action.get("url", ""), action.get("secret", ""), p["body"], attempt=row.attempts + 1)
+    if delivery.ok:
+        outcome = WebhookDelivery.Outcome.DELIVERED
+    elif delivery.retryable and not last_try:
+        outcome = WebhookDelivery.Outcome.RETRYING
+    else:
+        outcome = WebhookDelivery.Outcome.FAILED
+    record_webhook_delivery(**record, url=action.get("url", ""), outcome=outcome, status_code=delivery.status_code,
+                            duration_ms=delivery.duration_ms, error=delivery.error)
+    return Attempt(error=delivery.error, retryable=delivery.retryable)
+
+
 @shared_task(name="escalation.tasks.deliver_webhook", bind=True, autoretry_for=(WebhookFailed,),
              retry_backoff=2, retry_backoff_max=600, retry_jitter=True, max_retries=6)
 def deliver_webhook(self, trigger_id: int, action_index: int, ticket_id: int, chain: str, payload: dict) -> str:
-    """Call the webhook action `action_index` of a trigger's firing on a ticket, recording each try.
+    """Tasks queued before outgoing deliveries existed. Call the webhook action `action_index` of a trigger's firing on a ticket, recording each try.
     URL and secret are read from the trigger at each try; backoff 2 s, 4 s, … up to 10 min, 7 tries."""
     from .models import Trigger, WebhookDelivery
     from .services import record_webhook_delivery

@@ -25,7 +25,7 @@ def _database_connections_as_for_a_request(sender=None, **kwargs):
 
 class SweepAfterReconnect(bootsteps.StartStopStep):
     """After the worker's broker connection comes back, a sweep of the event
-    outbox at once: changes committed during the outage sent no task, and the
+    outbox (or, on an outgoing worker, of the outgoing deliveries) at once: changes committed during the outage sent no task, and the
     beat's sweeps in the outage were lost (the next would come up to 30 s later)."""
 
     requires = {"celery.worker.consumer.tasks:Tasks"}
@@ -38,12 +38,13 @@ class SweepAfterReconnect(bootsteps.StartStopStep):
         if not self.connected_before:
             self.connected_before = True  # a first start: the beat's sweep is due as usual
             return
-        if c.app.conf.task_default_queue not in c.app.amqp.queues.consume_from:
-            return  # the outgoing workers: the event workers send theirs
+        # The event workers sweep the event outbox; the outgoing workers the deliveries written in the outage.
+        events = c.app.conf.task_default_queue in c.app.amqp.queues.consume_from
+        task = "tickets.tasks.process_pending_events" if events else "tickets.deliveries.send_pending_deliveries"
         try:
-            c.app.send_task("tickets.tasks.process_pending_events", retry=False)
+            c.app.send_task(task, retry=False)
         except Exception as exc:  # noqa: BLE001 - gone again: the consumer reconnects, and comes back here
-            logging.getLogger(__name__).warning("could not send the outbox sweep after reconnecting (%s)", exc)
+            logging.getLogger(__name__).warning("could not send the sweep %s after reconnecting (%s)", task, exc)
 
 
 app.steps["consumer"].add(SweepAfterReconnect)

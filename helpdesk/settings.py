@@ -243,6 +243,8 @@ CELERY_TASK_ROUTES = {
     "escalation.tasks.deliver_webhook": {"queue": HELPDESK_OUTGOING_QUEUE},
     "escalation.tasks.call_webhook": {"queue": HELPDESK_OUTGOING_QUEUE},  # tasks queued before deliver_webhook
     "tickets.mail.send_email": {"queue": HELPDESK_OUTGOING_QUEUE},
+    "tickets.deliveries.send_delivery": {"queue": HELPDESK_OUTGOING_QUEUE},
+    "tickets.deliveries.send_pending_deliveries": {"queue": HELPDESK_OUTGOING_QUEUE},
     "helpdesk.mail.send_account_email": {"queue": HELPDESK_OUTGOING_QUEUE},
 }
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -258,6 +260,8 @@ CELERY_BEAT_SCHEDULE = {
     # Safety net for the event outbox: events whose after-commit task was lost
     # (broker down at commit time) are picked up here.
     "sweep-ticket-events": {"task": "tickets.tasks.process_pending_events", "schedule": 30.0},
+    # Safety net for outgoing deliveries (mail, webhooks): rows whose task was lost, and due retries.
+    "sweep-outgoing-deliveries": {"task": "tickets.deliveries.send_pending_deliveries", "schedule": 30.0},
     # AgentLoad (each agent's unsolved tickets, used by assignment) repaired
     # from the tickets, for writes that bypassed the services.
     "recount-agent-loads": {"task": "tickets.tasks.recount_agent_loads", "schedule": 600.0},
@@ -346,8 +350,9 @@ HELPDESK_CUSTOMERS_SEE_ROUTING = env.bool("CUSTOMERS_SEE_ROUTING", default=False
 # Manual and rule escalations: whether the assignee stays on the ticket, and the reason's limit.
 HELPDESK_ESCALATION_KEEPS_ASSIGNEE = env.bool("ESCALATION_KEEPS_ASSIGNEE", default=False)
 HELPDESK_ESCALATION_REASON_MAX_CHARS = 1000
-# Where customers reach the portal: links in outgoing messages.
-HELPDESK_BASE_URL = env("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Where customers reach the portal: every link in outgoing messages (and the domain of their Message-IDs).
+# SITE_URL or BASE_URL; `make run` sets it to the port it serves.
+HELPDESK_BASE_URL = env("SITE_URL", default=env("BASE_URL", default="http://127.0.0.1:8000")).rstrip("/")
 # Non-file request bodies (JSON, form fields); uploads stream to disk and are
 # limited by HELPDESK_ATTACHMENT_MAX_BYTES instead.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=16 * 1024 * 1024)
@@ -389,6 +394,8 @@ if env("EMAIL_URL", default=""):
     EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_USER"], _email["EMAIL_HOST_PASSWORD"]
     EMAIL_USE_TLS, EMAIL_USE_SSL = _email.get("EMAIL_USE_TLS", False), _email.get("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="support@helpdesk.localhost")
+# The address ticket mail goes out from and customers reply to (until mailboxes exist); empty: DEFAULT_FROM_EMAIL.
+HELPDESK_SUPPORT_EMAIL = env("SUPPORT_EMAIL", default="")
 
 # --- security ---------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

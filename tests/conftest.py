@@ -98,9 +98,10 @@ def _broker_failure_forgotten():
     """A test that made the broker unreachable does not leave this process
     skipping dispatch for the next ones (tickets.tasks.BROKER_DOWN_SECONDS)."""
     yield
-    from tickets import tasks
+    from tickets import deliveries, tasks
 
     tasks._broker_down_until, tasks._broker_failed = 0.0, False
+    deliveries._broker_down_until = 0.0
 
 
 @pytest.fixture(autouse=True)

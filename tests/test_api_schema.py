@@ -51,6 +51,7 @@ STATE_DEPENDENT = {
         "source": "a ticket merges once",
         "to_tier": "an escalation goes to an existing tier other than the ticket's own",
         "group": "an escalation's group belongs to the tier it goes to",
+        "delivery": "only a failed outgoing delivery of the ticket can be sent again",
     },
     "triggers": {"actions": "the tickets, groups, tiers and agents an action names must exist"},
     "macros": {"name": "unique per owner and among shared macros",

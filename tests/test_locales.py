@@ -155,7 +155,7 @@ def test_mail_to_a_requester_of_an_incomplete_locale_is_in_english(
     with django_capture_on_commit_callbacks(execute=True):
         process_events()
     [msg] = _wait(smtp)
-    body = msg.get_content()
+    body = msg.get_body(("plain",)).get_content()
     assert body.startswith(f"Hello {customer.display_name},")
     assert "Gentile" not in body
 
@@ -169,7 +169,7 @@ def test_mail_to_an_italian_requester_is_in_italian(smtp, customer, agent, make_
     with django_capture_on_commit_callbacks(execute=True):
         process_events()
     [msg] = _wait(smtp)
-    body = msg.get_content()
+    body = msg.get_body(("plain",)).get_content()
     assert body.startswith(f"Gentile {customer.display_name},")
     assert f"Ticket #{ticket.number} · Helpdesk" in body
     assert "Legga l'intera conversazione e risponda qui:" in body

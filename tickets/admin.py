@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from helpdesk.models import AgentProfile, Group
 
 from .custom_fields import NAME_PATTERN as CUSTOM_NAME
-from .models import Macro, Notification, Tag, Ticket, TicketEvent, TicketType
+from .models import Macro, Notification, OutgoingDelivery, Tag, Ticket, TicketEvent, TicketType
 from .selectors import unsolved_tickets_in_groups
 
 KIND_LABELS = {"text": _("text"), "number": _("number"), "choice": _("choice"), "date": _("date")}
@@ -322,3 +322,22 @@ class AgentProfileAdmin(admin.ModelAdmin):
 class NotificationAdmin(admin.ModelAdmin):
     list_display = ("created_at", "user", "ticket", "text", "read_at")
     list_select_related = ("user", "ticket")
+
+
+# --- Issue 17, outbound: outgoing deliveries --------------------------------------------
+
+@admin.register(OutgoingDelivery)
+class OutgoingDeliveryAdmin(admin.ModelAdmin):
+    """What went out, what waits and what failed; read only (agents retry a failed mail from its ticket)."""
+
+    list_display = ("id", "kind", "status", "attempts", "about", "next_try_at", "sent_at", "last_error")
+    list_filter = ("kind", "status")
+    search_fields = ("about", "mail_message_id", "=ticket_id")
+    readonly_fields = [f.name for f in OutgoingDelivery._meta.fields if f.name != "payload"]
+    exclude = ("payload",)  # a webhook's carries no secret, but a mail's is the customer's text
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -28,6 +28,7 @@ FOLLOW_UP: Final = "follow_up"
 # delivery_failed
 TO: Final = "to"
 REASON: Final = "reason"
+DELIVERY_ID: Final = "delivery_id"
 # ticket_updated of a custom field
 LABEL: Final = "label"
 # merged_into / merged_from
@@ -92,6 +93,7 @@ class DeliveryFailedData(EventData):
     to: list[str]
     reason: str
     message_id: int | None
+    delivery_id: NotRequired[int]  # the OutgoingDelivery an agent may retry
 
 
 class CustomFieldData(EventData):

@@ -1,15 +1,26 @@
-"""Outgoing mail: every message leaves through the `send_email` task, queued after commit on the outgoing
-queue and retried with backoff while the SMTP server is down or answers "try later"."""
+"""Outgoing mail: every message is an outgoing delivery (tickets.deliveries) written with the change that causes
+it, sent by the outgoing workers and retried with backoff while the SMTP server is down or answers "try later".
+`send_email` remains for tasks queued before deliveries existed."""
 
 import logging
+import re
 import smtplib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from email.utils import make_msgid
+from urllib.parse import urlsplit
 
 from celery import shared_task
-from django.core.mail import BadHeaderError, EmailMessage
-from django.db import transaction
+from django.conf import settings
+from django.core.mail import BadHeaderError, EmailMessage, EmailMultiAlternatives
+
+from . import deliveries
+from .models import Channel, Message, OutgoingDelivery, Ticket
 
 logger = logging.getLogger(__name__)
+
+
+# Tries of a mail delivery: 2 s, 4 s, … up to 10 min apart (tickets.deliveries.backoff).
+MAX_ATTEMPTS = 9
 
 
 class MailFailed(Exception):
@@ -17,20 +28,94 @@ class MailFailed(Exception):
 
 
 def queue_email(*, subject: str, body: str, to: Iterable[str], headers: Mapping[str, str] | None = None,
-                about: str = "", ticket_id: int | None = None, message_id: int | None = None) -> None:
-    """Queue a mail after the current transaction commits; a broker failure is logged, never raised.
-    `about` names it in the logs; a mail that never leaves is recorded on `ticket_id` (and `message_id`)."""
-    message: dict[str, object] = {"subject": subject, "body": body, "to": list(to), "headers": dict(headers or {}), "about": about}
+                about: str = "", ticket_id: int | None = None, message_id: int | None = None, html: str = "",
+                from_email: str | None = None, mail_message_id: str = "") -> OutgoingDelivery:
+    """Write the mail as an outgoing delivery in the caller's transaction (sent after commit, retried, swept:
+    tickets.deliveries). `about` names it in the logs; a mail that never leaves is recorded on `ticket_id`
+    (and `message_id`). Its Message-ID is `mail_message_id`, or one made here (stored on the row)."""
+    mail_message_id = mail_message_id or make_message_id()
+    payload: dict[str, object] = {
+        "subject": subject, "body": body, "html": html, "to": list(to), "from": from_email or support_address(),
+        "headers": {**dict(headers or {}), "Message-ID": mail_message_id}}
+    row = deliveries.queue(kind=OutgoingDelivery.Kind.MAIL, payload=payload, about=about, ticket_id=ticket_id,
+                           message_id=message_id, mail_message_id=mail_message_id)
     if ticket_id is not None:
-        message.update(ticket_id=ticket_id, message_id=message_id)
+        for hook in ON_TICKET_MAIL:
+            hook(row)
+    return row
 
-    def enqueue():
-        try:
-            send_email.delay(message)
-        except Exception as exc:  # broker down, or the eager run's last try failed
-            logger.warning("could not send %s: %s", about or "a message", exc)
 
-    transaction.on_commit(enqueue)
+# Called with each mail of a ticket as it is queued, in the same transaction: the email channel (which tickets
+# cannot import) registers here the recording of our Message-IDs as the ticket's threading keys.
+ON_TICKET_MAIL: list[Callable[[OutgoingDelivery], None]] = []
+
+
+def support_address() -> str:
+    """The address mail goes out from (the mailbox model comes later)."""
+    return settings.HELPDESK_SUPPORT_EMAIL or settings.DEFAULT_FROM_EMAIL
+
+
+def make_message_id() -> str:
+    """A new Message-ID in the site's domain (from SITE_URL)."""
+    return make_msgid(domain=urlsplit(settings.HELPDESK_BASE_URL).hostname or "helpdesk.localhost")
+
+
+# A thread's References keep its first Message-ID and the latest ones (RFC 5322 suggests trimming long chains).
+REFERENCES_KEPT = 20
+_MESSAGE_ID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
+
+
+def thread_headers(ticket: Ticket) -> dict[str, str]:
+    """In-Reply-To (the customer's last mail, else our last one) and References (every Message-ID the ticket
+    has seen, in time order: the customer's mails and ours) for a new mail on the ticket; {} when none."""
+    outbound = [(at, mid, False) for at, mid in OutgoingDelivery.objects.filter(
+        ticket_id=ticket.pk, kind=OutgoingDelivery.Kind.MAIL).exclude(mail_message_id="")
+        .values_list("created_at", "mail_message_id")]
+    ours = {mid for _at, mid, _in in outbound}  # an agent's emailed reply carries our own Message-ID
+    inbound = [(at, mid, True) for at, mid in Message.objects.filter(ticket=ticket, channel=Channel.EMAIL)
+               .exclude(external_id="").values_list("created_at", "external_id") if mid not in ours]
+    chain: list[str] = []
+    last_inbound = ""
+    for _at, mid, is_inbound in sorted(inbound + outbound, key=lambda row: row[0]):
+        mid = mid.strip()
+        if not _MESSAGE_ID.match(mid):
+            continue  # not a Message-ID (another channel's id, or garbage): never into a header
+        if mid not in chain:
+            chain.append(mid)
+        if is_inbound:
+            last_inbound = mid
+    if not chain:
+        return {}
+    if len(chain) > REFERENCES_KEPT:
+        chain = [chain[0], *chain[-(REFERENCES_KEPT - 1):]]
+    return {"In-Reply-To": last_inbound or chain[-1], "References": " ".join(chain)}
+
+
+def send_row(row: OutgoingDelivery, last_try: bool) -> deliveries.Attempt:
+    """Send a mail delivery by Django's email backend: a failure a later try may not have is retryable
+    (network, 4xx); a 5xx answer or a line break in a header is not."""
+    message = row.payload
+    email = EmailMultiAlternatives(subject=message["subject"], body=message["body"], to=message["to"],
+                                   from_email=message.get("from") or None, headers=message.get("headers") or {})
+    if message.get("html"):
+        email.attach_alternative(message["html"], "text/html")
+    try:
+        email.send()
+    except BadHeaderError as exc:
+        return deliveries.Attempt(error=str(exc) or "bad header")
+    except (smtplib.SMTPException, OSError) as exc:
+        return deliveries.Attempt(error=_reason(exc), retryable=not _permanent(exc))
+    return deliveries.Attempt()
+
+
+def undelivered(row: OutgoingDelivery) -> None:
+    """A mail that failed for good: recorded on its ticket (the ticket page offers a retry)."""
+    if row.ticket_id is None:
+        return
+    from .services import record_delivery_failure
+
+    record_delivery_failure(ticket_id=row.ticket_id, to=list(row.payload.get("to") or []), reason=row.last_error,
+                            message_id=row.message_id, delivery_id=row.pk)
 
 
 @shared_task(name="tickets.mail.send_email", bind=True, autoretry_for=(MailFailed,), retry_backoff=2,

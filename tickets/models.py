@@ -494,3 +494,51 @@ class Notification(models.Model):
         if p.get("rule"):
             return _("#%(number)s was escalated to %(where)s by rule “%(rule)s”: %(reason)s") % values
         return _("#%(number)s was escalated to %(where)s by %(by)s: %(reason)s") % values
+
+
+# --- Issue 17, outbound: outgoing deliveries --------------------------------------------
+
+class OutgoingDelivery(models.Model):
+    """One mail or webhook to send: written in the transaction of the change that causes it, sent after
+    commit by the outgoing workers (tickets.deliveries), retried at next_try_at, swept when never queued."""
+
+    class Kind(models.TextChoices):
+        MAIL = "mail", _("mail")
+        WEBHOOK = "webhook", _("webhook")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")  # refused for good (5xx, a bad header, a URL not allowed)
+        GIVEN_UP = "given_up", _("given up")  # every try failed
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    payload = models.JSONField(_("payload"), default=dict)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_try_at = models.DateTimeField(_("next try"))
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    about = models.CharField(_("about"), max_length=200, blank=True, help_text=_("What it is, for the logs."))
+    # Plain ids, not foreign keys: a delivery outlives nothing it refers to, and a row
+    # written in the change's transaction must not lock the ticket's row for a key share.
+    ticket_id = models.BigIntegerField(_("ticket id"), null=True, blank=True, db_index=True)
+    message_id = models.BigIntegerField(_("message id"), null=True, blank=True)
+    # The RFC 5322 Message-ID a mail goes out with (threading).
+    mail_message_id = models.CharField(_("Message-ID"), max_length=255, blank=True, db_index=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["next_try_at"], condition=models.Q(status="pending"),
+                                name="delivery_pending_due")]
+        verbose_name = _("outgoing delivery")
+        verbose_name_plural = _("outgoing deliveries")
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.status})"
+
+    @property
+    def retryable(self) -> bool:
+        """Whether an agent may send it again."""
+        return self.status in (self.Status.FAILED, self.Status.GIVEN_UP)

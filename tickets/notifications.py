@@ -1,5 +1,5 @@
-"""Tells the requester about an agent's public reply, in their language, as an outbox handler in the worker.
-For now by email on every ticket."""
+"""Tells the requester about an agent's public reply, in their language, as an outbox handler in the worker:
+by email on every ticket (on an email ticket the mail is the reply itself, threaded into the conversation)."""
 
 from collections.abc import Iterable
 
@@ -11,8 +11,8 @@ from django.utils import translation
 from helpdesk.locales import usable_language
 
 from .events import AUTHOR_ROLE, BY_REQUESTER, INTERNAL, MESSAGE_ID
-from .mail import queue_email
-from .models import Message, TicketEvent
+from .mail import make_message_id, queue_email, thread_headers
+from .models import Channel, Message, TicketEvent
 
 
 def notify_requester(events: Iterable[TicketEvent]) -> None:
@@ -36,18 +36,29 @@ def _notify(event: TicketEvent) -> None:
     requester = ticket.requester
     if not requester.email or not requester.is_active:
         return
+    # On an email ticket the mail is the agent's reply itself (threaded, a person's mail); elsewhere it is an
+    # automatic notice of it (Auto-Submitted, so that an auto-responder does not answer it).
+    by_email = Channel.EMAIL in (message.channel, ticket.channel)
     with translation.override(usable_language(requester.language)):
         context = {
             "ticket": ticket,
             "message": message,
             "requester": requester,
+            "by_email": by_email,
             "url": settings.HELPDESK_BASE_URL + reverse("portal:ticket", args=[ticket.number]),
         }
         subject = render_to_string("emails/agent_reply_subject.txt", context).strip()
         body = render_to_string("emails/agent_reply.txt", context)
-    # Queued once the pass has committed (a pass that rolls back sends
-    # nothing), sent by the outgoing queue's workers, retried while SMTP is down.
-    queue_email(subject=" ".join(subject.split()), body=body, to=[requester.email],
-                headers={"Auto-Submitted": "auto-replied", "X-Helpdesk-Ticket": str(ticket.number)},
+        html = render_to_string("emails/agent_reply.html", context)
+    mail_message_id = make_message_id()
+    headers = {"X-Helpdesk-Ticket": str(ticket.number), **thread_headers(ticket)}
+    if by_email:
+        # The reply's own Message-ID, as an inbound mail's is: a customer's answer to it threads onto the ticket.
+        Message.objects.filter(pk=message.pk).update(external_id=mail_message_id)
+    else:
+        headers["Auto-Submitted"] = "auto-replied"
+    # Written in the pass's transaction (a pass that rolls back sends nothing), sent after its commit by the
+    # outgoing workers, retried while SMTP is down, swept if its task is lost.
+    queue_email(subject=" ".join(subject.split()), body=body, html=html, to=[requester.email], headers=headers,
                 about=f"the reply notification of ticket {ticket.number} to its requester",
-                ticket_id=ticket.pk, message_id=message.pk)
+                ticket_id=ticket.pk, message_id=message.pk, mail_message_id=mail_message_id)

@@ -12,7 +12,18 @@ from django.utils.translation import gettext
 from helpdesk.models import Group, Tier, User
 
 from .events import BATCH, CHANNEL, FOLLOW_UP, FOLLOW_UP_OF, MESSAGE_ID, TRIGGER_NAME
-from .models import UNSOLVED_STATUSES, Attachment, Message, Notification, Status, Tag, Ticket, TicketEvent, TicketType
+from .models import (
+    UNSOLVED_STATUSES,
+    Attachment,
+    Message,
+    Notification,
+    OutgoingDelivery,
+    Status,
+    Tag,
+    Ticket,
+    TicketEvent,
+    TicketType,
+)
 
 if TYPE_CHECKING:
     from .models import Macro, SavedView
@@ -429,3 +440,12 @@ def recent_notifications(user: User, limit: int = 8) -> list[Notification]:
 def unsolved_tickets_in_groups(groups: Iterable[Group]) -> QuerySet[Ticket]:
     """The unsolved tickets routed to any of `groups`, oldest first (what stops a group's deletion)."""
     return Ticket.objects.filter(group__in=groups, status__in=UNSOLVED_STATUSES).order_by("number")
+
+
+# --- Issue 17, outbound: outgoing deliveries --------------------------------------------
+
+def ticket_deliveries(user: "User | AnonymousUser", ticket: Ticket) -> QuerySet[OutgoingDelivery]:
+    """The outgoing mail of a ticket the caller sees, oldest first; none for customers (failures are for agents)."""
+    if not getattr(user, "is_agent", False):
+        return OutgoingDelivery.objects.none()
+    return OutgoingDelivery.objects.filter(ticket_id=ticket.pk, kind=OutgoingDelivery.Kind.MAIL).order_by("id")

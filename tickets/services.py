@@ -26,7 +26,7 @@ from helpdesk.html import sanitize_html
 from helpdesk.models import SYSTEM_USERNAME, Group, Tier, User
 from helpdesk.text import clean_line, strip_format_chars
 
-from . import clocks, search, unit_of_work
+from . import clocks, deliveries, search, unit_of_work
 from . import sql as ticket_sql
 from .custom_fields import clean_values as clean_custom_values
 from .events import (
@@ -58,6 +58,7 @@ from .models import (
     Macro,
     Message,
     Notification,
+    OutgoingDelivery,
     Priority,
     SavedView,
     Status,
@@ -334,7 +335,7 @@ def create_ticket(
 
 
 def record_delivery_failure(*, ticket_id: int, to: list[str], reason: str,
-                            message_id: int | None = None) -> TicketEvent | None:
+                            message_id: int | None = None, delivery_id: int | None = None) -> TicketEvent | None:
     """A message to `to` about the ticket never left: an internal event on the
     ticket and a notification for the message's author and the assignee
     (worded in each reader's language when shown). None when the ticket is gone."""
@@ -345,8 +346,10 @@ def record_delivery_failure(*, ticket_id: int, to: list[str], reason: str,
         ticket = lock_ticket(ticket_id)
         if ticket is None:
             return None
-        _record(ticket, Kind.DELIVERY_FAILED, events=events, internal=True,
-                data=DeliveryFailedData(to=list(to), reason=str(reason)[:500], message_id=message_id))
+        data = DeliveryFailedData(to=list(to), reason=str(reason)[:500], message_id=message_id)
+        if delivery_id is not None:
+            data["delivery_id"] = delivery_id
+        _record(ticket, Kind.DELIVERY_FAILED, events=events, internal=True, data=data)
         _save_events(events)
         author = Message.objects.filter(pk=message_id).values_list("author_id", flat=True).first() if message_id else None
         User = get_user_model()
@@ -368,7 +371,8 @@ def notify_agents(*, ticket: Ticket, recipients: Sequence[User], text: str, emai
     if email:
         for user in recipients:
             if user.email:
-                queue_email(subject=" ".join(text.split()), body=text, to=[user.email],
+                queue_email(subject=f"[#{ticket.number}] " + " ".join(text.split()), body=text, to=[user.email],
+                            headers={"Auto-Submitted": "auto-replied", "X-Helpdesk-Ticket": str(ticket.number)},
                             about=f"a trigger notification of ticket {ticket.number} to {user}", ticket_id=ticket.pk)
 
 
@@ -1284,3 +1288,19 @@ def delete_group(*, group: Group) -> None:
         if count:
             raise GroupStillInUse(count)
         locked.delete()
+
+
+# --- Issue 17, outbound: outgoing deliveries --------------------------------------------
+
+def retry_delivery(*, ticket: Ticket, delivery_id: int, actor: User) -> OutgoingDelivery:
+    """An agent sends a failed mail of the ticket again: the row is pending once more, with fresh tries, and its
+    task is sent after commit (the sweep sends it if that fails). ValidationError if it is not a failed one."""
+    with transaction.atomic():
+        row = OutgoingDelivery.objects.select_for_update().filter(pk=delivery_id, ticket_id=ticket.pk).first()
+        if row is None or not row.retryable:
+            raise ValidationError({"delivery": _("Only a delivery of this ticket that failed can be sent again.")})
+        row.status, row.attempts, row.next_try_at = OutgoingDelivery.Status.PENDING, 0, timezone.now()
+        row.save(update_fields=["status", "attempts", "next_try_at"])
+        logger.info("%s retries outgoing delivery %s of ticket %s", actor, row.pk, ticket.number)
+        transaction.on_commit(lambda: deliveries.enqueue(row.pk))
+    return row

@@ -17,6 +17,7 @@ from kombu.exceptions import OperationalError
 
 from . import outbox, receivers, services, unit_of_work
 from . import sql as ticket_sql
+from .deliveries import send_delivery, send_pending_deliveries  # noqa: F401  (registered with the workers)
 from .mail import send_email  # noqa: F401  (registered with the workers: it lives outside tasks.py)
 from .models import AgentLoad, Ticket, TicketEvent
 

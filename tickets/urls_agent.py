@@ -20,6 +20,7 @@ urlpatterns = [
     path("tickets/<int:number>/reply/", agent.reply, name="reply"),
     path("tickets/<int:number>/properties/", agent.properties, name="properties"),
     path("tickets/<int:number>/escalate/", agent.escalate, name="escalate"),
+    path("tickets/<int:number>/deliveries/<int:pk>/retry/", agent.retry_delivery, name="retry_delivery"),
     path("tickets/<int:number>/macros/<int:pk>/preview/", macros.macro_preview, name="macro_preview"),
     path("macros/", macros.macro_list, name="macros"),
     path("macros/new/", macros.macro_create, name="macro_create"),

@@ -23,6 +23,8 @@ from escalation.tasks import call_webhook, deliver_webhook
 from escalation.webhooks import address_refusal, mask_url
 from tests.fixtures import BrokerQueue
 from tickets import services
+from tickets.deliveries import send_delivery
+from tickets.models import OutgoingDelivery
 from tickets.tasks import process_events
 
 
@@ -271,9 +273,14 @@ def test_the_task_carries_the_trigger_not_the_secret(allow_loopback, listen, cus
     finally:
         outgoing.broker.delete(outgoing.name)
     firing = TriggerFiring.objects.get(trigger=trigger, ticket=ticket)
-    assert name == "escalation.tasks.deliver_webhook" and kwargs == {}
-    assert args[:4] == [trigger.pk, 1, ticket.pk, firing.chain] and args[4]["ticket"]["number"] == ticket.number
-    deliver_webhook.apply(args=args)  # as the worker runs it
+    assert name == "tickets.deliveries.send_delivery" and kwargs == {}
+    row = OutgoingDelivery.objects.get(pk=args[0])  # the outgoing delivery, written with the firing
+    p = row.payload
+    assert [p["trigger_id"], p["action_index"], p["ticket_id"], p["chain"]] == [trigger.pk, 1, ticket.pk, firing.chain]
+    assert p["body"]["ticket"]["number"] == ticket.number
+    for secret in ("s3cret", "pa55word", "abc123", "hookuser"):
+        assert secret not in json.dumps(p)
+    send_delivery.apply(args=args)  # as the worker runs it
     [(headers, body)] = hook.received
     timestamp = headers["X-Helpdesk-Timestamp"]
     assert headers["X-Helpdesk-Signature"].endswith(

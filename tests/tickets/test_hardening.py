@@ -65,7 +65,8 @@ def test_a_name_with_a_line_break_never_kills_the_mail(smtp, api, admin_user, cu
         _drain()
     [mail] = _wait(smtp)
     assert mail["To"] == agent.email
-    assert str(mail["Subject"]) == f"New ticket from Eve Bcc: all@example.com {customer.last_name}"
+    number = Ticket.objects.get(subject="Paper jam").number
+    assert str(mail["Subject"]) == f"[#{number}] New ticket from Eve Bcc: all@example.com {customer.last_name}"
     assert mail["Bcc"] is None
 
 

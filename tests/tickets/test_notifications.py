@@ -32,7 +32,7 @@ def test_agent_reply_is_mailed_in_requester_language(smtp, customer, agent, make
     assert msg["To"] == customer.email
     assert str(msg["Subject"]).strip() == f"[#{ticket.number}] Не печатает принтер"
     assert msg["Auto-Submitted"] == "auto-replied"
-    body = msg.get_content()
+    body = msg.get_body(("plain",)).get_content()
     assert "Перезагрузите, пожалуйста, принтер." in body
     assert "Здравствуйте" in body  # the Russian template, not the English one
     assert f"/portal/tickets/{ticket.number}/" in body

@@ -152,7 +152,7 @@ def test_merge_notice_is_mailed_to_the_requester(smtp, pair, agent, customer,  #
         services.merge_tickets(source=source, target=target, agent=agent)
     with django_capture_on_commit_callbacks(execute=True):
         process_events()
-    mails = [m for m in _wait(smtp) if f"was merged into #{target.number}" in m.get_content()]
+    mails = [m for m in _wait(smtp) if f"was merged into #{target.number}" in m.get_body(("plain",)).get_content()]
     assert len(mails) == 1 and mails[0]["To"] == customer.email
 
 

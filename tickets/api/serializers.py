@@ -324,3 +324,22 @@ class SavedViewSerializer(serializers.Serializer):
     position = serializers.IntegerField(read_only=True)
     count = serializers.CharField(read_only=True, allow_null=True,
                                   help_text="Matching tickets now, capped: \"999+\" beyond 999.")
+
+
+# --- Issue 17, outbound: outgoing deliveries --------------------------------------------
+
+class DeliveryRetrySerializer(serializers.Serializer):
+    delivery = serializers.IntegerField(min_value=1, max_value=2**63 - 1,
+                                        help_text="The id of a failed outgoing delivery of this ticket.")
+
+
+class OutgoingDeliverySerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    kind = serializers.CharField(read_only=True)
+    status = serializers.CharField(read_only=True, help_text="pending, sent, failed or given_up.")
+    attempts = serializers.IntegerField(read_only=True)
+    last_error = serializers.CharField(read_only=True)
+    message = serializers.IntegerField(source="message_id", read_only=True, allow_null=True)
+    mail_message_id = serializers.CharField(read_only=True, help_text="The Message-ID the mail goes out with.")
+    next_try_at = serializers.DateTimeField(read_only=True)
+    sent_at = serializers.DateTimeField(read_only=True, allow_null=True)

@@ -20,9 +20,11 @@ from ..models import Channel, Ticket
 from .serializers import (
     CustomerMessageSerializer,
     CustomerTicketEventSerializer,
+    DeliveryRetrySerializer,
     MessageCreateJSONSerializer,
     MessageCreateSerializer,
     MessageSerializer,
+    OutgoingDeliverySerializer,
     SavedViewSerializer,
     TicketCreateFormSerializer,
     TicketCreateJSONSerializer,
@@ -155,6 +157,18 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
                                  reason=v["reason"], keep_assignee=v.get("keep_assignee"))
         ticket = Ticket.objects.select_related(*selectors.LIST_RELATED).prefetch_related("tags").get(pk=ticket.pk)
         return Response(TicketSerializer(ticket).data)
+
+    @extend_schema(request=DeliveryRetrySerializer, responses={200: OutgoingDeliverySerializer})
+    @action(detail=True, methods=["post"], url_path="retry-delivery", filterset_class=None)
+    def retry_delivery(self, request, pk=None):
+        """Send a failed mail of the ticket again (agents): the delivery is pending again with fresh tries."""
+        ticket = self.get_object()
+        if not request.user.is_agent:
+            raise PermissionDenied
+        data = DeliveryRetrySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        row = services.retry_delivery(ticket=ticket, delivery_id=data.validated_data["delivery"], actor=request.user)
+        return Response(OutgoingDeliverySerializer(row).data)
 
     @extend_schema(request=TicketUpdateSerializer, responses={200: TicketSerializer})
     def partial_update(self, request, *args, **kwargs):

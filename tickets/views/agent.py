@@ -198,7 +198,13 @@ def saved_view_delete(request, pk):
 
 def _ticket_context(request, ticket, reply_form=None, panel_errors=None, escalation=None):
     timeline = selectors.timeline(request.user, ticket)
+    mails = list(selectors.ticket_deliveries(request.user, ticket))
+    by_message = {d.message_id: d for d in mails if d.message_id}  # the latest mail of each message
+    for kind, item in timeline:
+        if kind == "message":
+            item.delivery = by_message.get(item.pk)
     return {
+        "retryable_deliveries": {d.pk for d in mails if d.retryable},
         "macros": selectors.usable_macros(request.user).only("id", "name"),
         "macro_groups": selectors.macro_groups(),
         "ticket": ticket,
@@ -508,3 +514,22 @@ def merge(request, number):
         "ticket": ticket, "query": query, "candidates": candidates, "target": target, "errors": errors,
         "moving": ticket.messages.count() if target else 0,
     }, status=400 if errors else 200)
+
+
+# --- Issue 17, outbound: outgoing deliveries --------------------------------------------
+
+@agent_required
+@require_POST
+def retry_delivery(request, number, pk):
+    """Send a failed mail of the ticket again (the Retry button beside the failure)."""
+    try:
+        ticket = selectors.get_visible_ticket(request.user, number=number)
+    except Ticket.DoesNotExist:
+        return _gone(request, number)
+    try:
+        services.retry_delivery(ticket=ticket, delivery_id=pk, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(m for msgs in exc.message_dict.values() for m in msgs))
+        return render(request, "agent/ticket.html", _ticket_context(request, ticket), status=400)
+    messages.success(request, _("The email is being sent again."))
+    return redirect("agent:ticket", number=ticket.number)
