@@ -105,3 +105,18 @@ def update_article(*, article: Article, actor: User | None, **changes: Any) -> A
         for translation in article.translations.all():
             search.backend().index(translation)
     return article
+
+
+# --- kb-search: the searches people make (issue 16, "Search") ---
+
+if TYPE_CHECKING:
+    from .models import SearchLog
+
+
+def record_search(*, query: str, language: str, results: int, source: str) -> SearchLog:
+    """Log one search (one INSERT): the report's top searches and searches with no result."""
+    from .models import SearchLog
+    from .search import clean_query
+
+    return SearchLog.objects.create(query=clean_query(query), language=language[:8], results=results,
+                                    source=source)

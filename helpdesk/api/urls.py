@@ -25,3 +25,8 @@ urlpatterns = [
     path("", include("tickets.api.urls")),
     path("", include("escalation.api.urls")),
 ]
+
+# Knowledge base: search (issue 16, kb-search).
+from knowledgebase.api.search import SearchView as KbSearchView  # noqa: E402
+
+urlpatterns += [path("kb/search/", KbSearchView.as_view(), name="api-kb-search")]
