@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from itertools import combinations
 from typing import Any, Protocol
 
 from django.db import connection, transaction
@@ -68,10 +69,11 @@ CONFIGS = {"en": "english", "ru": "russian", "it": "italian", "el": "greek"}
 WEIGHTS = "{0.02, 0.1, 0.4, 1.0}"
 BODY_CHARS = 100_000  # of search_text indexed (a tsvector is limited to 1 MB)
 HEADLINE_CHARS = 5_000  # of search_text a snippet is cut from (ts_headline parses all it gets)
-MIN_HITS = 3  # fewer full-text hits than this: the any-word pass, then the typo pass
+MIN_HITS = 3  # fewer full-text hits than this: a pass with fewer words, then the typo pass
 TYPO_SIMILARITY = 0.3  # pg_trgm word_similarity of the query to a title
 TYPO_LIMIT = 50
 MAX_WORDS = 12  # of a query, in the any-word pass
+MAX_WORDS_SOME = 8  # in the passes that need some of the words (at most 70 alternatives)
 START, STOP = "\ue000", "\ue001"  # snippet markers: private-use characters, removed from the text first
 HEADLINE_OPTIONS = (f'StartSel="{START}", StopSel="{STOP}", MaxWords=30, MinWords=12, MaxFragments=2, '
                     'FragmentDelimiter=" … "')
@@ -140,6 +142,14 @@ def _websearch(cfg: str) -> str:
     return f"websearch_to_tsquery('{cfg}', %(q)s)"
 
 
+def _at_least(count: int, need: int) -> TsQuery:
+    """Any `need` of the first `count` words (an OR of ANDs, which the GIN index answers)."""
+    def build(cfg: str) -> str:
+        words = [f"plainto_tsquery('{cfg}', %(w{i})s)" for i in range(count)]
+        return "(" + " || ".join("(" + " && ".join(combo) + ")" for combo in combinations(words, need)) + ")"
+    return build
+
+
 def _any_word(count: int) -> TsQuery:
     def build(cfg: str) -> str:
         return "(" + " || ".join(f"plainto_tsquery('{cfg}', %(w{i})s)" for i in range(count)) + ")"
@@ -163,9 +173,17 @@ class PostgresBackend:
         params: dict[str, Any] = {"q": text, "statuses": list(statuses), "options": HEADLINE_OPTIONS,
                                      "markers": START + STOP,
                                      **{f"w{i}": word for i, word in enumerate(words[:MAX_WORDS])}}
+        # Every word; then (a question typed as a sentence) all words but one, at least half of them;
+        # still nothing: any word.
         tsquery: TsQuery = _websearch
         hits, total = self._ranked(languages, params, tsquery, limit, offset)
-        if total < MIN_HITS and len(words) > 1:
+        count = min(len(words), MAX_WORDS_SOME)
+        for need in sorted({count - 1, (count + 1) // 2} - {0, 1}, reverse=True):
+            if total >= MIN_HITS:
+                break
+            tsquery = _at_least(count, need)
+            hits, total = self._ranked(languages, params, tsquery, limit, offset)
+        if total == 0 and len(words) > 1:
             tsquery = _any_word(min(len(words), MAX_WORDS))
             hits, total = self._ranked(languages, params, tsquery, limit, offset)
         if total >= MIN_HITS:

@@ -131,6 +131,15 @@ def test_a_long_question_finds_articles_with_some_of_its_words(agent):
     assert found("my printer stopped working after the office moved")[:1] == ["Printer does not print"]
 
 
+def test_a_sentence_prefers_articles_with_most_of_its_words(agent):
+    publish(agent, "Router firmware", "Download the router firmware.")
+    publish(agent, "Connection errors", "Restart the modem.")
+    publish(agent, "Wifi router drops the connection", "Move the router away from the microwave.")
+    hits = found("wifi router keeps dropping the connection")
+    assert hits[0] == "Wifi router drops the connection"
+    assert "Router firmware" not in hits[:2]
+
+
 def test_vectors_follow_saves_and_tag_changes(agent):
     article = publish(agent, "Printer offline", "Check the cable.")
     assert found("scanner") == []
