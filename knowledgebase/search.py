@@ -69,6 +69,9 @@ CONFIGS = {"en": "english", "ru": "russian", "it": "italian", "el": "greek"}
 WEIGHTS = "{0.02, 0.1, 0.4, 1.0}"
 BODY_CHARS = 100_000  # of search_text indexed (a tsvector is limited to 1 MB)
 HEADLINE_CHARS = 5_000  # of search_text a snippet is cut from (ts_headline parses all it gets)
+# Matches ranked and counted at most: beyond, the first found are ranked and the count says "1,000+"
+# (a one-word query matching a tenth of 100k articles: BENCHMARKS.md, issue 16).
+RANK_CAP = 1_000
 MIN_HITS = 3  # fewer full-text hits than this: a pass with fewer words, then the typo pass
 TYPO_SIMILARITY = 0.3  # pg_trgm word_similarity of the query to a title
 TYPO_LIMIT = 50
@@ -216,17 +219,24 @@ class PostgresBackend:
         # One condition per language, each matching the (language, search_vector) index.
         match = " OR ".join(f"(t.language = '{code}' AND t.search_vector @@ {tsquery(config_for(code))})"
                             for code in languages)
+        # The matches come lazily from a CTE planned without the LIMIT (a LIMIT in the same query
+        # turned the index scan into a sequential scan), each checked against its article's status.
         sql = f"""
+            WITH m AS MATERIALIZED (
+                SELECT t.id, t.article_id, t.title, t.language, t.search_vector
+                FROM {table} t
+                WHERE ({match})
+                  AND (SELECT a.status FROM {articles} a WHERE a.id = t.article_id) = ANY(%(statuses)s)
+            )
             SELECT p.id, p.article_id, p.title, p.language, p.score, p.total,
                    ts_headline({_config_case("p.language")},
                                translate(left(s.search_text, {HEADLINE_CHARS}), %(markers)s, ''),
                                {query_for("p.language")}, %(options)s)
             FROM (
-                SELECT t.id, t.article_id, t.title, t.language, count(*) OVER () AS total,
-                       ts_rank('{WEIGHTS}', t.search_vector, {query_for("t.language")}) AS score
-                FROM {table} t JOIN {articles} a ON a.id = t.article_id
-                WHERE a.status = ANY(%(statuses)s) AND ({match})
-                ORDER BY score DESC, t.id LIMIT %(limit)s OFFSET %(offset)s
+                SELECT c.id, c.article_id, c.title, c.language, count(*) OVER () AS total,
+                       ts_rank('{WEIGHTS}', c.search_vector, {query_for("c.language")}) AS score
+                FROM (SELECT * FROM m LIMIT {RANK_CAP + 1}) c
+                ORDER BY score DESC, c.id LIMIT %(limit)s OFFSET %(offset)s
             ) p JOIN {table} s ON s.id = p.id
             ORDER BY p.score DESC, p.id"""
         with connection.cursor() as cursor:

@@ -20,7 +20,7 @@ from helpdesk.api.pagination import StandardPagination
 from helpdesk.api.schema import NO_NUL
 from helpdesk.pagination import CappedPaginator
 
-from .. import selectors, services
+from .. import search, selectors, services
 from ..models import ArticleTranslation, SearchLog
 from ..search import MAX_QUERY
 
@@ -35,8 +35,8 @@ class SearchThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class _ExactPaginator(CappedPaginator):
-    """The search counts its hits itself (all of them): nothing to cap."""
+class _SearchPaginator(CappedPaginator):
+    """The search counts its hits itself, up to search.RANK_CAP + 1 ("1,000+")."""
 
     @cached_property
     def count(self) -> int:
@@ -44,7 +44,7 @@ class _ExactPaginator(CappedPaginator):
 
     @property
     def count_capped(self) -> bool:
-        return False
+        return self.count > search.RANK_CAP
 
 
 class _Found(Sequence[selectors.Hit]):
@@ -66,7 +66,7 @@ class _Found(Sequence[selectors.Hit]):
 
 
 class SearchPagination(StandardPagination):
-    django_paginator_class = _ExactPaginator
+    django_paginator_class = _SearchPaginator
 
 
 class SearchQuerySerializer(serializers.Serializer):

@@ -209,6 +209,21 @@ def test_paging(agent):
     assert selectors.search_articles(viewer=None, query="printer", limit=3, offset=30).hits == []
 
 
+def test_many_matches_are_ranked_and_counted_up_to_the_cap(agent, api, monkeypatch):
+    monkeypatch.setattr(search, "RANK_CAP", 4)
+    for n in range(6):
+        publish(agent, f"Delivery {n}", "printer")
+    publish(agent, "Printer offline", "Check the cable.")  # the title match: written last
+    results = selectors.search_articles(viewer=None, query="printer", limit=3)
+    assert results.total == 5  # 4 + 1: "more than 4"
+    body = api.get(URL, {"q": "printer", "page_size": 2}).json()
+    assert body["count"] == 5 and body["count_capped"] is True
+    monkeypatch.setattr(search, "RANK_CAP", 1000)
+    assert found("printer")[0] == "Printer offline"
+    body = api.get(URL, {"q": "printer"}).json()
+    assert body["count"] == 7 and body["count_capped"] is False
+
+
 def test_the_api_answers_with_pages_of_hits_and_logs_the_search(agent, api):
     article = publish(agent, "Printer offline", "The printer shows an error.", language="en")
     services.save_translation(article=article, language="ru", title="Принтер не в сети", body="Принтер.",
