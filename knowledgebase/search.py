@@ -174,8 +174,8 @@ class PostgresBackend:
             return Results(hits=[], total=0)
         languages = [language] if language else list(LANGUAGES)
         params: dict[str, Any] = {"q": text, "statuses": list(statuses), "options": HEADLINE_OPTIONS,
-                                     "markers": START + STOP,
-                                     **{f"w{i}": word for i, word in enumerate(words[:MAX_WORDS])}}
+                                  "markers": START + STOP,
+                                  **{f"w{i}": word for i, word in enumerate(words[:MAX_WORDS])}}
         # Every word; then (a question typed as a sentence) all words but one, at least half of them;
         # still nothing: any word.
         tsquery: TsQuery = _websearch

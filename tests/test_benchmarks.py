@@ -99,3 +99,14 @@ def test_sla_benchmark_runs(bench_database_url):
     [run] = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert run["tickets"] == 2000 and run["due"] == 50 and len(run["runs_ms"]) == 2
     assert run["queries"] <= 8  # the selection, the stamp, and one write per table
+
+
+def test_kb_search_benchmark_runs(bench_database_url):
+    """bench_kb_search.py seeds multilingual articles and times the KB search API and suggestions
+    (issue 16); it drops its database at the end."""
+    out = _run("benchmarks/bench_kb_search.py", "--articles", "400", "--requests", "30",
+               "--database-url", bench_database_url, url=bench_database_url)
+    seeded, api, suggestions = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert seeded["articles"] == 400 and seeded["translations"] == 460
+    assert (api["case"], api["n"], suggestions["case"], suggestions["n"]) == ("api", 30, "suggestions", 30)
+    assert sum(q["hits"] for q in api["queries"]) > 0 and api["median_ms"] > 0
