@@ -288,6 +288,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "helpdesk.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "anon_auth": env("THROTTLE_AUTH", default="20/min"),
+        "kb_search": env("THROTTLE_KB_SEARCH", default="60/min"),  # per user or address (issue 16)
     },
 }
 SPECTACULAR_SETTINGS = {

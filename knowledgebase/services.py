@@ -156,12 +156,6 @@ def record_view(*, article: Article) -> None:
     Article.objects.filter(pk=article.pk).update(view_count=F("view_count") + 1)
 
 
-def log_search(*, query: str, language: str, results: int, source: str) -> None:
-    """Keep one search for the KB report (queries cut to the column's length)."""
-    if query:
-        SearchLog.objects.create(query=query[:200], language=language[:8], results=results, source=source)
-
-
 def _owner(user: User | AnonymousUser | None) -> User | None:
     return user if user is not None and user.is_authenticated else None  # type: ignore[return-value]
 
@@ -382,3 +376,11 @@ def upload_attachment(*, article: Article, file: UploadedFile, actor: User | Non
     attachment.save()
     alt = "".join(ch for ch in os.path.splitext(filename)[0] if ch not in "[]\\") or "image"
     return attachment, f"![{alt}]({reverse('kb:attachment', args=[attachment.pk])})"
+# --- kb-search: the searches people make (issue 16, "Search") ---
+
+def record_search(*, query: str, language: str, results: int, source: str) -> SearchLog:
+    """Log one search (one INSERT): the report's top searches and searches with no result."""
+    from .search import clean_query
+
+    return SearchLog.objects.create(query=clean_query(query), language=language[:8], results=results,
+                                    source=source)

@@ -104,7 +104,7 @@ def search(request: HttpRequest) -> HttpResponse:
                                             offset=offset)
         context["all_languages"] = True
     if page == 1:
-        services.log_search(query=query, language=language, results=results.total, source=SearchLog.Source.KB)
+        services.record_search(query=query, language=language, results=results.total, source=SearchLog.Source.KB)
     context.update(hits=results.hits, total=results.total, page=page,
                    previous_page=page - 1 if page > 1 else None,
                    next_page=page + 1 if offset + PAGE_SIZE < results.total and page < MAX_PAGE else None)
@@ -188,7 +188,7 @@ def suggest(request: HttpRequest) -> HttpResponse:
     results = selectors.search_articles(viewer=request.user, query=query, language=language, limit=SUGGESTIONS)
     if not results.total:
         results = selectors.search_articles(viewer=request.user, query=query, language=None, limit=SUGGESTIONS)
-    services.log_search(query=query, language=language, results=results.total, source=SearchLog.Source.SUGGEST)
+    services.record_search(query=query, language=language, results=results.total, source=SearchLog.Source.SUGGEST)
     if token:
         services.suggestion_shown(token=token, user=request.user, query=query, language=language,
                                   article_ids=[hit.article_id for hit in results.hits])

@@ -108,3 +108,14 @@ def test_sla_benchmark_reuses_a_database_seeded_with_that_size(bench_database_ur
     first, second = ([json.loads(line) for line in _run(*args, url=bench_database_url).splitlines()
                       if line.startswith("{")] for _ in range(2))
     assert (first[0]["reused"], second[0]["reused"], second[0]["due"]) == (False, True, 20)
+
+
+def test_kb_search_benchmark_runs(bench_database_url):
+    """bench_kb_search.py seeds multilingual articles and times the KB search API and suggestions
+    (issue 16); it drops its database at the end."""
+    out = _run("benchmarks/bench_kb_search.py", "--articles", "400", "--requests", "30",
+               "--database-url", bench_database_url, url=bench_database_url)
+    seeded, api, suggestions = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert seeded["articles"] == 400 and seeded["translations"] == 460
+    assert (api["case"], api["n"], suggestions["case"], suggestions["n"]) == ("api", 30, "suggestions", 30)
+    assert sum(q["hits"] for q in api["queries"]) > 0 and api["median_ms"] > 0

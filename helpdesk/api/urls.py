@@ -35,3 +35,7 @@ _kb_router = SimpleRouter()
 _kb_router.register("kb/articles", ArticleViewSet, basename="kb-article")
 _kb_router.register("kb/categories", CategoryViewSet, basename="kb-category")
 urlpatterns += _kb_router.urls
+# Knowledge base: search (issue 16, kb-search).
+from knowledgebase.api.search import SearchView as KbSearchView  # noqa: E402
+
+urlpatterns += [path("kb/search/", KbSearchView.as_view(), name="api-kb-search")]
