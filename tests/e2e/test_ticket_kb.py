@@ -23,6 +23,8 @@ def test_agent_inserts_a_suggested_article_link_and_sends_it(live_server, page):
                                          status=Article.Status.PUBLISHED)
     kb_services.save_translation(article=article, language="it", title="Sostituire la cartuccia del toner",
                                  body="Apri lo sportello anteriore ed estrai la vecchia cartuccia.", author=anna)
+    kb_services.create_article(author=anna, title="Setting up company email on your phone", language="en",
+                               body="Choose IMAP.", status=Article.Status.PUBLISHED)
     luca = CustomerFactory(first_name="Luca", last_name="Bianchi", language="it")
     ticket = services.create_ticket(requester=luca, subject="Toner che perde",
                                     body="La cartuccia del toner nuova perde polvere.")
@@ -36,6 +38,14 @@ def test_agent_inserts_a_suggested_article_link_and_sends_it(live_server, page):
 
     panel = page.get_by_role("region", name="Suggested articles")
     suggestion = panel.get_by_role("link", name="Sostituire la cartuccia del toner")
+    expect(suggestion).to_be_visible()
+    expect(panel.get_by_role("link", name="Setting up company email on your phone")).to_have_count(0)
+    # The panel's own search (htmx, as the agent types), then back to the ticket's suggestions.
+    search = panel.get_by_label("Search the knowledge base")
+    search.fill("email phone")
+    expect(panel.get_by_role("link", name="Setting up company email on your phone")).to_be_visible()
+    expect(suggestion).to_have_count(0)
+    search.fill("")
     expect(suggestion).to_be_visible()
     body = page.get_by_label("Message")
     body.fill("Buongiorno, ecco le istruzioni.")
