@@ -139,3 +139,22 @@ def test_the_demo_shows_an_urgent_ticket_escalating_at_any_hour(db, time_machine
     assert ticket.tier.level == 2 and ticket.group.name == "Tech L2"
     [escalated] = TicketEvent.objects.filter(ticket=ticket, kind="escalated")
     assert "without an answer" in escalated.data["reason"]
+
+
+def test_the_demo_knowledge_base_answers_the_portal_search(db):
+    """Issue 16: the demo publishes articles in four languages; the portal's search finds them."""
+    from knowledgebase import selectors
+    from knowledgebase.models import Article, ArticleTranslation
+
+    call_command("seed_demo")
+    counts = (Article.objects.count(), ArticleTranslation.objects.count())
+    call_command("seed_demo")
+    assert (Article.objects.count(), ArticleTranslation.objects.count()) == counts and counts[1] >= 32
+    olga = User.objects.get(email="olga@acme.example")
+    for language, query in (("en", "printer"), ("ru", "принтер"), ("it", "stampante"), ("el", "εκτυπωτής")):
+        hits = selectors.search_articles(viewer=olga, query=query, language=language).hits
+        assert hits and all(hit.language == language for hit in hits), language
+    shown = {hit.article_id for hit in selectors.search_articles(viewer=olga, query="refund", limit=50).hits}
+    assert not Article.objects.filter(pk__in=shown).exclude(status=Article.Status.PUBLISHED).exists()
+    assert selectors.search_articles(viewer=User.objects.get(username="anna"), query="billing console").total
+    assert User.objects.get(username="anna").can_edit_kb

@@ -542,3 +542,31 @@ class OutgoingDelivery(models.Model):
     def retryable(self) -> bool:
         """Whether an agent may send it again."""
         return self.status in (self.Status.FAILED, self.Status.GIVEN_UP)
+# --- Knowledge-base articles used on a ticket (issue 16, kb-agent) ---------------
+
+class TicketArticleLink(models.Model):
+    """A knowledge-base article an agent used on a ticket: linked in a public
+    reply, or written from the ticket ("Create article from ticket")."""
+
+    class Kind(models.TextChoices):
+        LINKED = "linked", _("Linked in a reply")
+        CREATED = "created", _("Written from this ticket")
+
+    ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="article_links")
+    article = models.ForeignKey("knowledgebase.Article", verbose_name=_("article"), on_delete=models.CASCADE,
+                                related_name="ticket_links")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.LINKED)
+    message = models.ForeignKey(Message, verbose_name=_("message"), null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="article_links")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("agent"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("article used on a ticket")
+        verbose_name_plural = _("articles used on tickets")
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["ticket", "article", "kind"], name="ticket_article_once")]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id} → article {self.article_id} ({self.kind})"

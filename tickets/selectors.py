@@ -2,11 +2,16 @@
 and never filter by permission themselves."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard
+from urllib.parse import urlencode
 
+import nh3
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.urls import reverse
+from django.utils.html import escape
 from django.utils.translation import gettext
 
 from helpdesk.models import Group, Tier, User
@@ -26,7 +31,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from .models import Macro, SavedView
+    from .models import Macro, SavedView, TicketArticleLink
 
 # Who asks: a request's user (maybe anonymous), or nobody (a script).
 Viewer: TypeAlias = User | AnonymousUser | None
@@ -449,3 +454,91 @@ def ticket_deliveries(user: "User | AnonymousUser", ticket: Ticket) -> QuerySet[
     if not getattr(user, "is_agent", False):
         return OutgoingDelivery.objects.none()
     return OutgoingDelivery.objects.filter(ticket_id=ticket.pk, kind=OutgoingDelivery.Kind.MAIL).order_by("id")
+# --- Knowledge base on the ticket page (issue 16, kb-agent) -----------------------
+
+SUGGESTIONS = 5
+
+
+@dataclass(frozen=True)
+class ArticleSuggestion:
+    """An article for the agent's panel, titled in the requester's language when it has it."""
+
+    article_id: int
+    title: str
+    snippet: str  # HTML: escaped text, matched words in <mark>
+    path: str  # the public page; ?lang= when the article is in the requester's language
+    language: str
+    internal: bool
+
+
+def _kb_path(article_id: int, language: str | None) -> str:
+    path = reverse("kb:article", args=[article_id])
+    return f"{path}?{urlencode({'lang': language})}" if language else path
+
+
+def ticket_kb_queries(ticket: Ticket) -> list[str]:
+    """What to search for a ticket: its subject with the first message, the subject
+    alone, then the subject's longer words one by one (full text needs every word)."""
+    first = ticket.messages.filter(internal=False).order_by("created_at", "id").values_list("body", flat=True).first()
+    words = sorted({w.strip(".,:;!?()[]\"'«»“”") for w in ticket.subject.split()}, key=lambda w: (-len(w), w))
+    queries = [f"{ticket.subject} {' '.join((first or '').split()[:30])}", ticket.subject]
+    queries += [w for w in words if len(w) >= 4][:4]
+    return list(dict.fromkeys(q.strip() for q in queries if q.strip()))
+
+
+def suggest_articles(user: Viewer, ticket: Ticket, *, query: str | None = None,
+                     limit: int = SUGGESTIONS) -> list[ArticleSuggestion]:
+    """Published (and, for agents, internal) articles for the ticket's text, or
+    for the agent's own query; never drafts or archived ones."""
+    from knowledgebase import selectors as kb
+    from knowledgebase.models import Article
+
+    if not _signed_in(user) or not user.is_agent:
+        return []
+    hits: dict[int, Any] = {}
+    for text in ([query] if query is not None else ticket_kb_queries(ticket)):
+        for hit in kb.search_articles(viewer=user, query=text, limit=limit * 2).hits:
+            hits.setdefault(hit.article_id, hit)
+        if len(hits) >= limit:
+            break
+    statuses = (Article.Status.PUBLISHED, Article.Status.INTERNAL)
+    articles = {a.pk: a for a in kb.visible_articles(user).filter(pk__in=list(hits), status__in=statuses)
+                .prefetch_related("translations")}
+    language = ticket.requester.language
+    found = []
+    for article_id, hit in hits.items():
+        article = articles.get(article_id)
+        translation = kb.translation_for(article, language) if article is not None else None
+        if article is None or translation is None:
+            continue
+        snippet = (nh3.clean(hit.snippet, tags={"mark"}, attributes={}) if hit.language == translation.language
+                   else escape(translation.search_text[:160]))
+        found.append(ArticleSuggestion(
+            article_id=article_id, title=translation.title, snippet=snippet, language=translation.language,
+            path=_kb_path(article_id, language if translation.language == language else None),
+            internal=article.status == Article.Status.INTERNAL))
+    return found[:limit]
+
+
+def ticket_articles(user: Viewer, ticket: Ticket) -> list[tuple["TicketArticleLink", ArticleSuggestion]]:
+    """The articles used on this ticket (linked in replies, written from it) that this person may read."""
+    from knowledgebase import selectors as kb
+    from knowledgebase.models import Article
+
+    from .models import TicketArticleLink
+
+    if not _signed_in(user) or not user.is_agent:
+        return []
+    links = (TicketArticleLink.objects.filter(ticket=ticket, article__status__in=kb.readable_statuses(user))
+             .select_related("agent", "article").prefetch_related("article__translations"))
+    language = ticket.requester.language
+    used = []
+    for link in links:
+        translation = kb.translation_for(link.article, language)
+        if translation is None:
+            continue
+        used.append((link, ArticleSuggestion(
+            article_id=link.article_id, title=translation.title, snippet="", language=translation.language,
+            path=_kb_path(link.article_id, language if translation.language == language else None),
+            internal=link.article.status == Article.Status.INTERNAL)))
+    return used

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -68,6 +68,9 @@ from .models import (
     TicketEvent,
     TicketType,
 )
+
+if TYPE_CHECKING:
+    from knowledgebase.models import Article
 
 logger = logging.getLogger(__name__)
 
@@ -529,6 +532,8 @@ def add_message(
             body=body, body_html=sanitize_html(body_html), external_id=external_id,
         )
         _store_attachments(message, attachments)
+        if not internal and author.is_agent:
+            _link_articles(ticket=ticket, message=message, agent=author)
         search.add_message_text(ticket_id=ticket.pk, body=body, internal=internal)
         _record(ticket, Kind.MESSAGE, actor=author, internal=internal, ctx=ctx, events=events, data=MessageData(
             message_id=message.pk, internal=internal, author_role=author.role,
@@ -1304,3 +1309,76 @@ def retry_delivery(*, ticket: Ticket, delivery_id: int, actor: User) -> Outgoing
         logger.info("%s retries outgoing delivery %s of ticket %s", actor, row.pk, ticket.number)
         transaction.on_commit(lambda: deliveries.enqueue(row.pk))
     return row
+# --- Knowledge base from the ticket page (issue 16, kb-agent) ---------------------
+
+_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE_RE = re.compile(r"(?<![\w-])\+?\d[\d ().-]{6,}\d(?![\w-])")
+_MAX_LINKED_ARTICLES = 20
+
+
+def _article_ids_in(body: str) -> list[int]:
+    """Ids of the knowledge-base article pages a text links to, in order."""
+    from django.urls import reverse
+
+    prefix, _sep, suffix = reverse("kb:article", args=[0]).rpartition("0")
+    pattern = re.escape(prefix) + r"(\d{1,12})" + re.escape(suffix)
+    return list(dict.fromkeys(int(n) for n in re.findall(pattern, body)))[:_MAX_LINKED_ARTICLES]
+
+
+def _link_articles(*, ticket: Ticket, message: Message, agent: User) -> None:
+    """Record the articles a public agent reply links to (those the agent may read)."""
+    from knowledgebase.selectors import visible_articles
+
+    from .models import TicketArticleLink
+
+    ids = _article_ids_in(message.body)
+    if not ids:
+        return
+    found = visible_articles(agent).filter(pk__in=ids).values_list("pk", flat=True)
+    TicketArticleLink.objects.bulk_create(
+        [TicketArticleLink(ticket=ticket, article_id=pk, message=message, agent=agent) for pk in found],
+        ignore_conflicts=True)
+
+
+def scrub_personal_data(text: str, names: Iterable[str]) -> str:
+    """The text without email addresses, phone numbers and the given names (greetings keep their comma)."""
+    text = _EMAIL_RE.sub("", text)
+    text = _PHONE_RE.sub("", text)
+    for name in sorted({n for n in names if n and len(n) >= 2}, key=len, reverse=True):
+        text = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", "", text, flags=re.IGNORECASE)
+    lines = [re.sub(r"[ \t]+([,.!?;:])", r"\1", " ".join(line.split())) for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def create_article_from_ticket(*, ticket: Ticket, agent: User) -> "Article":
+    """A draft article in the requester's language: the ticket's subject, the customer's
+    question and the last public agent reply, without the names, emails and phone
+    numbers found in them; linked to the ticket."""
+    from knowledgebase.selectors import LANGUAGES as KB_LANGUAGES
+    from knowledgebase.services import create_article
+
+    from .models import TicketArticleLink
+
+    if not agent.can_edit_kb:
+        raise PermissionDenied(_("Only knowledge-base editors can create articles."))
+    if ticket.status not in (Status.SOLVED, Status.CLOSED):
+        raise ValidationError({"ticket": [_("Only a solved ticket can become an article.")]})
+    public = ticket.messages.filter(internal=False).select_related("author").order_by("created_at", "id")
+    question = next((m for m in public if not m.author or not m.author.is_agent), None)
+    answer = next((m for m in reversed(list(public)) if m.author and m.author.is_agent), None)
+    if question is None or answer is None:
+        raise ValidationError({"ticket": [_("The ticket needs the customer's question and a public agent reply.")]})
+    people = {m.author for m in public if m.author} | {ticket.requester}
+    names = [part for person in people for part in (person.first_name, person.last_name, person.display_name,
+                                                    person.username, person.email)]
+    language = ticket.requester.language if ticket.requester.language in KB_LANGUAGES else settings.LANGUAGE_CODE
+    with translation.override(language):
+        body = "## {}\n\n{}\n\n## {}\n\n{}\n".format(
+            _("Question"), scrub_personal_data(question.body, names),
+            _("Answer"), scrub_personal_data(answer.body, names))
+    title = scrub_personal_data(ticket.subject, names) or ticket.subject
+    with transaction.atomic():
+        article = create_article(author=agent, title=title, body=body, language=language)
+        TicketArticleLink.objects.create(ticket=ticket, article=article, kind=TicketArticleLink.Kind.CREATED,
+                                         agent=agent)
+    return article

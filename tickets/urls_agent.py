@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import agent, macros
+from .views import agent, kb, macros
 
 app_name = "agent"
 urlpatterns = [
@@ -21,6 +21,8 @@ urlpatterns = [
     path("tickets/<int:number>/properties/", agent.properties, name="properties"),
     path("tickets/<int:number>/escalate/", agent.escalate, name="escalate"),
     path("tickets/<int:number>/deliveries/<int:pk>/retry/", agent.retry_delivery, name="retry_delivery"),
+    path("tickets/<int:number>/kb/", kb.ticket_kb, name="ticket_kb"),
+    path("tickets/<int:number>/kb/article/", kb.create_article, name="ticket_create_article"),
     path("tickets/<int:number>/macros/<int:pk>/preview/", macros.macro_preview, name="macro_preview"),
     path("macros/", macros.macro_list, name="macros"),
     path("macros/new/", macros.macro_create, name="macro_create"),

@@ -221,6 +221,8 @@ def _ticket_context(request, ticket, reply_form=None, panel_errors=None, escalat
         "escalation": {"targets": selectors.escalation_targets(ticket), **(escalation or {}),
                        "history": [e for kind, e in timeline if kind == "event" and e.kind == "escalated"],
                        "keeps_assignee": settings.HELPDESK_ESCALATION_KEEPS_ASSIGNEE},
+        "articles_used": selectors.ticket_articles(request.user, ticket),
+        "can_create_article": request.user.can_edit_kb and ticket.status in (Status.SOLVED, Status.CLOSED),
     }
 
 

@@ -134,6 +134,7 @@ class Command(BaseCommand):
                     types[name].save(update_fields=["field_definitions"])
             self._escalation_demo()
             self._macros(admin)
+            articles = self._knowledge_base(admin, agents)
             types = {name: TicketType.objects.get(pk=t.pk) for name, t in types.items()}  # with routing defaults
             created = 0
             if not Ticket.objects.exists():
@@ -142,7 +143,7 @@ class Command(BaseCommand):
                 # The rest of the demo's history is not live traffic: no
                 # notifications or trigger runs for it when the worker starts.
                 TicketEvent.objects.filter(processed_at__isnull=True).update(processed_at=timezone.now())
-        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} tickets created)."))
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} tickets, {articles} articles created)."))
         self.stdout.write(f"Logins (password for all: {DEMO_PASSWORD}):")
         self.stdout.write(f"  admin    {admin.username:<22} → /admin/ and /agent/")
         for a in agents:
@@ -169,6 +170,16 @@ class Command(BaseCommand):
         for name, body, status, tags in MACROS:
             if not Macro.objects.filter(owner__isnull=True, name=name).exists():
                 services.create_macro(actor=admin, name=name, body=body, shared=True, set_status=status, add_tags=tags)
+
+    def _knowledge_base(self, admin, agents):
+        """The demo's articles; Anna (an agent) edits the knowledge base too."""
+        from knowledgebase.demo import seed
+
+        anna = agents[0]
+        if not anna.kb_editor:
+            anna.kb_editor = True
+            anna.save(update_fields=["kb_editor"])
+        return seed(admin)
 
     def _escalation_demo(self):
         try:
