@@ -31,16 +31,33 @@ def clean_query(query: str) -> str:
     return " ".join("".join(ch if ch.isprintable() else " " for ch in query[:MAX_QUERY * 4]).split())[:MAX_QUERY]
 
 
+# Words too common to tell articles apart, for the simple backend (PostgreSQL's configurations have their own).
+STOP_WORDS = frozenset("""
+a an and are be can do does for from how i in is it my no not of on or the to with why what when
+и в во не на с со как что я мой моя мне у к по за из а но или почему где
+il lo la le gli i un una e è di da in con su per non come mi mio mia che perché
+ο η το οι τα ένα μια και σε με για από δεν πώς τι μου να στο στη στην που
+""".split())
+
+
+def _stem(word: str) -> str:
+    """A crude, language-blind stem: long words lose their last two letters (printers, принтеры)."""
+    return word[:max(4, len(word) - 2)] if len(word) > 5 else word
+
+
 class SimpleBackend:
-    """Substring match on title and body, title matches first (SQLite)."""
+    """Substring match of crude stems on title and body, title matches first, common words
+    ignored (SQLite, the demo)."""
 
     def index(self, translation: ArticleTranslation) -> None:
         return None  # reads search_text, which the save wrote
 
     def search(self, *, statuses: tuple[str, ...], query: str, language: str | None, limit: int,
                offset: int) -> Results:
-        words = [w for w in clean_query(query).split() if any(ch.isalnum() for ch in w)]
-        if not words:
+        words = [w.lower().strip(".,;:!?¿¡()[]{}\"'«»“”") for w in clean_query(query).split()]
+        words = [w for w in words if any(ch.isalnum() for ch in w)]
+        stems = [_stem(w) for w in words if w not in STOP_WORDS] or [_stem(w) for w in words]
+        if not stems:
             return Results(hits=[], total=0)
         rows = ArticleTranslation.objects.filter(article__status__in=statuses)
         if language:
@@ -48,7 +65,7 @@ class SimpleBackend:
         scored = []
         for row in rows.only("id", "article_id", "title", "search_text", "language"):
             title, text = row.title.lower(), row.search_text.lower()
-            score = sum(2.0 * (w.lower() in title) + 1.0 * (w.lower() in text) for w in words)
+            score = sum(2.0 * (w in title) + 1.0 * (w in text) for w in stems)
             if score:
                 scored.append((score, row))
         scored.sort(key=lambda pair: (-pair[0], pair[1].pk))

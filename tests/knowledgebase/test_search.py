@@ -303,3 +303,19 @@ def test_the_simple_backend_answers_the_same_shape(agent):
     assert "<b>" not in results.hits[0].snippet
     assert search.SimpleBackend().search(statuses=(PUBLISHED,), query="&|!", language=None, limit=10,
                                          offset=0).total == 0
+
+
+def test_the_simple_backend_ignores_common_words_and_matches_inflections(agent):
+    """The demo's search: "not" does not find every article; "printers" finds "printer"."""
+    publish(agent, "Printer is not printing", "Check the paper tray.")
+    publish(agent, "Resetting a password", "This does not need an agent.")
+    publish(agent, "Принтер не печатает", "Проверьте лоток.")
+
+    def titles(query):
+        return [h.title for h in search.SimpleBackend().search(statuses=(PUBLISHED,), query=query, language=None,
+                                                               limit=10, offset=0).hits]
+
+    assert titles("printer not printing") == ["Printer is not printing"]
+    assert titles("printers") == ["Printer is not printing"]
+    assert titles("принтеры не печатают") == ["Принтер не печатает"]
+    assert titles("not") == ["Printer is not printing", "Resetting a password"]  # only common words: all of them count
