@@ -12,7 +12,18 @@ from django.utils.translation import gettext
 from helpdesk.models import Group, Tier, User
 
 from .events import BATCH, CHANNEL, FOLLOW_UP, FOLLOW_UP_OF, MESSAGE_ID, TRIGGER_NAME
-from .models import UNSOLVED_STATUSES, Attachment, Message, Notification, Status, Tag, Ticket, TicketEvent, TicketType
+from .models import (
+    UNSOLVED_STATUSES,
+    Attachment,
+    Message,
+    Notification,
+    Status,
+    Tag,
+    Ticket,
+    TicketEvent,
+    TicketFollower,
+    TicketType,
+)
 
 if TYPE_CHECKING:
     from .models import Macro, SavedView
@@ -429,3 +440,10 @@ def recent_notifications(user: User, limit: int = 8) -> list[Notification]:
 def unsolved_tickets_in_groups(groups: Iterable[Group]) -> QuerySet[Ticket]:
     """The unsolved tickets routed to any of `groups`, oldest first (what stops a group's deletion)."""
     return Ticket.objects.filter(group__in=groups, status__in=UNSOLVED_STATUSES).order_by("number")
+
+
+# --- issue 17 (email channel, inbound) ---------------------------------------------
+
+def is_participant(*, ticket: Ticket, user: User) -> bool:
+    """The requester or a follower of the ticket: who may write into it by naming it (a subject's `[#1042]`)."""
+    return ticket.requester_id == user.pk or TicketFollower.objects.filter(ticket=ticket, user=user).exists()
