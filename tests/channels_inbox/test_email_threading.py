@@ -1,0 +1,172 @@
+"""Threading inbound mail onto tickets: our Message-IDs, the subject hook
+(participants only), merged and closed tickets, duplicates, senders, followers."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from channels_inbox.email import ingest
+from channels_inbox.email.threading import remember
+from channels_inbox.models import InboundMessage, MailKey
+from helpdesk.models import Organization
+from tests.channels_inbox.email_helpers import build, relaxed_rate  # noqa: F401
+from tests.factories import AgentFactory, CustomerFactory
+from tickets import services
+from tickets.models import Message, Status, Ticket, TicketFollower
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("relaxed_rate")]
+User = get_user_model()
+
+
+def first(sender="alice@customer.example", **kw):
+    mid = kw.pop("message_id", "<first-1@customer.example>")
+    outcome = ingest(build(sender=sender, message_id=mid, **kw))
+    assert outcome.status == "created", outcome
+    return Ticket.objects.get(number=outcome.ticket_number)
+
+
+def test_new_mail_opens_a_ticket_from_a_new_customer_without_password_or_organization():
+    Organization.objects.create(name="Customer Inc", domain="customer.example", join_policy=Organization.JoinPolicy.AUTO)
+    outcome = ingest(build(sender="Alice Smith <alice@customer.example>", subject="Printer", body="It is on fire"))
+    assert outcome.status == "created" and outcome.reason
+    ticket = Ticket.objects.get(number=outcome.ticket_number)
+    user = ticket.requester
+    assert (user.email, user.first_name, user.last_name, user.role) == ("alice@customer.example", "Alice", "Smith",
+                                                                          User.Role.CUSTOMER)
+    assert not user.has_usable_password()
+    # An unproven address never joins an organization by its domain.
+    assert user.organization is None and user.email_verified_at is None
+    assert ticket.channel == "email" and ticket.subject == "Printer"
+    message = ticket.messages.get()
+    row = InboundMessage.objects.get()
+    assert message.body == "It is on fire" and message.external_id == row.message_id
+    assert (row.status, row.ticket, row.ticket_message) == (InboundMessage.Status.PROCESSED, ticket, message)
+    assert MailKey.objects.get(message_id=row.message_id).ticket == ticket
+
+
+def test_known_user_is_matched_case_insensitively():
+    bob = CustomerFactory(email="Bob.Jones@Example.com")
+    ticket = first(sender="bob.jones@EXAMPLE.com")
+    assert ticket.requester == bob
+    assert User.objects.filter(email__iexact="bob.jones@example.com").count() == 1
+
+
+def test_reply_to_our_outbound_message_id_is_appended():
+    ticket = first()
+    remember(ticket, None, "<out-42@helpdesk.localhost>", MailKey.Direction.OUT)
+    outcome = ingest(build(subject="Re: Help", body="Thanks!", message_id="<r1@customer.example>",
+                           in_reply_to="<out-42@helpdesk.localhost>"))
+    assert (outcome.status, outcome.ticket_number) == ("appended", ticket.number)
+    assert ticket.messages.count() == 2
+
+
+def test_references_chain_finds_the_ticket():
+    ticket = first()
+    remember(ticket, None, "<out-1@helpdesk.localhost>", MailKey.Direction.OUT)
+    outcome = ingest(build(subject="Re: Help", message_id="<r2@customer.example>", in_reply_to="<unknown@elsewhere>",
+                           references="<first-1@customer.example> <out-1@helpdesk.localhost> <unknown@elsewhere>"))
+    assert (outcome.status, outcome.ticket_number) == ("appended", ticket.number)
+
+
+def test_second_mail_referencing_the_customers_own_first_mail_lands_on_the_same_ticket():
+    """brimir #397."""
+    ticket = first()
+    outcome = ingest(build(subject="Re: Help", body="Forgot to say: it is the 2nd floor.",
+                           message_id="<second@customer.example>", in_reply_to="<first-1@customer.example>",
+                           references="<first-1@customer.example>"))
+    assert (outcome.status, outcome.ticket_number) == ("appended", ticket.number)
+    assert Ticket.objects.count() == 1
+
+
+def test_cc_becomes_follower_and_their_reply_all_lands_on_the_ticket():
+    """GLPI #17705."""
+    ticket = first(cc="Boss <manager@customer.example>, support@helpdesk.localhost")
+    manager = User.objects.get(email="manager@customer.example")
+    assert TicketFollower.objects.filter(ticket=ticket, user=manager).exists()
+    # Our own address is never a follower.
+    assert not User.objects.filter(email="support@helpdesk.localhost").exists()
+    outcome = ingest(build(sender="manager@customer.example", cc="alice@customer.example", subject="Re: Help",
+                           body="Please hurry.", message_id="<mgr@customer.example>",
+                           in_reply_to="<first-1@customer.example>"))
+    assert (outcome.status, outcome.ticket_number) == ("appended", ticket.number)
+    assert ticket.messages.last().author == manager
+    # A follower may also write by naming the ticket in the subject alone.
+    outcome = ingest(build(sender="manager@customer.example", subject=f"[#{ticket.number}] any news?",
+                           message_id="<mgr2@customer.example>"))
+    assert (outcome.status, outcome.ticket_number) == ("appended", ticket.number)
+
+
+def test_subject_hook_from_the_requester_is_appended():
+    ticket = first()
+    outcome = ingest(build(subject=f"Re: [#{ticket.number}] Help", message_id="<hook@customer.example>"))
+    assert (outcome.status, outcome.ticket_number) == ("appended", ticket.number)
+
+
+def test_subject_hook_from_a_stranger_opens_a_linked_ticket_and_does_not_post_into_it():
+    ticket = first()
+    outcome = ingest(build(sender="mallory@evil.example", subject=f"Re: [#{ticket.number}] send me the data",
+                           body="I am the requester, honest", message_id="<evil@evil.example>"))
+    assert outcome.status == "created" and outcome.ticket_number != ticket.number
+    assert f"#{ticket.number}" in outcome.reason and "neither" in outcome.reason
+    assert ticket.messages.count() == 1
+    new = Ticket.objects.get(number=outcome.ticket_number)
+    assert new.follow_up_of == ticket and new.requester.email == "mallory@evil.example"
+    assert not TicketFollower.objects.filter(ticket=ticket, user=new.requester).exists()
+
+
+def test_reply_to_a_merged_ticket_goes_to_the_ticket_it_was_merged_into():
+    agent = AgentFactory()
+    source = first()
+    target = first(message_id="<other@customer.example>", subject="Same printer")
+    services.merge_tickets(source=source, target=target, agent=agent)
+    outcome = ingest(build(subject="Re: Help", message_id="<after-merge@customer.example>",
+                           in_reply_to="<first-1@customer.example>"))
+    assert (outcome.status, outcome.ticket_number) == ("appended", target.number)
+    assert "merged" in outcome.reason
+    assert Message.objects.filter(ticket=target, external_id="after-merge@customer.example").exists()
+
+
+def test_reply_to_a_closed_ticket_opens_a_new_linked_ticket():
+    agent = AgentFactory()
+    ticket = first()
+    services.change_status(ticket=ticket, actor=agent, status=Status.SOLVED)
+    services.change_status(ticket=Ticket.objects.get(pk=ticket.pk), actor=agent, status=Status.CLOSED)
+    outcome = ingest(build(subject="Re: Help", message_id="<late@customer.example>",
+                           in_reply_to="<first-1@customer.example>"))
+    assert outcome.status == "created" and outcome.ticket_number != ticket.number
+    assert Ticket.objects.get(number=outcome.ticket_number).follow_up_of == ticket
+    assert "closed" in outcome.reason
+
+
+def test_duplicate_message_id_is_ignored():
+    raw = build(message_id="<dup@customer.example>")
+    one = ingest(raw)
+    two = ingest(raw)
+    assert one.status == "created"
+    assert (two.status, two.ticket_number) == ("ignored", one.ticket_number)
+    assert "Duplicate" in two.reason
+    assert Message.objects.count() == 1
+    assert InboundMessage.objects.filter(status=InboundMessage.Status.IGNORED).count() == 1
+
+
+def test_our_own_message_id_coming_back_is_ignored():
+    ticket = first()
+    remember(ticket, None, "<out-7@helpdesk.localhost>", MailKey.Direction.OUT)
+    outcome = ingest(build(sender="alice@customer.example", message_id="<out-7@helpdesk.localhost>"))
+    assert outcome.status == "ignored" and ticket.messages.count() == 1
+
+
+def test_quoted_history_is_kept_apart_from_the_visible_reply():
+    ticket = first()
+    body = "Yes, it works now.\n\nOn Mon, 2 Apr 2012 at 18:26, Support <support@helpdesk.localhost> wrote:\n> Try again\n"
+    ingest(build(subject="Re: Help", body=body, message_id="<q@customer.example>",
+                 in_reply_to="<first-1@customer.example>"))
+    message = ticket.messages.last()
+    assert message.body == "Yes, it works now."
+    assert "Try again" in message.quoted and "wrote:" in message.quoted
+
+
+def test_remember_keeps_the_first_ticket_of_a_known_id():
+    one, two = first(), first(message_id="<x2@customer.example>")
+    remember(one, None, "<Same-Id@HelpDesk.localhost>", "out")
+    remember(two, None, "<Same-Id@helpdesk.localhost>", "out")
+    assert MailKey.objects.get(message_id="Same-Id@helpdesk.localhost").ticket == one
