@@ -170,3 +170,14 @@ def test_remember_keeps_the_first_ticket_of_a_known_id():
     remember(one, None, "<Same-Id@HelpDesk.localhost>", "out")
     remember(two, None, "<Same-Id@helpdesk.localhost>", "out")
     assert MailKey.objects.get(message_id="Same-Id@helpdesk.localhost").ticket == one
+
+
+def test_quoted_history_shows_collapsed_on_the_ticket_pages(client):
+    ticket = first(body="New problem.\n\nOn Mon, 2 Apr 2012 at 18:26, Bob <bob@customer.example> wrote:\n> old text\n")
+    agent = AgentFactory()
+    client.force_login(agent)
+    page = client.get(f"/agent/tickets/{ticket.number}/").content.decode()
+    assert "<details" in page and "old text" in page and "Show quoted text" in page
+    client.force_login(ticket.requester)
+    page = client.get(f"/portal/tickets/{ticket.number}/").content.decode()
+    assert "<details" in page and "old text" in page
