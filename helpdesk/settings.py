@@ -476,7 +476,7 @@ LOGGING = {
 
 # --- issue 17 (email channel, inbound) ---------------------------------------------
 # Our own addresses (besides DEFAULT_FROM_EMAIL / SERVER_EMAIL): mail from them is never a customer's.
-HELPDESK_OWN_ADDRESSES = env.list("HELPDESK_OWN_ADDRESSES", default=[])
+HELPDESK_OWN_ADDRESSES = env.list("OWN_ADDRESSES", default=[])
 HELPDESK_EMAIL_MAX_BYTES = env.int("EMAIL_MAX_BYTES", default=64 * 1024 * 1024)  # larger: stored, not parsed
 HELPDESK_EMAIL_PART_MAX_BYTES = env.int("EMAIL_PART_MAX_BYTES", default=25 * 1024 * 1024)
 HELPDESK_EMAIL_MAX_ATTACHMENTS = env.int("EMAIL_MAX_ATTACHMENTS", default=20)

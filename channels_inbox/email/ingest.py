@@ -82,12 +82,14 @@ def process(row: InboundMessage, *, rate_limit: bool = True) -> Outcome:
             _mark(row, outcome)
     except IntegrityError:
         # Another delivery of the same Message-ID won the race for its key.
+        row.ticket = row.ticket_message = None
         key = threading.known_key(_sniff(bytes(row.raw))["message_id"])
         outcome = Outcome("ignored", key.ticket.number if key else None,
                           _("Duplicate: this Message-ID was already received."))
         _mark(row, outcome)
     except Exception as exc:  # noqa: BLE001  (any parsing or threading bug: the raw mail stays, marked failed)
         logger.exception("inbound mail %s failed", row.pk)
+        row.ticket = row.ticket_message = None  # what the rolled-back work pointed at
         _mark(row, Outcome("failed", None, _("Processing failed: %(error)s") % {
             "error": f"{type(exc).__name__}: {exc}"[:500]}))
         return Outcome("failed", None, row.reason, row.pk)
@@ -98,7 +100,7 @@ def _mark(row: InboundMessage, outcome: Outcome) -> None:
     row.status = {"created": InboundMessage.Status.PROCESSED, "appended": InboundMessage.Status.PROCESSED,
                   "ignored": InboundMessage.Status.IGNORED}.get(outcome.status, InboundMessage.Status.FAILED)
     row.outcome, row.reason, row.processed_at = outcome.status, outcome.reason[:5000], timezone.now()
-    row.save(update_fields=["status", "outcome", "reason", "processed_at", "ticket", "ticket_message"])
+    row.save(update_fields=["status", "outcome", "reason", "processed_at", "message_id", "ticket", "ticket_message"])
 
 
 def _process(row: InboundMessage, *, rate_limit: bool) -> Outcome:
@@ -202,10 +204,13 @@ def _deliver(row: InboundMessage, mail: ParsedMail, sender: User) -> Outcome:
         was_closed = before is not None and Ticket.objects.filter(pk=before.pk, status=Status.CLOSED).exists()
         ticket, message, created = ticket_services.receive_message(subject=subject, ticket=before, **common)
         reason = _reason(before, ticket, created, was_closed)
-    threading.remember(ticket, message, mail.message_id, MailKey.Direction.IN)
-    skipped = _followers(ticket, mail, sender)
-    if skipped:
-        reason += " " + _("%(n)d more recipients were not made followers.") % {"n": skipped}
+    if mail.message_id:
+        # Not get_or_create: a concurrent delivery of the same mail fails here and is rolled back as a duplicate.
+        MailKey.objects.create(message_id=mail.message_id, ticket=ticket, ticket_message=message,
+                               direction=MailKey.Direction.IN)
+    if _followers(ticket, mail, sender):
+        reason += " " + _("Only the first %(n)d recipients were made followers.") % {
+            "n": settings.HELPDESK_EMAIL_MAX_FOLLOWERS}
     row.ticket, row.ticket_message = ticket, message
     return Outcome("created" if created else "appended", ticket.number, reason)
 
@@ -222,8 +227,8 @@ def _reason(before: Ticket | None, ticket: Ticket, created: bool, was_closed: bo
     return _("Added to #%(n)s.") % {"n": ticket.number}
 
 
-def _followers(ticket: Ticket, mail: ParsedMail, sender: User) -> int:
-    """CC'd (and other To) addresses, and a non-requester sender, follow the ticket; returns how many were skipped."""
+def _followers(ticket: Ticket, mail: ParsedMail, sender: User) -> bool:
+    """CC'd (and other To) addresses, and a non-requester sender, follow the ticket; True when some were left out."""
     own = noise.own_addresses()
     seen: dict[str, str] = {}
     for name, address in [*mail.cc, *mail.to]:
@@ -245,7 +250,7 @@ def _followers(ticket: Ticket, mail: ParsedMail, sender: User) -> int:
             users.append(user)
     if users:
         ticket_services.add_followers(ticket=ticket, users=users)
-    return max(0, len(seen) - limit)
+    return len(seen) > limit
 
 
 def _bounce(row: InboundMessage, mail: ParsedMail, reason: str) -> str:

@@ -71,7 +71,7 @@ def test_ten_thousand_recipients():
     raw = (b"From: many@customer.example\nTo: " + to + b"\nCc: " + to +
            b"\nSubject: To everyone\nMessage-ID: <many@customer.example>\n\nHello all\n")
     outcome = _check(raw, "created")
-    assert "not made followers" in outcome.reason
+    assert "Only the first 20 recipients" in outcome.reason
     ticket = Ticket.objects.get(number=outcome.ticket_number)
     assert ticket.followers.count() == 20
 
