@@ -133,6 +133,9 @@ def _process(row: InboundMessage, *, rate_limit: bool) -> Outcome:
             "n": settings.HELPDESK_EMAIL_SENDER_LIMIT, "address": mail.from_email,
             "minutes": settings.HELPDESK_EMAIL_SENDER_WINDOW // 60})
     sender = _account(mail.from_email, mail.from_name)
+    if sender.awaits_email_confirmation:
+        return Outcome("ignored", None, _("The sender's account %(address)s waits for its sign-up to be confirmed.") % {
+            "address": mail.from_email})
     if not sender.is_active:
         return Outcome("ignored", None, _("The sender's account %(address)s is disabled.") % {"address": mail.from_email})
     return _deliver(row, mail, sender)

@@ -181,3 +181,13 @@ def test_quoted_history_shows_collapsed_on_the_ticket_pages(client):
     client.force_login(ticket.requester)
     page = client.get(f"/portal/tickets/{ticket.number}/").content.decode()
     assert "<details" in page and "old text" in page
+
+
+def test_disabled_and_unconfirmed_accounts_are_not_ingested():
+    CustomerFactory(email="gone@customer.example", is_active=False, email_verified_at="2026-01-01T00:00:00Z")
+    CustomerFactory(email="pending@customer.example", is_active=False)
+    gone = ingest(build(sender="gone@customer.example", message_id="<g@customer.example>"))
+    pending = ingest(build(sender="pending@customer.example", message_id="<p@customer.example>"))
+    assert gone.status == pending.status == "ignored"
+    assert "disabled" in gone.reason and "confirmed" in pending.reason
+    assert not Ticket.objects.exists()
