@@ -18,6 +18,9 @@ SKIP_TEXT = {"head", "script", "style", "title", "template", "xml"}
 # Elements closed implicitly when a sibling of the same kind opens.
 _AUTO_CLOSE = {"p": {"p"}, "li": {"li"}, "tr": {"tr"}, "td": {"td", "th"}, "th": {"td", "th"}, "option": {"option"}}
 MAX_NODES = 200_000
+TREE_MAX_CHARS = 500_000  # larger HTML is turned into text without building a tree
+_TAGS = re.compile(r"<[^<>]*>")
+_HIDDEN_OPEN = re.compile(r"<(head|style|script|title)\b", re.IGNORECASE)
 
 
 class Node:
@@ -45,11 +48,12 @@ class Node:
             yield node
             stack.extend(reversed(node.children))
 
-    def text_content(self, limit: int = 0) -> str:
-        """The node's text (without head, style and script), up to `limit` characters when given."""
+    def text_content(self, limit: int = 0, max_nodes: int = 0) -> str:
+        """The node's text (without head, style and script), up to `limit` characters and
+        `max_nodes` nodes visited when given."""
         out: list[str] = []
         size = 0
-        for node in _text_nodes(self):
+        for node in _text_nodes(self, max_nodes=max_nodes):
             out.append(node.text)
             size += len(node.text)
             if limit and size >= limit:
@@ -57,9 +61,14 @@ class Node:
         return "".join(out)
 
 
-def _text_nodes(root: Node) -> Iterator[Node]:
+def _text_nodes(root: Node, max_nodes: int = 0) -> Iterator[Node]:
+    """Text nodes under root in document order (at most `max_nodes` nodes visited, when given)."""
     stack = [root]
+    visited = 0
     while stack:
+        visited += 1
+        if max_nodes and visited > max_nodes:
+            return
         node = stack.pop()
         if node.tag in SKIP_TEXT:
             continue
@@ -124,21 +133,45 @@ def serialize(node: Node) -> str:
     return "".join(out)
 
 
-def _serialize(node: Node, out: list[str]) -> None:
-    if not node.tag:
-        out.append(html_lib.escape(node.text, quote=False))
-        return
-    if node.tag != "#document":
-        attrs = "".join(f' {k}="{html_lib.escape(v or "")}"' for k, v in node.attrs)
-        out.append(f"<{node.tag}{attrs}>")
-        if node.tag in VOID:
-            return
-        if node.tag == "html" and not any(c.tag == "head" for c in node.children):
-            out.append("<head></head>")
-    for child in node.children:
-        _serialize(child, out)
-    if node.tag != "#document":
-        out.append(f"</{node.tag}>")
+def _serialize(root: Node, out: list[str]) -> None:
+    # Iterative: deeply nested markup must not hit the recursion limit.
+    stack: list[Node | str] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            out.append(node)
+            continue
+        if not node.tag:
+            out.append(html_lib.escape(node.text, quote=False))
+            continue
+        if node.tag != "#document":
+            attrs = "".join(f' {k}="{html_lib.escape(v or "")}"' for k, v in node.attrs)
+            out.append(f"<{node.tag}{attrs}>")
+            if node.tag in VOID:
+                continue
+            if node.tag == "html" and not any(c.tag == "head" for c in node.children):
+                out.append("<head></head>")
+            stack.append(f"</{node.tag}>")
+        stack.extend(reversed(node.children))
+
+
+def strip_hidden(markup: str) -> str:
+    """The markup without head, style, script and title elements (one linear pass; an unclosed one ends it)."""
+    out: list[str] = []
+    low = markup.lower()
+    i = 0
+    while True:
+        match = _HIDDEN_OPEN.search(markup, i)
+        if match is None:
+            out.append(markup[i:])
+            break
+        out.append(markup[i:match.start()])
+        end = low.find(f"</{match.group(1).lower()}", match.end())
+        close = low.find(">", end) if end >= 0 else -1
+        if close < 0:
+            break
+        i = close + 1
+    return " ".join(out) if len(out) > 1 else out[0] if out else ""
 
 
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
@@ -147,6 +180,10 @@ _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 def to_text(node: Node | str) -> str:
     """Readable text: blocks and <br> become line breaks, runs of spaces one space."""
     if isinstance(node, str):
+        if len(node) > TREE_MAX_CHARS:
+            # Too big for the tree: tags dropped by a pattern instead.
+            text = html_lib.unescape(_TAGS.sub(" ", strip_hidden(node)))
+            return re.sub(r"\n{3,}", "\n\n", "\n".join(_SPACES.sub(" ", x).strip() for x in text.split("\n"))).strip()
         node = parse(node)
     parts: list[str] = []
     _text(node, parts)

@@ -30,7 +30,7 @@ from . import noise, reply, threading
 from .parse import ParsedMail, decode_header_value, normalize_message_id, parse
 
 logger = logging.getLogger(__name__)
-HTML_SPLIT_MAX_CHARS = 1_000_000  # larger HTML bodies are kept whole
+HTML_SPLIT_MAX_CHARS = 500_000  # larger HTML bodies are kept whole
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from . import html as dom
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _MSGID = re.compile(r"<([^<>\s]{1,490})>")
-_HEAD = re.compile(r"<(head|title|style|script)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 HEADER_MAX_CHARS = 64 * 1024
 ADDRESSES_MAX = 200  # addresses read from To / Cc; the rest are not looked at
 
@@ -210,7 +209,7 @@ def parse(raw: bytes) -> ParsedMail:
     _walk(msg, mail, texts, htmls, depth=0)
     mail.text = "\n\n".join(t for t in texts if t.strip())
     html = "\n".join(htmls)
-    html = _HEAD.sub("", html) if len(html) < 5_000_000 else html
+    html = dom.strip_hidden(html)
     if html.strip():
         mail.html = sanitize_html(html)
         if not mail.text.strip():

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import partial
 
 from . import html as dom
 
@@ -57,9 +59,14 @@ def _outlook_header_at(lines: list[str], i: int) -> bool:
     return any(_HEADER_OTHER.match(line) for line in following)
 
 
-def split_reply(text: str) -> tuple[str, str]:
+TEXT_SPLIT_MAX_CHARS = 500_000  # longer bodies are kept whole
+
+
+def split_reply(text: str, _depth: int = 0) -> tuple[str, str]:
     """(visible reply, quoted history) of a plain-text body."""
     text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
+    if len(text) > TEXT_SPLIT_MAX_CHARS or _depth > 10:
+        return text.strip(), ""
     lines = text.split("\n")
     for i in range(len(lines)):
         line = lines[i]
@@ -70,7 +77,7 @@ def split_reply(text: str) -> tuple[str, str]:
             return _join(lines[:i]), _join(lines[i:])
         start_of = _attribution_at(lines, i)
         if start_of is not None:
-            return _after_attribution(lines, start_of, i)
+            return _after_attribution(lines, start_of, i, _depth)
     # No header: a trailing block of "> " lines is the quote.
     end = len(lines)
     while end and _blank(lines[end - 1]):
@@ -85,14 +92,14 @@ def split_reply(text: str) -> tuple[str, str]:
     return text.strip(), ""
 
 
-def _after_attribution(lines: list[str], start: int, end: int) -> tuple[str, str]:
+def _after_attribution(lines: list[str], start: int, end: int, depth: int) -> tuple[str, str]:
     """Cut at an attribution; a reply written below the quote (bottom-posting) is kept."""
     j = end + 1
     while j < len(lines) and (_is_quote(lines[j]) or _blank(lines[j])):
         j += 1
     quoted_run = any(_is_quote(line) for line in lines[end + 1:j])
     if quoted_run and j < len(lines):
-        below_visible, below_quoted = split_reply("\n".join(lines[j:]))
+        below_visible, below_quoted = split_reply("\n".join(lines[j:]), depth + 1)
         visible = _join([_join(lines[:start]), below_visible])
         quoted = _join([_join(lines[start:j]), below_quoted])
         return visible, quoted
@@ -161,19 +168,20 @@ def split_signature(text: str, sender: str = "") -> tuple[str, str]:
 _QUOTE_CLASSES = ("gmail_quote", "moz-cite-prefix", "yahoo_quoted", "ymail_android_signature", "protonmail_quote",
                   "OutlookMessageHeader", "zmail_extra")
 _QUOTE_IDS = ("OLK_SRC_BODY_SECTION", "divRplyFwdMsg", "appendonsend", "x_divRplyFwdMsg", "mail-editor-reference-message-container")
+MARKER_SCAN_MAX = 5000  # elements examined for a quote marker; past them the HTML is kept whole
 _HTML_HEADER = re.compile(rf"^\s*{_FROM}\s*[:：]", re.IGNORECASE)
 
 
-def _marker(node: dom.Node, text_after: str) -> bool:
+def _marker(node: dom.Node, text_after: Callable[[], str]) -> bool:
     classes = node.attr("class").split()
     if any(c in _QUOTE_CLASSES for c in classes) or node.attr("id") in _QUOTE_IDS:
         return True
     if node.tag == "blockquote":
-        return node.attr("type") == "cite" or any("quote" in c.lower() for c in classes) or not text_after.strip()
+        return node.attr("type") == "cite" or any("quote" in c.lower() for c in classes) or not text_after().strip()
     if node.tag == "hr":
-        return bool(re.search(rf"{_FROM}\s*[:：]|{_SECOND}\s*[:：]", text_after[:400], re.IGNORECASE))
+        return bool(re.search(rf"{_FROM}\s*[:：]|{_SECOND}\s*[:：]", text_after()[:400], re.IGNORECASE))
     if node.tag in ("div", "p", "table"):
-        own = node.text_content(600)
+        own = node.text_content(600, max_nodes=200)
         if _HTML_HEADER.match(own.strip()):
             rest = own.strip().split("\n")
             return bool(re.search(rf"\n?\s*{_SECOND}\s*[:：]", own[own.find(":") + 1:], re.IGNORECASE)) or len(rest) > 1
@@ -183,12 +191,13 @@ def _marker(node: dom.Node, text_after: str) -> bool:
 def _text_after(node: dom.Node, limit: int = 400) -> str:
     """Text that follows the node (not inside it) in document order."""
     out: list[str] = []
-    size = 0
+    size = levels = 0
     current: dom.Node | None = node
-    while current is not None and current.parent is not None and size < limit:
+    while current is not None and current.parent is not None and size < limit and levels < 100:
+        levels += 1
         siblings = current.parent.children
         for sib in siblings[siblings.index(current) + 1:]:
-            chunk = sib.text if not sib.tag else sib.text_content(limit)
+            chunk = sib.text if not sib.tag else sib.text_content(limit, max_nodes=2000)
             out.append(chunk)
             size += len(chunk)
             if size >= limit:
@@ -203,7 +212,8 @@ def _has_text_before(node: dom.Node) -> str:
     if parent is None:
         return ""
     siblings = parent.children
-    return "".join(s.text if not s.tag else s.text_content(200) for s in siblings[:siblings.index(node)]).strip()
+    return "".join(s.text if not s.tag else s.text_content(200, max_nodes=2000)
+                   for s in siblings[:siblings.index(node)]).strip()
 
 
 def _cut_from(node: dom.Node) -> list[dom.Node]:
@@ -254,10 +264,14 @@ def split_html(markup: str) -> tuple[str, str]:
     """(visible HTML, quoted HTML): cut at the first quote marker (a cite
     blockquote, Gmail's or Outlook's quote containers, a From:/Sent: header)."""
     root = dom.parse(markup or "")
+    examined = 0
     for node in root.iter():
         if not node.tag or node.tag in dom.SKIP_TEXT or node.tag in ("#document", "html", "body"):
             continue
-        if not _marker(node, _text_after(node)):
+        examined += 1
+        if examined > MARKER_SCAN_MAX:
+            break
+        if not _marker(node, partial(_text_after, node)):
             continue
         cut = node
         if node.tag == "hr":

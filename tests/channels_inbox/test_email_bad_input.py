@@ -132,3 +132,16 @@ def test_a_failed_mail_is_processed_again_by_reprocess(settings, admin_client):
     assert response.status_code == 200
     row.refresh_from_db()
     assert row.status == InboundMessage.Status.PROCESSED and row.outcome == "created" and row.ticket is not None
+
+
+def test_pathological_html_is_kept_whole_quickly():
+    import time
+
+    html = "<div>" * 20_000 + "deep" + "</div>" * 20_000 + "<style>" * 50_000 + "<" * 200_000
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "html@customer.example", "support@helpdesk.localhost", "Odd HTML"
+    msg.set_content(html, subtype="html")
+    start = time.monotonic()
+    outcome = _check(msg.as_bytes(), "created")
+    assert time.monotonic() - start < 60
+    assert "deep" in Ticket.objects.get(number=outcome.ticket_number).messages.get().body
