@@ -76,24 +76,32 @@ def ingest(raw: bytes, *, channel: str = "email") -> Outcome:
 def process(row: InboundMessage, *, rate_limit: bool = True) -> Outcome:
     """Parse and thread a stored mail; the row is marked processed, ignored or
     failed with the reason. Reprocessing a row runs this again."""
-    try:
-        with transaction.atomic():
-            outcome = _process(row, rate_limit=rate_limit)
-            _mark(row, outcome)
-    except IntegrityError:
-        # Another delivery of the same Message-ID won the race for its key.
-        row.ticket = row.ticket_message = None
-        key = threading.known_key(_sniff(bytes(row.raw))["message_id"])
-        outcome = Outcome("ignored", key.ticket.number if key else None,
-                          _("Duplicate: this Message-ID was already received."))
-        _mark(row, outcome)
-    except Exception as exc:  # noqa: BLE001  (any parsing or threading bug: the raw mail stays, marked failed)
-        logger.exception("inbound mail %s failed", row.pk)
-        row.ticket = row.ticket_message = None  # what the rolled-back work pointed at
-        _mark(row, Outcome("failed", None, _("Processing failed: %(error)s") % {
-            "error": f"{type(exc).__name__}: {exc}"[:500]}))
-        return Outcome("failed", None, row.reason, row.pk)
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                outcome = _process(row, rate_limit=rate_limit and attempt == 1)
+                _mark(row, outcome)
+            break
+        except IntegrityError as exc:
+            row.ticket = row.ticket_message = None  # what the rolled-back work pointed at
+            key = threading.known_key(_sniff(bytes(row.raw))["message_id"])
+            if key is not None:
+                # Another delivery of the same Message-ID won the race for its key.
+                outcome = Outcome("ignored", key.ticket.number, _("Duplicate: this Message-ID was already received."))
+                _mark(row, outcome)
+                break
+            if attempt == 2:  # not a duplicate: a concurrent write (the same new sender) twice in a row
+                return _failed(row, exc)
+        except Exception as exc:  # noqa: BLE001  (any parsing or threading bug: the raw mail stays, marked failed)
+            return _failed(row, exc)
     return Outcome(outcome.status, outcome.ticket_number, outcome.reason, row.pk)
+
+
+def _failed(row: InboundMessage, exc: Exception) -> Outcome:
+    logger.exception("inbound mail %s failed", row.pk, exc_info=exc)
+    row.ticket = row.ticket_message = None
+    _mark(row, Outcome("failed", None, _("Processing failed: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"[:500]}))
+    return Outcome("failed", None, row.reason, row.pk)
 
 
 def _mark(row: InboundMessage, outcome: Outcome) -> None:

@@ -191,3 +191,58 @@ def test_disabled_and_unconfirmed_accounts_are_not_ingested():
     assert gone.status == pending.status == "ignored"
     assert "disabled" in gone.reason and "confirmed" in pending.reason
     assert not Ticket.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_mail_delivered_twice_at_once_makes_one_ticket():
+    import threading
+
+    from django.db import connection
+
+    raw = build(message_id="<race@customer.example>")
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def deliver():
+        try:
+            barrier.wait()
+            outcomes.append(ingest(raw))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(o.status for o in outcomes) == ["created", "ignored", "ignored", "ignored"]
+    assert Ticket.objects.count() == 1 and Message.objects.count() == 1
+    assert InboundMessage.objects.count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_sender_s_mails_arriving_at_once_all_make_tickets():
+    import threading
+
+    from django.db import connection
+
+    raws = [build(sender="burst@customer.example", subject=f"Burst {i}", message_id=f"<burst{i}@customer.example>")
+            for i in range(4)]
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def deliver(raw):
+        try:
+            barrier.wait()
+            outcomes.append(ingest(raw))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver, args=(raw,)) for raw in raws]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [o.status for o in outcomes] == ["created"] * 4, outcomes
+    assert User.objects.filter(email__iexact="burst@customer.example").count() == 1
+    assert Ticket.objects.count() == 4
