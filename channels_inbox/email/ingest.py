@@ -165,6 +165,8 @@ def _content(mail: ParsedMail) -> tuple[str, str, str, list[str]]:
         body, quoted = reply.split_reply(mail.text)
         if not body.strip():
             body, quoted = mail.text.strip(), ""
+        body, signature = reply.split_delimited_signature(body)
+        quoted = "\n\n".join(x for x in (signature, quoted) if x)
     else:
         body, quoted = dom.to_text(html), dom.to_text(quoted_html) if quoted_html else ""
         if not body.strip() and mail.text.strip():

@@ -163,6 +163,20 @@ def split_signature(text: str, sender: str = "") -> tuple[str, str]:
     return "\n".join(lines[:start]).strip(), "\n".join(lines[start:]).strip()
 
 
+_DASH_DASH = re.compile(r"^--\s?$")
+
+
+def split_delimited_signature(text: str) -> tuple[str, str]:
+    """(text, signature) where the signature follows the standard "-- " line
+    among the last lines; the text is left whole when nothing precedes it."""
+    lines = (text or "").split("\n")
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    for i in filled[-SIGNATURE_MAX_LINES:]:
+        if _DASH_DASH.match(lines[i]) and "\n".join(lines[:i]).strip():
+            return "\n".join(lines[:i]).strip(), "\n".join(lines[i:]).strip()
+    return (text or "").strip(), ""
+
+
 # --- HTML ---------------------------------------------------------------------------
 
 _QUOTE_CLASSES = ("gmail_quote", "moz-cite-prefix", "yahoo_quoted", "ymail_android_signature", "protonmail_quote",

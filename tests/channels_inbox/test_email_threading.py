@@ -246,3 +246,10 @@ def test_a_new_sender_s_mails_arriving_at_once_all_make_tickets():
     assert [o.status for o in outcomes] == ["created"] * 4, outcomes
     assert User.objects.filter(email__iexact="burst@customer.example").count() == 1
     assert Ticket.objects.count() == 4
+
+
+def test_a_dash_dash_signature_is_folded_with_the_quoted_history():
+    ticket = first(body="Hello, the login fails.\n\n-- \nOlga Petrova\nACME Ltd, +1 555 0100\n")
+    message = ticket.messages.get()
+    assert message.body == "Hello, the login fails."
+    assert "ACME Ltd" in message.quoted and "Olga Petrova" in message.quoted
