@@ -241,10 +241,10 @@ def _reason(before: Ticket | None, ticket: Ticket, created: bool, was_closed: bo
 
 
 def _followers(ticket: Ticket, mail: ParsedMail, sender: User) -> bool:
-    """CC'd (and other To) addresses, and a non-requester sender, follow the ticket; True when some were left out."""
+    """CC'd addresses (not ours), and a sender who is not the requester, follow the ticket; True when some were left out."""
     own = noise.own_addresses()
     seen: dict[str, str] = {}
-    for name, address in [*mail.cc, *mail.to]:
+    for name, address in mail.cc:
         lower = address.lower()
         if lower not in own and lower != mail.from_email.lower() and lower not in seen:
             seen[lower] = name
