@@ -7,10 +7,13 @@ class ChannelsInboxConfig(AppConfig):
     verbose_name = _("Channels")
 
     def ready(self) -> None:
-        from tickets import receivers
+        from tickets import mail, receivers
 
+        from .email.threading import remember_outbound
         from .realtime import broadcast_ticket_event, connect_signals
 
         connect_signals()
         # Last of the outbox's handlers: one push with everything the pass changed.
         receivers.subscribe(broadcast_ticket_event, order=30, writes=False)
+        if remember_outbound not in mail.ON_TICKET_MAIL:
+            mail.ON_TICKET_MAIL.append(remember_outbound)  # our Message-IDs thread the replies

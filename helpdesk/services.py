@@ -223,3 +223,32 @@ def set_presence(*, user: User, presence: str) -> AgentProfile:
             profile.presence_changed_at = timezone.now()
             profile.save(update_fields=["presence", "presence_changed_at"])
     return profile
+
+
+# --- issue 17 (email channel, inbound): customers from mail ----------------------
+
+def create_customer_from_mail(*, email: str, name: str = "") -> User:
+    """An unknown sender's account: a customer with no usable password (claimed
+    through password reset), the address unverified, so no organization by domain."""
+    User = get_user_model()
+    email = (email or "").strip()
+    first, _sep, last = " ".join(str(name or "").split()).partition(" ")
+    try:
+        with transaction.atomic():
+            user = User(username=_username_for(email), email=email, first_name=first[:150], last_name=last[:150],
+                        role=User.Role.CUSTOMER, language=settings.LANGUAGE_CODE[:2])
+            user.set_unusable_password()
+            user.save()
+            return user
+    except IntegrityError:
+        found = User.objects.filter(email__iexact=email).order_by("id").first()
+        if found is not None:
+            return found
+        # The username is taken by an account with another address: a hashed one instead.
+        digest = hashlib.sha256(email.lower().encode()).hexdigest()[:16]
+        with transaction.atomic():
+            user = User(username=f"{_username_for(email)[:130]}~{digest}", email=email, first_name=first[:150],
+                        last_name=last[:150], role=User.Role.CUSTOMER, language=settings.LANGUAGE_CODE[:2])
+            user.set_unusable_password()
+            user.save()
+            return user

@@ -484,3 +484,15 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# --- issue 17 (email channel, inbound) ---------------------------------------------
+# Our own addresses (besides DEFAULT_FROM_EMAIL / SERVER_EMAIL): mail from them is never a customer's.
+HELPDESK_OWN_ADDRESSES = env.list("OWN_ADDRESSES", default=[])
+HELPDESK_EMAIL_MAX_BYTES = env.int("EMAIL_MAX_BYTES", default=64 * 1024 * 1024)  # larger: stored, not parsed
+HELPDESK_EMAIL_PART_MAX_BYTES = env.int("EMAIL_PART_MAX_BYTES", default=25 * 1024 * 1024)
+HELPDESK_EMAIL_MAX_ATTACHMENTS = env.int("EMAIL_MAX_ATTACHMENTS", default=20)
+HELPDESK_EMAIL_MAX_DEPTH = env.int("EMAIL_MAX_DEPTH", default=10)  # nested multiparts read
+HELPDESK_EMAIL_MAX_FOLLOWERS = env.int("EMAIL_MAX_FOLLOWERS", default=20)  # CC'd addresses made followers per mail
+# Per sender: at most this many mails in the window (seconds); 0 turns the limit off.
+HELPDESK_EMAIL_SENDER_LIMIT = env.int("EMAIL_SENDER_LIMIT", default=20)
+HELPDESK_EMAIL_SENDER_WINDOW = env.int("EMAIL_SENDER_WINDOW", default=600)

@@ -266,6 +266,8 @@ class Message(models.Model):
     body_html = models.TextField(_("HTML body (sanitized)"), blank=True)
     # Set by channel adapters (email Message-ID, Telegram message id…) for threading.
     external_id = models.CharField(_("external id"), max_length=255, blank=True, db_index=True)
+    # The quoted history (and signature) a channel cut off the visible reply: kept, shown collapsed.
+    quoted = models.TextField(_("quoted history"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -570,3 +572,21 @@ class TicketArticleLink(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.ticket_id} → article {self.article_id} ({self.kind})"
+# --- issue 17 (email channel, inbound): ticket followers -------------------------
+
+class TicketFollower(models.Model):
+    """Someone besides the requester who follows a ticket (a CC'd address):
+    their replies by mail land on it."""
+
+    ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="followers")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE,
+                             related_name="followed_tickets")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("ticket follower")
+        verbose_name_plural = _("ticket followers")
+        constraints = [models.UniqueConstraint(fields=["ticket", "user"], name="ticket_follower_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} follows #{self.ticket_id}"

@@ -27,6 +27,7 @@ from .models import (
     Tag,
     Ticket,
     TicketEvent,
+    TicketFollower,
     TicketType,
 )
 
@@ -542,3 +543,8 @@ def ticket_articles(user: Viewer, ticket: Ticket) -> list[tuple["TicketArticleLi
             path=_kb_path(link.article_id, language if translation.language == language else None),
             internal=link.article.status == Article.Status.INTERNAL)))
     return used
+# --- issue 17 (email channel, inbound) ---------------------------------------------
+
+def is_participant(*, ticket: Ticket, user: User) -> bool:
+    """The requester or a follower of the ticket: who may write into it by naming it (a subject's `[#1042]`)."""
+    return ticket.requester_id == user.pk or TicketFollower.objects.filter(ticket=ticket, user=user).exists()

@@ -66,6 +66,7 @@ from .models import (
     Ticket,
     TicketCounter,
     TicketEvent,
+    TicketFollower,
     TicketType,
 )
 
@@ -259,7 +260,7 @@ def create_ticket(
     type: TicketType | int | str | None = None, priority: str | None = None, channel: str = Channel.PORTAL,
     attachments: Iterable[UploadedFile] = (), body_html: str = "", tags: Iterable[str] = (), language: str = "",
     custom_fields: Mapping[str, Any] | None = None, assignee: User | None = None, follow_up_of: Ticket | None = None,
-    external_id: str = "", ctx: EventContext | None = None,
+    external_id: str = "", ctx: EventContext | None = None, quoted: str = "",
 ) -> Ticket:
     """Open a ticket with its first message (from the requester)."""
     actor = actor or requester
@@ -316,6 +317,7 @@ def create_ticket(
         message = ticket_sql.insert_message(Message(
             ticket=ticket, author=requester, internal=False, channel=channel,
             body=cleaned["body"], body_html=sanitize_html(body_html), external_id=external_id,
+            quoted=_clean_quoted(quoted),
         ))
         _store_attachments(message, cleaned["attachments"])
         search.rebuild([ticket.pk])
@@ -495,7 +497,7 @@ def _apply_status(ticket: Ticket, status: str, *, actor: User | None, ctx: Event
 def add_message(
     *, ticket: Ticket, author: User, body: str, internal: bool = False, body_html: str = "",
     attachments: Iterable[UploadedFile] = (), status: str | None = None, channel: str | None = None,
-    external_id: str = "", ctx: EventContext | None = None,
+    external_id: str = "", ctx: EventContext | None = None, quoted: str = "",
 ) -> Message:
     """A public reply or an internal note. A customer's reply reopens a solved
     (or pending) ticket; an agent may set the status in the same step."""
@@ -529,7 +531,7 @@ def add_message(
             raise ValidationError({"body": [_("This ticket is closed and accepts no replies; open a new ticket instead.")]})
         message = Message.objects.create(
             ticket=ticket, author=author, internal=internal, channel=channel or ticket.channel,
-            body=body, body_html=sanitize_html(body_html), external_id=external_id,
+            body=body, body_html=sanitize_html(body_html), external_id=external_id, quoted=_clean_quoted(quoted),
         )
         _store_attachments(message, attachments)
         if not internal and author.is_agent:
@@ -855,7 +857,7 @@ def _ref(obj: Tier | Group | None) -> Ref | None:
 def receive_message(
     *, requester: User, body: str, subject: str = "", channel: str = Channel.PORTAL, ticket: Ticket | None = None,
     body_html: str = "", attachments: Iterable[UploadedFile] = (), external_id: str = "",
-    type: TicketType | int | str | None = None, language: str = "",
+    type: TicketType | int | str | None = None, language: str = "", quoted: str = "",
 ) -> tuple[Ticket, Message, bool]:
     """The entry point for every inbound channel: thread the message onto the
     ticket it answers, or open a new one (a follow-up when that ticket is
@@ -871,14 +873,14 @@ def receive_message(
                 ticket = target
     if ticket is not None and ticket.status != Status.CLOSED:
         message = add_message(ticket=ticket, author=requester, body=body, body_html=body_html,
-                              attachments=attachments, channel=channel, external_id=external_id)
+                              attachments=attachments, channel=channel, external_id=external_id, quoted=quoted)
         ticket.refresh_from_db()
         return ticket, message, False
     new = create_ticket(
         requester=requester, subject=subject or (ticket.subject if ticket else ""), body=body, body_html=body_html,
         channel=channel, attachments=attachments, external_id=external_id, language=language,
         type=type if type is not None else (ticket.type if ticket and ticket.type and ticket.type.active else None),
-        follow_up_of=ticket,
+        follow_up_of=ticket, quoted=quoted,
     )
     return new, new.messages.get(), True
 
@@ -1382,3 +1384,21 @@ def create_article_from_ticket(*, ticket: Ticket, agent: User) -> "Article":
         TicketArticleLink.objects.create(ticket=ticket, article=article, kind=TicketArticleLink.Kind.CREATED,
                                          agent=agent)
     return article
+# --- issue 17 (email channel, inbound): quoted history, followers ----------------
+
+def _clean_quoted(quoted: str) -> str:
+    """The quoted history as stored: control characters out, at most the body's limit."""
+    return _CONTROL_CHARS.sub("", str(quoted or "").replace("\r\n", "\n")).strip()[:settings.HELPDESK_BODY_MAX_CHARS]
+
+
+def add_followers(*, ticket: Ticket, users: Iterable[User]) -> list[User]:
+    """Make these users followers of the ticket (the requester and current
+    followers are skipped); returns those added."""
+    wanted = {u.pk: u for u in users if u.pk != ticket.requester_id}
+    if not wanted:
+        return []
+    with transaction.atomic():
+        have = set(TicketFollower.objects.filter(ticket=ticket, user_id__in=wanted).values_list("user_id", flat=True))
+        new = [u for pk, u in wanted.items() if pk not in have]
+        TicketFollower.objects.bulk_create([TicketFollower(ticket=ticket, user=u) for u in new], ignore_conflicts=True)
+    return new
