@@ -261,6 +261,12 @@ class PostgresBackend:
                                   "markers": START + STOP,
                                   **{f"w{i}": word for i, word in enumerate(words[:MAX_WORDS])}}
         hits, total = self._ranked(languages, params, _websearch, limit, offset, snippets)
+        if total >= MIN_HITS or len(words) < 2:
+            return hits, total
+        # The passes with some of the words count only words that mean something (stop words and
+        # repeated stems left out): smaller queries, cheaper to match and rank.
+        words = self._meaningful(languages, words[:MAX_WORDS]) or words
+        params.update({f"w{i}": word for i, word in enumerate(words)})
         count = min(len(words), MAX_WORDS_SOME)
         for need in sorted({count - 1, (count + 1) // 2} - {0, 1}, reverse=True):
             if total >= MIN_HITS:
@@ -270,6 +276,18 @@ class PostgresBackend:
             hits, total = self._ranked(languages, params, _any_word(min(len(words), MAX_WORDS)), limit, offset,
                                        snippets)
         return hits, total
+
+    @staticmethod
+    def _meaningful(languages: list[str], words: list[str]) -> list[str]:
+        """The words that are not stop words in one of the languages, the first of each stem."""
+        stems = " || '|' || ".join(f"plainto_tsquery('{config_for(code)}', w.word)::text" for code in languages)
+        sql = f"""
+            SELECT min(w.i) FROM unnest(%s::text[]) WITH ORDINALITY AS w(word, i)
+            WHERE {" OR ".join(f"numnode(plainto_tsquery('{config_for(code)}', w.word)) > 0" for code in languages)}
+            GROUP BY {stems} ORDER BY 1"""
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [words])
+            return [words[i - 1] for (i,) in cursor.fetchall()]
 
     def _ranked(self, languages: list[str], params: dict[str, Any], tsquery: TsQuery, limit: int,
                 offset: int, snippets: bool = True) -> tuple[list[Hit], int]:
@@ -316,7 +334,10 @@ class PostgresBackend:
                 ORDER BY score DESC, c.id LIMIT %(limit)s OFFSET %(offset)s
             ) p {join}
             ORDER BY p.score DESC, p.id"""
-        with connection.cursor() as cursor:
+        # Without JIT: the planner's estimate for the matches crosses jit_above_cost, and compiling
+        # costs more than the whole query on a 1,000-match cap.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
             cursor.execute(sql, params)
             return list(cursor.fetchall())
 
