@@ -268,7 +268,7 @@ class PostgresBackend:
         words = self._meaningful(languages, words[:MAX_WORDS]) or words
         params.update({f"w{i}": word for i, word in enumerate(words)})
         count = min(len(words), MAX_WORDS_SOME)
-        for need in sorted({count - 1, (count + 1) // 2} - {0, 1}, reverse=True):
+        for need in sorted(n for n in {count - 1, (count + 1) // 2} if 1 < n < count)[::-1]:
             if total >= MIN_HITS:
                 break
             hits, total = self._ranked(languages, params, _at_least(count, need), limit, offset, snippets)

@@ -75,3 +75,10 @@ def test_suggestions_build_no_snippets(client, agent):
         page = client.get(reverse("kb:suggest"), {"subject": "printer"}).content.decode()
     assert "<mark>Printer</mark>" in page
     assert not any("ts_headline" in q["sql"] for q in queries.captured_queries)
+
+
+def test_stop_words_do_not_count_as_matched_words(agent):
+    publish(agent, "Printer cable", "Check the cable and the plug.")
+    publish(agent, "Printer offline", "Check the power and the network.")
+    # "All words but one" of five, three of them stop words, must not mean "printer" alone.
+    assert found("the printer and the cable", language="en") == ["Printer cable"]
