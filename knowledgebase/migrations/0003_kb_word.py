@@ -1,7 +1,7 @@
 """PostgreSQL only: the distinct words of the articles per language (`kb_word`), with a trigram
 index, for the typo pass: a misspelt query word is corrected to its closest known word, then
 searched again. `lexeme` is the word's stem in its language (NULL for stop words), so the words
-of a removed text can be pruned. Filled by knowledgebase.search.reindex_all."""
+of a removed text can be pruned. Rebuilt by knowledgebase.search.reindex_all."""
 
 from django.db import migrations
 
