@@ -72,13 +72,13 @@ class Results:
 
 
 def search_articles(*, viewer: User | AnonymousUser | None, query: str, language: str | None = None,
-                    limit: int = 10, offset: int = 0) -> Results:
-    """Articles this person may read that answer the query, best first, in the
-    language asked for (all languages when None). The backend: search.py."""
+                    limit: int = 10, offset: int = 0, snippets: bool = True) -> Results:
+    """Articles this person may read that answer the query, best first, in the language asked
+    for (all languages when None); snippets=False leaves them empty. The backend: search.py."""
     from . import search
 
     return search.backend().search(statuses=readable_statuses(viewer), query=query, language=language,
-                                   limit=limit, offset=offset)
+                                   limit=limit, offset=offset, snippets=snippets)
 
 
 def article_filter(query: str) -> Q:

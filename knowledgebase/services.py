@@ -264,7 +264,11 @@ def archive_article(*, article: Article, actor: User | None) -> Article:
 def delete_article(*, article: Article, actor: User | None) -> None:
     """Remove an article, its translations, revisions and attachment files for good."""
     files = [a.file for a in article.attachments.all()]
+    from . import search
+
+    stems = search.backend().stems_of(article)
     article.delete()
+    search.backend().prune_words(stems)  # the typo pass's known words: only those still in an article
     transaction.on_commit(lambda: [f.delete(save=False) for f in files])
 
 

@@ -185,9 +185,12 @@ def suggest(request: HttpRequest) -> HttpResponse:
         return render(request, "kb/_suggestions.html", {
             "hits": [], "query": query, "error": _("Too many requests. Wait a minute.")}, status=429)
     language = visitor_language(request)
-    results = selectors.search_articles(viewer=request.user, query=query, language=language, limit=SUGGESTIONS)
+    # The suggestions show titles only: no snippets.
+    results = selectors.search_articles(viewer=request.user, query=query, language=language, limit=SUGGESTIONS,
+                                        snippets=False)
     if not results.total:
-        results = selectors.search_articles(viewer=request.user, query=query, language=None, limit=SUGGESTIONS)
+        results = selectors.search_articles(viewer=request.user, query=query, language=None, limit=SUGGESTIONS,
+                                            snippets=False)
     services.record_search(query=query, language=language, results=results.total, source=SearchLog.Source.SUGGEST)
     if token:
         services.suggestion_shown(token=token, user=request.user, query=query, language=language,

@@ -93,11 +93,12 @@ def test_the_panel_searches_by_hand_and_refuses_bad_input_clearly(agent_client, 
 def test_the_panel_query_count_does_not_grow_with_articles(agent_client, printer_ticket,
                                                           django_assert_max_num_queries):
     author = AdminFactory()
-    for i in range(2):
+    # Enough articles that the search's passes are the same in both rounds (few hits add typo passes).
+    for i in range(4):
         kb_services.create_article(author=author, title=f"Printer guide {i}", body="printer", status="published")
-    with django_assert_max_num_queries(40) as few:
+    with django_assert_max_num_queries(70) as few:
         _panel(agent_client, printer_ticket)
-    for i in range(2, 12):
+    for i in range(4, 14):
         kb_services.create_article(author=author, title=f"Printer guide {i}", body="printer", status="published")
     with django_assert_max_num_queries(len(few.captured_queries)):
         _panel(agent_client, printer_ticket)
