@@ -108,7 +108,7 @@ def seed(url, n_tickets, seed_value=1):
     copy_rows(cur, "helpdesk_organization", ["id", "name", "domain", "shares_tickets", "notes", "created_at"],
               ((i, f"Organization {i}", f"org{i}.example", i % 3 == 0, "", joined) for i in range(1, 201)))
     user_cols = ["id", "password", "is_superuser", "username", "first_name", "last_name", "email", "is_staff",
-                 "is_active", "date_joined", "role", "organization_id", "language", "timezone"]
+                 "is_active", "date_joined", "role", "organization_id", "language", "timezone", "kb_editor"]
     agents = list(range(1, 51))
     bench_agent = 1
     users = [(1, pw, False, "bench-agent", "Bench", "Agent", "bench-agent@helpdesk.example", False, True, joined,
@@ -119,7 +119,7 @@ def seed(url, n_tickets, seed_value=1):
     users += [(i, pw, False, f"customer{i}@org{(i % 200) + 1}.example", "Customer", str(i),
                f"customer{i}@org{(i % 200) + 1}.example", False, True, joined, "customer",
                (i % 200) + 1 if i % 5 else None, rng.choice(["en", "ru", "it", "el"]), "UTC") for i in customers]
-    copy_rows(cur, "helpdesk_user", user_cols, users)
+    copy_rows(cur, "helpdesk_user", user_cols, (u + (False,) for u in users))
     copy_rows(cur, "tickets_tickettype", ["id", "name", "description", "default_priority", "active", "position",
                                           "field_definitions"],
               ((i + 1, name, "", "normal", True, i, "[]") for i, name in enumerate(TYPES)))
@@ -131,7 +131,8 @@ def seed(url, n_tickets, seed_value=1):
     ticket_cols = ["id", "number", "subject", "status", "priority", "type_id", "channel", "requester_id",
                    "organization_id", "assignee_id", "tier_id", "group_id", "language", "custom_fields",
                    "follow_up_of_id", "created_at", "updated_at", "first_response_at", "solved_at", "closed_at", "sla"]
-    message_cols = ["ticket_id", "author_id", "internal", "channel", "body", "body_html", "external_id", "created_at"]
+    message_cols = ["ticket_id", "author_id", "internal", "channel", "body", "body_html", "external_id", "created_at",
+                    "quoted"]
     event_cols = ["ticket_id", "kind", "actor_id", "field", "old_value", "new_value", "data", "cause_id",
                   "chain_depth", "internal", "created_at", "processed_at"]
     tag_cols = ["ticket_id", "tag_id"]
@@ -159,7 +160,8 @@ def seed(url, n_tickets, seed_value=1):
                 author = requester if m % 2 == 0 and not internal else (assignee or rng.choice(agents))
                 if author != requester and not internal and first_response is None:
                     first_response = t
-                messages.append((tid, author, internal, channel, sentence(rng, rng.randint(15, 60)), "", "", t.isoformat()))
+                messages.append((tid, author, internal, channel, sentence(rng, rng.randint(15, 60)), "", "", t.isoformat(),
+                                 ""))
                 events.append((tid, "ticket_created" if m == 0 else "message_added", author, "", None, None,
                                json.dumps({"internal": internal}), None, 0, internal, t.isoformat(), t.isoformat()))
                 t += timedelta(minutes=rng.randint(5, 600))

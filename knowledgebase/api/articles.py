@@ -134,7 +134,7 @@ class ImageUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="A PNG, JPEG, GIF or WebP image, at most 5 MB.")
 
 
-class AttachmentSerializer(serializers.Serializer):
+class ArticleAttachmentSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     filename = serializers.CharField(read_only=True)
     content_type = serializers.CharField(read_only=True)
@@ -221,7 +221,7 @@ class ArticleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         return Response(ArticleSerializer(self._fresh(article), context=context).data)
 
 
-    @extend_schema(request={"multipart/form-data": ImageUploadSerializer}, responses={201: AttachmentSerializer})
+    @extend_schema(request={"multipart/form-data": ImageUploadSerializer}, responses={201: ArticleAttachmentSerializer})
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
     def attachments(self, request: Request, pk: str | None = None) -> Response:
         """Upload an image for the article; the answer holds the Markdown that shows it."""
