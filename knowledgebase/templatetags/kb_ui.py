@@ -13,11 +13,12 @@ register = template.Library()
 
 @register.filter
 def highlight(text: str, query: str) -> SafeString:
-    """Plain text, escaped, with the query's words (3+ letters) in <mark>."""
+    """Plain text, escaped, with the words holding the query's words (3+ letters) in <mark>:
+    whole words, so a half-typed "печа" marks "печатает", not four letters of it."""
     words = sorted({w for w in re.findall(r"\w+", query or "") if len(w) >= 3}, key=len, reverse=True)
     if not words:
         return escape(text)
-    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    pattern = re.compile(r"\w*(?:" + "|".join(re.escape(w) for w in words) + r")\w*", re.IGNORECASE)
     parts: list[str] = []
     last = 0
     for match in pattern.finditer(text):

@@ -327,3 +327,10 @@ def test_report_queries_stay_constant(client, editor, agent, django_assert_max_n
         Article.objects.filter(pk=article.pk).update(view_count=i + 1, helpful_count=1, unhelpful_count=5)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(reverse("kb:report")).status_code == 200
+
+
+def test_highlight_marks_whole_words_and_escapes():
+    from knowledgebase.templatetags.kb_ui import highlight
+
+    assert highlight("Принтер не печатает", "принтер не печа") == "<mark>Принтер</mark> не <mark>печатает</mark>"
+    assert highlight("<b>Printers</b> & toner", "printer") == "&lt;b&gt;<mark>Printers</mark>&lt;/b&gt; &amp; toner"
