@@ -281,7 +281,7 @@ def visible_attachment(viewer: User | AnonymousUser | None, pk: int) -> ArticleA
 def categories_in_order() -> list[tuple[Category, int]]:
     """Every category with its depth, parents before their children, in position order."""
     children: dict[int | None, list[Category]] = {}
-    for category in Category.objects.annotate(article_count=Count("articles")).order_by("position", "name"):
+    for category in Category.objects.annotate(article_count=Count("articles")).order_by("position", "name", "pk"):
         children.setdefault(category.parent_id, []).append(category)
     ordered: list[tuple[Category, int]] = []
 
