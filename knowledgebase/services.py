@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -125,6 +127,18 @@ def update_article(*, article: Article, actor: User | None, **changes: Any) -> A
 
 
 # --- feedback and deflection (kb-portal: the public KB pages and the portal's suggestions)
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+
+
+def new_deflection_token() -> str:
+    """The token a new-ticket form carries so its suggestions and its outcome meet."""
+    return secrets.token_urlsafe(24)
+
+
+def valid_token(value: str | None) -> str | None:
+    return value if value and _TOKEN.match(value) else None
+
 
 MAX_FEEDBACK_COMMENT = 2000
 MAX_SHOWN = 50

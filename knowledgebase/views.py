@@ -3,9 +3,6 @@ new-ticket form's suggestions, and the editors' report. Thin: selectors read, se
 
 from __future__ import annotations
 
-import re
-import secrets
-
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -26,7 +23,6 @@ PAGE_SIZE = 10
 SUGGESTIONS = 5
 MIN_SUGGEST_CHARS = 3
 MAX_PAGE = 50
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 
 def visitor_language(request: HttpRequest) -> str:
@@ -36,15 +32,6 @@ def visitor_language(request: HttpRequest) -> str:
         if candidate in selectors.LANGUAGES:
             return candidate
     return settings.LANGUAGE_CODE
-
-
-def new_deflection_token() -> str:
-    """The token a new-ticket form carries so its suggestions and its outcome meet."""
-    return secrets.token_urlsafe(24)
-
-
-def valid_token(value: str | None) -> str | None:
-    return value if value and _TOKEN.match(value) else None
 
 
 def _reader(request: HttpRequest, *, create: bool) -> str | None:
@@ -124,7 +111,7 @@ def article(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404
     if request.method == "GET":
         services.record_view(article=found)
-        token = valid_token(request.GET.get("deflection"))
+        token = services.valid_token(request.GET.get("deflection"))
         if token:
             services.suggestion_opened(token=token, user=request.user, article=found)
     reader = _reader(request, create=False)
@@ -178,7 +165,7 @@ def suggest(request: HttpRequest) -> HttpResponse:
     """Up to five articles for what the customer typed in the new-ticket form's subject
     (htmx); the visit's deflection token records what was shown."""
     query = clean_query(request.GET.get("q") or request.GET.get("subject") or "")
-    token = valid_token(request.GET.get("deflection"))
+    token = services.valid_token(request.GET.get("deflection"))
     if len(query) < MIN_SUGGEST_CHARS:
         return render(request, "kb/_suggestions.html", {"hits": [], "query": query})
     if rate_limited(request, "kb-suggest", settings.HELPDESK_KB_SUGGEST_RATE):

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from helpdesk.pagination import CappedPaginator
 from knowledgebase import services as kb_services
-from knowledgebase.views import new_deflection_token, valid_token
+from knowledgebase.services import new_deflection_token, valid_token
 
 from .. import selectors, services
 from ..custom_fields import check_values as check_custom_values
