@@ -496,3 +496,8 @@ HELPDESK_EMAIL_MAX_FOLLOWERS = env.int("EMAIL_MAX_FOLLOWERS", default=20)  # CC'
 # Per sender: at most this many mails in the window (seconds); 0 turns the limit off.
 HELPDESK_EMAIL_SENDER_LIMIT = env.int("EMAIL_SENDER_LIMIT", default=20)
 HELPDESK_EMAIL_SENDER_WINDOW = env.int("EMAIL_SENDER_WINDOW", default=600)
+
+# --- issue 17 (outbound): side conversations with outside experts --------------------
+# What the attachments of one side-conversation mail may weigh together (each is also within ATTACHMENT_MAX_BYTES).
+HELPDESK_SIDE_CONVERSATION_ATTACHMENTS_MAX_BYTES = env.int("SIDE_CONVERSATION_ATTACHMENTS_MAX_BYTES",
+                                                           default=20 * 1024 * 1024)
