@@ -196,3 +196,34 @@ def test_the_list_takes_constant_queries(ticket, agent, api, django_assert_max_n
         services.start_side_conversation(ticket=ticket, agent=agent, to=f"f{n}@lab.example", subject="Q", body="Q?")
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert len(agent_api.get(url).json()) == 13
+
+
+def test_the_ticket_page_asks_lists_replies_and_closes(ticket, agent, client, customer):
+    client.force_login(agent)
+    url = reverse("agent:ticket", args=[ticket.number])
+    page = client.get(url).content.decode()
+    assert "Ask an expert" in page and 'for="side-to"' in page and 'for="side-subject"' in page
+    assert f'value="{ticket.subject}"' in page  # the subject is prefilled with the ticket's
+    first = ticket.messages.first()
+    bad = client.post(reverse("agent:side_start", args=[ticket.number]),
+                      {"to": "nope", "subject": "Q", "body": "Keep me"}, HTTP_HX_REQUEST="true")
+    assert bad.status_code == 400
+    text = bad.content.decode()
+    assert "is not a valid email address" in text and "Keep me" in text and not SideConversation.objects.exists()
+    ok = client.post(reverse("agent:side_start", args=[ticket.number]),
+                     {"to": "expert@vendor.example", "subject": "Fuser", "body": "E42?",
+                      "include_messages": [first.pk]}, HTTP_HX_REQUEST="true")
+    assert ok.status_code == 200
+    text = ok.content.decode()
+    assert "Question sent to expert@vendor.example (side conversation S1)." in text
+    assert "Side conversation S1 with expert@vendor.example: Fuser" in text and 'data-testid="side-conversation"' in text
+    side = SideConversation.objects.get()
+    replied = client.post(reverse("agent:side_reply", args=[ticket.number, side.pk]), {"body": "More?"})
+    assert replied.status_code == 302 and side.messages.count() == 2
+    assert client.post(reverse("agent:side_reply", args=[ticket.number, side.pk]), {"body": ""}).status_code == 400
+    closed = client.post(reverse("agent:side_close", args=[ticket.number, side.pk]), HTTP_HX_REQUEST="true")
+    assert closed.status_code == 200 and "Side conversation S1 closed." in closed.content.decode()
+    assert SideConversation.objects.get().status == "closed"
+    # Customers are refused the agent pages.
+    client.force_login(customer)
+    assert client.post(reverse("agent:side_close", args=[ticket.number, side.pk])).status_code == 403
