@@ -32,9 +32,8 @@ def queue_email(*, subject: str, body: str, to: Iterable[str], headers: Mapping[
                 from_email: str | None = None, mail_message_id: str = "",
                 attachment_ids: Iterable[int] = ()) -> OutgoingDelivery:
     """Write the mail as an outgoing delivery in the caller's transaction (sent after commit, retried, swept:
-    tickets.deliveries). `about` names it in the logs; a mail that never leaves is recorded on `ticket_id`
-    (and `message_id`). Its Message-ID is `mail_message_id`, or one made here (stored on the row).
-    `attachment_ids`: ticket attachments sent with it (read when it is sent; the caller checks their size)."""
+    tickets.deliveries); `about` names it in the logs; a failure is recorded on `ticket_id` (and `message_id`).
+    Message-ID: `mail_message_id` or a new one; `attachment_ids`: ticket files sent along (size checked by the caller)."""
     mail_message_id = mail_message_id or make_message_id()
     payload: dict[str, object] = {
         "subject": subject, "body": body, "html": html, "to": list(to), "from": from_email or support_address(),

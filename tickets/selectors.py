@@ -567,4 +567,4 @@ def ticket_side_conversations(user: Viewer, ticket: Ticket) -> QuerySet[SideConv
 
 def get_side_conversation(user: Viewer, ticket: Ticket, pk: int | str) -> SideConversation:
     """One side conversation of the ticket if the user may use it, else SideConversation.DoesNotExist."""
-    return ticket_side_conversations(user, ticket).get(pk=pk)  # type: ignore[misc]
+    return ticket_side_conversations(user, ticket).get(pk=pk)

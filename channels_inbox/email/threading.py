@@ -1,7 +1,6 @@
-"""Which ticket a mail belongs to: our Message-IDs first (MailKey), then the
-subject's ticket hook, but only from the ticket's requester or followers.
-A mail naming a side conversation's Message-ID belongs to that side conversation
-(find_side_conversation), whatever else it names."""
+"""Which ticket a mail belongs to: our Message-IDs first (MailKey), then the subject's ticket hook, but only
+from the ticket's requester or followers. A mail naming a side conversation's Message-ID belongs to that
+side conversation (find_side_conversation), whatever else it names."""
 
 from __future__ import annotations
 

@@ -227,3 +227,19 @@ def test_the_ticket_page_asks_lists_replies_and_closes(ticket, agent, client, cu
     # Customers are refused the agent pages.
     client.force_login(customer)
     assert client.post(reverse("agent:side_close", args=[ticket.number, side.pk])).status_code == 403
+
+
+def test_the_ticket_page_query_count_stays_constant_as_side_conversations_grow(ticket, agent, client,
+                                                                              django_assert_max_num_queries):
+    client.force_login(agent)
+    url = reverse("agent:ticket", args=[ticket.number])
+    services.start_side_conversation(ticket=ticket, agent=agent, to="a@lab.example", subject="Q", body="Q?")
+    client.get(url)
+    with django_assert_max_num_queries(80) as few:
+        client.get(url)
+    for n in range(6):
+        side = services.start_side_conversation(ticket=ticket, agent=agent, to=f"b{n}@lab.example", subject="Q",
+                                                body="Q?")
+        services.reply_side_conversation(side_conversation=side, agent=agent, body="More?")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(url).content.decode().count('data-testid="side-conversation"') == 7
