@@ -42,7 +42,7 @@ def test_agent_asks_an_expert_and_sees_the_answer_as_a_note(live_server, page, s
     expect(panel.get_by_text("“not” is not a valid email address.")).to_be_visible()
     expect(panel.get_by_label("Question")).to_have_value("What does E42 mean on the X200?")
     panel.get_by_label("Expert's email addresses").fill("eve@vendor.example")
-    panel.get_by_label("The display says E42.", exact=False).check()
+    panel.get_by_label("#1 · Customer", exact=False).check()
     panel.get_by_label("Attach display.png", exact=False).check()
     panel.get_by_role("button", name="Send to expert").click()
     expect(page.get_by_text("Question sent to eve@vendor.example (side conversation S1).")).to_be_visible()
