@@ -953,6 +953,11 @@ def merge_tickets(*, source: Ticket | int, target: Ticket | int, agent: User | N
         if not same_requester:
             moved.filter(internal=False).update(internal=True)
         moved.update(ticket=target)
+        # Side conversations go along, numbered after the target's (answers thread by Message-ID, not by S-number).
+        base = SideConversation.objects.filter(ticket=target).aggregate(m=Max("number"))["m"] or 0
+        for offset, side_pk in enumerate(SideConversation.objects.filter(ticket=source).order_by("number")
+                                         .values_list("pk", flat=True), 1):
+            SideConversation.objects.filter(pk=side_pk).update(ticket=target, number=base + offset)
         # Source: closed, linked. A merge closes from any status: the
         # conversation goes on, on the target.
         holder = source.load_agent_id

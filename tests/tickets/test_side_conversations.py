@@ -243,3 +243,16 @@ def test_the_ticket_page_query_count_stays_constant_as_side_conversations_grow(t
         services.reply_side_conversation(side_conversation=side, agent=agent, body="More?")
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(url).content.decode().count('data-testid="side-conversation"') == 7
+
+
+def test_a_merge_takes_the_side_conversations_along(asked, ticket, agent, customer, make_ticket):
+    target = make_ticket(customer, subject="Same printer")
+    services.start_side_conversation(ticket=target, agent=agent, to="lab@vendor.example", subject="Q", body="Q?")
+    services.merge_tickets(source=ticket, target=target, agent=agent)
+    asked.refresh_from_db()
+    assert (asked.ticket_id, asked.number) == (target.pk, 2)
+    assert set(Message.objects.filter(side_conversation=asked).values_list("ticket_id", flat=True)) == {target.pk}
+    note = services.receive_side_conversation_reply(
+        side_conversation=asked, author=create_customer_from_mail(email="expert@vendor.example"),
+        from_address="expert@vendor.example", body="Late answer")
+    assert note.ticket_id == target.pk and note.internal
