@@ -256,3 +256,10 @@ def test_a_merge_takes_the_side_conversations_along(asked, ticket, agent, custom
         side_conversation=asked, author=create_customer_from_mail(email="expert@vendor.example"),
         from_address="expert@vendor.example", body="Late answer")
     assert note.ticket_id == target.pk and note.internal
+
+
+def test_admins_see_them_read_only_in_the_admin(asked, admin_user, client):
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:tickets_sideconversation_changelist"))
+    assert page.status_code == 200 and "Fuser error E42" in page.content.decode()
+    assert client.get(reverse("admin:tickets_sideconversation_add")).status_code == 403
