@@ -343,3 +343,25 @@ class AgentChatConsumer(_Limited):
             services.end_chat(session=session, by=user)
 
         await database_sync_to_async(end)()
+
+    async def on_transfer(self, frame: Frame) -> None:
+        def transfer() -> None:
+            from django.contrib.auth import get_user_model
+
+            from helpdesk.models import Group, Tier
+
+            user, session = self._chat(frame)
+            targets: dict[str, Any] = {}
+            for key, model in (("to_agent", get_user_model()), ("to_group", Group), ("to_tier", Tier)):
+                value = frame.get(key)
+                if value is None:
+                    continue
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValidationError({key: [_("Give an id.")]})
+                found = model.objects.filter(pk=value).first()
+                if found is None:
+                    raise ValidationError({key: [_("No such one.")]})
+                targets[key] = found
+            services.transfer_chat(session=session, actor=user, note=str(frame.get("note") or ""), **targets)
+
+        await database_sync_to_async(transfer)()

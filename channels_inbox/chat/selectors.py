@@ -63,3 +63,9 @@ def agent_offers(user: User) -> list[ChatSession]:
 def visitor_transcript(session: ChatSession) -> list[Frame]:
     """Everything the visitor may read of the chat, in order (no notes)."""
     return entries_after(session, 0, ChatEntry.Role.VISITOR, language=session.language)
+
+
+def visitor_attachment(session: ChatSession, pk: int) -> Attachment | None:
+    """An attachment of a visitor-visible message of this chat, else None."""
+    return (Attachment.objects.filter(pk=pk, message__chat_entry__session=session, message__internal=False)
+            .exclude(message__chat_entry__kind=ChatEntry.Kind.NOTE).first())
