@@ -222,3 +222,12 @@ def test_the_chat_ticket_is_a_ticket_in_the_api(api, agent):
     assert [(m["body"], m["internal"]) for m in rows] == [
         ("Принтер не печатает", False), ("Здравствуйте", False), ("заметка", True)]
     assert {m.get("channel", "chat") for m in rows} == {"chat"}
+
+
+def test_the_beat_job_is_scheduled_and_registered(settings):
+    from helpdesk.celery import app
+
+    app.loader.import_default_modules()
+    assert settings.CELERY_BEAT_SCHEDULE["expire-chat-offers"] == {
+        "task": "channels_inbox.chat.tasks.expire_chat_offers", "schedule": 5.0}
+    assert "channels_inbox.chat.tasks.expire_chat_offers" in app.tasks
