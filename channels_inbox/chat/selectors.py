@@ -18,7 +18,7 @@ REPLAY_LIMIT = 500  # one resume's frames at most; the client resumes again from
 
 def session_for_token_id(public_id: Any) -> ChatSession | None:
     """The visitor's chat, from the public id their verified token carries."""
-    return ChatSession.objects.select_related("ticket", "agent").filter(public_id=public_id).first()
+    return ChatSession.objects.select_related("ticket", "agent", "visitor").filter(public_id=public_id).first()
 
 
 def entries_after(session: ChatSession, seq: int, viewer_role: str, *, language: str = "") -> list[Frame]:

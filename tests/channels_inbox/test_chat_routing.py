@@ -231,3 +231,19 @@ def test_the_beat_job_is_scheduled_and_registered(settings):
     assert settings.CELERY_BEAT_SCHEDULE["expire-chat-offers"] == {
         "task": "channels_inbox.chat.tasks.expire_chat_offers", "schedule": 5.0}
     assert "channels_inbox.chat.tasks.expire_chat_offers" in app.tasks
+
+
+def test_a_chat_message_is_a_few_statements(agent):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    connected(agent)
+    session = start()
+    services.accept_offer(session=session, agent=agent)
+    with CaptureQueriesContext(connection) as queries:
+        services.post_message(session=session.pk, author=agent, role="agent", body="Здравствуйте", client_id="q-1")
+    sql = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    # The savepoint pair of the test's transaction, then: lock the session, look up the client_id, insert the
+    # Message, insert the ChatEntry, update last_seq.
+    assert [s for s in sql if s not in ("SAVEPOINT", "RELEASE")] == ["SELECT", "SELECT", "INSERT", "INSERT", "UPDATE"]
+    assert "FOR UPDATE" in queries.captured_queries[1]["sql"] or "FOR UPDATE" in queries.captured_queries[0]["sql"]
