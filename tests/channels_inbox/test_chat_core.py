@@ -308,3 +308,39 @@ def test_transfer_over_the_agent_sockets(client):
     assert bad["code"] == "bad_frame"
     session = ChatSession.objects.get()
     assert session.agent == second and session.ticket.assignee == second
+
+
+def test_a_reply_from_the_ticket_page_reaches_the_visitor_socket(client, agent):
+    from channels.db import database_sync_to_async
+
+    from channels_inbox.chat import services as chat_services
+    from tickets import services as ticket_services
+
+    cookie = session_cookie(Client(), agent)
+
+    async def scenario():
+        desk, _ok, _ = await agent_socket(cookie)
+        await frame_of(desk, "hello")
+        await asyncio.sleep(0.3)
+        started = (await start_chat(client)).json()
+        await frame_of(desk, "offer", chat=started["chat"])
+        session = await database_sync_to_async(ChatSession.objects.select_related("ticket").get)(
+            public_id=started["chat"])
+        await database_sync_to_async(chat_services.accept_offer)(session=session, agent=agent)
+        visitor, _ok, _ = await visitor_socket(started["token"])
+        await asyncio.sleep(0.3)
+        await database_sync_to_async(ticket_services.add_message)(ticket=session.ticket, author=agent,
+                                                                  body="Ответ со страницы тикета")
+        frame = await frame_of(visitor, "message", author="agent", timeout=10)
+        await database_sync_to_async(ticket_services.add_message)(ticket=session.ticket, author=agent,
+                                                                  body="заметка со страницы", internal=True)
+        await database_sync_to_async(ticket_services.add_message)(ticket=session.ticket, author=agent,
+                                                                  body="ещё ответ")
+        after = await frames_until(visitor, lambda f: f.get("body") == "ещё ответ", timeout=10)
+        await visitor.disconnect()
+        await desk.disconnect()
+        return frame, after
+
+    frame, after = asyncio.run(scenario())
+    assert frame["body"] == "Ответ со страницы тикета" and frame["seq"] == 3
+    assert all("заметка" not in str(f) for f in after) and after[-1]["seq"] == 5

@@ -216,12 +216,13 @@ def test_the_chat_ticket_is_a_ticket_in_the_api(api, agent):
     services.post_message(session=session, author=agent, role="agent", body="заметка", client_id="y", internal=True)
     api.as_user(agent)
     listed = api.get("/api/v1/tickets/").json()["results"]
-    assert [t["number"] for t in listed] == [session.ticket.number]
+    assert [(t["number"], t["channel"]) for t in listed] == [(session.ticket.number, "chat")]
     messages = api.get(f"/api/v1/tickets/{session.ticket.pk}/messages/").json()
     rows = messages["results"] if isinstance(messages, dict) else messages
     assert [(m["body"], m["internal"]) for m in rows] == [
         ("Принтер не печатает", False), ("Здравствуйте", False), ("заметка", True)]
-    assert {m.get("channel", "chat") for m in rows} == {"chat"}
+    assert {m["channel"] for m in rows} == {"chat"}
+    assert api.get(f"/api/v1/tickets/{session.ticket.pk}/").json()["number"] == session.ticket.number
 
 
 def test_the_beat_job_is_scheduled_and_registered(settings):
