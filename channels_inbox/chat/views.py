@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from helpdesk.ratelimit import rate_limited
 from knowledgebase.selectors import search_articles
+from tickets.models import TicketType
 
 from ..models import ChatEntry, ChatSession
 from . import routing, selectors, services
@@ -103,6 +104,19 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
     return data
 
 
+def _ticket_type(value: object) -> TicketType | None:
+    """The optional `type` of a start (an active TicketType's id or name): ChatRoute.ticket_type matches it."""
+    if value in (None, ""):
+        return None
+    found = TicketType.objects.filter(active=True)
+    found = found.filter(pk=value) if isinstance(value, int) and not isinstance(value, bool) else found.filter(
+        name__iexact=str(value))
+    ticket_type = found.first()
+    if ticket_type is None:
+        raise ValidationError({"type": [_("Unknown ticket type.")]})
+    return ticket_type
+
+
 @public_endpoint(("POST",), "chat_start", "HELPDESK_CHAT_START_RATE")
 def start(request: HttpRequest) -> HttpResponse:
     """Open a chat (and its ticket): the visitor's token and socket, or offline (answered by email)."""
@@ -113,7 +127,8 @@ def start(request: HttpRequest) -> HttpResponse:
         session = services.start_chat(
             name=data.get("name"), email=data.get("email"), message=data.get("message"),
             page_url=data.get("page_url"), page_title=data.get("page_title"), language=data.get("language"),
-            origin=request.headers.get("Origin", ""), user=user)  # type: ignore[arg-type]
+            origin=request.headers.get("Origin", ""), user=user,  # type: ignore[arg-type]
+            ticket_type=_ticket_type(data.get("type")))
     except ValidationError as exc:
         return JsonResponse(exc.message_dict, status=400)
     token = sign_chat(session.public_id)

@@ -248,3 +248,23 @@ def test_a_chat_message_is_a_few_statements(agent):
     # Message, insert the ChatEntry, update last_seq.
     assert [s for s in sql if s not in ("SAVEPOINT", "RELEASE")] == ["SELECT", "SELECT", "INSERT", "INSERT", "UPDATE"]
     assert "FOR UPDATE" in queries.captured_queries[1]["sql"] or "FOR UPDATE" in queries.captured_queries[0]["sql"]
+
+
+def test_a_route_for_a_ticket_type(client, team):
+    from tickets.models import TicketType
+
+    tier, group = team
+    billing = TicketType.objects.create(name="Billing")
+    agent = AgentFactory()
+    group.members.add(agent)
+    connected(agent)
+    ChatRoute.objects.create(name="Billing chats", ticket_type=billing, group=group)
+    body = {"name": "A", "email": "a@example.com", "message": "счёт", "type": "billing"}
+    response = client.post("/chat/api/start/", body, content_type="application/json")
+    assert response.status_code == 201
+    session = ChatSession.objects.get(public_id=response.json()["chat"])
+    assert (session.group, session.ticket.type, session.offered_to) == (group, billing, agent)
+    untyped = services.start_chat(name="B", email="b@example.com", message="привет")
+    assert untyped.group is None
+    bad = client.post("/chat/api/start/", {**body, "type": "nope"}, content_type="application/json")
+    assert bad.status_code == 400 and set(bad.json()) == {"type"}
