@@ -1406,7 +1406,8 @@ def add_followers(*, ticket: Ticket, users: Iterable[User]) -> list[User]:
     wanted = {u.pk: u for u in users if u.pk != ticket.requester_id}
     if not wanted:
         return []
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction (two statements fewer per inbound mail): a failure here fails it.
+    with transaction.atomic(savepoint=False):
         have = set(TicketFollower.objects.filter(ticket=ticket, user_id__in=wanted).values_list("user_id", flat=True))
         new = [u for pk, u in wanted.items() if pk not in have]
         TicketFollower.objects.bulk_create([TicketFollower(ticket=ticket, user=u) for u in new], ignore_conflicts=True)
