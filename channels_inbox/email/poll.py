@@ -11,6 +11,7 @@ import re
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection
@@ -27,6 +28,8 @@ logger = logging.getLogger(__name__)
 BATCH = 50  # UIDs whose sizes are asked in one FETCH; the mails themselves are fetched one at a time
 MAX_PER_POLL = 500  # the rest waits for the next poll, so that one full mailbox does not hold up the others
 TIMEOUT_SECONDS = 30.0
+# The beat ticks every 30 s and a task starts a little late or early: a mailbox due within this is polled now.
+BEAT_SLACK_SECONDS = 5
 # "Flag" mode: the keyword marks processed mail (the search skips it), whether or not a person read it.
 PROCESSED_KEYWORD = "HelpdeskProcessed"
 # The advisory lock's first key ("IMAP"); the second is the mailbox's id.
@@ -69,15 +72,23 @@ class PollResult:
 def poll_due_mailboxes() -> list[PollResult]:
     """The beat's tick: poll each active mailbox whose interval has passed since its last poll."""
     now = timezone.now()
-    due = [box for box in Mailbox.objects.filter(active=True)
-           if box.last_polled_at is None or (now - box.last_polled_at).total_seconds() >= box.poll_interval]
-    return [poll_mailbox(box) for box in due]
+    due = [box for box in Mailbox.objects.filter(active=True) if box.last_polled_at is None
+           or (now - box.last_polled_at).total_seconds() >= box.poll_interval - BEAT_SLACK_SECONDS]
+    results = []
+    for box in due:
+        try:
+            results.append(poll_mailbox(box))
+        except Exception as exc:  # noqa: BLE001  (the database failed under this one: the others still get their turn)
+            logger.exception("polling mailbox %s failed", box.name)
+            results.append(PollResult(box.name, error=f"{type(exc).__name__}: {exc}"))
+    return results
 
 
 def poll_mailbox(mailbox: Mailbox) -> PollResult:
     """Fetch, store, process and file the mailbox's new mail; errors land in the result and `last_error`,
     never raised. Two workers never poll one mailbox at once (the second skips it)."""
     result = PollResult(mailbox.name)
+    started = timezone.now()  # the interval runs from poll start to poll start
     with _lock(mailbox.pk) as locked:
         if not locked:
             result.skipped = True
@@ -98,7 +109,7 @@ def poll_mailbox(mailbox: Mailbox) -> PollResult:
             result.error = _("Polling failed: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"}
         if result.error:
             logger.warning("mailbox %s: %s", mailbox.name, result.error)
-        Mailbox.objects.filter(pk=mailbox.pk).update(last_polled_at=timezone.now(), last_error=result.error[:2000])
+        Mailbox.objects.filter(pk=mailbox.pk).update(last_polled_at=started, last_error=result.error[:2000])
     return result
 
 
@@ -160,7 +171,7 @@ def _poll(box: BaseMailBox, mailbox: Mailbox, result: PollResult) -> None:
         box.folder.create(mailbox.processed_folder)
     criteria = "UNDELETED" if moving else f"UNDELETED NOT KEYWORD {PROCESSED_KEYWORD}"
     uids = sorted(int(uid) for uid in box.uids(criteria))[:MAX_PER_POLL]
-    origin = {"mailbox": mailbox, "imap_folder": mailbox.folder, "imap_uidvalidity": uidvalidity}
+    origin: dict[str, Any] = {"mailbox": mailbox, "imap_folder": mailbox.folder, "imap_uidvalidity": uidvalidity}
     for start in range(0, len(uids), BATCH):
         chunk = uids[start:start + BATCH]
         sizes = _sizes(box, chunk)
@@ -204,14 +215,15 @@ def _sizes(box: BaseMailBox, uids: list[int]) -> dict[int, int]:
     return sizes
 
 
-def _store(box: BaseMailBox, uid: int, size: int, origin: dict[str, object]) -> InboundMessage | None:
+def _store(box: BaseMailBox, uid: int, size: int, origin: dict[str, Any]) -> InboundMessage | None:
     """Fetch the mail (only its header when it is over the size limit) and store it raw; None when it is gone."""
     too_large = size > settings.HELPDESK_EMAIL_MAX_BYTES
     raw = _fetch(box, uid, "BODY.PEEK[HEADER]" if too_large else "BODY.PEEK[]")
     if raw is None:
         return None
     try:
-        return store_raw(raw, imap_uid=uid, **({"size": size} if too_large else {}), **origin)
+        extra: dict[str, Any] = {"imap_uid": uid, "size": size} if too_large else {"imap_uid": uid}
+        return store_raw(raw, **origin, **extra)
     except IntegrityError:  # stored meanwhile by a poll that took no lock (the SQLite demo)
         return InboundMessage.objects.defer("raw").get(imap_uid=uid, **origin)
 
