@@ -57,6 +57,7 @@ run: install assets var/secret_key
 # answer, else against throw-away servers under var/services/ stopped after it.
 test: install assets
 	@sh scripts/ensure-chromium.sh
+	@sh scripts/ensure-dovecot.sh
 	$(PY) scripts/check_services.py -- $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install

@@ -15,6 +15,13 @@ class ChannelsInboxConfig(AppConfig):
         from .realtime import broadcast_ticket_event, connect_signals
 
         connect_signals()
+        from django.db.models.signals import post_delete, post_save
+
+        from .email.noise import forget_mailbox_addresses
+        from .models import Mailbox
+
+        post_save.connect(forget_mailbox_addresses, sender=Mailbox, dispatch_uid="mailbox-addresses-save")
+        post_delete.connect(forget_mailbox_addresses, sender=Mailbox, dispatch_uid="mailbox-addresses-delete")
         # Last of the outbox's handlers: one push with everything the pass changed.
         receivers.subscribe(broadcast_ticket_event, order=30, writes=False)
         # A reply written on a chat's ticket page (not in the chat) reaches the chat's sockets; writes a ChatEntry.

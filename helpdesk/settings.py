@@ -246,6 +246,8 @@ CELERY_TASK_ROUTES = {
     "tickets.deliveries.send_delivery": {"queue": HELPDESK_OUTGOING_QUEUE},
     "tickets.deliveries.send_pending_deliveries": {"queue": HELPDESK_OUTGOING_QUEUE},
     "helpdesk.mail.send_account_email": {"queue": HELPDESK_OUTGOING_QUEUE},
+    # IMAP polling waits on other servers too: a slow mailbox never holds up ticket events.
+    "channels_inbox.tasks.poll_mailboxes": {"queue": HELPDESK_OUTGOING_QUEUE},
 }
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
@@ -267,6 +269,8 @@ CELERY_BEAT_SCHEDULE = {
     "recount-agent-loads": {"task": "tickets.tasks.recount_agent_loads", "schedule": 600.0},
     # SLA warnings and breaches, escalation rules (indexed due times: escalation.sla).
     "check-deadlines": {"task": "escalation.tasks.check_deadlines", "schedule": env.float("SLA_CHECK_SECONDS", default=60.0)},
+    # Email mailboxes (IMAP): each is polled when its own interval (30 s at least) has passed.
+    "poll-mailboxes": {"task": "channels_inbox.tasks.poll_mailboxes", "schedule": 30.0},
 }
 
 # --- REST framework ---------------------------------------------------------

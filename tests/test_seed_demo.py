@@ -17,6 +17,9 @@ def test_seed_demo_is_idempotent_and_prints_logins(db, capsys):
     assert Ticket.objects.filter(subject__contains="Принтер").exists()
     assert Ticket.objects.filter(messages__internal=True).exists()
     assert not TicketEvent.objects.filter(processed_at__isnull=True).exists()
+    from channels_inbox.models import Mailbox
+
+    assert list(Mailbox.objects.values_list("active", flat=True)) == [False]  # one demo mailbox, never polled
 
 
 def test_seed_demo_routes_new_tickets(db):

@@ -61,7 +61,7 @@ ON_TICKET_MAIL: list[Callable[[OutgoingDelivery], None]] = []
 
 
 def support_address() -> str:
-    """The address mail goes out from (the mailbox model comes later)."""
+    """The address mail goes out from when its ticket has no `reply_address` (a mailbox's, set by the email channel)."""
     return settings.HELPDESK_SUPPORT_EMAIL or settings.DEFAULT_FROM_EMAIL
 
 
@@ -73,6 +73,8 @@ def make_message_id() -> str:
 # A thread's References keep its first Message-ID and the latest ones (RFC 5322 suggests trimming long chains).
 REFERENCES_KEPT = 20
 _MESSAGE_ID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
+# The email channel keeps an inbound mail's Message-ID as its key, without the angle brackets.
+_BARE_MESSAGE_ID = re.compile(r"^[^<>\s@]+@[^<>\s@]+$")
 
 
 def thread_headers(ticket: Ticket) -> dict[str, str]:
@@ -92,6 +94,8 @@ def thread_headers(ticket: Ticket) -> dict[str, str]:
     last_inbound = ""
     for _at, mid, is_inbound in sorted(inbound + outbound, key=lambda row: row[0]):
         mid = mid.strip()
+        if _BARE_MESSAGE_ID.match(mid):
+            mid = f"<{mid}>"
         if not _MESSAGE_ID.match(mid):
             continue  # not a Message-ID (another channel's id, or garbage): never into a header
         if mid not in chain:

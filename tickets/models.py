@@ -178,6 +178,9 @@ class Ticket(models.Model):
         "self", verbose_name=_("merged into"), null=True, blank=True, on_delete=models.SET_NULL,
         related_name="merged_from",
     )
+    # The address the customer wrote to (an email mailbox's): mail about the ticket goes out from it.
+    # Empty: the support address (tickets.mail.support_address).
+    reply_address = models.EmailField(_("reply address"), max_length=254, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)

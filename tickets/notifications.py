@@ -61,4 +61,5 @@ def _notify(event: TicketEvent) -> None:
     # outgoing workers, retried while SMTP is down, swept if its task is lost.
     queue_email(subject=" ".join(subject.split()), body=body, html=html, to=[requester.email], headers=headers,
                 about=f"the reply notification of ticket {ticket.number} to its requester",
-                ticket_id=ticket.pk, message_id=message.pk, mail_message_id=mail_message_id)
+                ticket_id=ticket.pk, message_id=message.pk, mail_message_id=mail_message_id,
+                from_email=ticket.reply_address or None)

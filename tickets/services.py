@@ -268,9 +268,11 @@ def create_ticket(
     type: TicketType | int | str | None = None, priority: str | None = None, channel: str = Channel.PORTAL,
     attachments: Iterable[UploadedFile] = (), body_html: str = "", tags: Iterable[str] = (), language: str = "",
     custom_fields: Mapping[str, Any] | None = None, assignee: User | None = None, follow_up_of: Ticket | None = None,
-    external_id: str = "", ctx: EventContext | None = None, quoted: str = "",
+    external_id: str = "", ctx: EventContext | None = None, quoted: str = "", group: Group | None = None,
+    reply_address: str = "",
 ) -> Ticket:
-    """Open a ticket with its first message (from the requester)."""
+    """Open a ticket with its first message (from the requester). `group` overrides the type's default group;
+    `reply_address` is the address its mail goes out from (an email mailbox's)."""
     actor = actor or requester
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}  # field -> its cleaned value, of the field's type
@@ -314,11 +316,13 @@ def create_ticket(
             requester=requester,
             organization_id=requester.organization_id,  # no read of the organization for its id
             assignee=cleaned["assignee"],
-            tier=_default_tier(ticket_type),
-            group=ticket_type.default_group if ticket_type else None,
+            # A group given (an email mailbox's) brings its tier, as a type's default group does.
+            tier=group.tier if group is not None else _default_tier(ticket_type),
+            group=group if group is not None else (ticket_type.default_group if ticket_type else None),
             language=language or requester.language or "",
             custom_fields=cleaned["custom_fields"],
             follow_up_of=follow_up_of,
+            reply_address=reply_address,
         ))
         if cleaned["tags"]:
             ticket.tags.set(_get_or_create_tags(cleaned["tags"]))
@@ -386,7 +390,8 @@ def notify_agents(*, ticket: Ticket, recipients: Sequence[User], text: str, emai
             if user.email:
                 queue_email(subject=f"[#{ticket.number}] " + " ".join(text.split()), body=text, to=[user.email],
                             headers={"Auto-Submitted": "auto-replied", "X-Helpdesk-Ticket": str(ticket.number)},
-                            about=f"a trigger notification of ticket {ticket.number} to {user}", ticket_id=ticket.pk)
+                            about=f"a trigger notification of ticket {ticket.number} to {user}", ticket_id=ticket.pk,
+                            from_email=ticket.reply_address or None)
 
 
 @dataclass
@@ -865,11 +870,12 @@ def _ref(obj: Tier | Group | None) -> Ref | None:
 def receive_message(
     *, requester: User, body: str, subject: str = "", channel: str = Channel.PORTAL, ticket: Ticket | None = None,
     body_html: str = "", attachments: Iterable[UploadedFile] = (), external_id: str = "",
-    type: TicketType | int | str | None = None, language: str = "", quoted: str = "",
+    type: TicketType | int | str | None = None, language: str = "", quoted: str = "", group: Group | None = None,
+    reply_address: str = "",
 ) -> tuple[Ticket, Message, bool]:
     """The entry point for every inbound channel: thread the message onto the
     ticket it answers, or open a new one (a follow-up when that ticket is
-    closed). Returns (ticket, message, created)."""
+    closed). Returns (ticket, message, created); `type`, `group` and `reply_address` apply to a new ticket."""
     if ticket is not None:
         # The caller's copy may be stale (status, type, subject changed since it was read).
         ticket.refresh_from_db()
@@ -888,7 +894,8 @@ def receive_message(
         requester=requester, subject=subject or (ticket.subject if ticket else ""), body=body, body_html=body_html,
         channel=channel, attachments=attachments, external_id=external_id, language=language,
         type=type if type is not None else (ticket.type if ticket and ticket.type and ticket.type.active else None),
-        follow_up_of=ticket, quoted=quoted,
+        follow_up_of=ticket, quoted=quoted, group=group,
+        reply_address=reply_address or (ticket.reply_address if ticket else ""),
     )
     return new, new.messages.get(), True
 

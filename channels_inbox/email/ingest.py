@@ -25,7 +25,7 @@ from helpdesk.services import create_customer_from_mail
 from tickets import services as ticket_services
 from tickets.models import Channel, SideConversation, Status, Ticket
 
-from ..models import InboundMessage, MailKey
+from ..models import InboundMessage, Mailbox, MailKey
 from . import html as dom
 from . import noise, reply, threading
 from .parse import ParsedMail, decode_header_value, normalize_message_id, parse
@@ -63,10 +63,13 @@ def _sniff(raw: bytes) -> dict[str, str]:
         return {"message_id": "", "sender": "", "subject": ""}
 
 
-def store_raw(raw: bytes, *, channel: str = "email") -> InboundMessage:
-    """Write the raw mail, committed on its own before anything reads it."""
+def store_raw(raw: bytes, *, channel: str = "email", **origin: Any) -> InboundMessage:
+    """Write the raw mail, committed on its own before anything reads it. `origin`: the polled mail's
+    `mailbox`, `imap_folder`, `imap_uidvalidity`, `imap_uid` (unique together: a mail is stored once),
+    and `size` when `raw` is only its header (a mail too large to fetch)."""
+    size = origin.pop("size", len(raw))
     with transaction.atomic():
-        return InboundMessage.objects.create(channel=channel, raw=raw, size=len(raw), **_sniff(raw))
+        return InboundMessage.objects.create(channel=channel, raw=raw, size=size, **_sniff(raw), **origin)
 
 
 def store_raw_many(raws: Sequence[bytes], *, channel: str = "email") -> list[InboundMessage]:
@@ -127,10 +130,12 @@ def _mark(row: InboundMessage, outcome: Outcome) -> None:
 
 def _process(row: InboundMessage, *, rate_limit: bool) -> Outcome:
     raw = bytes(row.raw)
-    if len(raw) > settings.HELPDESK_EMAIL_MAX_BYTES:
-        return Outcome("failed", None, _("The mail is too large to process (%(size)d MB; at most %(limit)d MB). "
-                                         "It is stored as received.") % {
-            "size": len(raw) // 2**20, "limit": settings.HELPDESK_EMAIL_MAX_BYTES // 2**20})
+    size = max(len(raw), row.size)  # a polled mail too large to fetch is stored as its header, with its size
+    if size > settings.HELPDESK_EMAIL_MAX_BYTES:
+        stored = _("It is stored as received.") if size == len(raw) else _(
+            "Only its header was fetched; the mail stays on the mail server.")
+        return Outcome("failed", None, _("The mail is too large to process (%(size)d MB; at most %(limit)d MB).") % {
+            "size": size // 2**20, "limit": settings.HELPDESK_EMAIL_MAX_BYTES // 2**20} + " " + stored)
     mail = parse(raw)
     row.message_id = mail.message_id[:500]
     # One read for the mail's own key (a duplicate, our own mail) and those it answers (its thread).
@@ -225,7 +230,8 @@ def _deliver(row: InboundMessage, mail: ParsedMail, sender: User, keys: dict[str
         body = body + "\n\n" + "\n".join(f"[{n}]" for n in notes)
     subject = " ".join(mail.subject.split())[:settings.HELPDESK_SUBJECT_MAX_LENGTH] or _("(no subject)")
     common: dict[str, Any] = {"requester": sender, "body": body, "body_html": html, "channel": Channel.EMAIL,
-                              "attachments": uploads, "external_id": mail.message_id[:255], "quoted": quoted}
+                              "attachments": uploads, "external_id": mail.message_id[:255], "quoted": quoted,
+                              **_mailbox_defaults(row)}
     before = thread.ticket
     if thread.linked is not None:
         ticket = ticket_services.create_ticket(subject=subject, follow_up_of=thread.linked, **common)
@@ -264,6 +270,13 @@ def _side_reply(row: InboundMessage, mail: ParsedMail, sender: User, side: SideC
     row.ticket, row.ticket_message = ticket, message
     return Outcome("appended", ticket.number, _("Added to side conversation S%(s)d of #%(n)s as an internal note.") % {
         "s": side.number, "n": ticket.number})
+def _mailbox_defaults(row: InboundMessage) -> dict[str, Any]:
+    """What a new ticket from the row's mailbox gets: its type (when still in use), group and reply address."""
+    if row.mailbox_id is None:
+        return {}
+    box = Mailbox.objects.select_related("ticket_type", "group__tier").get(pk=row.mailbox_id)
+    kind = box.ticket_type if box.ticket_type is not None and box.ticket_type.active else None
+    return {"type": kind, "group": box.group, "reply_address": box.email_address}
 
 
 def _reason(before: Ticket | None, ticket: Ticket, created: bool, was_closed: bool) -> str:

@@ -10,16 +10,39 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext as _
 
+from ..models import Mailbox
 from .parse import ParsedMail
 
 BOUNCE_SENDERS = ("mailer-daemon", "postmaster")
 
 
 def own_addresses() -> set[str]:
-    """Our own addresses, lowercased."""
+    """Our own addresses, lowercased: the settings' and every active mailbox's."""
     found = {*getattr(settings, "HELPDESK_OWN_ADDRESSES", []), settings.DEFAULT_FROM_EMAIL,
-             getattr(settings, "SERVER_EMAIL", "")}
+             getattr(settings, "SERVER_EMAIL", ""), *mailbox_addresses()}
     return {a.strip().lower() for a in found if a and "@" in a}
+
+
+# The active mailboxes' addresses, read at most every MAILBOX_ADDRESSES_TTL seconds per process (two reads a mail
+# otherwise); a mailbox saved in this process clears it at once (apps.ready connects `forget_mailbox_addresses`).
+MAILBOX_ADDRESSES_TTL = 30.0
+_mailbox_addresses: tuple[float, frozenset[str]] = (0.0, frozenset())
+
+
+def mailbox_addresses() -> frozenset[str]:
+    """The active mailboxes' addresses, lowercased."""
+    global _mailbox_addresses
+    expires, found = _mailbox_addresses
+    if time.monotonic() >= expires:
+        found = frozenset(a.lower() for a in Mailbox.objects.filter(active=True).values_list("email_address", flat=True))
+        _mailbox_addresses = (time.monotonic() + MAILBOX_ADDRESSES_TTL, found)
+    return found
+
+
+def forget_mailbox_addresses(**_kwargs: object) -> None:
+    """Read the mailboxes' addresses again at the next mail (a mailbox was saved or deleted)."""
+    global _mailbox_addresses
+    _mailbox_addresses = (0.0, frozenset())
 
 
 def is_bounce(mail: ParsedMail) -> bool:

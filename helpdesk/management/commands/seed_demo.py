@@ -134,6 +134,7 @@ class Command(BaseCommand):
                     types[name].save(update_fields=["field_definitions"])
             self._escalation_demo()
             self._macros(admin)
+            self._mailbox_demo()
             articles = self._knowledge_base(admin, agents)
             types = {name: TicketType.objects.get(pk=t.pk) for name, t in types.items()}  # with routing defaults
             created = 0
@@ -187,6 +188,12 @@ class Command(BaseCommand):
         except ImportError:
             return
         seed_escalation_demo()
+
+    def _mailbox_demo(self):
+        """One inactive IMAP mailbox, so that /admin/ shows the shape of one."""
+        from channels_inbox.demo import seed_mailbox_demo
+
+        seed_mailbox_demo()
 
     def _route_new_tickets(self):
         """The tickets nobody has touched are routed by the demo's triggers as
