@@ -107,7 +107,7 @@ class InboundMessageAdmin(admin.ModelAdmin):
                        "outcome", "reason", "ticket", "ticket_message", "mailbox", "imap_folder", "imap_uidvalidity",
                        "imap_uid")
     exclude = ("raw",)
-    actions = ["reprocess"]
+    actions = ["reprocess", "post_held"]
     list_select_related = ("ticket", "mailbox")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -121,6 +121,15 @@ class InboundMessageAdmin(admin.ModelAdmin):
             process(row, rate_limit=False)
             done += 1
         self.message_user(request, ngettext("%(n)d mail processed again.", "%(n)d mails processed again.", done)
+                          % {"n": done}, messages.SUCCESS)
+
+    @admin.action(description=_("Post into the ticket it names"))
+    def post_held(self, request: HttpRequest, queryset: QuerySet[InboundMessage]) -> None:
+        """Post held mails (a stranger's subject hook, EMAIL_STRANGER_HOOK "hold") into the ticket they name."""
+        done = 0
+        for row in queryset.filter(status=InboundMessage.Status.IGNORED):  # others stay ignored
+            done += process(row, rate_limit=False, trust_hook=True).status == "appended"
+        self.message_user(request, ngettext("%(n)d held mail posted.", "%(n)d held mails posted.", done)
                           % {"n": done}, messages.SUCCESS)
 
 

@@ -500,6 +500,14 @@ HELPDESK_EMAIL_MAX_FOLLOWERS = env.int("EMAIL_MAX_FOLLOWERS", default=20)  # CC'
 # Per sender: at most this many mails in the window (seconds); 0 turns the limit off.
 HELPDESK_EMAIL_SENDER_LIMIT = env.int("EMAIL_SENDER_LIMIT", default=20)
 HELPDESK_EMAIL_SENDER_WINDOW = env.int("EMAIL_SENDER_WINDOW", default=600)
+# A mail with no key but the same sender and subject as an open ticket of theirs updated within this many
+# days joins it (0: off; a key or the subject's hook always comes first).
+HELPDESK_EMAIL_SUBJECT_THREADING_DAYS = env.int("EMAIL_SUBJECT_THREADING_DAYS", default=0)
+# Mail whose subject names a ticket its sender takes no part in: "link" opens a new ticket linked to it,
+# "hold" keeps it (inbound messages, ignored) until an admin posts it with "Post into the ticket it names".
+HELPDESK_EMAIL_STRANGER_HOOK = env("EMAIL_STRANGER_HOOK", default="link")
+if HELPDESK_EMAIL_STRANGER_HOOK not in ("link", "hold"):
+    raise ImproperlyConfigured("EMAIL_STRANGER_HOOK is link or hold.")
 
 # --- issue 18 (live chat; docs/live-chat.md) ------------------------------------------
 # Origins whose pages may embed the widget (CORS for /chat/api/, the visitor socket's Origin check), e.g.

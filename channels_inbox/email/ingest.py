@@ -90,13 +90,13 @@ def ingest_many(raws: Sequence[bytes], *, channel: str = "email") -> list[Outcom
     return [process(row) for row in store_raw_many(raws, channel=channel)]
 
 
-def process(row: InboundMessage, *, rate_limit: bool = True) -> Outcome:
+def process(row: InboundMessage, *, rate_limit: bool = True, trust_hook: bool = False) -> Outcome:
     """Parse and thread a stored mail; the row is marked processed, ignored or
-    failed with the reason. Reprocessing a row runs this again."""
+    failed with the reason. Reprocessing a row runs this again (`trust_hook`: see threading.find_thread)."""
     for attempt in (1, 2):
         try:
             with transaction.atomic():
-                outcome = _process(row, rate_limit=rate_limit and attempt == 1)
+                outcome = _process(row, rate_limit=rate_limit and attempt == 1, trust_hook=trust_hook)
                 _mark(row, outcome)
             break
         except IntegrityError as exc:
@@ -128,7 +128,7 @@ def _mark(row: InboundMessage, outcome: Outcome) -> None:
     row.save(update_fields=["status", "outcome", "reason", "processed_at", "message_id", "ticket", "ticket_message"])
 
 
-def _process(row: InboundMessage, *, rate_limit: bool) -> Outcome:
+def _process(row: InboundMessage, *, rate_limit: bool, trust_hook: bool = False) -> Outcome:
     raw = bytes(row.raw)
     size = max(len(raw), row.size)  # a polled mail too large to fetch is stored as its header, with its size
     if size > settings.HELPDESK_EMAIL_MAX_BYTES:
@@ -167,7 +167,7 @@ def _process(row: InboundMessage, *, rate_limit: bool) -> Outcome:
             "address": mail.from_email})
     if not sender.is_active:
         return Outcome("ignored", None, _("The sender's account %(address)s is disabled.") % {"address": mail.from_email})
-    return _deliver(row, mail, sender, keys)
+    return _deliver(row, mail, sender, keys, trust_hook=trust_hook)
 
 
 def _account(address: str, name: str) -> User:
@@ -219,11 +219,17 @@ def _uploads(mail: ParsedMail, notes: list[str]) -> list[SimpleUploadedFile]:
     return kept
 
 
-def _deliver(row: InboundMessage, mail: ParsedMail, sender: User, keys: dict[str, MailKey]) -> Outcome:
+def _deliver(row: InboundMessage, mail: ParsedMail, sender: User, keys: dict[str, MailKey], *,
+             trust_hook: bool = False) -> Outcome:
     side = threading.find_side_conversation(mail)
     if side is not None:
         return _side_reply(row, mail, sender, side)
-    thread = threading.find_thread(mail, sender, keys=keys)
+    thread = threading.find_thread(mail, sender, keys=keys, trust_hook=trust_hook)
+    if thread.held is not None:
+        return Outcome("ignored", thread.held.number, _(
+            "Held: the subject names #%(n)s, but %(address)s is neither its requester nor a follower. An admin can "
+            "post it there (Inbound messages, “Post into the ticket it names”).") % {
+            "n": thread.held.number, "address": mail.from_email})
     body, html, quoted, notes = _content(mail)
     uploads = _uploads(mail, notes)
     if notes:

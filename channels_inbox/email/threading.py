@@ -6,17 +6,29 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from helpdesk.models import User
-from tickets.models import Message, OutgoingDelivery, SideConversation, Ticket
+from tickets.models import Message, OutgoingDelivery, SideConversation, Status, Ticket
 from tickets.selectors import is_participant
 
 from ..models import MailKey
 from .parse import ParsedMail, normalize_message_id
 
 _HOOK = re.compile(r"\[#(\d{1,12})\]")
+# Reply and forward prefixes of common mail clients (en, de, nl, sv, it, fr, ru, el), repeated or counted: "Re[2]:".
+_PREFIX = re.compile(r"^\s*(?:(?:re|fwd?|aw|wg|sv|vs|antw|rif|r|i|tr|ответ|отв|пересл|απ|σχετ|πρθ)\s*(?:\[\d+\])?\s*:\s*)+",
+                     re.IGNORECASE)
+SUBJECT_CANDIDATES = 20  # an open ticket of the sender's: the most recently updated are compared
+
+
+def normalize_subject(subject: str) -> str:
+    """The subject without ticket hooks, reply/forward prefixes, case and extra spaces."""
+    return " ".join(_PREFIX.sub("", _HOOK.sub(" ", subject or "")).split()).casefold()
 
 
 def remember(ticket: Ticket, message: Message | None, message_id: str, direction: str) -> MailKey | None:
@@ -53,6 +65,7 @@ class Thread:
 
     ticket: Ticket | None = None
     linked: Ticket | None = None
+    held: Ticket | None = None  # named by a stranger, kept for an admin (EMAIL_STRANGER_HOOK "hold")
     how: str = ""
 
 
@@ -77,9 +90,10 @@ def keys_for(message_ids: list[str]) -> dict[str, MailKey]:
     return {k.message_id: k for k in MailKey.objects.select_related("ticket").filter(message_id__in=wanted)}
 
 
-def find_thread(mail: ParsedMail, sender: User, *, keys: dict[str, MailKey] | None = None) -> Thread:
+def find_thread(mail: ParsedMail, sender: User, *, keys: dict[str, MailKey] | None = None,
+                trust_hook: bool = False) -> Thread:
     """The ticket the mail answers (see the module's docstring); `keys`: those of reply_ids(mail) when the
-    caller read them already."""
+    caller read them already; `trust_hook`: an admin posts a held mail into the ticket its subject names."""
     ids = reply_ids(mail)
     if ids:
         keys = keys_for(ids) if keys is None else keys
@@ -91,10 +105,25 @@ def find_thread(mail: ParsedMail, sender: User, *, keys: dict[str, MailKey] | No
         hooked = Ticket.objects.filter(number=int(match.group(1))).first()
         if hooked is not None:
             target = _merge_target(hooked)
-            if is_participant(ticket=hooked, user=sender) or is_participant(ticket=target, user=sender):
+            if trust_hook or is_participant(ticket=hooked, user=sender) or is_participant(ticket=target, user=sender):
                 return Thread(ticket=hooked, how="hook")
+            if settings.HELPDESK_EMAIL_STRANGER_HOOK == "hold":
+                return Thread(held=target, how="held")
             return Thread(linked=target, how="stranger")
-    return Thread()
+    same = _same_subject(mail, sender)
+    return Thread(ticket=same, how="subject") if same is not None else Thread()
+
+
+def _same_subject(mail: ParsedMail, sender: User) -> Ticket | None:
+    """The sender's open ticket with this subject updated within EMAIL_SUBJECT_THREADING_DAYS (off at 0)."""
+    days = settings.HELPDESK_EMAIL_SUBJECT_THREADING_DAYS
+    subject = normalize_subject(mail.subject)
+    if days <= 0 or not subject:
+        return None
+    recent = (Ticket.objects.filter(requester=sender, merged_into__isnull=True,
+                                    updated_at__gte=timezone.now() - timedelta(days=days))
+              .exclude(status__in=[Status.SOLVED, Status.CLOSED]).order_by("-updated_at")[:SUBJECT_CANDIDATES])
+    return next((t for t in recent if normalize_subject(t.subject) == subject), None)
 
 
 def find_side_conversation(mail: ParsedMail) -> SideConversation | None:

@@ -270,3 +270,48 @@ def test_a_reply_to_the_mail_an_agent_sent_threads_by_its_message_id():
     outcome = ingest(build(subject="Printer works now", body="Thanks, it works.", message_id="<r9@customer.example>",
                            in_reply_to=sent.mail_message_id))
     assert (outcome.status, outcome.ticket_number) == ("appended", ticket.number)
+
+
+def test_a_strangers_subject_hook_is_held_when_set_so_and_an_admin_posts_it(settings, admin_client):
+    settings.HELPDESK_EMAIL_STRANGER_HOOK = "hold"
+    ticket = first()
+    outcome = ingest(build(sender="partner@other.example", subject=f"Re: [#{ticket.number}] the invoice",
+                           body="Here it is", message_id="<held@other.example>"))
+    assert (outcome.status, outcome.ticket_number) == ("ignored", ticket.number)
+    assert outcome.reason.startswith("Held") and "partner@other.example" in outcome.reason
+    row = InboundMessage.objects.get(message_id="held@other.example")
+    assert row.status == InboundMessage.Status.IGNORED
+    assert Ticket.objects.count() == 1 and ticket.messages.count() == 1
+    # A noise row selected with it stays ignored; the held one lands on the ticket it names.
+    ingest(build(sender="mailer-daemon@other.example", subject="Undeliverable", message_id="<bounce@other.example>"))
+    rows = InboundMessage.objects.filter(status=InboundMessage.Status.IGNORED)
+    response = admin_client.post("/admin/channels_inbox/inboundmessage/", {
+        "action": "post_held", "_selected_action": [str(r.pk) for r in rows]}, follow=True)
+    assert "1 held mail posted." in response.content.decode()
+    row.refresh_from_db()
+    assert (row.status, row.ticket) == (InboundMessage.Status.PROCESSED, ticket)
+    assert ticket.messages.count() == 2 and Ticket.objects.count() == 1
+    assert InboundMessage.objects.get(message_id="bounce@other.example").status == InboundMessage.Status.IGNORED
+
+
+def test_same_sender_and_subject_threads_onto_their_open_ticket_only_when_set(settings):
+    ticket = first(subject="Printer jams")
+    plain = ingest(build(subject="RE: Fwd: printer  JAMS", message_id="<no-key-1@customer.example>"))
+    assert plain.status == "created"  # off by default: no key, no hook, a new ticket
+    settings.HELPDESK_EMAIL_SUBJECT_THREADING_DAYS = 7
+    joined = ingest(build(subject="Re: Printer jams", message_id="<no-key-2@customer.example>"))
+    assert joined.status == "appended" and joined.ticket_number in (ticket.number, plain.ticket_number)
+    other = ingest(build(sender="carol@customer.example", subject="Re: Printer jams", message_id="<carol@c.example>"))
+    assert other.status == "created"  # another sender's mail never joins by subject
+    Ticket.objects.filter(requester__email="alice@customer.example").update(status=Status.SOLVED)
+    late = ingest(build(subject="Printer jams", message_id="<no-key-3@customer.example>"))
+    assert late.status == "created"  # solved tickets are not open
+
+
+def test_subject_normalization():
+    from channels_inbox.email.threading import normalize_subject
+
+    assert normalize_subject("Re: AW: Fwd:  [#12] Printer   Jams") == "printer jams"
+    assert normalize_subject("Ответ: Принтер") == normalize_subject("принтер")
+    assert normalize_subject("Re[2]: Help") == "help"
+    assert normalize_subject("Regarding the invoice") == "regarding the invoice"
