@@ -212,15 +212,13 @@
   var greeting = el("p", {"class": "greeting"});
   var offlineUpFront = el("p", {"class": "notice", hidden: true, text: t("offline_up_front")});
   var signedIn = el("p", {"class": "signed-in", hidden: true});
-  var suggestionList = el("ul", {"class": "suggestion-list"});
-  var suggestions = el("div", {"class": "suggestions", hidden: true}, [
-    el("p", {"class": "suggestions-title", text: t("suggestions")}), suggestionList]);
-  var suggestionsLive = el("p", {"class": "visually-hidden", "aria-live": "polite"});
+  // A live region that stays in the page; filled when there is something to suggest.
+  var suggestions = el("div", {"class": "suggestions", "aria-live": "polite"});
   var formError = el("p", {"class": "form-error", role: "alert"});
   var startButton = el("button", {type: "submit", "class": "primary", text: t("start")});
   var startForm = el("form", {"class": "start", novalidate: true}, [
     greeting, offlineUpFront, signedIn, nameField.row, emailField.row, questionField.row, suggestions,
-    suggestionsLive, formError, startButton,
+    formError, startButton,
   ]);
 
   // The conversation.
@@ -267,7 +265,7 @@
     transcriptStatus,
     el("button", {type: "button", "class": "secondary", text: t("new_chat"), onclick: newChat}),
   ]);
-  var offlineBox = el("div", {"class": "offline"});
+  var offlineBox = el("div", {"class": "offline", role: "status"});
   var conversation = el("div", {"class": "conversation"}, [messageList, typingLine, composer, endedBox, offlineBox]);
   body.appendChild(startForm);
   body.appendChild(conversation);
@@ -280,7 +278,7 @@
     launcher.setAttribute("aria-expanded", "true");
     if (chat) { chat.unread = 0; saveChat(); }
     renderBadge();
-    if (!chat && !config) loadConfig();
+    if (!config) loadConfig();
     if (!quietly) focusFirst();
     saveHistory();
     sendRead();
@@ -330,8 +328,6 @@
     greeting.textContent = config.greeting || "";
     show(greeting, online && !!config.greeting);
     show(offlineUpFront, !online);
-    subtitle.textContent = online ? t("online") : t("offline_short");
-    if (config.group) title.textContent = config.group;
     startButton.textContent = online ? t("start") : t("send_question");
     var visitor = config.visitor;  // the portal session's customer, when signed in
     var known = !!(visitor && visitor.email);
@@ -339,6 +335,7 @@
     if (known) signedIn.textContent = t("signed_in_as", {name: visitor.name || visitor.email, email: visitor.email});
     show(nameField.row, !known);
     show(emailField.row, !known);
+    if (!chat) render();
     var focused = root.activeElement;
     if (isOpen && focused && focused.closest(".field") && focused.closest(".field").hidden) focusFirst();
   }
@@ -358,19 +355,21 @@
     }, function () { /* suggestions are a help, not a step */ });
   }
   function renderSuggestions(results) {
-    suggestionList.textContent = "";
+    var list = el("ul", {"class": "suggestion-list"});
     results.slice(0, 5).forEach(function (item) {
       var href = safeUrl(item.url);
       if (!href) return;
-      suggestionList.appendChild(el("li", {}, [
+      list.appendChild(el("li", {}, [
         el("a", {href: href, target: "_blank", rel: "noopener"}, [item.title || href,
           el("span", {"class": "visually-hidden", text: " " + t("opens_new_tab")})]),
         item.snippet ? el("p", {"class": "snippet", text: item.snippet}) : null,
       ]));
     });
-    var any = suggestionList.children.length > 0;
-    show(suggestions, any);
-    suggestionsLive.textContent = any ? t("suggestions") : "";
+    suggestions.textContent = "";
+    if (list.children.length) {
+      suggestions.appendChild(el("p", {"class": "suggestions-title", text: t("suggestions")}));
+      suggestions.appendChild(list);
+    }
   }
 
   startForm.addEventListener("submit", function (event) {
