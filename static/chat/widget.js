@@ -20,7 +20,8 @@
 
   // --- strings --------------------------------------------------------------
   function pickLanguage() {
-    var wanted = [data.language].concat(navigator.languages || [], [navigator.language, CONFIG.default_language]);
+    var wanted = [data.language, document.documentElement.lang].concat(navigator.languages || [],
+      [navigator.language, CONFIG.default_language]);
     for (var i = 0; i < wanted.length; i++) {
       var code = (wanted[i] || "").toLowerCase().split("-")[0];
       if (CONFIG.strings[code]) return code;
@@ -49,6 +50,8 @@
     } catch (e) { /* storage blocked or full: the chat still works for this page */ }
   }
   var chat = load("localStorage", null);  // {token, chat, ticket, status, agent, email, outbox, rated, unread}
+  if (chat && (typeof chat.token !== "string" || !chat.chat)) chat = null;
+  if (chat && !Array.isArray(chat.outbox)) chat.outbox = [];
   var history = load("sessionStorage", null);  // {chat, lastSeq, readSeq, open, entries: [frame…]}
   var wasOpen = !!(history && history.open);
   if (!chat || !history || history.chat !== chat.chat) history = null;
@@ -299,8 +302,8 @@
   }
   launcher.addEventListener("click", function () { if (isOpen) close(); else open(false); });
   closeButton.addEventListener("click", close);
-  panel.addEventListener("keydown", function (event) {
-    if (event.key === "Escape") { event.preventDefault(); close(); }
+  root.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && isOpen) { event.preventDefault(); close(); }
   });
   function renderBadge() {
     var count = chat ? chat.unread || 0 : 0;
@@ -438,7 +441,7 @@
     focusFirst();
   }
 
-  function newChat() {
+  function newChat(focus) {
     disconnect();
     chat = null;
     entries = {};
@@ -449,7 +452,7 @@
     config = null;
     render();
     loadConfig();
-    focusFirst();
+    if (focus !== false) focusFirst();
   }
 
   // --- rendering the chat ----------------------------------------------------
@@ -573,7 +576,7 @@
       setTypingShown(null);
       if (event.code === 4403 || event.code === 4404) {  // the token no longer opens a chat
         var gone = t("chat_gone");
-        newChat();
+        newChat(false);
         formError.textContent = gone;
         return;
       }
