@@ -187,7 +187,7 @@
   var body = el("div", {"class": "body"});
   var panel = el("section", {"class": "panel", id: id("panel"), role: "dialog", "aria-labelledby": title.id,
     hidden: true}, [
-    el("header", {"class": "header"}, [el("div", {"class": "heading"}, [title, subtitle]), closeButton]),
+    el("div", {"class": "header"}, [el("div", {"class": "heading"}, [title, subtitle]), closeButton]),
     body,
   ]);
   launcher.setAttribute("aria-controls", panel.id);
@@ -225,7 +225,8 @@
   ]);
 
   // The conversation.
-  var messageList = el("ol", {"class": "messages", role: "log", "aria-live": "polite", "aria-label": t("conversation")});
+  var messageList = el("ol", {"class": "message-list"});
+  var logBox = el("div", {"class": "messages", role: "log", "aria-label": t("conversation")}, [messageList]);
   var typingLine = el("p", {"class": "typing", "aria-live": "polite"});
   var composerInput = el("textarea", {id: id("message"), rows: "2", maxlength: String(MAX_BODY)});
   var fileInput = el("input", {type: "file", id: id("file"), "class": "file"});
@@ -269,7 +270,7 @@
     el("button", {type: "button", "class": "secondary", text: t("new_chat"), onclick: newChat}),
   ]);
   var offlineBox = el("div", {"class": "offline", role: "status"});
-  var conversation = el("div", {"class": "conversation"}, [messageList, typingLine, composer, endedBox, offlineBox]);
+  var conversation = el("div", {"class": "conversation"}, [logBox, typingLine, composer, endedBox, offlineBox]);
   body.appendChild(startForm);
   body.appendChild(conversation);
 
@@ -513,7 +514,7 @@
     if (existing) messageList.replaceChild(item, existing);
     else insertInOrder(item, frame.seq);
     updateState(item);
-    messageList.scrollTop = messageList.scrollHeight;
+    logBox.scrollTop = logBox.scrollHeight;
   }
   function cssEscape(value) { return String(value).replace(/["\\]/g, "\\$&"); }
   function insertInOrder(item, seq) {
