@@ -125,6 +125,11 @@ def start_chat(dialog, *, name="Giulia Bianchi", email="giulia@example.org", que
 
 
 def test_visitor_and_agent_chat_through_the_widget(chat_server, browser, page, team):
+    # Under the demo page's Content-Security-Policy (script-src 'self'): nothing refused, no script error.
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" and (
+        "Content Security Policy" in m.text or "Refused to" in m.text) else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     agent_page = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US").new_page()
     log_in(agent_page, chat_server, "anna")
     agent = Agent(agent_page, chat_server)
@@ -203,6 +208,7 @@ def test_visitor_and_agent_chat_through_the_widget(chat_server, browser, page, t
     expect(dialog.get_by_role("button", name="Email me the transcript")).to_be_visible()
     expect(dialog.get_by_role("group", name="How was this chat?")).to_be_visible()
     expect(dialog.get_by_label("5 stars")).to_be_attached()
+    assert problems == []
 
 
 def test_offline_the_question_becomes_a_ticket_answered_by_email(chat_server, page, team):
@@ -276,11 +282,17 @@ def test_the_host_pages_css_does_not_reach_the_widget(chat_server, page, team):
     assert page.locator("main .cta").evaluate("a => getComputedStyle(a.closest('section')).textTransform") == "none"
 
 
-def test_no_serious_axe_violation_with_the_widget_open(chat_server, page, team):
+def test_no_serious_axe_violation_with_the_widget_open(chat_server, browser, team):
+    # bypass_csp: axe is injected as an inline script, which the page's policy refuses.
+    page = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US", bypass_csp=True).new_page()
     dialog = open_widget(page, chat_server)
     dialog.get_by_label("Your question").press_sequentially("damaged bottle", delay=20)
     expect(dialog.get_by_text("Did one of these answer your question?")).to_be_visible()
     assert_no_serious(page, "/widget-demo/ with the chat form open")
+    set_presence(user=team, presence="offline")
+    start_chat(dialog, question="damaged bottle")
+    expect(dialog.get_by_text(re.compile("Your ticket number is"))).to_be_visible()
+    assert_no_serious(page, "/widget-demo/ with an offline chat")
 
 
 def test_a_signed_in_customer_is_recognized(chat_server, page, team):
