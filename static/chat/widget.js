@@ -262,8 +262,9 @@
   var transcriptLink = el("a", {"class": "button-link", target: "_blank", rel: "noopener",
     text: t("download_transcript")});
   var transcriptStatus = el("p", {"class": "small", role: "status"});
+  var endedTitle = el("p", {"class": "ended-title", tabindex: "-1", text: t("ended")});
   var endedBox = el("div", {"class": "ended"}, [
-    el("p", {"class": "ended-title", text: t("ended")}), ratingForm, ratingDone,
+    endedTitle, ratingForm, ratingDone,
     el("div", {"class": "transcript"}, [transcriptLink,
       el("button", {type: "button", "class": "secondary", text: t("email_transcript"), onclick: emailTranscript})]),
     transcriptStatus,
@@ -631,6 +632,9 @@
         if (!flushed) flushOutbox();
       } else {
         disconnect();
+        // The composer (and the focused End button) is gone: say where the visitor is now.
+        var focused = root.activeElement;
+        if (isOpen && (!focused || focused.closest(".composer"))) (chat.status === "ended" ? endedTitle : closeButton).focus();
       }
     } else if (frame.type === "error") {
       composerError.textContent = t("error_" + frame.code) !== "error_" + frame.code ? t("error_" + frame.code)
@@ -672,7 +676,10 @@
     if (seen > readSent && sendFrame({type: "read", seq: seen})) readSent = seen;
   }
   document.addEventListener("visibilitychange", function () {
-    if (!document.hidden) { sendRead(); if (!socket && chat) { retries = 0; connect(); } }
+    if (document.hidden) return;
+    if (isOpen && chat && chat.unread) { chat.unread = 0; saveChat(); renderBadge(); }
+    sendRead();
+    if (!socket && chat) { retries = 0; connect(); }
   });
 
   var typingHide = null;
