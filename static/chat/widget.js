@@ -350,6 +350,20 @@
     clearTimeout(suggestTimer);
     suggestTimer = setTimeout(suggest, 350);
   });
+  // A snippet is HTML (escaped text, the matched words in <mark>): parsed in an inert
+  // document and copied as text and <mark> only, never as markup.
+  function highlighted(html) {
+    var out = el("p", {"class": "snippet"});
+    var parsed = new DOMParser().parseFromString("<body>" + html, "text/html");
+    (function copy(node, into) {
+      Array.prototype.forEach.call(node.childNodes, function (child) {
+        if (child.nodeType === 3) into.appendChild(document.createTextNode(child.nodeValue));
+        else if (child.nodeType === 1 && child.tagName === "MARK") copy(child, into.appendChild(el("mark")));
+        else if (child.nodeType === 1) copy(child, into);
+      });
+    })(parsed.body, out);
+    return out;
+  }
   function suggest() {
     var q = questionField.control.value.trim();
     var serial = ++suggestSerial;
@@ -367,7 +381,7 @@
       list.appendChild(el("li", {}, [
         el("a", {href: href, target: "_blank", rel: "noopener"}, [item.title || href,
           el("span", {"class": "visually-hidden", text: " " + t("opens_new_tab")})]),
-        item.snippet ? el("p", {"class": "snippet", text: item.snippet}) : null,
+        item.snippet ? highlighted(item.snippet) : null,
       ]));
     });
     suggestions.textContent = "";

@@ -63,7 +63,7 @@ def team(db):
     """Anna, an online agent of the only group; a published article about refunds."""
     tier = Tier.objects.get_or_create(level=1, defaults={"name": "L1"})[0]
     group = Group.objects.create(name="Shop support", tier=tier)
-    anna = AgentFactory(username="anna", first_name="Anna", last_name="Rossi")
+    anna = AgentFactory(username="anna", first_name="Anna", last_name="")  # customers see "Anna"
     group.members.add(anna)
     set_presence(user=anna, presence="online")
     kb_services.create_article(author=anna, title="Refunds for a damaged bottle", language="en",
