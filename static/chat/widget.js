@@ -262,9 +262,9 @@
   var transcriptLink = el("a", {"class": "button-link", target: "_blank", rel: "noopener",
     text: t("download_transcript")});
   var transcriptStatus = el("p", {"class": "small", role: "status"});
-  var endedTitle = el("p", {"class": "ended-title", tabindex: "-1", text: t("ended")});
-  var endedBox = el("div", {"class": "ended"}, [
-    endedTitle, ratingForm, ratingDone,
+  // The server's own system line says the chat ended: the box is named so, not titled again.
+  var endedBox = el("div", {"class": "ended", role: "group", "aria-label": t("ended"), tabindex: "-1"}, [
+    ratingForm, ratingDone,
     el("div", {"class": "transcript"}, [transcriptLink,
       el("button", {type: "button", "class": "secondary", text: t("email_transcript"), onclick: emailTranscript})]),
     transcriptStatus,
@@ -648,7 +648,7 @@
         disconnect();
         // The composer (and the focused End button) is gone: say where the visitor is now.
         var focused = root.activeElement;
-        if (isOpen && (!focused || focused.closest(".composer"))) (chat.status === "ended" ? endedTitle : closeButton).focus();
+        if (isOpen && (!focused || focused.closest(".composer"))) (chat.status === "ended" ? endedBox : closeButton).focus();
       }
     } else if (frame.type === "error") {
       composerError.textContent = t("error_" + frame.code) !== "error_" + frame.code ? t("error_" + frame.code)

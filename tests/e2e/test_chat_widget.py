@@ -203,7 +203,8 @@ def test_visitor_and_agent_chat_through_the_widget(chat_server, browser, page, t
     expect(page.get_by_role("button", name="Chat with support")).not_to_contain_text("1")
 
     dialog.get_by_role("button", name="End chat").click()
-    expect(dialog.get_by_text("The chat has ended.")).to_be_visible()
+    expect(dialog.get_by_role("group", name="The chat has ended.")).to_be_focused()
+    expect(log.get_by_text("The chat has ended.")).to_be_visible()  # the server's system line
     expect(dialog.get_by_role("link", name="Download transcript")).to_be_visible()
     expect(dialog.get_by_role("button", name="Email me the transcript")).to_be_visible()
     expect(dialog.get_by_role("group", name="How was this chat?")).to_be_visible()
@@ -302,3 +303,8 @@ def test_a_signed_in_customer_is_recognized(chat_server, page, team):
     expect(dialog.get_by_text("Signed in as Olga Petrova (olga@example.org)")).to_be_visible()
     expect(dialog.get_by_label("Name")).to_be_hidden()
     expect(dialog.get_by_label("Your question")).to_be_focused()
+    # Nobody has the agent socket open: the question becomes Olga's ticket, answered by email.
+    dialog.get_by_label("Your question").fill("Where is my order?")
+    dialog.get_by_role("button", name="Send question").click()
+    expect(dialog.get_by_text("we'll reply by email to olga@example.org.")).to_be_visible()
+    assert Ticket.objects.get().requester == customer
