@@ -61,3 +61,16 @@ def test_the_demo_page_embeds_the_widget_with_one_script_tag(client):
     page = client.get("/widget-demo/?lang=it").content.decode()
     assert '<script src="/widget.js" data-language="it" async>' in page
     assert 'data-language' not in client.get("/widget-demo/?lang=xx").content.decode()
+
+
+def test_the_config_names_a_signed_in_customer_on_our_own_pages_only(client):
+    from tests.factories import AgentFactory, CustomerFactory
+
+    assert "visitor" not in client.get("/chat/api/config/").json()
+    customer = CustomerFactory(first_name="Olga", last_name="Petrova", email="olga@example.org")
+    client.force_login(customer)
+    assert client.get("/chat/api/config/").json()["visitor"] == {"name": "Olga Petrova", "email": "olga@example.org"}
+    # Another site's page (a CORS request carries its Origin) learns nothing about our session.
+    assert "visitor" not in client.get("/chat/api/config/", HTTP_ORIGIN="https://shop.example").json()
+    client.force_login(AgentFactory())  # staff chat from the agent workspace, not the widget
+    assert "visitor" not in client.get("/chat/api/config/").json()
