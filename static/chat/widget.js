@@ -517,8 +517,11 @@
     } else {
       item.appendChild(el("span", {"class": "who", text: author === "agent" ? frame.name || t("agent") : t("you")}));
       var bubble = el("div", {"class": "bubble"});
-      if (frame.body) bubble.appendChild(el("p", {"class": "text", text: frame.body}));
-      (frame.attachments || []).forEach(function (file) {
+      var files = frame.attachments || [];
+      // A file's message has the file's name for a body: the link says it once.
+      var onlyName = files.some(function (file) { return file.name === frame.body; });
+      if (frame.body && !onlyName) bubble.appendChild(el("p", {"class": "text", text: frame.body}));
+      files.forEach(function (file) {
         var href = safeUrl(file.url);
         bubble.appendChild(el("p", {"class": "file"}, [href ? el("a", {href: href, target: "_blank", rel: "noopener",
           text: file.name}) : file.name, " (" + humanSize(file.size || 0) + ")"]));
