@@ -310,3 +310,47 @@ def test_a_signed_in_customer_is_recognized(chat_server, page, team):
     dialog.get_by_role("button", name="Send question").click()
     expect(dialog.get_by_text("we'll reply by email to olga@example.org.")).to_be_visible()
     assert Ticket.objects.get().requester == customer
+
+
+def test_a_file_a_rating_and_the_transcript(chat_server, browser, page, team, settings, mailoutbox):
+    settings.HELPDESK_CHAT_MAX_ATTACHMENT_BYTES = 50_000
+    agent_page = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US").new_page()
+    log_in(agent_page, chat_server, "anna")
+    agent = Agent(agent_page, chat_server)
+    dialog = open_widget(page, chat_server)
+    start_chat(dialog)
+    offer = agent.wait_for("offer")
+    agent.send({"type": "accept", "chat": offer["chat"]})
+    expect(dialog.get_by_role("heading", name="Anna")).to_be_visible()
+
+    # Over the limit the config gave: refused before it is sent. Within it: a link for both sides.
+    attach = dialog.get_by_label("Attach a file")
+    attach.set_input_files(files=[{"name": "photo.txt", "mimeType": "text/plain", "buffer": b"x" * 60_000}])
+    expect(dialog.get_by_role("alert")).to_have_text("photo.txt is too large: the limit is 49 KB.")
+    attach.set_input_files(files=[{"name": "receipt.txt", "mimeType": "text/plain", "buffer": b"Order 1234"}])
+    link = dialog.get_by_role("log").get_by_role("link", name="receipt.txt")
+    expect(link).to_be_visible()
+    assert page.request.get(link.get_attribute("href")).body() == b"Order 1234"
+    frame = agent.wait_for("message", author="visitor", body="receipt.txt")
+    assert frame["attachments"][0]["name"] == "receipt.txt"
+
+    dialog.get_by_role("button", name="End chat").click()
+    ended = dialog.get_by_role("group", name="The chat has ended.")
+    expect(ended).to_be_focused()
+    ended.get_by_label("4 stars").check()
+    ended.get_by_label("Comment (optional)").fill("Quick and kind.")
+    ended.get_by_role("button", name="Send rating").click()
+    expect(ended.get_by_text("Thank you for your feedback!")).to_be_visible()
+    rated = agent.wait_for("rating")
+    assert (rated["score"], rated["comment"]) == (4, "Quick and kind.")
+
+    transcript = page.request.get(ended.get_by_role("link", name="Download transcript").get_attribute("href"))
+    assert transcript.status == 200 and "My bottle arrived damaged" in transcript.text()
+    ended.get_by_role("button", name="Email me the transcript").click()
+    expect(ended.get_by_text("We have sent the transcript to your email address.")).to_be_visible()
+    deadline = time.monotonic() + 10
+    while not mailoutbox and time.monotonic() < deadline:  # the delivery runs after the request's commit
+        time.sleep(0.2)
+    assert [m.to for m in mailoutbox] == [["giulia@example.org"]]
+    assert "A new bottle" not in mailoutbox[0].body and "My bottle arrived damaged" in mailoutbox[0].body
+    _shot(page, "5-ended")
