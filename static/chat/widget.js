@@ -229,7 +229,7 @@
   var logBox = el("div", {"class": "messages", role: "log", "aria-label": t("conversation")}, [messageList]);
   var typingLine = el("p", {"class": "typing", "aria-live": "polite"});
   var composerInput = el("textarea", {id: id("message"), rows: "2", maxlength: String(MAX_BODY)});
-  var fileInput = el("input", {type: "file", id: id("file"), "class": "file"});
+  var fileInput = el("input", {type: "file", id: id("file"), "class": "file-input"});
   var composerError = el("p", {"class": "form-error", role: "alert"});
   var composer = el("form", {"class": "composer", novalidate: true}, [
     el("label", {"for": composerInput.id, "class": "visually-hidden", text: t("message")}),

@@ -330,6 +330,7 @@ def test_a_file_a_rating_and_the_transcript(chat_server, browser, page, team, se
     attach.set_input_files(files=[{"name": "receipt.txt", "mimeType": "text/plain", "buffer": b"Order 1234"}])
     link = dialog.get_by_role("log").get_by_role("link", name="receipt.txt")
     expect(link).to_be_visible()
+    assert link.bounding_box()["width"] > 40  # not an invisible 1-pixel box
     assert page.request.get(link.get_attribute("href")).body() == b"Order 1234"
     frame = agent.wait_for("message", author="visitor", body="receipt.txt")
     assert frame["attachments"][0]["name"] == "receipt.txt"
