@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
-from channels_inbox.views import widget_js
+from channels_inbox.views import widget_demo, widget_js
 from tickets.views.attachments import download_attachment
 
 from . import views
@@ -39,6 +39,7 @@ urlpatterns = [
     path("agent/", include("tickets.urls_agent")),
     path("kb/", include("knowledgebase.urls")),
     path("widget.js", widget_js, name="widget_js"),
+    path("widget-demo/", widget_demo, name="widget_demo"),
     # issue 18: live chat's public endpoints (docs/live-chat.md)
     path("chat/api/", include("channels_inbox.chat.urls")),
 ]

@@ -69,12 +69,17 @@ def config(request: HttpRequest) -> HttpResponse:
     language = request.GET.get("language", "")[:8]
     routed = routing.route_chat(page_url=page_url, language=language)
     online = routed.open_now and services.anyone_connected(routed)
-    return JsonResponse({
+    answer = {
         "online": online, "group": routed.group.name if routed.group else None,
         "greeting": settings.HELPDESK_CHAT_GREETING or _("Hi! How can we help?"),
         "max_attachment_bytes": settings.HELPDESK_CHAT_MAX_ATTACHMENT_BYTES,
         "languages": [code for code, _name in settings.LANGUAGES],
-    })
+    }
+    user = request.user
+    if user.is_authenticated and not user.is_agent and _same_origin(request):
+        # The widget on our own pages: start will use the portal session, so the form asks no name or email.
+        answer["visitor"] = {"name": user.display_name, "email": user.email}
+    return JsonResponse(answer)
 
 
 @public_endpoint(("GET",), "chat_api", "HELPDESK_CHAT_API_RATE")

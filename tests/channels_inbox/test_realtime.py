@@ -78,10 +78,3 @@ def test_queue_socket_refuses_foreign_origin(client, agent):
     assert asyncio.run(scenario()) is False
 
 
-def test_widget_js_is_served(client):
-    response = client.get("/widget.js")
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("application/javascript")
-    assert b"/portal/tickets/new/" in response.content
-
-
