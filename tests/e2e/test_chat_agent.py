@@ -1,0 +1,231 @@
+"""Issue 18, agent side, in the browser: a visitor (a real websocket client on
+the visitor socket) and agents on /agent/chats/ (Chromium), against a real ASGI
+server (uvicorn) on the test database and the Redis channel layer."""
+
+import json
+import os
+import re
+import socket
+import threading
+import time
+import urllib.request
+
+import pytest
+import uvicorn
+from django.conf import settings
+from django.test import Client
+from playwright.sync_api import expect
+from websockets.sync.client import connect
+
+from helpdesk.models import AgentProfile, Group, Tier
+from tests.e2e.test_accessibility import axe_violations, blocking, report
+from tests.factories import AgentFactory, CustomerFactory
+from tickets import services
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+SHOTS = os.environ.get("CHAT_SCREENSHOTS")  # a folder: the dashboard's states are saved there to look at
+PORTS = range(8171, 8180)  # this branch's range on the shared machine
+
+
+def _shot(page, name):
+    if SHOTS:
+        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"))
+
+
+def _free_port():
+    for port in PORTS:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 8171-8179")
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    """The project's ASGI application (HTTP and websockets) under uvicorn, in a
+    thread of this process: it reads the test database, pushes through Redis."""
+    from helpdesk.asgi import application
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off",
+                                           log_level="warning", ws="websockets"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+class Visitor:
+    """The widget's side of a chat, driven over HTTP and the visitor socket as the contract says."""
+
+    def __init__(self, base, **fields):
+        body = json.dumps(fields).encode()
+        request = urllib.request.Request(f"{base}/chat/api/start/", data=body, method="POST",
+                                         headers={"Content-Type": "application/json", "Origin": base})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 201
+            self.start = json.loads(response.read())
+        self.frames = []
+        self.ws = connect(base.replace("http://", "ws://") + self.start["socket"], origin=base, open_timeout=10)
+        self.send(type="resume", last_seq=0)
+
+    def send(self, **frame):
+        self.ws.send(json.dumps(frame))
+
+    def wait_for(self, match, timeout=10):
+        """The first frame (seen before or arriving now) for which match() is true."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            for frame in self.frames[seen:]:
+                if match(frame):
+                    return frame
+            seen = len(self.frames)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no matching frame; got {self.frames}")
+            try:
+                self.frames.append(json.loads(self.ws.recv(timeout=left)))
+            except TimeoutError:
+                continue
+
+    def close(self):
+        self.ws.close()
+
+
+def _agent_page(browser, base, user):
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US", bypass_csp=True)
+    client = Client()
+    client.force_login(user)
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                          "domain": "127.0.0.1", "path": "/"}])
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{base}/agent/chats/")
+    expect(page.get_by_role("status").filter(has_text="Connected")).to_be_visible()
+    return context, page
+
+
+@pytest.fixture
+def desk():
+    l1 = Tier.objects.create(level=1, name="L1")
+    l2 = Tier.objects.create(level=2, name="L2")
+    support = Group.objects.create(name="Support", tier=l1)
+    Group.objects.create(name="Printers L2", tier=l2)
+    anna = AgentFactory(username="anna", first_name="Anna", last_name="Agent")
+    marco = AgentFactory(username="marco", first_name="Marco", last_name="Rossi")
+    for agent in (anna, marco):
+        support.members.add(agent)
+        AgentProfile.objects.update_or_create(user=agent, defaults={"presence": "online", "max_concurrent_chats": 3})
+    services.create_macro(actor=anna, name="Greeting", body="Hello {requester_first_name}, let me check that for you.")
+    vera = CustomerFactory(username="vera", email="vera@example.com", first_name="Vera", last_name="Visitor")
+    earlier = services.create_ticket(requester=vera, subject="Toner smudges on every page", body="Grey stripes.")
+    services.update_ticket(ticket=earlier, actor=anna, group=support, tier=l1)
+    return {"anna": anna, "marco": marco, "vera": vera, "earlier": earlier}
+
+
+def test_agent_takes_a_chat_from_offer_to_transfer_and_end(asgi_server, browser, desk):
+    base = asgi_server
+    anna_ctx, anna = _agent_page(browser, base, desk["anna"])
+    anna.get_by_label("Sound on new chats").check()
+    anna.get_by_role("heading", name="Chats").click()  # a first gesture: the browser lets the page play sound
+    _shot(anna, "1-empty")
+
+    visitor = Visitor(base, name="Vera Visitor", email="vera@example.com", message="My printer shows error 42.",
+                      page_url=f"{base}/pricing/", page_title="Pricing", language="en")
+    assert visitor.start["status"] == "waiting"
+
+    # The offer: a card with who, where and what, a countdown, a sound, a flashing title.
+    offer = anna.get_by_role("article", name="New chat from Vera Visitor")
+    expect(offer).to_be_visible()
+    expect(offer).to_contain_text("My printer shows error 42.")
+    expect(offer).to_contain_text("/pricing/")
+    expect(offer).to_contain_text(re.compile(r"\d+ s left"))
+    expect(anna.locator("#chat-offers")).not_to_have_attribute("data-beeps", "0")
+    anna.wait_for_function("() => /New chat/.test(document.title)")
+    expect(anna.get_by_role("link", name=re.compile("Chats"))).to_contain_text("1")
+    _shot(anna, "2-offer")
+    offer.get_by_role("button", name="Accept chat from Vera Visitor").click()
+
+    column = anna.get_by_role("region", name="Vera Visitor")
+    log = column.get_by_role("log")
+    expect(log).to_contain_text("My printer shows error 42.")
+    expect(offer).to_have_count(0)
+    expect(column).to_contain_text(f"Ticket #{visitor.start['ticket']}")
+    expect(column).to_contain_text("/pricing/")
+    expect(column.get_by_text("Previous ticket (1)")).to_be_visible()
+    column.get_by_text("Previous ticket (1)").click()
+    expect(column.get_by_role("link", name=re.compile("Toner smudges"))).to_be_visible()
+    visitor.wait_for(lambda f: f["type"] == "state" and f["status"] == "active")
+
+    # Visitor → agent, with the typing indicator first.
+    visitor.send(type="typing", on=True)
+    expect(column.get_by_role("status").filter(has_text="is typing")).to_be_visible()
+    visitor.send(type="message", client_id="v-1", body="It blinks orange now.")
+    expect(log).to_contain_text("It blinks orange now.")
+    expect(column.get_by_role("status").filter(has_text="is typing")).to_have_count(0)
+
+    # Agent → visitor: Enter sends; delivered, then read once the visitor says so.
+    reply = column.get_by_label("Reply to Vera Visitor")
+    reply.fill("Please switch it off and on again.")
+    reply.press("Enter")
+    got = visitor.wait_for(lambda f: f["type"] == "message" and f.get("body") == "Please switch it off and on again.")
+    assert got["author"] == "agent"
+    line = log.get_by_role("listitem").filter(has_text="Please switch it off and on again.")
+    expect(line).to_contain_text("Delivered")
+    visitor.send(type="read", seq=got["seq"])
+    expect(line).to_contain_text("Read")
+
+    # An internal note: yellow, labelled, never on the visitor's socket.
+    column.get_by_label("Internal note", exact=True).check()
+    note = column.get_by_label("Internal note (agents only)")
+    note.fill("Fuser again, as in the earlier ticket.")
+    note.press("Enter")
+    note_line = log.get_by_role("listitem").filter(has_text="Fuser again")
+    expect(note_line).to_contain_text("Internal")
+    column.get_by_label("Internal note", exact=True).uncheck()
+
+    # A canned reply: the macro's text, placeholders filled, at the cursor; then sent.
+    column.get_by_label("Canned reply").select_option(label="Greeting")
+    expect(reply).to_have_value("Hello Vera, let me check that for you.")
+    reply.press("Enter")
+    visitor.wait_for(lambda f: f["type"] == "message" and f.get("body") == "Hello Vera, let me check that for you.")
+    assert not [f for f in visitor.frames if "Fuser" in json.dumps(f)], "an internal note reached the visitor"
+    _shot(anna, "3-conversation")
+    found = blocking(axe_violations(anna))
+    assert not found, "axe on the chat dashboard with a chat:\n" + report(found)
+
+    # Transfer to Marco with a note: the chat leaves Anna's desk and arrives on his with its history.
+    marco_ctx, marco = _agent_page(browser, base, desk["marco"])
+    column.get_by_role("button", name="Transfer").click()
+    dialog = anna.get_by_role("dialog", name="Transfer chat with Vera Visitor")
+    dialog.get_by_label("Agent").select_option(label="Marco Rossi")
+    dialog.get_by_label("Note for the next agent").fill("Printer error 42, fuser suspected.")
+    dialog.get_by_role("button", name="Transfer").click()
+    expect(column).to_contain_text("Transferred")
+    expect(reply).to_be_disabled()
+    marco_column = marco.get_by_role("region", name="Vera Visitor")
+    expect(marco_column.get_by_role("log")).to_contain_text("It blinks orange now.")
+    expect(marco_column.get_by_role("log")).to_contain_text("Fuser again")
+    visitor.send(type="message", client_id="v-2", body="Are you still there?")
+    expect(marco_column.get_by_role("log")).to_contain_text("Are you still there?")
+    _shot(marco, "4-transferred-in")
+
+    # Marco ends the chat: the visitor is told, the column says so and takes no more replies.
+    marco_column.get_by_role("button", name="End chat").click()
+    visitor.wait_for(lambda f: f["type"] == "state" and f["status"] == "ended")
+    expect(marco_column).to_contain_text("This chat has ended.")
+    expect(marco_column.get_by_label("Reply to Vera Visitor")).to_be_disabled()
+    _shot(marco, "5-ended")
+    visitor.close()
+    marco_ctx.close()
+    anna_ctx.close()
