@@ -389,13 +389,23 @@
     if (state) state.textContent = text;
   }
 
-  function placeBySeq(log, li, seq) {
+  function linesOf(chat) { return chat.el.querySelector("[data-chat-lines]"); }
+
+  function placeBySeq(lines, li, seq) {
     var after = null;
-    log.querySelectorAll("[data-seq]").forEach(function (el) {
+    lines.querySelectorAll("[data-seq]").forEach(function (el) {
       if (!after && Number(el.dataset.seq) > seq) after = el;
     });
-    if (!after) after = log.querySelector(".is-pending");  // unsent lines stay last
-    log.insertBefore(li, after);
+    if (!after) after = lines.querySelector(".is-pending");  // unsent lines stay last
+    lines.insertBefore(li, after);
+  }
+
+  // Keeps the conversation scrolled to the newest line unless the agent scrolled up to read.
+  function keepingBottom(chat, change) {
+    var log = chat.el.querySelector("[data-chat-log]");
+    var atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    change();
+    if (atBottom) log.scrollTop = log.scrollHeight;
   }
 
   function advance(chat, seq) {
@@ -406,31 +416,31 @@
   function onMessage(frame) {
     var chat = chats[frame.chat];
     if (!chat || !frame.seq || chat.seen[frame.seq]) return;  // a replayed or doubled frame
-    var log = chat.el.querySelector("[data-chat-log]");
-    var atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-    var li = frame.client_id && chat.pending[frame.client_id] ? chat.pending[frame.client_id].el : null;
-    if (!li && frame.client_id) li = log.querySelector("[data-client-id='" + CSS.escape(frame.client_id) + "']");
-    if (li) {  // our own line, sent from this page: it now has its place
-      settle(chat, frame.client_id, frame.seq);
-    } else {
-      li = lineFor(frame);
-      placeBySeq(log, li, frame.seq);
-    }
-    advance(chat, frame.seq);
-    if (frame.author === "agent" && !frame.internal) setLineState(li, chat.visitorReadSeq >= frame.seq ? gettext("Read") : gettext("Delivered"));
+    keepingBottom(chat, function () {
+      var lines = linesOf(chat);
+      var li = frame.client_id && chat.pending[frame.client_id] ? chat.pending[frame.client_id].el : null;
+      if (!li && frame.client_id) li = lines.querySelector("[data-client-id='" + CSS.escape(frame.client_id) + "']");
+      if (li) {  // our own line, sent from this page: it now has its place
+        settle(chat, frame.client_id, frame.seq);
+      } else {
+        li = lineFor(frame);
+        placeBySeq(lines, li, frame.seq);
+      }
+      advance(chat, frame.seq);
+      if (frame.author === "agent" && !frame.internal) setLineState(li, chat.visitorReadSeq >= frame.seq ? gettext("Read") : gettext("Delivered"));
+    });
     if (frame.author === "visitor") {
       chat.lastVisitorSeq = Math.max(chat.lastVisitorSeq, frame.seq);
       showTheirTyping(chat, null, false);
       if (frame.seq > (chat.countFrom || 0) && !isVisible(chat)) setUnread(chat, chat.unread + 1);
     }
-    if (atBottom) log.scrollTop = log.scrollHeight;
     markSeen(chat);
   }
 
   function settle(chat, clientId, seq) {
     var p = chat.pending[clientId];
-    var log = chat.el.querySelector("[data-chat-log]");
-    var li = p ? p.el : log.querySelector("[data-client-id='" + CSS.escape(clientId) + "']");
+    var lines = linesOf(chat);
+    var li = p ? p.el : lines.querySelector("[data-client-id='" + CSS.escape(clientId) + "']");
     if (p) {
       delete chat.pending[clientId];
       chat.pendingOrder = chat.pendingOrder.filter(function (c) { return c !== clientId; });
@@ -440,7 +450,7 @@
     if (!li.dataset.seq) {
       li.dataset.seq = String(seq);
       li.remove();
-      placeBySeq(log, li, seq);
+      placeBySeq(lines, li, seq);
     }
     if (!li.classList.contains("chat-line-note")) setLineState(li, chat.visitorReadSeq >= seq ? gettext("Read") : gettext("Delivered"));
   }
@@ -448,7 +458,7 @@
   function onAck(frame) {
     var chat = chats[frame.chat];
     if (!chat || !frame.client_id) return;
-    settle(chat, frame.client_id, frame.seq);
+    keepingBottom(chat, function () { settle(chat, frame.client_id, frame.seq); });
     if (frame.seq) advance(chat, frame.seq);
   }
 
@@ -500,12 +510,12 @@
     var clientId = newClientId();
     var li = lineFor({ author: "agent", internal: internal, name: me, body: text, client_id: clientId });
     li.classList.add("is-pending");
-    var log = col.querySelector("[data-chat-log]");
-    log.appendChild(li);
-    log.scrollTop = log.scrollHeight;
     chat.pending[clientId] = { body: text, internal: internal, el: li };
     chat.pendingOrder.push(clientId);
+    linesOf(chat).appendChild(li);
     sendPending(chat, clientId);
+    var log = col.querySelector("[data-chat-log]");
+    log.scrollTop = log.scrollHeight;
     body.value = "";
     stopTyping(chat);
   }

@@ -21,6 +21,7 @@ from helpdesk.models import AgentProfile, Group, Tier
 from tests.e2e.test_accessibility import axe_violations, blocking, report
 from tests.factories import AgentFactory, CustomerFactory
 from tickets import services
+from tickets.models import Message
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 SHOTS = os.environ.get("CHAT_SCREENSHOTS")  # a folder: the dashboard's states are saved there to look at
@@ -43,25 +44,41 @@ def _free_port():
     raise RuntimeError("no free port in 8171-8179")
 
 
-@pytest.fixture
-def asgi_server(transactional_db):
+class AsgiServer:
     """The project's ASGI application (HTTP and websockets) under uvicorn, in a
     thread of this process: it reads the test database, pushes through Redis."""
-    from helpdesk.asgi import application
 
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off",
-                                           log_level="warning", ws="websockets"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    def __init__(self):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = self.thread = None
+
+    def start(self):
+        from helpdesk.asgi import application
+
+        self.server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=self.port, lifespan="off",
+                                                    log_level="warning", ws="websockets-sansio"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+
+    def stop(self):
+        """As a restart or a crash looks to the browsers: every socket closes."""
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+        assert not self.thread.is_alive(), "uvicorn did not stop"
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    server = AsgiServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 class Visitor:
@@ -75,8 +92,15 @@ class Visitor:
             assert response.status == 201
             self.start = json.loads(response.read())
         self.frames = []
-        self.ws = connect(base.replace("http://", "ws://") + self.start["socket"], origin=base, open_timeout=10)
-        self.send(type="resume", last_seq=0)
+        self.base = base
+        self.last_seq = 0
+        self.connect()
+
+    def connect(self):
+        """(Re)connect and resume after the last entry seen, as the widget does."""
+        self.ws = connect(self.base.replace("http://", "ws://") + self.start["socket"], origin=self.base,
+                          open_timeout=10, legacy=True)
+        self.send(type="resume", last_seq=self.last_seq)
 
     def send(self, **frame):
         self.ws.send(json.dumps(frame))
@@ -94,9 +118,11 @@ class Visitor:
             if left <= 0:
                 raise AssertionError(f"no matching frame; got {self.frames}")
             try:
-                self.frames.append(json.loads(self.ws.recv(timeout=left)))
+                frame = json.loads(self.ws.recv(timeout=left))
             except TimeoutError:
                 continue
+            self.frames.append(frame)
+            self.last_seq = max(self.last_seq, frame.get("seq") or 0)
 
     def close(self):
         self.ws.close()
@@ -134,7 +160,7 @@ def desk():
 
 
 def test_agent_takes_a_chat_from_offer_to_transfer_and_end(asgi_server, browser, desk):
-    base = asgi_server
+    base = asgi_server.url
     anna_ctx, anna = _agent_page(browser, base, desk["anna"])
     anna.get_by_label("Sound on new chats").check()
     anna.get_by_role("heading", name="Chats").click()  # a first gesture: the browser lets the page play sound
@@ -208,7 +234,7 @@ def test_agent_takes_a_chat_from_offer_to_transfer_and_end(asgi_server, browser,
     marco_ctx, marco = _agent_page(browser, base, desk["marco"])
     column.get_by_role("button", name="Transfer").click()
     dialog = anna.get_by_role("dialog", name="Transfer chat with Vera Visitor")
-    dialog.get_by_label("Agent").select_option(label="Marco Rossi")
+    dialog.get_by_label("Agent", exact=True).select_option(label="Marco Rossi")
     dialog.get_by_label("Note for the next agent").fill("Printer error 42, fuser suspected.")
     dialog.get_by_role("button", name="Transfer").click()
     expect(column).to_contain_text("Transferred")
@@ -228,4 +254,81 @@ def test_agent_takes_a_chat_from_offer_to_transfer_and_end(asgi_server, browser,
     _shot(marco, "5-ended")
     visitor.close()
     marco_ctx.close()
+    anna_ctx.close()
+
+
+def test_nothing_is_lost_when_the_server_restarts_mid_chat(asgi_server, browser, desk):
+    """The socket drops: what the agent sent meanwhile goes out once on reconnect
+    (same client_id), what the visitor sent meanwhile is replayed (resume)."""
+    base = asgi_server.url
+    anna_ctx, anna = _agent_page(browser, base, desk["anna"])
+    visitor = Visitor(base, name="Vera Visitor", email="vera@example.com", message="Hello?", language="en")
+    anna.get_by_role("button", name="Accept chat from Vera Visitor").click()
+    column = anna.get_by_role("region", name="Vera Visitor")
+    log = column.get_by_role("log")
+    expect(log).to_contain_text("Hello?")
+    visitor.wait_for(lambda f: f["type"] == "state" and f["status"] == "active")
+
+    asgi_server.stop()
+    expect(anna.get_by_role("status").filter(has_text="Reconnecting")).to_be_visible()
+    reply = column.get_by_label("Reply to Vera Visitor")
+    reply.fill("Sent while the server was down.")
+    reply.press("Enter")
+    expect(log.get_by_role("listitem").filter(has_text="Sent while the server was down.")).to_contain_text(
+        "Waiting for the connection")
+
+    asgi_server.start()
+    visitor.connect()
+    visitor.send(type="message", client_id="v-after", body="Back again.")
+    expect(anna.get_by_role("status").filter(has_text="Connected")).to_be_visible(timeout=15_000)
+    expect(log).to_contain_text("Back again.")
+    line = log.get_by_role("listitem").filter(has_text="Sent while the server was down.")
+    expect(line).to_contain_text("Delivered")
+    got = visitor.wait_for(lambda f: f["type"] == "message" and f.get("body") == "Sent while the server was down.")
+    assert got["author"] == "agent"
+    # Once in the browser and once in the database, whatever the resends: question, joined, reply, "Back again."
+    expect(log.get_by_role("listitem")).to_have_count(4)
+    assert Message.objects.filter(body="Sent while the server was down.").count() == 1
+    anna.reload()
+    expect(anna.get_by_role("region", name="Vera Visitor").get_by_role("log").get_by_role("listitem")).to_have_count(4)
+    visitor.close()
+    anna_ctx.close()
+
+
+def test_three_chats_fit_side_by_side_at_1366_and_one_at_a_time_on_a_phone(asgi_server, browser, desk):
+    base = asgi_server.url
+    AgentProfile.objects.filter(user=desk["anna"]).update(max_concurrent_chats=5)
+    anna_ctx, anna = _agent_page(browser, base, desk["anna"])
+    visitors = []
+    for n, name in enumerate(["Vera Visitor", "Oskar Nilsson", "Mei Chen"]):
+        visitors.append(Visitor(base, name=name, email=f"v{n}@example.net", message=f"Question number {n + 1}",
+                                page_url=f"https://shop.example/item/{n}", language=["en", "ru", "it"][n]))
+        anna.get_by_role("button", name=f"Accept chat from {name}").click()
+        expect(anna.get_by_role("region", name=name).get_by_role("log")).to_contain_text(f"Question number {n + 1}")
+    boxes = [anna.get_by_role("region", name=name).bounding_box() for name in ("Vera Visitor", "Oskar Nilsson", "Mei Chen")]
+    assert all(b["x"] >= 0 and b["x"] + b["width"] <= 1366 and b["y"] + b["height"] <= 768 for b in boxes), boxes
+    assert boxes[0]["x"] < boxes[1]["x"] < boxes[2]["x"] and len({round(b["y"]) for b in boxes}) == 1, boxes
+
+    anna.get_by_role("region", name="Vera Visitor").get_by_label("Reply to Vera Visitor").focus()
+    _shot(anna, "6-three-chats")
+    found = blocking(axe_violations(anna))
+    assert not found, "axe on three chats:\n" + report(found)
+
+    # On a phone one chat shows; a line in another counts as unread, in the list and the tab's title.
+    anna.set_viewport_size({"width": 390, "height": 844})
+    tabs = anna.get_by_role("navigation", name="Open chats")
+    expect(anna.get_by_role("region", name="Vera Visitor")).to_be_visible()
+    expect(anna.get_by_role("region", name="Mei Chen")).to_be_hidden()
+    visitors[2].send(type="message", client_id="m-2", body="Hello from Mei")
+    expect(tabs.get_by_role("link", name=re.compile("Mei Chen"))).to_contain_text("1")
+    anna.wait_for_function("() => document.title.startsWith('(1)')")
+    tabs.get_by_role("link", name=re.compile("Mei Chen")).click()
+    expect(anna.get_by_role("region", name="Mei Chen").get_by_role("log")).to_contain_text("Hello from Mei")
+    expect(anna.get_by_role("region", name="Vera Visitor")).to_be_hidden()
+    expect(tabs.get_by_role("link", name=re.compile("Mei Chen"))).not_to_contain_text("1")
+    _shot(anna, "7-phone")
+    # The visitor's side learns the agent read it.
+    visitors[2].wait_for(lambda f: f["type"] == "read" and f["seq"] >= 3)
+    for v in visitors:
+        v.close()
     anna_ctx.close()
