@@ -149,7 +149,11 @@
 
   function showOffer(offer) {
     var region = document.getElementById("chat-offers"), tpl = document.getElementById("offer-template");
-    if (!region || !tpl || offers[offer.chat] || chats[offer.chat]) return;
+    if (!region || !tpl || offers[offer.chat]) return;
+    if (chats[offer.chat]) {
+      if (!chats[offer.chat].closed) return;
+      removeColumn(offer.chat);  // transferred away earlier, offered back now: a fresh column on accept
+    }
     var el = tpl.content.firstElementChild.cloneNode(true);
     el.dataset.offer = offer.chat;
     el.setAttribute("aria-label", interpolate(gettext("New chat from %s"), [offer.visitor || gettext("a visitor")]));
@@ -263,7 +267,7 @@
     var chat = chats[id];
     if (chat) { clearTimeout(chat.readTimer); delete chats[id]; }
     var col = columnOf(id), tab = tabOf(id);
-    if (col) col.remove();
+    if (col) { if (observer) observer.unobserve(col); col.remove(); }
     if (tab) tab.remove();
     syncEmpty();
     updateTitle();
@@ -674,6 +678,7 @@
         break;
       case "chat_assigned":
         dropOffer(frame.chat);
+        if (chats[frame.chat] && chats[frame.chat].closed) removeColumn(frame.chat);
         if (!columnOf(frame.chat)) {
           fetchColumn(frame.chat, function (col) { if (col) makeCurrent(frame.chat, true); });
           if (frame.note) toast(interpolate(gettext("Chat transferred to you: %s"), [frame.note]), "info");
@@ -704,6 +709,7 @@
       case "error": {
         var col = frame.chat && columnOf(frame.chat);
         var text = frame.detail || frame.code || gettext("The server refused that.");
+        if (frame.code === "ended" && col && chats[frame.chat]) closeChat(chats[frame.chat], gettext("This chat has ended."));
         if (col) say(col, text, true); else toast(text, "danger");
         break;
       }

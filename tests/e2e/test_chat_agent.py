@@ -18,6 +18,8 @@ from playwright.sync_api import expect
 from websockets.sync.client import connect
 
 from helpdesk.models import AgentProfile, Group, Tier
+from knowledgebase import services as kb_services
+from knowledgebase.models import Article
 from tests.e2e.test_accessibility import axe_violations, blocking, report
 from tests.factories import AgentFactory, CustomerFactory
 from tickets import services
@@ -331,4 +333,48 @@ def test_three_chats_fit_side_by_side_at_1366_and_one_at_a_time_on_a_phone(asgi_
     visitors[2].wait_for(lambda f: f["type"] == "read" and f["seq"] >= 3)
     for v in visitors:
         v.close()
+    anna_ctx.close()
+
+
+def test_decline_in_silence_presence_over_the_socket_and_an_article_link(asgi_server, browser, desk):
+    base = asgi_server.url
+    article = kb_services.create_article(author=desk["anna"], title="Clearing error 42", language="en",
+                                         body="Open the rear door and take out the jammed page.",
+                                         status=Article.Status.PUBLISHED)
+    anna_ctx, anna = _agent_page(browser, base, desk["anna"])
+
+    # Muted: the offer shows without a sound; declined, it leaves the desk.
+    anna.get_by_label("Sound on new chats").uncheck()
+    Visitor(base, name="Quiet Visitor", email="quiet@example.net", message="Just looking.", language="en").close()
+    offer = anna.get_by_role("article", name="New chat from Quiet Visitor")
+    expect(offer).to_be_visible()
+    expect(anna.locator("#chat-offers")).to_have_attribute("data-beeps", "0")
+    offer.get_by_role("button", name="Decline chat from Quiet Visitor").click()
+    expect(offer).to_have_count(0)
+    anna.wait_for_function("() => !/New chat/.test(document.title)")
+
+    # Presence from the page header, over the chat socket (the same service as the queue's switch).
+    anna.get_by_label("Presence").select_option("away")
+    expect(anna.get_by_role("status").filter(has_text="You are now away.")).to_be_visible()
+    assert AgentProfile.objects.get(user=desk["anna"]).presence == "away"
+    anna.get_by_label("Presence").select_option("online")
+    expect(anna.get_by_role("status").filter(has_text="You are now online.")).to_be_visible()
+
+    # Insert article: the ticket page's KB search, a link at the cursor.
+    visitor = Visitor(base, name="Vera Visitor", email="vera@example.com", message="Paper jam, error 42.",
+                      language="en")
+    anna.get_by_role("button", name="Accept chat from Vera Visitor").click()
+    column = anna.get_by_role("region", name="Vera Visitor")
+    reply = column.get_by_label("Reply to Vera Visitor")
+    reply.fill("This should help:")
+    column.get_by_role("button", name="Insert article").click()
+    column.get_by_label("Search articles").fill("rear door jammed")
+    column.get_by_role("button", name="Insert link: Clearing error 42").click()
+    url = f"{base}/kb/articles/{article.pk}/"
+    expect(reply).to_have_value(re.compile(r"^This should help: Clearing error 42: " + re.escape(url)))
+    _shot(anna, "8-article")
+    reply.press("Enter")
+    got = visitor.wait_for(lambda f: f["type"] == "message" and "Clearing error 42" in (f.get("body") or ""))
+    assert url in got["body"]
+    visitor.close()
     anna_ctx.close()
