@@ -1,5 +1,5 @@
-"""The agent chat dashboard's reads: an agent's open chats, offers and unread
-count, and one chat they may open. Ticket visibility comes from tickets.selectors."""
+"""The agent chat dashboard's reads: an agent's open chats, their visitors' earlier
+tickets, the navbar's count and the transfer targets (one chat: selectors.agent_chat)."""
 
 from typing import Any
 
@@ -11,7 +11,7 @@ from tickets import selectors as ticket_selectors
 
 from ..models import ChatEntry, ChatSession
 
-# Columns a dashboard shows at once; more wait in the list (a day's peak is 3-4).
+# Columns rendered with the page (capacity is 3 by default); any more come with the socket's hello.
 MAX_COLUMNS = 12
 
 
@@ -24,18 +24,10 @@ def open_chats(user: User) -> list[ChatSession]:
     """The agent's active chats, oldest first, with what a column shows."""
     return list(
         _visible_sessions(user)
-        .filter(agent=user, status="active")
+        .filter(agent=user, status=ChatSession.Status.ACTIVE)
         .select_related("ticket", "visitor")
         .order_by("accepted_at", "id")[:MAX_COLUMNS]
     )
-
-
-def agent_chat(user: User, public_id: Any) -> ChatSession:
-    """One chat the agent works on, was offered, or (an admin) watches;
-    else ChatSession.DoesNotExist (a 404 either way: existence is not leaked)."""
-    mine = Q(agent=user) | Q(offered_to=user)
-    qs = _visible_sessions(user).select_related("ticket", "visitor")
-    return qs.get(mine if not user.is_helpdesk_admin else Q(), public_id=public_id)
 
 
 def other_tickets(user: User, sessions: list[ChatSession], limit: int = 5) -> dict[int, list[Any]]:
@@ -47,10 +39,10 @@ def other_tickets(user: User, sessions: list[ChatSession], limit: int = 5) -> di
 
 def waiting_count(user: User) -> int:
     """The navbar badge: offers waiting for this agent plus their chats with unread visitor lines."""
-    unread = ChatEntry.objects.filter(session=OuterRef("pk"), author_role="visitor",
+    unread = ChatEntry.objects.filter(session=OuterRef("pk"), author_role=ChatEntry.Role.VISITOR,
                                       seq__gt=OuterRef("agent_read_seq"))
-    offered = Q(offered_to=user, status="waiting", offer_expires_at__gt=timezone.now())
-    unread_chats = Q(agent=user, status="active") & Q(Exists(unread))
+    offered = Q(offered_to=user, status=ChatSession.Status.WAITING, offer_expires_at__gt=timezone.now())
+    unread_chats = Q(agent=user, status=ChatSession.Status.ACTIVE) & Q(Exists(unread))
     return ChatSession.objects.filter(offered | unread_chats).count()
 
 

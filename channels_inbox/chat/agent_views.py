@@ -3,7 +3,6 @@ offers come over the socket) and one chat's column for a chat that arrives later
 
 from typing import cast
 
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -12,8 +11,7 @@ from tickets import selectors as ticket_selectors
 from tickets.models import Macro
 from tickets.views.agent import agent_required
 
-from ..models import ChatSession
-from . import agent_selectors
+from . import agent_selectors, selectors
 
 
 def _macros(user: User) -> list[Macro]:
@@ -38,10 +36,9 @@ def chats(request: HttpRequest) -> HttpResponse:
 def chat_column(request: HttpRequest, public_id: str) -> HttpResponse:
     """One chat's column (HTML), fetched by chats.js when a chat is accepted or transferred in."""
     user = cast(User, request.user)
-    try:
-        session = agent_selectors.agent_chat(user, public_id)
-    except (ChatSession.DoesNotExist, ValidationError):
-        raise Http404 from None
+    session = selectors.agent_chat(user, public_id)
+    if session is None:
+        raise Http404
     previous = agent_selectors.other_tickets(user, [session])
     return render(request, "agent/_chat_column_response.html", {
         "chat": session, "previous": previous[session.pk], "macros": _macros(user),

@@ -485,7 +485,8 @@
 
   function onTyping(frame) {
     var chat = chats[frame.chat];
-    if (!chat || (frame.name && frame.name === me)) return;  // our own typing, echoed to the agents
+    // The visitor's typing only (another agent's, e.g. a supervisor's, would read as the visitor's).
+    if (!chat || (frame.author ? frame.author !== "visitor" : frame.name === me)) return;
     showTheirTyping(chat, frame.name, !!frame.on);
   }
 

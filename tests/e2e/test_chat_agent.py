@@ -161,7 +161,7 @@ def desk():
     return {"anna": anna, "marco": marco, "vera": vera, "earlier": earlier}
 
 
-def test_agent_takes_a_chat_from_offer_to_transfer_and_end(asgi_server, browser, desk):
+def test_agent_takes_a_chat_from_offer_to_end(asgi_server, browser, desk):
     base = asgi_server.url
     anna_ctx, anna = _agent_page(browser, base, desk["anna"])
     anna.get_by_label("Sound on new chats").check()
@@ -232,28 +232,56 @@ def test_agent_takes_a_chat_from_offer_to_transfer_and_end(asgi_server, browser,
     found = blocking(axe_violations(anna))
     assert not found, "axe on the chat dashboard with a chat:\n" + report(found)
 
+    # Anna ends the chat: the visitor is told, the column says so and takes no more replies.
+    column.get_by_role("button", name="End chat").click()
+    visitor.wait_for(lambda f: f["type"] == "state" and f["status"] == "ended")
+    expect(column).to_contain_text("This chat has ended.")
+    expect(reply).to_be_disabled()
+    _shot(anna, "4-ended")
+    column.get_by_role("button", name="Close").click()
+    expect(column).to_have_count(0)
+    expect(anna.get_by_text("No open chats")).to_be_visible()
+    visitor.close()
+    anna_ctx.close()
+
+
+def test_transfer_to_another_agent_moves_the_chat_with_its_history(asgi_server, browser, desk):
+    base = asgi_server.url
+    anna_ctx, anna = _agent_page(browser, base, desk["anna"])
+    visitor = Visitor(base, name="Vera Visitor", email="vera@example.com", message="My printer shows error 42.",
+                      language="en")
+    anna.get_by_role("button", name="Accept chat from Vera Visitor").click()
+    column = anna.get_by_role("region", name="Vera Visitor")
+    reply = column.get_by_label("Reply to Vera Visitor")
+    column.get_by_label("Internal note", exact=True).check()
+    column.get_by_label("Internal note (agents only)").fill("Fuser again, as in the earlier ticket.")
+    column.get_by_label("Internal note (agents only)").press("Enter")
+    expect(column.get_by_role("log")).to_contain_text("Fuser again")
+
     # Transfer to Marco with a note: the chat leaves Anna's desk and arrives on his with its history.
     marco_ctx, marco = _agent_page(browser, base, desk["marco"])
     column.get_by_role("button", name="Transfer").click()
     dialog = anna.get_by_role("dialog", name="Transfer chat with Vera Visitor")
+    dialog.get_by_role("button", name="Transfer").click()
+    expect(dialog.get_by_role("alert")).to_have_text("Choose one: an agent, a group or a tier.")
     dialog.get_by_label("Agent", exact=True).select_option(label="Marco Rossi")
     dialog.get_by_label("Note for the next agent").fill("Printer error 42, fuser suspected.")
     dialog.get_by_role("button", name="Transfer").click()
+    expect(dialog).to_be_hidden()
     expect(column).to_contain_text("Transferred")
     expect(reply).to_be_disabled()
     marco_column = marco.get_by_role("region", name="Vera Visitor")
-    expect(marco_column.get_by_role("log")).to_contain_text("It blinks orange now.")
+    expect(marco_column.get_by_role("log")).to_contain_text("My printer shows error 42.")
     expect(marco_column.get_by_role("log")).to_contain_text("Fuser again")
     visitor.send(type="message", client_id="v-2", body="Are you still there?")
     expect(marco_column.get_by_role("log")).to_contain_text("Are you still there?")
-    _shot(marco, "4-transferred-in")
+    expect(column.get_by_role("log")).not_to_contain_text("Are you still there?")
+    _shot(marco, "5-transferred-in")
 
-    # Marco ends the chat: the visitor is told, the column says so and takes no more replies.
-    marco_column.get_by_role("button", name="End chat").click()
-    visitor.wait_for(lambda f: f["type"] == "state" and f["status"] == "ended")
-    expect(marco_column).to_contain_text("This chat has ended.")
-    expect(marco_column.get_by_label("Reply to Vera Visitor")).to_be_disabled()
-    _shot(marco, "5-ended")
+    marco_column.get_by_label("Reply to Vera Visitor").fill("Marco here, I have your case.")
+    marco_column.get_by_label("Reply to Vera Visitor").press("Enter")
+    visitor.wait_for(lambda f: f["type"] == "message" and f.get("body") == "Marco here, I have your case.")
+    assert not [f for f in visitor.frames if "Fuser" in json.dumps(f) or "suspected" in json.dumps(f)]
     visitor.close()
     marco_ctx.close()
     anna_ctx.close()
