@@ -260,6 +260,11 @@
     if (box) { box.hidden = false; box.querySelector("[data-chat-closed-text]").textContent = text; }
     col.querySelectorAll("[data-chat-form] textarea, [data-chat-form] button, [data-chat-form] select, [data-chat-form] input, [data-chat-transfer], [data-chat-end]")
       .forEach(function (el) { el.disabled = true; });
+    // Nothing more to write or do here: the room goes to the conversation.
+    col.querySelector("[data-chat-form]").hidden = true;
+    col.querySelector(".chat-actions").hidden = true;
+    var log = col.querySelector("[data-chat-log]");
+    log.scrollTop = log.scrollHeight;
     showTheirTyping(chat, null, false);
   }
 
@@ -677,14 +682,16 @@
         if (offers[frame.chat] && frame.reason !== "declined") toast(REASONS[frame.reason] || REASONS.taken, "info");
         dropOffer(frame.chat);
         break;
-      case "chat_assigned":
+      case "chat_assigned": {
+        var accepted = !!offers[frame.chat];  // else it was transferred to us
         dropOffer(frame.chat);
         if (chats[frame.chat] && chats[frame.chat].closed) removeColumn(frame.chat);
         if (!columnOf(frame.chat)) {
-          fetchColumn(frame.chat, function (col) { if (col) makeCurrent(frame.chat, true); });
-          if (frame.note) toast(interpolate(gettext("Chat transferred to you: %s"), [frame.note]), "info");
+          fetchColumn(frame.chat, function (col) { if (col && accepted) makeCurrent(frame.chat, true); });
+          if (!accepted) toast(interpolate(gettext("Chat with %s transferred to you."), [frame.visitor || gettext("a visitor")]), "info");
         }
         break;
+      }
       case "chat_removed": {
         var chat = chats[frame.chat];
         if (chat && !chat.closed) {
