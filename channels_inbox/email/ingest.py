@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from helpdesk.models import User
 from helpdesk.services import create_customer_from_mail
 from tickets import services as ticket_services
-from tickets.models import Channel, Status, Ticket
+from tickets.models import Channel, SideConversation, Status, Ticket
 
 from ..models import InboundMessage, MailKey
 from . import html as dom
@@ -199,6 +199,9 @@ def _uploads(mail: ParsedMail, notes: list[str]) -> list[SimpleUploadedFile]:
 
 
 def _deliver(row: InboundMessage, mail: ParsedMail, sender: User) -> Outcome:
+    side = threading.find_side_conversation(mail)
+    if side is not None:
+        return _side_reply(row, mail, sender, side)
     thread = threading.find_thread(mail, sender)
     body, html, quoted, notes = _content(mail)
     uploads = _uploads(mail, notes)
@@ -226,6 +229,25 @@ def _deliver(row: InboundMessage, mail: ParsedMail, sender: User) -> Outcome:
             "n": settings.HELPDESK_EMAIL_MAX_FOLLOWERS}
     row.ticket, row.ticket_message = ticket, message
     return Outcome("created" if created else "appended", ticket.number, reason)
+
+
+def _side_reply(row: InboundMessage, mail: ParsedMail, sender: User, side: SideConversation) -> Outcome:
+    """An answer in a side conversation: an internal note on its ticket, never a public message, a new
+    ticket or a follower (tickets.services.receive_side_conversation_reply)."""
+    body, html, quoted, notes = _content(mail)
+    uploads = _uploads(mail, notes)
+    if notes:
+        body = body + "\n\n" + "\n".join(f"[{n}]" for n in notes)
+    message = ticket_services.receive_side_conversation_reply(
+        side_conversation=side, author=sender, from_address=mail.from_email, body=body, body_html=html,
+        quoted=quoted, attachments=uploads, external_id=mail.message_id[:255])
+    ticket = side.ticket
+    if mail.message_id:
+        MailKey.objects.create(message_id=mail.message_id, ticket=ticket, ticket_message=message,
+                               direction=MailKey.Direction.IN)
+    row.ticket, row.ticket_message = ticket, message
+    return Outcome("appended", ticket.number, _("Added to side conversation S%(s)d of #%(n)s as an internal note.") % {
+        "s": side.number, "n": ticket.number})
 
 
 def _reason(before: Ticket | None, ticket: Ticket, created: bool, was_closed: bool) -> str:

@@ -1,5 +1,6 @@
-"""Which ticket a mail belongs to: our Message-IDs first (MailKey), then the
-subject's ticket hook, but only from the ticket's requester or followers."""
+"""Which ticket a mail belongs to: our Message-IDs first (MailKey), then the subject's ticket hook, but only
+from the ticket's requester or followers. A mail naming a side conversation's Message-ID belongs to that
+side conversation (find_side_conversation), whatever else it names."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from helpdesk.models import User
-from tickets.models import Message, OutgoingDelivery, Ticket
+from tickets.models import Message, OutgoingDelivery, SideConversation, Ticket
 from tickets.selectors import is_participant
 
 from ..models import MailKey
@@ -80,3 +81,15 @@ def find_thread(mail: ParsedMail, sender: User) -> Thread:
                 return Thread(ticket=hooked, how="hook")
             return Thread(linked=target, how="stranger")
     return Thread()
+
+
+def find_side_conversation(mail: ParsedMail) -> SideConversation | None:
+    """The side conversation one of whose mails this one answers (In-Reply-To, then References, latest
+    first): only our Message-ID makes a mail an expert's reply; the subject's [#n-Sk] hook never does."""
+    ids = list(dict.fromkeys(mail.in_reply_to + list(reversed(mail.references))))[:100]
+    if not ids:
+        return None
+    found = {m.external_id: m.side_conversation for m in Message.objects.filter(
+        external_id__in=[i[:255] for i in ids], side_conversation__isnull=False)
+        .select_related("side_conversation__ticket")}
+    return next((found[i] for i in ids if i in found), None)
