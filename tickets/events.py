@@ -25,7 +25,7 @@ AUTHOR_ROLE: Final = "author_role"
 BY_REQUESTER: Final = "by_requester"
 # follow_up_created
 FOLLOW_UP: Final = "follow_up"
-# delivery_failed
+# delivery_failed, delivery_retried
 TO: Final = "to"
 REASON: Final = "reason"
 DELIVERY_ID: Final = "delivery_id"
@@ -99,6 +99,12 @@ class DeliveryFailedData(EventData):
     reason: str
     message_id: int | None
     delivery_id: NotRequired[int]  # the OutgoingDelivery an agent may retry
+
+
+class DeliveryRetriedData(EventData):
+    to: list[str]
+    delivery_id: int  # the OutgoingDelivery sent again
+    message_id: int | None
 
 
 class CustomFieldData(EventData):

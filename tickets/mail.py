@@ -7,6 +7,7 @@ import re
 import smtplib
 from collections.abc import Callable, Iterable, Mapping
 from email.utils import make_msgid
+from typing import Any
 from urllib.parse import urlsplit
 
 from celery import shared_task
@@ -46,6 +47,12 @@ def queue_email(*, subject: str, body: str, to: Iterable[str], headers: Mapping[
         for hook in ON_TICKET_MAIL:
             hook(row)
     return row
+
+
+def queue_account_mail(message: dict[str, Any]) -> None:
+    """helpdesk.mail's SENDER: an account mail (no ticket) as a delivery, from the site's default address."""
+    queue_email(subject=message["subject"], body=message["body"], html=message.get("html") or "",
+                to=message["to"], about=message.get("about") or "", from_email=settings.DEFAULT_FROM_EMAIL)
 
 
 # Called with each mail of a ticket as it is queued, in the same transaction: the email channel (which tickets

@@ -335,6 +335,7 @@ class TicketEvent(models.Model):
         ESCALATION_DUE = "escalation_due", _("Escalation due")
         ESCALATED = "escalated", _("Escalated")
         DELIVERY_FAILED = "delivery_failed", _("Delivery failed")
+        DELIVERY_RETRIED = "delivery_retried", _("Delivery retried")
         MERGED_INTO = "merged_into", _("Merged into another ticket")
         MERGED_FROM = "merged_from", _("Another ticket merged in")
         SIDE_STARTED = "side_conversation_started", _("Side conversation started")

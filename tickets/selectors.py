@@ -255,7 +255,8 @@ def timeline(user: User, ticket: Ticket) -> list[tuple[str, Message | TicketEven
 # Events the timeline shows as their message (labelled), not as a line of their own.
 _SHOWN_AS_MESSAGES = {TicketEvent.Kind.MESSAGE, TicketEvent.Kind.SIDE_STARTED, TicketEvent.Kind.SIDE_REPLIED}
 # Events that stand on their own line even inside a batch.
-_OWN_LINE = {TicketEvent.Kind.CREATED, TicketEvent.Kind.FOLLOW_UP, TicketEvent.Kind.DELIVERY_FAILED}
+_OWN_LINE = {TicketEvent.Kind.CREATED, TicketEvent.Kind.FOLLOW_UP, TicketEvent.Kind.DELIVERY_FAILED,
+             TicketEvent.Kind.DELIVERY_RETRIED}
 
 
 def _grouped(events: list[TicketEvent]) -> list[TicketEvent]:

@@ -48,6 +48,7 @@ from .events import (
     CustomFieldData,
     DeadlineData,
     DeliveryFailedData,
+    DeliveryRetriedData,
     EscalatedData,
     EscalationDueData,
     FollowUpData,
@@ -1312,14 +1313,22 @@ def delete_group(*, group: Group) -> None:
 # --- Issue 17, outbound: outgoing deliveries --------------------------------------------
 
 def retry_delivery(*, ticket: Ticket, delivery_id: int, actor: User) -> OutgoingDelivery:
-    """An agent sends a failed mail of the ticket again: the row is pending once more, with fresh tries, and its
-    task is sent after commit (the sweep sends it if that fails). ValidationError if it is not a failed one."""
+    """An agent sends a failed mail of the ticket again: the row is pending once more, with fresh tries, a
+    delivery_retried event says who did, and its task is sent after commit (the sweep sends it if that fails).
+    ValidationError if it is not a failed one."""
+    events: list[TicketEvent] = []
     with transaction.atomic():
+        lock_ticket(ticket.pk, required=True)  # its events are written in the ticket's order
         row = OutgoingDelivery.objects.select_for_update().filter(pk=delivery_id, ticket_id=ticket.pk).first()
         if row is None or not row.retryable:
             raise ValidationError({"delivery": _("Only a delivery of this ticket that failed can be sent again.")})
         row.status, row.attempts, row.next_try_at = OutgoingDelivery.Status.PENDING, 0, timezone.now()
         row.save(update_fields=["status", "attempts", "next_try_at"])
+        to = row.payload.get("to") if row.kind == OutgoingDelivery.Kind.MAIL else None  # a webhook's URL may hold a secret
+        _record(ticket.pk, Kind.DELIVERY_RETRIED, events=events, actor=actor, internal=True,
+                data=DeliveryRetriedData(to=[str(a) for a in to or []], delivery_id=row.pk,
+                                         message_id=row.message_id))
+        _save_events(events)
         logger.info("%s retries outgoing delivery %s of ticket %s", actor, row.pk, ticket.number)
         transaction.on_commit(lambda: deliveries.enqueue(row.pk))
     return row
@@ -1409,7 +1418,8 @@ def add_followers(*, ticket: Ticket, users: Iterable[User]) -> list[User]:
     wanted = {u.pk: u for u in users if u.pk != ticket.requester_id}
     if not wanted:
         return []
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction (two statements fewer per inbound mail): a failure here fails it.
+    with transaction.atomic(savepoint=False):
         have = set(TicketFollower.objects.filter(ticket=ticket, user_id__in=wanted).values_list("user_id", flat=True))
         new = [u for pk, u in wanted.items() if pk not in have]
         TicketFollower.objects.bulk_create([TicketFollower(ticket=ticket, user=u) for u in new], ignore_conflicts=True)

@@ -64,11 +64,25 @@ def _merge_target(ticket: Ticket) -> Ticket:
     return ticket
 
 
-def find_thread(mail: ParsedMail, sender: User) -> Thread:
-    """The ticket the mail answers (see the module's docstring)."""
-    ids = list(dict.fromkeys(mail.in_reply_to + list(reversed(mail.references))))[:100]
+def reply_ids(mail: ParsedMail) -> list[str]:
+    """The Message-IDs the mail answers, nearest first (In-Reply-To, then References from the end)."""
+    return list(dict.fromkeys(mail.in_reply_to + list(reversed(mail.references))))[:100]
+
+
+def keys_for(message_ids: list[str]) -> dict[str, MailKey]:
+    """The keys recorded for these (normalized) Message-IDs, with their tickets: one query."""
+    wanted = [m for m in message_ids if m]
+    if not wanted:
+        return {}
+    return {k.message_id: k for k in MailKey.objects.select_related("ticket").filter(message_id__in=wanted)}
+
+
+def find_thread(mail: ParsedMail, sender: User, *, keys: dict[str, MailKey] | None = None) -> Thread:
+    """The ticket the mail answers (see the module's docstring); `keys`: those of reply_ids(mail) when the
+    caller read them already."""
+    ids = reply_ids(mail)
     if ids:
-        keys = {k.message_id: k for k in MailKey.objects.select_related("ticket").filter(message_id__in=ids)}
+        keys = keys_for(ids) if keys is None else keys
         for message_id in ids:
             if message_id in keys:
                 return Thread(ticket=keys[message_id].ticket, how="key")
