@@ -813,6 +813,9 @@
       var link = t.closest("[data-kb-insert]");
       e.preventDefault();
       insertAtCursor(col.querySelector("[data-chat-body]"), link.dataset.title + ": " + link.dataset.url);
+      // The panel folds away so the conversation gets its room back.
+      col.querySelector("[data-chat-kb]").hidden = true;
+      col.querySelector("[data-chat-kb-toggle]").setAttribute("aria-expanded", "false");
     } else if (t.closest("[data-transfer-cancel]")) {
       document.getElementById("transfer-dialog").close();
     }
