@@ -36,6 +36,7 @@ urlpatterns = [
     path("api/v1/", include("helpdesk.api.urls")),
     path("portal/", include("tickets.urls_portal")),
     path("agent/kb/", include("knowledgebase.agent_urls")),
+    path("agent/chats/", include("channels_inbox.chat.agent_urls")),
     path("agent/", include("tickets.urls_agent")),
     path("kb/", include("knowledgebase.urls")),
     path("widget.js", widget_js, name="widget_js"),

@@ -198,6 +198,26 @@ def requester_other_tickets(user: Viewer, ticket: Ticket, limit: int = 5) -> Que
     )
 
 
+def requesters_other_tickets(user: Viewer, requester_ids: Iterable[int], *, exclude: Iterable[int] = (),
+                              limit: int = 5) -> dict[int, list[Ticket]]:
+    """requester_other_tickets for several requesters in one query (the chat dashboard's
+    columns): requester id -> their latest visible tickets, `exclude` (ticket ids) left out."""
+    from django.db.models import F, Window
+    from django.db.models.functions import RowNumber
+
+    ranked = (
+        visible_tickets(user)
+        .filter(requester_id__in=list(requester_ids))
+        .exclude(pk__in=list(exclude))
+        .annotate(rank=Window(RowNumber(), partition_by=[F("requester_id")], order_by=F("updated_at").desc()))
+        .only("id", "number", "subject", "status", "updated_at", "requester_id")
+    )
+    found: dict[int, list[Ticket]] = {}
+    for ticket in ranked.filter(rank__lte=limit).order_by("requester_id", "rank"):
+        found.setdefault(ticket.requester_id, []).append(ticket)
+    return found
+
+
 def queue_counts(user: User, cap: int = 999) -> dict[str, int | str]:
     """Counts for the agent sidebar views. Each is a capped, index-backed
     COUNT (`cap + 1` means "more than cap"), so the sidebar stays fast at

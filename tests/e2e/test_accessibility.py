@@ -149,6 +149,7 @@ SCREENS = [  # (name, who, path)
     ("agent queue, all tickets", "anna", "/agent/?view=all"),
     ("agent queue, by due", "anna", "/agent/?view=all&ordering=sla_due_at"),
     ("agent ticket", "anna", "/agent/tickets/{number}/"),
+    ("agent chats", "anna", "/agent/chats/"),
     ("admin trigger form", "admin", "/admin/escalation/trigger/add/"),
     ("login", None, "/accounts/login/"),
     ("knowledge base", None, "/kb/"),

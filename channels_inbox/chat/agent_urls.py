@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import agent_views
+
+app_name = "agent_chats"
+urlpatterns = [
+    path("", agent_views.chats, name="chats"),
+    path("<uuid:public_id>/column/", agent_views.chat_column, name="column"),
+]
