@@ -297,10 +297,12 @@ async def run_client(part, seconds, rate, origin):
                 on_message(frame, side, now)
                 if frame.get("type") in ("state", "hello"):
                     ready.set()
-        except Exception:  # noqa: BLE001 — a dropped socket is counted, not raised
-            pass
+        except Exception as exc:  # noqa: BLE001 — a dropped socket is counted, not raised
+            if not stopping[0]:
+                errors[f"{side} socket: {type(exc).__name__} {exc}"[:120]] += 1
         if not stopping[0]:
             closed_early[0] += 1
+            errors[f"{side} socket closed: {ws.close_code} {ws.close_reason}"[:120]] += 1
         ready.set()
 
     limit = asyncio.Semaphore(50)
@@ -542,6 +544,9 @@ def main():
             for s in servers:
                 s.wait_ready()
             result = measure(args, servers, cookies, tmp, origin)
+            if result["closed_early"] or result["lost"]:
+                for s in servers:
+                    print(f"--- server {s.name} log ---\n{s.tail()}", file=sys.stderr)
         except Exception:
             for s in servers:
                 print(f"--- server {s.name} log ---\n{s.tail()}", file=sys.stderr)
