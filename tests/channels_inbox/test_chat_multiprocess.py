@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -184,7 +185,16 @@ async def open_chat(a, b, cookie, question="Мой заказ не пришёл"
 
 
 def stored_entries(chat):
-    """(seq, kind, client_id, body) of the chat's entries, from PostgreSQL."""
+    """(seq, kind, client_id, body) of the chat's entries, from PostgreSQL (also from a thread:
+    its connection is closed after)."""
+    try:
+        return _entries(chat)
+    finally:
+        if threading.current_thread() is not threading.main_thread():
+            connection.close()
+
+
+def _entries(chat):
     with connection.cursor() as cur:
         cur.execute(
             "SELECT e.seq, e.kind, e.client_id, m.body FROM channels_inbox_chatentry e "
@@ -231,6 +241,8 @@ def test_visitor_on_a_and_agent_on_b_lose_nothing_when_a_is_killed(servers, chat
         last_seq = max(before)
 
         # The visitor reconnects to B with the last seq it saw and resends what was not acknowledged.
+        missed = [seq for seq, kind, _cid, _body in await asyncio.to_thread(stored_entries, chat)
+                  if kind in ("message", "system") and seq > last_seq]
         again = await Socket.open(f"{b.ws}{started['socket']}")
         await again.send(type="resume", last_seq=last_seq)
         await again.next("state")
@@ -255,13 +267,12 @@ def test_visitor_on_a_and_agent_on_b_lose_nothing_when_a_is_killed(servers, chat
             pass
         for s in (agent, again):
             await s.close()
-        return chat, visitor, again, agent, before, replayed, v1_ack, v1_again, v2_ack
+        return chat, visitor, again, agent, before, missed, replayed, v1_ack, v1_again, v2_ack
 
-    chat, visitor, again, agent, before, replayed, v1_ack, v1_again, v2_ack = asyncio.run(scenario())
+    chat, visitor, again, agent, before, missed, replayed, v1_ack, v1_again, v2_ack = asyncio.run(scenario())
     entries = stored_entries(chat)
-    visible = [seq for seq, kind, _cid, _body in entries if kind in ("message", "system")]
-    # The replay is exactly the visitor-visible entries after the last seq seen on A, in order.
-    assert replayed == [seq for seq in visible if seq > before[-1]], (before, replayed, entries)
+    # The replay is exactly the visitor-visible entries stored after the last seq seen on A, in order.
+    assert replayed == missed and missed, (before, replayed, entries)
     # Across both connections every agent message reached the visitor exactly once, in order.
     agent_lines = [m["client_id"] for m in [*visitor.messages("agent"), *again.messages("agent")]]
     assert agent_lines == [f"a{i}" for i in range(1, 8)]
