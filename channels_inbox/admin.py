@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .email import process
-from .models import InboundMessage, MailKey
+from .models import ChatEntry, ChatRoute, ChatSession, InboundMessage, MailKey
 
 
 @admin.register(InboundMessage)
@@ -41,3 +41,44 @@ class MailKeyAdmin(admin.ModelAdmin):
     list_filter = ("direction",)
     search_fields = ("message_id",)
     raw_id_fields = ("ticket", "ticket_message")
+
+
+# --- issue 18 (live chat) -------------------------------------------------------------
+
+@admin.register(ChatRoute)
+class ChatRouteAdmin(admin.ModelAdmin):
+    list_display = ("name", "position", "active", "url_prefix", "site", "language", "ticket_type", "group",
+                    "business_hours")
+    list_editable = ("position", "active")
+    list_filter = ("active", "group")
+    list_select_related = ("ticket_type", "group", "business_hours")
+
+
+class ChatEntryInline(admin.TabularInline):
+    model = ChatEntry
+    fields = ("seq", "kind", "author_role", "message", "client_id", "system", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("seq",)
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ChatSession)
+class ChatSessionAdmin(admin.ModelAdmin):
+    """Chats as they happened: read-only (the services write them)."""
+
+    list_display = ("public_id", "ticket", "visitor_name", "status", "group", "agent", "started_at", "rating")
+    list_filter = ("status", "group")
+    search_fields = ("public_id", "visitor_name", "visitor__email", "ticket__number")
+    list_select_related = ("ticket", "group", "agent")
+    readonly_fields = [f.name for f in ChatSession._meta.fields]
+    inlines = [ChatEntryInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -1,5 +1,8 @@
-"""The raw inbound log and the email threading keys: data and invariants only."""
+"""The raw inbound log, the email threading keys and live chat: data and invariants only."""
 
+import uuid
+
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -62,3 +65,141 @@ class MailKey(models.Model):
 
     def __str__(self) -> str:
         return self.message_id
+
+
+# --- issue 18 (live chat; the contract: docs/live-chat.md) -------------------------
+
+class ChatRoute(models.Model):
+    """Which group takes a chat: the first active route (by position) whose set conditions all match."""
+
+    position = models.PositiveIntegerField(_("position"), default=0)
+    active = models.BooleanField(_("active"), default=True)
+    name = models.CharField(_("name"), max_length=100)
+    url_prefix = models.CharField(_("page URL starts with"), max_length=500, blank=True)
+    site = models.CharField(_("site (host)"), max_length=255, blank=True)
+    language = models.CharField(_("language"), max_length=8, blank=True)
+    ticket_type = models.ForeignKey("tickets.TicketType", verbose_name=_("ticket type"), null=True, blank=True,
+                                    on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey("helpdesk.Group", verbose_name=_("group"), on_delete=models.CASCADE, related_name="+")
+    business_hours = models.ForeignKey("escalation.BusinessHours", verbose_name=_("business hours"), null=True,
+                                       blank=True, on_delete=models.SET_NULL, related_name="+",
+                                       help_text=_("Outside these hours a chat becomes a ticket answered by email."))
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("chat route")
+        verbose_name_plural = _("chat routes")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChatSession(models.Model):
+    """One live chat: its ticket (channel chat), who is in it, the offer in flight and the last entry's seq."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", _("Waiting")
+        ACTIVE = "active", _("Active")
+        ENDED = "ended", _("Ended")
+        OFFLINE = "offline", _("Offline")
+
+    public_id = models.UUIDField(_("public id"), unique=True, default=uuid.uuid4, editable=False)
+    ticket = models.OneToOneField("tickets.Ticket", verbose_name=_("ticket"), on_delete=models.CASCADE,
+                                  related_name="chat")
+    visitor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("visitor"), on_delete=models.PROTECT,
+                                related_name="+")
+    visitor_name = models.CharField(_("visitor name"), max_length=150, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.WAITING)
+    group = models.ForeignKey("helpdesk.Group", verbose_name=_("group"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("agent"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    offered_to = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("offered to"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    offer_expires_at = models.DateTimeField(_("offer expires"), null=True, blank=True)
+    tried = models.JSONField(_("agents tried"), default=list, blank=True)  # ids that declined or let it time out
+    page_url = models.CharField(_("page URL"), max_length=2000, blank=True)
+    page_title = models.CharField(_("page title"), max_length=300, blank=True)
+    origin = models.CharField(_("origin"), max_length=300, blank=True)
+    language = models.CharField(_("language"), max_length=8, blank=True)
+    last_seq = models.PositiveIntegerField(_("last entry"), default=0)
+    visitor_read_seq = models.PositiveIntegerField(_("read by the visitor up to"), default=0)
+    agent_read_seq = models.PositiveIntegerField(_("read by the agent up to"), default=0)
+    rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)
+    rating_comment = models.TextField(_("rating comment"), blank=True)
+    started_at = models.DateTimeField(_("started"), auto_now_add=True)
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("chat")
+        verbose_name_plural = _("chats")
+        indexes = [
+            # The offer sweep (expire-chat-offers) and each agent's open chats (load, hello).
+            models.Index(fields=["offer_expires_at"], name="chat_offer_expires",
+                         condition=models.Q(offer_expires_at__isnull=False)),
+            models.Index(fields=["agent", "status"], name="chat_agent_status"),
+            models.Index(fields=["status", "started_at"], name="chat_status_started"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(rating__isnull=True) | models.Q(rating__gte=1, rating__lte=5),
+                                   name="chat_rating_1_to_5"),
+        ]
+
+    def __str__(self) -> str:
+        return f"chat {self.public_id} ({self.status})"
+
+
+class ChatEntry(models.Model):
+    """A numbered item of a chat (message, internal note or system line), stored before it is broadcast."""
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message", _("Message")
+        NOTE = "note", _("Internal note")
+        SYSTEM = "system", _("System")
+
+    class Role(models.TextChoices):
+        VISITOR = "visitor", _("Visitor")
+        AGENT = "agent", _("Agent")
+        SYSTEM = "system", _("System")
+
+    session = models.ForeignKey(ChatSession, verbose_name=_("chat"), on_delete=models.CASCADE, related_name="entries")
+    seq = models.PositiveIntegerField(_("sequence number"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    author_role = models.CharField(_("author"), max_length=10, choices=Role.choices)
+    message = models.OneToOneField("tickets.Message", verbose_name=_("message"), null=True, blank=True,
+                                   on_delete=models.CASCADE, related_name="chat_entry")
+    client_id = models.CharField(_("client id"), max_length=64, null=True, blank=True)
+    system = models.JSONField(_("system line"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "seq"]
+        verbose_name = _("chat entry")
+        verbose_name_plural = _("chat entries")
+        constraints = [
+            models.UniqueConstraint(fields=["session", "seq"], name="chat_entry_seq"),
+            models.UniqueConstraint(fields=["session", "client_id"], name="chat_entry_client_id",
+                                    condition=models.Q(client_id__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}#{self.seq} {self.kind}"
+
+
+class ChatAgentPresence(models.Model):
+    """An agent's chat sockets, shared by every ASGI process through the database: how many are open and when one
+    was last heard (a crashed process never says goodbye; its beats stop)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, verbose_name=_("agent"), on_delete=models.CASCADE,
+                                related_name="chat_presence")
+    sockets = models.IntegerField(_("open chat sockets"), default=0)
+    seen_at = models.DateTimeField(_("last heard"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("chat presence")
+        verbose_name_plural = _("chat presences")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.sockets}"

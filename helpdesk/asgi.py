@@ -41,11 +41,17 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from channels_inbox.routing import websocket_urlpatterns  # noqa: E402
+from channels_inbox.routing import visitor_urlpatterns, websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": http_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
-    }
-)
+staff_websockets = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+visitor_websockets = URLRouter(visitor_urlpatterns)
+
+
+async def websocket_app(scope, receive, send):
+    """Visitors' chat sockets (`/ws/chat/…`, other sites' origins, a token) apart from the staff's (a session)."""
+    if scope["path"].startswith("/ws/chat/"):
+        return await visitor_websockets(scope, receive, send)
+    return await staff_websockets(scope, receive, send)
+
+
+application = ProtocolTypeRouter({"http": http_app, "websocket": websocket_app})

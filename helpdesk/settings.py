@@ -496,3 +496,17 @@ HELPDESK_EMAIL_MAX_FOLLOWERS = env.int("EMAIL_MAX_FOLLOWERS", default=20)  # CC'
 # Per sender: at most this many mails in the window (seconds); 0 turns the limit off.
 HELPDESK_EMAIL_SENDER_LIMIT = env.int("EMAIL_SENDER_LIMIT", default=20)
 HELPDESK_EMAIL_SENDER_WINDOW = env.int("EMAIL_SENDER_WINDOW", default=600)
+
+# --- issue 18 (live chat; docs/live-chat.md) ------------------------------------------
+# Origins whose pages may embed the widget (CORS for /chat/api/, the visitor socket's Origin check), e.g.
+# https://www.example.com; the site's own origin is always allowed.
+HELPDESK_CHAT_ORIGINS = env.list("CHAT_ORIGINS", default=[])
+HELPDESK_CHAT_MAX_ATTACHMENT_BYTES = env.int("CHAT_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024)
+HELPDESK_CHAT_BODY_MAX_CHARS = 5000
+HELPDESK_CHAT_OFFER_TIMEOUT = env.int("CHAT_OFFER_TIMEOUT", default=30)  # seconds an offer waits for an answer
+HELPDESK_CHAT_WAIT_LIMIT = env.int("CHAT_WAIT_LIMIT", default=300)  # seconds waiting with nobody: offline
+HELPDESK_CHAT_PRESENCE_GRACE = env.int("CHAT_PRESENCE_GRACE", default=60)  # a dropped agent socket: away after
+HELPDESK_CHAT_GREETING = env("CHAT_GREETING", default="")
+HELPDESK_CHAT_START_RATE = env("CHAT_START_RATE", default="20/h")  # per address
+HELPDESK_CHAT_API_RATE = env("CHAT_API_RATE", default="120/m")  # config and suggest, per address
+CELERY_BEAT_SCHEDULE["expire-chat-offers"] = {"task": "channels_inbox.chat.tasks.expire_chat_offers", "schedule": 5.0}

@@ -39,6 +39,8 @@ urlpatterns = [
     path("agent/", include("tickets.urls_agent")),
     path("kb/", include("knowledgebase.urls")),
     path("widget.js", widget_js, name="widget_js"),
+    # issue 18: live chat's public endpoints (docs/live-chat.md)
+    path("chat/api/", include("channels_inbox.chat.urls")),
 ]
 
 # Unknown URLs under /api/ answer JSON, as the API's own 404s do.

@@ -1,0 +1,439 @@
+"""Every write of live chat: one function per use case, one transaction each; the rows are stored first,
+then (on commit) the frames go to the channel-layer groups (docs/live-chat.md)."""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from escalation.actions import system_actor
+from helpdesk.models import User
+from tickets import services as ticket_services
+from tickets.models import Channel, Message, Status, TicketType
+
+from ..email.ingest import _account
+from ..models import ChatAgentPresence, ChatEntry, ChatSession
+from ..realtime import _sender_loop
+from . import frames
+from .frames import Frame, agent_chat_group, agents_group, visitor_group
+from .routing import Routed, available_agents, connected_cutoff, lock_agent_slot, route_chat
+
+logger = logging.getLogger(__name__)
+
+Status_ = ChatSession.Status
+CLOSED_STATUSES = (Status_.ENDED, Status_.OFFLINE)
+CLIENT_ID_MAX = 64
+NAME_MAX = 150
+
+
+class ChatClosed(Exception):
+    """The chat has ended (or went offline): it takes no more messages."""
+
+
+class NotYours(Exception):
+    """The agent may not do this to this chat (offer gone, someone else's chat)."""
+
+
+# --- pushes -------------------------------------------------------------------------
+
+def _publish(messages: Sequence[tuple[str, Frame]], **extra: Any) -> None:
+    """After commit, each frame to its group, in order, from the process's sender loop (realtime._sender_loop)."""
+    payloads = [(group, {"type": "chat.frame", "frame": frame, **extra}) for group, frame in messages]
+    transaction.on_commit(lambda: send_now(payloads))
+
+
+def send_now(payloads: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+
+    async def send() -> None:
+        for group, payload in payloads:
+            try:
+                await layer.group_send(group, payload)
+            except Exception as exc:  # stored already: a reconnect's resume replays it
+                logger.warning("chat: could not push to %s: %s", group, exc)
+
+    asyncio.run_coroutine_threadsafe(send(), _sender_loop())
+
+
+def _entry(session: ChatSession, *, kind: str, role: str, message: Message | None = None, client_id: str | None = None,
+           system: dict[str, Any] | None = None) -> ChatEntry:
+    """The next numbered entry of a session locked by the caller (its last_seq is moved here)."""
+    session.last_seq += 1
+    entry = ChatEntry.objects.create(session=session, seq=session.last_seq, kind=kind, author_role=role,
+                                     message=message, client_id=client_id, system=system)
+    ChatSession.objects.filter(pk=session.pk).update(last_seq=session.last_seq)
+    return entry
+
+
+def _system(session: ChatSession, code: str, **data: Any) -> list[tuple[str, Frame]]:
+    """A system line stored in the session (locked) and its frames for both sides."""
+    entry = _entry(session, kind=ChatEntry.Kind.SYSTEM, role=ChatEntry.Role.SYSTEM, system={"code": code, **data})
+    return [(visitor_group(session.public_id), frames.entry_frame(entry, session, for_agent=False)),
+            (agents_group(session.public_id), frames.entry_frame(entry, session, for_agent=True))]
+
+
+def _lock(session: ChatSession | int) -> ChatSession:
+    pk = session.pk if isinstance(session, ChatSession) else session
+    return ChatSession.objects.select_for_update().select_related("ticket").get(pk=pk)
+
+
+def _agent_name(session: ChatSession) -> str | None:
+    return session.agent.public_name if session.agent_id and session.agent else None
+
+
+# --- starting a chat ------------------------------------------------------------------
+
+def _clean_start(*, user: User | None, name: object, email: object, message: object, page_url: object,
+                 page_title: object, language: object) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {"name": " ".join(str(name or "").split())[:NAME_MAX]}
+    if user is None:
+        if not cleaned["name"]:
+            errors["name"] = [_("Tell us your name.")]
+        email = str(email or "").strip()
+        try:
+            validate_email(email)
+            cleaned["email"] = email
+        except ValidationError:
+            errors["email"] = [_("Enter a valid email address.")]
+    try:
+        cleaned["message"] = clean_chat_body(message, field="message")
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    cleaned["page_url"] = str(page_url or "")
+    if len(cleaned["page_url"]) > 2000:
+        errors["page_url"] = [_("The page address is too long.")]
+    cleaned["page_title"] = " ".join(str(page_title or "").split())[:300]
+    language = str(language or "").strip().lower()
+    codes = {code for code, _name in settings.LANGUAGES}
+    if language and language.split("-")[0] not in codes:
+        errors["language"] = [_("Unknown language.")]
+    cleaned["language"] = language.split("-")[0] if language else ""
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def clean_chat_body(body: object, *, field: str = "body") -> str:
+    body = ticket_services.clean_body(body, field=field)
+    limit = settings.HELPDESK_CHAT_BODY_MAX_CHARS
+    if len(body) > limit:
+        raise ValidationError({field: [_("The message is too long (at most %(limit)d characters).") % {"limit": limit}]})
+    return body
+
+
+def _visitor(user: User | None, email: str, name: str) -> User:
+    if user is not None:
+        return user
+    found = _account(email, name)
+    if found.is_agent or not found.is_active:
+        # Staff accounts (and disabled ones) are never taken over by someone typing their address.
+        raise ValidationError({"email": [_("Sign in to chat with this address.")]})
+    return found
+
+
+def start_chat(*, name: object = "", email: object = "", message: object, page_url: object = "",
+               page_title: object = "", language: object = "", origin: str = "", user: User | None = None,
+               ticket_type: TicketType | None = None) -> ChatSession:
+    """Open a chat: its ticket (channel chat, through the normal creation, so triggers run), entry 1, then
+    an offer to the least-loaded available agent of the routed group, or offline when nobody is there."""
+    if user is not None and (not user.is_authenticated or user.is_agent):
+        user = None
+    cleaned = _clean_start(user=user, name=name, email=email, message=message, page_url=page_url,
+                           page_title=page_title, language=language)
+    with transaction.atomic():
+        visitor = _visitor(user, cleaned.get("email", ""), cleaned["name"])
+        routed = route_chat(page_url=cleaned["page_url"], language=cleaned["language"], ticket_type=ticket_type)
+        subject = cleaned["message"].splitlines()[0][:80] if cleaned["message"] else _("Chat")
+        ticket = ticket_services.create_ticket(
+            requester=visitor, subject=_("Chat: %(text)s") % {"text": subject}, body=cleaned["message"],
+            channel=Channel.CHAT, language=cleaned["language"], type=ticket_type)
+        if routed.group is not None and ticket.group_id != routed.group.pk:
+            ticket = ticket_services.update_ticket(ticket=ticket, actor=system_actor(), group=routed.group)
+        first = ticket.messages.get()
+        online = routed.open_now and anyone_connected(routed)
+        session = ChatSession.objects.create(
+            ticket=ticket, visitor=visitor, visitor_name=cleaned["name"] or visitor.display_name,
+            status=Status_.WAITING if online else Status_.OFFLINE, group=routed.group,
+            page_url=cleaned["page_url"], page_title=cleaned["page_title"], origin=origin[:300],
+            language=cleaned["language"] or visitor.language or "", last_seq=1)
+        ChatEntry.objects.create(session=session, seq=1, kind=ChatEntry.Kind.MESSAGE, author_role=ChatEntry.Role.VISITOR,
+                                 message=first)
+        session.ticket = ticket
+        if online:
+            if _offer_next(session) is None:
+                _publish(_system(session, "waiting"))
+        else:
+            _system(session, "offline")
+    return session
+
+
+def anyone_connected(routed: Routed) -> bool:
+    """Is any agent of the group there at all (capacity aside)? Nobody: the chat is answered by email."""
+    qs = ChatAgentPresence.objects.filter(sockets__gt=0, seen_at__gte=connected_cutoff(), user__is_active=True)
+    qs = qs.exclude(user__agent_profile__presence__in=["away", "offline"])
+    if routed.group is not None:
+        qs = qs.filter(user__agent_groups=routed.group)
+    return qs.exists()
+
+
+# --- offers ---------------------------------------------------------------------------
+
+def offer_frame(session: ChatSession) -> Frame:
+    first = session.entries.filter(seq=1).select_related("message").first()
+    expires_in = max(0, round((session.offer_expires_at - timezone.now()).total_seconds())) if session.offer_expires_at else 0
+    return {"type": "offer", "chat": str(session.public_id), "ticket": session.ticket.number,
+            "visitor": session.visitor_name, "email": session.visitor.email, "page_url": session.page_url,
+            "page_title": session.page_title, "question": first.message.body if first and first.message else "",
+            "language": session.language, "expires_in": expires_in}
+
+
+def _offer_next(session: ChatSession) -> User | None:
+    """Offer the (locked) waiting session to the next available agent not tried yet; None when nobody is left."""
+    for agent in available_agents(session.group, exclude=list(session.tried)):
+        if lock_agent_slot(agent):
+            session.offered_to = agent
+            session.offer_expires_at = timezone.now() + timedelta(seconds=settings.HELPDESK_CHAT_OFFER_TIMEOUT)
+            session.save(update_fields=["offered_to", "offer_expires_at"])
+            _publish([(agent_chat_group(agent.pk), offer_frame(session))])
+            return agent
+    if session.offered_to_id is not None:
+        session.offered_to, session.offer_expires_at = None, None
+        session.save(update_fields=["offered_to", "offer_expires_at"])
+    return None
+
+
+def _withdraw(session: ChatSession, reason: str) -> list[tuple[str, Frame]]:
+    if session.offered_to_id is None:
+        return []
+    frame = {"type": "offer_withdrawn", "chat": str(session.public_id), "reason": reason}
+    target = agent_chat_group(session.offered_to_id)
+    session.offered_to, session.offer_expires_at = None, None
+    session.save(update_fields=["offered_to", "offer_expires_at"])
+    return [(target, frame)]
+
+
+def summary(session: ChatSession) -> Frame:
+    """One chat as the agent's hello and chat_assigned list it."""
+    return {"chat": str(session.public_id), "ticket": session.ticket.number, "visitor": session.visitor_name,
+            "status": session.status, "last_seq": session.last_seq,
+            "unread": max(0, session.last_seq - session.agent_read_seq), "page_url": session.page_url,
+            "page_title": session.page_title}
+
+
+def accept_offer(*, session: ChatSession | int, agent: User) -> ChatSession:
+    """The agent takes a waiting chat (offered to them, or to nobody): the ticket is assigned to them (so triggers
+    and the queue see it), the visitor sees them join."""
+    if not agent.is_agent or not agent.is_active:
+        raise NotYours(_("Only agents take chats."))
+    with transaction.atomic():
+        session = _lock(session)
+        if session.status != Status_.WAITING or (session.offered_to_id not in (None, agent.pk)):
+            raise NotYours(_("This chat was taken or has ended."))
+        now = timezone.now()
+        session.offered_to, session.offer_expires_at = None, None
+        session.agent, session.status, session.accepted_at = agent, Status_.ACTIVE, now
+        session.save(update_fields=["offered_to", "offer_expires_at", "agent", "status", "accepted_at"])
+        ticket = ticket_services.assign_ticket(ticket=session.ticket, actor=agent, assignee=agent)
+        session.ticket = ticket
+        pushes = _system(session, "joined", name=agent.public_name)
+        pushes.append((visitor_group(session.public_id), frames.state_frame(session, agent_name=agent.public_name)))
+        # chat_assigned first (the dashboard opens the chat, its sockets join the chat's group), then the lines.
+        payloads = [(agent_chat_group(agent.pk), {"type": "chat.frame", "join": str(session.public_id),
+                                                  "frame": {"type": "chat_assigned", **summary(session)}})]
+        payloads += [(group, {"type": "chat.frame", "frame": frame}) for group, frame in pushes]
+        transaction.on_commit(lambda: send_now(payloads))
+    return session
+
+
+def decline_offer(*, session: ChatSession | int, agent: User, reason: str = "declined") -> ChatSession:
+    """The agent says no (or let the offer time out): the next agent is offered the chat."""
+    with transaction.atomic():
+        session = _lock(session)
+        if session.status != Status_.WAITING or session.offered_to_id != agent.pk:
+            return session
+        session.tried = sorted({*session.tried, agent.pk})
+        session.save(update_fields=["tried"])
+        _publish(_withdraw(session, reason))
+        if _offer_next(session) is None and not session.entries.filter(system__code="waiting").exists():
+            _publish(_system(session, "waiting"))
+    return session
+
+
+# --- messages ---------------------------------------------------------------------------
+
+def post_message(*, session: ChatSession | int, author: User, role: str, body: object, client_id: str | None = None,
+                 internal: bool = False) -> tuple[ChatEntry, bool]:
+    """Store a chat message (Message + ChatEntry, seq = the locked last_seq + 1) and broadcast it on commit.
+    A client_id seen before returns the stored entry, not a new one: (entry, created)."""
+    body = clean_chat_body(body)
+    client_id = (str(client_id)[:CLIENT_ID_MAX] or None) if client_id else None
+    internal = internal and role == ChatEntry.Role.AGENT
+    with transaction.atomic():
+        locked = _lock(session)
+        if client_id is not None:
+            seen = ChatEntry.objects.filter(session=locked, client_id=client_id).first()
+            if seen is not None:
+                return seen, False
+        if locked.status in CLOSED_STATUSES:
+            raise ChatClosed(_("This chat has ended."))
+        message = Message.objects.create(ticket_id=locked.ticket_id, author=author, internal=internal,
+                                         channel=Channel.CHAT, body=body)
+        entry = _entry(locked, kind=ChatEntry.Kind.NOTE if internal else ChatEntry.Kind.MESSAGE, role=role,
+                       message=message, client_id=client_id)
+        _publish(_entry_pushes(entry, locked, attachments=[]))
+    return entry, True
+
+
+def _entry_pushes(entry: ChatEntry, session: ChatSession, *, attachments: list[Frame] | None = None,
+                  ) -> list[tuple[str, Frame]]:
+    pushes = [(agents_group(session.public_id),
+               frames.entry_frame(entry, session, for_agent=True, attachments=attachments))]
+    if entry.kind != ChatEntry.Kind.NOTE:  # notes never reach the visitor
+        pushes.insert(0, (visitor_group(session.public_id),
+                          frames.entry_frame(entry, session, for_agent=False, attachments=attachments)))
+    return pushes
+
+
+def mark_read(*, session: ChatSession | int, role: str, seq: int) -> None:
+    """The visitor (or the agent) read up to `seq`: the other side is told."""
+    pk = session.pk if isinstance(session, ChatSession) else session
+    field = "visitor_read_seq" if role == ChatEntry.Role.VISITOR else "agent_read_seq"
+    with transaction.atomic():
+        found = ChatSession.objects.filter(pk=pk).values_list("public_id", "last_seq").first()
+        if found is None:
+            return
+        public_id, last_seq = found
+        seq = max(0, min(int(seq), last_seq))
+        ChatSession.objects.filter(pk=pk).update(**{field: Greatest(F(field), seq)})
+        if role == ChatEntry.Role.VISITOR:
+            _publish([(agents_group(public_id), {"type": "read", "chat": str(public_id), "seq": seq, "by": "visitor"})])
+        else:
+            _publish([(visitor_group(public_id), {"type": "read", "seq": seq})])
+
+
+def end_chat(*, session: ChatSession | int, by: User | None) -> ChatSession:
+    """End the chat (either side): a system line, the agent's chat is removed, an accepted chat's ticket solved."""
+    with transaction.atomic():
+        session = _lock(session)
+        if session.status in CLOSED_STATUSES:
+            return session
+        agent_id = session.agent_id
+        pushes = _withdraw(session, "ended")
+        session.status, session.ended_at = Status_.ENDED, timezone.now()
+        session.save(update_fields=["status", "ended_at"])
+        pushes += _system(session, "ended")
+        pushes.append((visitor_group(session.public_id), frames.state_frame(session, agent_name=_agent_name(session))))
+        if agent_id is not None:
+            pushes.append((agent_chat_group(agent_id),
+                           {"type": "chat_removed", "chat": str(session.public_id), "reason": "ended"}))
+            ticket = session.ticket
+            if ticket.status in (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD):
+                actor = by if by is not None and by.is_agent else session.agent
+                assert actor is not None, "an accepted chat has its agent"
+                ticket_services.change_status(ticket=ticket, actor=actor, status=Status.SOLVED)
+        _publish(pushes)
+    return session
+
+
+# --- agents' chat sockets ------------------------------------------------------------------
+
+def agent_connected(*, user: User) -> None:
+    """One more chat socket of this agent (a beat also refreshes seen_at; see the consumer)."""
+    with transaction.atomic():
+        presence, _created = ChatAgentPresence.objects.select_for_update().get_or_create(user=user)
+        presence.sockets = max(presence.sockets, 0) + 1
+        presence.seen_at = timezone.now()
+        presence.save(update_fields=["sockets", "seen_at"])
+    offer_waiting_chats()
+
+
+def agent_seen(*, user_id: int) -> None:
+    ChatAgentPresence.objects.filter(user_id=user_id).update(seen_at=timezone.now())
+
+
+def agent_disconnected(*, user_id: int) -> None:
+    ChatAgentPresence.objects.filter(user_id=user_id).update(sockets=Greatest(F("sockets") - 1, 0),
+                                                             seen_at=timezone.now())
+
+
+def offer_waiting_chats(limit: int = 50) -> int:
+    """Offer waiting chats nobody is being offered (an agent came online or freed a slot); the count offered."""
+    done = 0
+    ids = list(ChatSession.objects.filter(status=Status_.WAITING, offered_to__isnull=True)
+               .order_by("started_at").values_list("pk", flat=True)[:limit])
+    for pk in ids:
+        with transaction.atomic():
+            session = _lock(pk)
+            if session.status == Status_.WAITING and session.offered_to_id is None and _offer_next(session):
+                done += 1
+    return done
+
+
+
+# --- the beat job ------------------------------------------------------------------------
+
+def expire_offers(limit: int = 200) -> int:
+    """Offers unanswered past HELPDESK_CHAT_OFFER_TIMEOUT: withdrawn (timeout), the next agent offered."""
+    expired = list(ChatSession.objects.filter(status=Status_.WAITING, offer_expires_at__lte=timezone.now())
+                   .values_list("pk", "offered_to_id")[:limit])
+    for pk, agent_id in expired:
+        agent = get_user_model().objects.filter(pk=agent_id).first() if agent_id else None
+        if agent is not None:
+            decline_offer(session=pk, agent=agent, reason="timeout")
+    return len(expired)
+
+
+def expire_waiting(limit: int = 200) -> int:
+    """Chats nobody accepted within HELPDESK_CHAT_WAIT_LIMIT: offline, their tickets answered by email."""
+    cutoff = timezone.now() - timedelta(seconds=settings.HELPDESK_CHAT_WAIT_LIMIT)
+    ids = list(ChatSession.objects.filter(status=Status_.WAITING, started_at__lte=cutoff)
+               .values_list("pk", flat=True)[:limit])
+    for pk in ids:
+        with transaction.atomic():
+            session = _lock(pk)
+            if session.status != Status_.WAITING:
+                continue
+            pushes = _withdraw(session, "timeout")
+            session.status = Status_.OFFLINE
+            session.save(update_fields=["status"])
+            pushes += _system(session, "offline")
+            pushes.append((visitor_group(session.public_id), frames.state_frame(session)))
+            _publish(pushes)
+    return len(ids)
+
+
+def expire_presence() -> int:
+    """Online agents whose chat sockets have all been silent for the grace period turn away."""
+    from helpdesk.services import set_presence
+    from helpdesk.teams import AgentProfile
+
+    # Only those who were online when the sockets fell silent: setting online later (without a chat socket) stands.
+    stale = ChatAgentPresence.objects.filter(seen_at__lt=connected_cutoff(),
+                                             user__agent_profile__presence=AgentProfile.Presence.ONLINE,
+                                             user__agent_profile__presence_changed_at__lt=F("seen_at"))
+    done = 0
+    for presence in stale.select_related("user"):
+        set_presence(user=presence.user, presence=AgentProfile.Presence.AWAY)
+        ChatAgentPresence.objects.filter(pk=presence.pk, seen_at=presence.seen_at).update(sockets=0)
+        _publish_now_presence(presence.user_id)
+        done += 1
+    return done
+
+
+def _publish_now_presence(user_id: int) -> None:
+    send_now([(agent_chat_group(user_id), {"type": "chat.frame", "frame": {"type": "presence", "status": "away"}})])
