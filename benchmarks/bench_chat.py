@@ -526,11 +526,11 @@ def main():
         "CELERY_QUEUE": f"bench-chat-{run}", "CELERY_TASK_ALWAYS_EAGER": "false", "DEBUG": "false",
         "SECRET_KEY": os.environ.get("SECRET_KEY", BENCH_SECRET_KEY), "LOG_LEVEL": "WARNING",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-        "HELPDESK_CHAT_ORIGINS": origin, "BASE_URL": origin,
-        "THROTTLE_CHAT_START": "1000000/min",  # the limit still runs (a Redis round trip), never refuses
+        "CHAT_ORIGINS": origin,
+        "CHAT_START_RATE": "1000000/h",  # the limit still runs (a Redis round trip), never refuses
     }
     os.environ.update({k: env[k] for k in ("REDIS_URL", "CHANNEL_LAYER_PREFIX", "CACHE_KEY_PREFIX", "CELERY_QUEUE",
-                                           "SECRET_KEY", "HELPDESK_CHAT_ORIGINS", "BASE_URL")})
+                                           "SECRET_KEY", "CHAT_ORIGINS")})
     recreate_database(args.database_url)
     servers = []
     with tempfile.TemporaryDirectory(prefix="bench-chat-") as tmp:

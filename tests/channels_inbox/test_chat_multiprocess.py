@@ -96,7 +96,7 @@ def servers(transactional_db, tmp_path):
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "DEBUG": "false", "LOG_LEVEL": "WARNING",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-        "HELPDESK_CHAT_ORIGINS": SITE, "BASE_URL": SITE,
+        "CHAT_ORIGINS": SITE,
     }
     started = [AsgiServer("A", env, tmp_path), AsgiServer("B", env, tmp_path)]
     try:
