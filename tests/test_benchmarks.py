@@ -122,12 +122,12 @@ def test_kb_search_benchmark_runs(bench_database_url):
 
 
 def test_chat_benchmark_runs(bench_database_url):
-    """bench_chat.py (issue 18): two uvicorn servers, 12 conversations (2 agents, 2 client
+    """bench_chat.py (issue 18): two uvicorn servers, 12 conversations (4 agents, 2 client
     processes) for 3 s; nothing lost or duplicated, every message stored once."""
     out = _run("benchmarks/bench_chat.py", "--conversations", "12", "--seconds", "3", "--rate", "1",
                "--database-url", bench_database_url, url=bench_database_url)
     result = json.loads(out.strip().splitlines()[-1])
-    assert (result["conversations"], result["agents"], result["sockets"], result["client_processes"]) == (12, 2, 14, 2)
+    assert (result["conversations"], result["agents"], result["sockets"], result["client_processes"]) == (12, 4, 16, 2)
     assert result["sent"]["visitor"] >= 24 and result["sent"]["agent"] >= 24
     assert (result["lost"], result["duplicated"], result["unacked"], result["closed_early"]) == (0, 0, 0, 0)
     assert result["stored_messages"] == result["expected_stored"]
