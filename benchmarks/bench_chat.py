@@ -84,13 +84,14 @@ def machine_cpu():
 class Server:
     """One uvicorn process serving helpdesk.asgi (HTTP and websockets) on a loopback port."""
 
-    def __init__(self, name, port, env, log_dir, profile=None):
+    def __init__(self, name, port, env, log_dir, profile=None, conn_max_age=None):
         self.name, self.port = name, port
         self.http = f"http://127.0.0.1:{port}"
         self.ws = f"ws://127.0.0.1:{port}"
         self.log = open(Path(log_dir) / f"server-{name}.log", "w")
-        if profile:
-            cmd = [sys.executable, str(Path(__file__).resolve()), "serve", "--port", str(port), "--profile", profile]
+        if profile or conn_max_age is not None:
+            cmd = [sys.executable, str(Path(__file__).resolve()), "serve", "--port", str(port),
+                   "--profile", profile or "", "--conn-max-age", str(conn_max_age or 0)]
         else:
             cmd = [sys.executable, "-m", "uvicorn", "helpdesk.asgi:application", "--host", "127.0.0.1",
                    "--port", str(port), "--log-level", "warning"]
@@ -125,13 +126,24 @@ class Server:
         self.log.close()
 
 
-def serve(port, profile):
+def serve(port, profile, conn_max_age):
     """`bench_chat.py serve`: uvicorn under cProfile, in the event loop's thread and in every thread
-    started after it (database_sync_to_async runs the ORM in threads); one merged dump on exit."""
+    started after it (database_sync_to_async runs the ORM in threads); one merged dump on exit.
+    `conn_max_age` > 0 (an experiment): database connections are kept, which helpdesk/asgi.py turns off."""
     import cProfile
     import threading
 
     import uvicorn
+
+    if conn_max_age:
+        from django.conf import settings
+
+        import helpdesk.asgi  # noqa: F401  (it sets CONN_MAX_AGE to 0: set it again after)
+
+        settings.DATABASES["default"]["CONN_MAX_AGE"] = conn_max_age
+    if not profile:
+        uvicorn.run("helpdesk.asgi:application", host="127.0.0.1", port=port, log_level="warning")
+        return
 
     profilers = [cProfile.Profile()]
 
@@ -171,14 +183,14 @@ def setup_django(url):
 
 
 def seed_agents(n_agents, capacity):
-    """Agents with room for `capacity` chats each, online; their session cookies."""
+    """Agents with room for `capacity` chats each, online: their session cookies and ids."""
     from django.contrib.auth import get_user_model
     from django.test import Client
 
     from helpdesk.models import AgentProfile
 
     User = get_user_model()
-    cookies = []
+    cookies, ids = [], []
     for i in range(n_agents):
         user = User.objects.create_user(username=f"chat-agent-{i}", email=f"chat-agent-{i}@example.org",
                                         role="agent", first_name=f"Agent{i}", password=None)
@@ -187,7 +199,37 @@ def seed_agents(n_agents, capacity):
         client = Client()
         client.force_login(user)
         cookies.append(client.cookies["sessionid"].value)
-    return cookies
+        ids.append(user.pk)
+    return cookies, ids
+
+
+def start_conversations(cookies, user_ids, n, origin):
+    """n chats started and accepted in this process through the services (start_chat routes each to the
+    least-loaded connected agent, accept_offer as the offered agent does): {chat: {"token", "socket",
+    "agent"}}. (Over HTTP and the agents' sockets, as start_conversations_http does, the set-up took
+    ~2 s a chat on the loaded machine.)"""
+    from django.contrib.auth import get_user_model
+
+    from channels_inbox.chat import services
+    from channels_inbox.chat.tokens import sign_chat
+
+    User = get_user_model()
+    agents = {u.pk: u for u in User.objects.filter(pk__in=user_ids)}
+    index = {pk: i for i, pk in enumerate(user_ids)}
+    for user in agents.values():
+        services.agent_connected(user=user)  # as the set-up's socket would; the load's sockets count too
+    chats = {}
+    for j in range(n):
+        session = services.start_chat(name=f"Visitor {j}", email=f"visitor-{j}@example.org",
+                                      message=f"Hello, chat {j}", page_url=f"{origin}/shop/item/{j}",
+                                      page_title="Shop", language="en", origin=origin)
+        if session.status != "waiting" or session.offered_to_id is None:
+            raise RuntimeError(f"chat {j} started as {session.status!r}, offered to {session.offered_to_id}")
+        services.accept_offer(session=session, agent=agents[session.offered_to_id])
+        token = sign_chat(session.public_id)
+        chats[str(session.public_id)] = {"token": token, "socket": f"/ws/chat/{token}/",
+                                         "agent": index[session.offered_to_id]}
+    return chats
 
 
 def post_json(url, body, origin):
@@ -197,7 +239,7 @@ def post_json(url, body, origin):
         return json.loads(response.read())
 
 
-async def start_conversations(servers, cookies, n, origin):
+async def start_conversations_http(servers, cookies, n, origin):
     """Agents' sockets up and online, n chats started over HTTP and accepted by whoever is offered
     them; returns {chat: {"token", "socket", "agent"}}."""
     from websockets.asyncio.client import connect
@@ -412,8 +454,7 @@ def summary(values):
             "max": round(ordered[-1], 2)}
 
 
-def measure(args, servers, cookies, tmp, origin):
-    chats = asyncio.run(start_conversations(servers, cookies, args.conversations, origin))
+def measure(args, servers, cookies, chats, tmp, origin):
     parts = [p for p in plan_parts(servers, cookies, chats, args.clients, origin) if p]
     plan = Path(tmp) / "plan.json"
     plan.write_text(json.dumps({"parts": parts}))
@@ -460,7 +501,7 @@ def measure(args, servers, cookies, tmp, origin):
 
     sent = {side: sum(r["sent"][side] for r in results) for side in ("visitor", "agent")}
     return {
-        "bench": "chat", "conversations": args.conversations, "seconds": args.seconds, "rate_s": args.rate,
+        "bench": "chat", "conn_max_age": args.conn_max_age or 0, "conversations": args.conversations, "seconds": args.seconds, "rate_s": args.rate,
         "agents": len(cookies), "sockets": sockets, "client_processes": len(clients),
         "sent": sent, "lost": sum(sum(r["lost"].values()) for r in results),
         "duplicated": sum(r["duplicated"] for r in results), "unacked": sum(r["unacked"] for r in results),
@@ -512,7 +553,8 @@ def main():
     client.add_argument("--origin", required=True)
     server = sub.add_parser("serve")
     server.add_argument("--port", type=int, required=True)
-    server.add_argument("--profile", required=True)
+    server.add_argument("--profile", default="")
+    server.add_argument("--conn-max-age", type=int, default=0)
     parser.add_argument("--conversations", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--rate", type=float, default=2.0, help="seconds between one side's messages")
@@ -521,13 +563,15 @@ def main():
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--ports", default="", help="A,B (default: two free ports)")
     parser.add_argument("--profile", default="", help="a file: server A runs under cProfile")
+    parser.add_argument("--conn-max-age", type=int, default=None,
+                        help="experiment: both servers keep database connections this long (helpdesk/asgi.py: 0)")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--keep", action="store_true", help="keep the database")
     args = parser.parse_args()
     if args.command == "client":
         return client_main(args)
     if args.command == "serve":
-        return serve(args.port, args.profile)
+        return serve(args.port, args.profile, args.conn_max_age)
 
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
     run = uuid.uuid4().hex[:8]
@@ -549,14 +593,18 @@ def main():
     with tempfile.TemporaryDirectory(prefix="bench-chat-") as tmp:
         try:
             setup_django(args.database_url)
-            cookies = seed_agents(-(-args.conversations // args.chats_per_agent), args.chats_per_agent)
+            cookies, user_ids = seed_agents(-(-args.conversations // args.chats_per_agent), args.chats_per_agent)
+            started = time.monotonic()
+            chats = start_conversations(cookies, user_ids, args.conversations, origin)
+            print(f"{len(chats)} chats started and accepted in {time.monotonic() - started:.1f} s", flush=True)
             from django.db import connections
 
             connections.close_all()
-            servers = [Server("A", ports[0], env, tmp, profile=args.profile or None), Server("B", ports[1], env, tmp)]
+            servers = [Server("A", ports[0], env, tmp, profile=args.profile or None, conn_max_age=args.conn_max_age),
+                       Server("B", ports[1], env, tmp, conn_max_age=args.conn_max_age)]
             for s in servers:
                 s.wait_ready()
-            result = measure(args, servers, cookies, tmp, origin)
+            result = measure(args, servers, cookies, chats, tmp, origin)
             if result["closed_early"] or result["lost"]:
                 for s in servers:
                     print(f"--- server {s.name} log ---\n{s.tail()}", file=sys.stderr)
