@@ -4,18 +4,20 @@ sending a message every --rate seconds for --seconds.
 
     .venv/bin/python benchmarks/bench_chat.py --conversations 500 --seconds 60 --rate 2
 
-Rebuilds its own database (default helpdesk_bench_chat: drop, migrate), creates one agent per 3
-conversations (capacity 3, online; --chats-per-agent) and their sessions, starts the two servers, connects every
-agent's chat socket (agent i on server i % 2), starts the chats through POST /chat/api/start/ and
-lets the agents accept the offers. Then --clients client processes (this script, `client`) open
-the sockets again for the load: each conversation's visitor on the other server than its agent's
-socket (one agent socket carries all of that agent's chats), a conversation's two sides in one
-client process (one clock for send and receive). Measured: customer → agent and agent → customer
-relay (send → the other side's frame), send → ack, lost and duplicated messages, memory per idle
-socket (the servers' RSS with every socket connected and idle, minus before, / sockets), server,
-client and machine CPU. Prints a table and one JSON line (also appended to
-benchmarks/results/chat.jsonl); drops the database unless --keep. `--profile FILE`: server A runs
-under cProfile (its event loop and its database threads) and the top functions are printed.
+Rebuilds its own database (default helpdesk_bench_chat: drop, migrate), creates one agent per
+--chats-per-agent conversations (default 3, their capacity; online) and their sessions, starts and
+accepts the chats in this process through the services (start_chat routes each to the least-loaded
+connected agent; accept_offer), and starts the two servers. Then --clients client processes (this
+script, `client`) open the sockets: agent i's one socket (carrying all its chats) on server i % 2,
+each visitor on the other server than its agent's socket, a conversation's two sides in one client
+process (one clock for send and receive). Measured: customer → agent and agent → customer relay
+(send → the other side's frame), send → ack, lost and duplicated messages (late frames are waited
+for while they keep coming), memory per idle socket (the servers' RSS with every socket connected and
+idle, minus before, / sockets), server, client and machine CPU. Prints a table and one JSON line
+(also appended to benchmarks/results/chat.jsonl); drops the database unless --keep.
+`--profile FILE`: server A runs under cProfile (its event loop and its database threads) and the top
+functions are printed. `--conn-max-age N`: an experiment, the servers keep their database
+connections (helpdesk/asgi.py turns that off).
 Pending ticket events are left in a per-run Celery queue that nothing consumes (deleted at the end):
 the benchmark is the two ASGI processes, as the issue states it.
 """
@@ -206,8 +208,8 @@ def seed_agents(n_agents, capacity):
 def start_conversations(cookies, user_ids, n, origin):
     """n chats started and accepted in this process through the services (start_chat routes each to the
     least-loaded connected agent, accept_offer as the offered agent does): {chat: {"token", "socket",
-    "agent"}}. (Over HTTP and the agents' sockets, as start_conversations_http does, the set-up took
-    ~2 s a chat on the loaded machine.)"""
+    "agent"}}. (Over HTTP with the agents accepting on their sockets, the set-up took ~2 s a chat on the
+    loaded machine; tests/channels_inbox/test_chat_multiprocess.py covers that path.)"""
     from django.contrib.auth import get_user_model
 
     from channels_inbox.chat import services
@@ -229,70 +231,6 @@ def start_conversations(cookies, user_ids, n, origin):
         token = sign_chat(session.public_id)
         chats[str(session.public_id)] = {"token": token, "socket": f"/ws/chat/{token}/",
                                          "agent": index[session.offered_to_id]}
-    return chats
-
-
-def post_json(url, body, origin):
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
-        "Content-Type": "application/json", "Origin": origin})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-async def start_conversations_http(servers, cookies, n, origin):
-    """Agents' sockets up and online, n chats started over HTTP and accepted by whoever is offered
-    them; returns {chat: {"token", "socket", "agent"}}."""
-    from websockets.asyncio.client import connect
-
-    chats, assigned, done = {}, {}, asyncio.Event()
-    sockets, readers = [], []
-
-    async def agent_reader(ws, index):
-        async for raw in ws:
-            frame = json.loads(raw)
-            if frame.get("type") == "offer":
-                await ws.send(json.dumps({"type": "accept", "chat": frame["chat"]}))
-            elif frame.get("type") == "chat_assigned":
-                assigned[frame["chat"]] = index
-                if len(assigned) >= n:
-                    done.set()
-
-    for i, cookie in enumerate(cookies):
-        server = servers[i % 2]
-        ws = await connect(f"{server.ws}/ws/agent/chat/", origin=origin, open_timeout=30,
-                           additional_headers={"Cookie": f"sessionid={cookie}"})
-        hello = json.loads(await ws.recv())
-        if hello.get("type") != "hello":
-            raise RuntimeError(f"agent socket: expected hello, got {hello}")
-        if hello.get("presence") != "online":
-            await ws.send(json.dumps({"type": "presence", "status": "online"}))
-        sockets.append(ws)
-        readers.append(asyncio.create_task(agent_reader(ws, i)))
-    await asyncio.sleep(0.5)  # group subscriptions (pub/sub) and presence are asynchronous
-
-    limit = asyncio.Semaphore(2)
-
-    async def start(j):
-        server = servers[j % 2]
-        body = {"name": f"Visitor {j}", "email": f"visitor-{j}@example.org", "message": f"Hello, chat {j}",
-                "page_url": f"{origin}/shop/item/{j}", "page_title": "Shop", "language": "en"}
-        async with limit:
-            started = await asyncio.to_thread(post_json, f"{server.http}/chat/api/start/", body, origin)
-        if started.get("status") != "waiting":
-            raise RuntimeError(f"chat {j} started as {started.get('status')!r}: {started}")
-        chats[started["chat"]] = {"token": started["token"], "socket": started["socket"]}
-
-    await asyncio.gather(*(start(j) for j in range(n)))
-    try:
-        await asyncio.wait_for(done.wait(), timeout=60 + n / 5)
-    except TimeoutError:
-        raise RuntimeError(f"only {len(assigned)} of {n} chats were accepted") from None
-    for ws in sockets:
-        await ws.close()
-    for reader in readers:
-        reader.cancel()
-    for chat, agent in assigned.items():
-        chats[chat]["agent"] = agent
     return chats
 
 
