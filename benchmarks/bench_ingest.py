@@ -2,14 +2,15 @@
 zammad, talon, mail-parser), repeated with unique Message-IDs to N messages,
 through channels_inbox.email.ingest on PostgreSQL.
 
-    .venv/bin/python benchmarks/bench_ingest.py [--count 10000] [--keep]
+    .venv/bin/python benchmarks/bench_ingest.py [--count 10000] [--batch 100] [--keep]
 
 Its own database (default helpdesk_bench_ingest: dropped, migrated, dropped again
 at the end unless --keep). Every third mail answers the one three before it
 (In-Reply-To), so threading onto existing tickets is part of the mix. One JSON
 line per checkpoint (1k, 5k, 10k…): messages/s over the segment and overall, the
 process's RSS, its CPU time and SQL statements per message (the rest of the wall
-time is waiting on PostgreSQL), and the outcomes so far.
+time is waiting on PostgreSQL), and the outcomes so far. `--batch N` stores N raw mails in one commit and then
+processes each (as `ingest_email` with many files does); `--batch 1` stores and processes one at a time.
 """
 
 import argparse
@@ -68,6 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--batch", type=int, default=100, help="raw mails stored per commit (1: ingest() each)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
     media = tempfile.mkdtemp(prefix="bench-ingest-media-")
@@ -83,7 +85,7 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from channels_inbox.email import ingest
+    from channels_inbox.email import ingest, ingest_many
 
     queries = [0]
 
@@ -99,10 +101,13 @@ def main() -> None:
     cpu_start = time.process_time()
     last = 0
     try:
-        for i in range(args.count):
-            outcomes[ingest(variant(mails[i % len(mails)], i)).status] += 1
-            done = i + 1
-            if done in checkpoints:
+        batch = max(1, args.batch)
+        for first in range(0, args.count, batch):
+            raws = [variant(mails[i % len(mails)], i) for i in range(first, min(first + batch, args.count))]
+            results = [ingest(raws[0])] if batch == 1 else ingest_many(raws)
+            outcomes.update(r.status for r in results)
+            done = first + len(raws)
+            if any(last < c <= done for c in checkpoints):
                 now, cpu = time.perf_counter(), time.process_time()
                 print(json.dumps({"messages": done, "per_s_segment": round((done - last) / (now - segment_start), 1),
                                   "per_s_overall": round(done / (now - start), 1), "rss_mb": rss_mb(),

@@ -8,12 +8,16 @@ class ChannelsInboxConfig(AppConfig):
 
     def ready(self) -> None:
         from tickets import mail, receivers
+        from tickets.models import TicketEvent
 
+        from .chat.services import relay_ticket_messages
         from .email.threading import remember_outbound
         from .realtime import broadcast_ticket_event, connect_signals
 
         connect_signals()
         # Last of the outbox's handlers: one push with everything the pass changed.
         receivers.subscribe(broadcast_ticket_event, order=30, writes=False)
+        # A reply written on a chat's ticket page (not in the chat) reaches the chat's sockets; writes a ChatEntry.
+        receivers.subscribe(relay_ticket_messages, kinds=[TicketEvent.Kind.MESSAGE], order=25, writes=False)
         if remember_outbound not in mail.ON_TICKET_MAIL:
             mail.ON_TICKET_MAIL.append(remember_outbound)  # our Message-IDs thread the replies

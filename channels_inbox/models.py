@@ -112,6 +112,8 @@ class ChatSession(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.WAITING)
     group = models.ForeignKey("helpdesk.Group", verbose_name=_("group"), null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="+")
+    tier = models.ForeignKey("helpdesk.Tier", verbose_name=_("tier"), null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+")  # a transfer to a tier: offered there
     agent = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("agent"), null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="+")
     offered_to = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("offered to"), null=True, blank=True,

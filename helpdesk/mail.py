@@ -1,8 +1,9 @@
-"""Account mail (address confirmation, password reset, sign-up notices) in the recipient's language,
-sent after commit by a retrying task on the outgoing queue, as tickets.mail does."""
+"""Account mail (address confirmation, password reset, sign-up notices) in the recipient's language, handed to
+SENDER: the outgoing deliveries' writer (tickets registers it), so a mail is written with the account change."""
 
 import logging
 import smtplib
+from collections.abc import Callable
 
 from celery import shared_task
 from django.conf import settings
@@ -18,15 +19,24 @@ class MailFailed(Exception):
     """A failure that a later try may not have (network, 4xx)."""
 
 
+# Writes the message (subject, body, html, to, about) in the caller's transaction, to be sent, retried and swept
+# (tickets.apps.ready sets it: the core cannot import tickets). None: the after-commit task below, which a
+# broker down at commit loses.
+SENDER: Callable[[dict], None] | None = None
+
+
 def queue_account_email(*, user, template: str, context: dict) -> None:
     """Render `emails/<template>_subject.txt`, `.txt` and `.html` in the
-    user's language and send them to the user's address after commit."""
+    user's language and send them to the user's address (by SENDER, else after commit)."""
     context = {**context, "user": user, "base_url": settings.HELPDESK_BASE_URL}
     with translation.override(user.language or settings.LANGUAGE_CODE):
         subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
         body = render_to_string(f"emails/{template}.txt", context)
         html = render_to_string(f"emails/{template}.html", context)
     message = {"subject": subject, "body": body, "html": html, "to": [user.email], "about": f"{template} mail"}
+    if SENDER is not None:
+        SENDER(message)
+        return
 
     def enqueue():
         try:

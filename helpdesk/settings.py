@@ -509,4 +509,10 @@ HELPDESK_CHAT_PRESENCE_GRACE = env.int("CHAT_PRESENCE_GRACE", default=60)  # a d
 HELPDESK_CHAT_GREETING = env("CHAT_GREETING", default="")
 HELPDESK_CHAT_START_RATE = env("CHAT_START_RATE", default="20/h")  # per address
 HELPDESK_CHAT_API_RATE = env("CHAT_API_RATE", default="120/m")  # config and suggest, per address
+HELPDESK_CHAT_MAIL_RATE = env("CHAT_MAIL_RATE", default="5/h")  # transcripts mailed, per address
+HELPDESK_CHAT_UPLOAD_RATE = env("CHAT_UPLOAD_RATE", default="30/h")  # attachments, per address
 CELERY_BEAT_SCHEDULE["expire-chat-offers"] = {"task": "channels_inbox.chat.tasks.expire_chat_offers", "schedule": 5.0}
+# --- issue 17 (outbound): side conversations with outside experts --------------------
+# What the attachments of one side-conversation mail may weigh together (each is also within ATTACHMENT_MAX_BYTES).
+HELPDESK_SIDE_CONVERSATION_ATTACHMENTS_MAX_BYTES = env.int("SIDE_CONVERSATION_ATTACHMENTS_MAX_BYTES",
+                                                           default=20 * 1024 * 1024)

@@ -16,7 +16,16 @@ from django.db.models import Count, F, FloatField, Max, Q, QuerySet
 from django.db.models.functions import Cast, Lower, TruncWeek
 from django.utils import timezone
 
-from .models import Article, ArticleAttachment, ArticleRevision, ArticleTranslation, Category, Deflection, SearchLog
+from .models import (
+    Article,
+    ArticleAttachment,
+    ArticleFeedback,
+    ArticleRevision,
+    ArticleTranslation,
+    Category,
+    Deflection,
+    SearchLog,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -98,6 +107,11 @@ class CategoryNode:
     name: str
     article_count: int
     children: list[CategoryNode]
+
+
+def reader_feedback(article: Article, reader: str | None) -> ArticleFeedback | None:
+    """The reader's answer to "Was this helpful?" on the article (reader: "user:<id>" or "session:<key>")."""
+    return ArticleFeedback.objects.filter(article=article, reader=reader).first() if reader else None
 
 
 def category_tree(viewer: User | AnonymousUser | None, language: str) -> list[CategoryNode]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import re
 import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 
     from helpdesk.models import User
 
+logger = logging.getLogger(__name__)
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").enable("strikethrough")
 
 
@@ -165,9 +169,22 @@ def record_feedback(*, article: Article, language: str, helpful: bool, comment: 
     return feedback, created
 
 
-def record_view(*, article: Article) -> None:
-    """Count one reading of the article (an UPDATE … SET view_count = view_count + 1)."""
+# A reader's repeated readings of an article count once for this long (the cache remembers who read what).
+VIEW_DEDUP_SECONDS = 12 * 3600
+
+
+def record_view(*, article: Article, reader: str | None = None) -> bool:
+    """Count one reading of the article (one UPDATE … SET view_count = view_count + 1, no read), once per
+    `reader` ("user:<id>", "session:<key>"; None: every time) within VIEW_DEDUP_SECONDS. True when counted."""
+    if reader:
+        key = "kb-viewed:" + hashlib.sha256(f"{reader}:{article.pk}".encode()).hexdigest()[:32]
+        try:
+            if not cache.add(key, 1, timeout=VIEW_DEDUP_SECONDS):
+                return False
+        except Exception:  # noqa: BLE001  (cache down: count the view rather than fail the page)
+            logger.warning("kb view of article %s counted without the reader check (cache unavailable)", article.pk)
     Article.objects.filter(pk=article.pk).update(view_count=F("view_count") + 1)
+    return True
 
 
 def _owner(user: User | AnonymousUser | None) -> User | None:

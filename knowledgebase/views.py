@@ -3,20 +3,23 @@ new-ticket form's suggestions, and the editors' report. Thin: selectors read, se
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.ratelimit import rate_limited
 
 from . import selectors, services
-from .models import ArticleFeedback, Category, SearchLog
+from .models import Category, SearchLog
 from .search import clean_query
 
 PAGE_SIZE = 10
@@ -109,13 +112,14 @@ def article(request: HttpRequest, pk: int) -> HttpResponse:
     translation = selectors.translation_for(found, wanted)
     if translation is None:
         raise Http404
+    reader = _reader(request, create=False)
     if request.method == "GET":
-        services.record_view(article=found)
+        # Once per reader (no session is made for it: a visitor without one counts each time).
+        services.record_view(article=found, reader=reader)
         token = services.valid_token(request.GET.get("deflection"))
         if token:
             services.suggestion_opened(token=token, user=request.user, article=found)
-    reader = _reader(request, create=False)
-    answered = (ArticleFeedback.objects.filter(article=found, reader=reader).first() if reader else None)
+    answered = selectors.reader_feedback(found, reader)
     language = visitor_language(request)
     return render(request, "kb/article.html", {
         "article": found,
@@ -194,8 +198,46 @@ def report(request: HttpRequest) -> HttpResponse:
     if not selectors.can_see_kb_report(request.user):
         raise PermissionDenied
     data = selectors.kb_report(request.user, visitor_language(request))
-    return render(request, "kb/report.html", {
-        "report": data, "days": selectors.REPORT_DAYS, "min_votes": selectors.MIN_VOTES})
+    return render(request, "kb/report.html", {"tables": _report_tables(data)})
+
+
+@dataclass
+class ReportTable:
+    """One table of the KB report (kb/_report_table.html): its rows, and what the headers and empty state say."""
+
+    id: str
+    kind: str  # which cells a row has
+    title: str
+    columns: list[tuple[str, bool]]  # (heading, numeric: right-aligned)
+    rows: list[Any]
+    empty: str
+    footer: str = ""
+
+
+def _report_tables(data: selectors.KbReport) -> list[ReportTable]:
+    article = _("Article")
+    return [
+        ReportTable("kb-unanswered", "unanswered",
+                    _("Searches with no result (last %(days)s days)") % {"days": selectors.REPORT_DAYS},
+                    [(_("Query"), False), (_("Searches"), True), (_("Last searched"), False)], list(data.unanswered),
+                    _("Every search found something. Searches that find nothing appear here: write the articles "
+                      "they ask for.")),
+        ReportTable("kb-deflection", "deflection", _("Deflection rate per week"),
+                    [(_("Week of"), False), (_("Deflected"), True), (_("Submitted anyway"), True),
+                     (_("Deflection rate"), True)], list(data.deflection_weeks),
+                    _("No deflections yet: they are counted when customers see suggested articles on the portal's "
+                      "new-ticket form."),
+                    _("Deflection rate = deflected / (deflected + submitted after suggestions).")),
+        ReportTable("kb-most-viewed", "most_viewed", _("Most viewed"),
+                    [(article, False), (_("Status"), False), (pgettext("times an article was read", "Views"), True)],
+                    list(data.most_viewed),
+                    _("No article has been read yet. Publish articles and link them from the portal.")),
+        ReportTable("kb-least-helpful", "least_helpful", _("Least helpful"),
+                    [(article, False), (_("Helpful"), True), (_("Not helpful"), True), (_("Helpful share"), True)],
+                    list(data.least_helpful),
+                    _("Articles appear here once readers have answered “Was this helpful?” %(min_votes)s times.")
+                    % {"min_votes": selectors.MIN_VOTES}),
+    ]
 
 
 # --- KB editor (issue 16): article images ---

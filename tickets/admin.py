@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from helpdesk.models import AgentProfile, Group
 
 from .custom_fields import NAME_PATTERN as CUSTOM_NAME
-from .models import Macro, Notification, OutgoingDelivery, Tag, Ticket, TicketEvent, TicketType
+from .models import Macro, Notification, OutgoingDelivery, SideConversation, Tag, Ticket, TicketEvent, TicketType
 from .selectors import unsolved_tickets_in_groups
 
 KIND_LABELS = {"text": _("text"), "number": _("number"), "choice": _("choice"), "date": _("date")}
@@ -335,6 +335,23 @@ class OutgoingDeliveryAdmin(admin.ModelAdmin):
     search_fields = ("about", "mail_message_id", "=ticket_id")
     readonly_fields = [f.name for f in OutgoingDelivery._meta.fields if f.name != "payload"]
     exclude = ("payload",)  # a webhook's carries no secret, but a mail's is the customer's text
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SideConversation)
+class SideConversationAdmin(admin.ModelAdmin):
+    """Side conversations with outside experts (issue 17); read only: agents write them from the ticket page."""
+
+    list_display = ("id", "ticket", "number", "subject", "to_display", "status", "created_by", "last_activity_at")
+    list_filter = ("status",)
+    search_fields = ("subject", "=ticket__number")
+    list_select_related = ("ticket", "created_by")
+    readonly_fields = [f.name for f in SideConversation._meta.fields]
 
     def has_add_permission(self, request):
         return False

@@ -15,3 +15,7 @@ class TicketsConfig(AppConfig):
         receivers.subscribe(notify_requester, kinds={TicketEvent.Kind.MESSAGE}, order=20, writes=False)
         # Mail is an outgoing delivery kind (escalation registers its webhooks).
         deliveries.register("mail", mail.send_row, max_attempts=mail.MAX_ATTEMPTS, on_failure=mail.undelivered)
+        # Account mail (sign-up, password reset) rides the same rows: written with the account change.
+        from helpdesk import mail as account_mail
+
+        account_mail.SENDER = mail.queue_account_mail

@@ -25,7 +25,7 @@ AUTHOR_ROLE: Final = "author_role"
 BY_REQUESTER: Final = "by_requester"
 # follow_up_created
 FOLLOW_UP: Final = "follow_up"
-# delivery_failed
+# delivery_failed, delivery_retried
 TO: Final = "to"
 REASON: Final = "reason"
 DELIVERY_ID: Final = "delivery_id"
@@ -43,6 +43,11 @@ DIRECTION: Final = "direction"
 RULE: Final = "rule"
 CONDITION: Final = "condition"
 MINUTES: Final = "minutes"
+# side_conversation_started / _replied / _closed
+SIDE_CONVERSATION: Final = "side_conversation"
+NUMBER: Final = "number"
+SUBJECT: Final = "subject"
+FROM: Final = "from"
 
 
 class Ref(TypedDict):
@@ -96,6 +101,12 @@ class DeliveryFailedData(EventData):
     delivery_id: NotRequired[int]  # the OutgoingDelivery an agent may retry
 
 
+class DeliveryRetriedData(EventData):
+    to: list[str]
+    delivery_id: int  # the OutgoingDelivery sent again
+    message_id: int | None
+
+
 class CustomFieldData(EventData):
     label: str
 
@@ -137,3 +148,17 @@ class EscalationDueData(EventData):
     condition: str
     minutes: int
     due_at: str
+
+
+class SideConversationData(EventData):
+    """side_conversation_*: which one (id, S-number), its subject and addresses; for a reply, its message,
+    who wrote it (`from`: the expert's address, or the agent's) and whether it came in by mail."""
+
+    side_conversation: int
+    number: int
+    subject: str
+    to: list[str]
+    message_id: NotRequired[int]
+    internal: NotRequired[bool]
+    direction: NotRequired[Literal["in", "out"]]
+    # "from" is a keyword: set as data["from"] (events.FROM)

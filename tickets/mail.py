@@ -7,6 +7,7 @@ import re
 import smtplib
 from collections.abc import Callable, Iterable, Mapping
 from email.utils import make_msgid
+from typing import Any
 from urllib.parse import urlsplit
 
 from celery import shared_task
@@ -14,7 +15,7 @@ from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMessage, EmailMultiAlternatives
 
 from . import deliveries
-from .models import Channel, Message, OutgoingDelivery, Ticket
+from .models import Attachment, Channel, Message, OutgoingDelivery, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -29,20 +30,29 @@ class MailFailed(Exception):
 
 def queue_email(*, subject: str, body: str, to: Iterable[str], headers: Mapping[str, str] | None = None,
                 about: str = "", ticket_id: int | None = None, message_id: int | None = None, html: str = "",
-                from_email: str | None = None, mail_message_id: str = "") -> OutgoingDelivery:
+                from_email: str | None = None, mail_message_id: str = "",
+                attachment_ids: Iterable[int] = ()) -> OutgoingDelivery:
     """Write the mail as an outgoing delivery in the caller's transaction (sent after commit, retried, swept:
-    tickets.deliveries). `about` names it in the logs; a mail that never leaves is recorded on `ticket_id`
-    (and `message_id`). Its Message-ID is `mail_message_id`, or one made here (stored on the row)."""
+    tickets.deliveries); `about` names it in the logs; a failure is recorded on `ticket_id` (and `message_id`).
+    Message-ID: `mail_message_id` or a new one; `attachment_ids`: ticket files sent along (size checked by the caller)."""
     mail_message_id = mail_message_id or make_message_id()
     payload: dict[str, object] = {
         "subject": subject, "body": body, "html": html, "to": list(to), "from": from_email or support_address(),
         "headers": {**dict(headers or {}), "Message-ID": mail_message_id}}
+    if attachment_ids:
+        payload["attachments"] = [int(pk) for pk in attachment_ids]
     row = deliveries.queue(kind=OutgoingDelivery.Kind.MAIL, payload=payload, about=about, ticket_id=ticket_id,
                            message_id=message_id, mail_message_id=mail_message_id)
     if ticket_id is not None:
         for hook in ON_TICKET_MAIL:
             hook(row)
     return row
+
+
+def queue_account_mail(message: dict[str, Any]) -> None:
+    """helpdesk.mail's SENDER: an account mail (no ticket) as a delivery, from the site's default address."""
+    queue_email(subject=message["subject"], body=message["body"], html=message.get("html") or "",
+                to=message["to"], about=message.get("about") or "", from_email=settings.DEFAULT_FROM_EMAIL)
 
 
 # Called with each mail of a ticket as it is queued, in the same transaction: the email channel (which tickets
@@ -68,11 +78,15 @@ _MESSAGE_ID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
 def thread_headers(ticket: Ticket) -> dict[str, str]:
     """In-Reply-To (the customer's last mail, else our last one) and References (every Message-ID the ticket
     has seen, in time order: the customer's mails and ours) for a new mail on the ticket; {} when none."""
+    # A side conversation's mails (and the expert's replies) are a thread of their own: never named to the
+    # customer, whose reply would otherwise be taken for the expert's.
+    side = Message.objects.filter(ticket=ticket, side_conversation__isnull=False).values("pk")
     outbound = [(at, mid, False) for at, mid in OutgoingDelivery.objects.filter(
         ticket_id=ticket.pk, kind=OutgoingDelivery.Kind.MAIL).exclude(mail_message_id="")
-        .values_list("created_at", "mail_message_id")]
+        .exclude(message_id__in=side).values_list("created_at", "mail_message_id")]
     ours = {mid for _at, mid, _in in outbound}  # an agent's emailed reply carries our own Message-ID
-    inbound = [(at, mid, True) for at, mid in Message.objects.filter(ticket=ticket, channel=Channel.EMAIL)
+    inbound = [(at, mid, True) for at, mid in Message.objects.filter(ticket=ticket, channel=Channel.EMAIL,
+                                                                      side_conversation__isnull=True)
                .exclude(external_id="").values_list("created_at", "external_id") if mid not in ours]
     chain: list[str] = []
     last_inbound = ""
@@ -99,6 +113,9 @@ def send_row(row: OutgoingDelivery, last_try: bool) -> deliveries.Attempt:
                                    from_email=message.get("from") or None, headers=message.get("headers") or {})
     if message.get("html"):
         email.attach_alternative(message["html"], "text/html")
+    for attachment in Attachment.objects.filter(pk__in=message.get("attachments") or []).order_by("id"):
+        with attachment.file.open("rb") as f:  # a file gone from storage raises: retried, then recorded
+            email.attach(attachment.filename, f.read(), attachment.content_type)
     try:
         email.send()
     except BadHeaderError as exc:

@@ -268,13 +268,24 @@ class Message(models.Model):
     external_id = models.CharField(_("external id"), max_length=255, blank=True, db_index=True)
     # The quoted history (and signature) a channel cut off the visible reply: kept, shown collapsed.
     quoted = models.TextField(_("quoted history"), blank=True)
+    # An internal note that is part of a side conversation with an outside expert (issue 17); such a
+    # message's external_id is its mail's Message-ID (without <>), which the expert's replies name.
+    side_conversation = models.ForeignKey(
+        "SideConversation", verbose_name=_("side conversation"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="messages", db_index=False,  # served by message_side_conversation (partial)
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name = _("message")
         verbose_name_plural = _("messages")
-        indexes = [models.Index(fields=["ticket", "created_at"], name="message_ticket_created")]
+        indexes = [
+            models.Index(fields=["ticket", "created_at"], name="message_ticket_created"),
+            # Partial: the ordinary messages (nearly all) cost it nothing.
+            models.Index(fields=["side_conversation", "created_at"], name="message_side_conversation",
+                         condition=models.Q(side_conversation__isnull=False)),
+        ]
 
     def __str__(self):
         return f"{'note' if self.internal else 'reply'} on #{self.ticket_id}"
@@ -324,8 +335,12 @@ class TicketEvent(models.Model):
         ESCALATION_DUE = "escalation_due", _("Escalation due")
         ESCALATED = "escalated", _("Escalated")
         DELIVERY_FAILED = "delivery_failed", _("Delivery failed")
+        DELIVERY_RETRIED = "delivery_retried", _("Delivery retried")
         MERGED_INTO = "merged_into", _("Merged into another ticket")
         MERGED_FROM = "merged_from", _("Another ticket merged in")
+        SIDE_STARTED = "side_conversation_started", _("Side conversation started")
+        SIDE_REPLIED = "side_conversation_replied", _("Side conversation replied")
+        SIDE_CLOSED = "side_conversation_closed", _("Side conversation closed")
 
     # Only the indexes a query needs: each costs every write and mark (BENCHMARKS.md, "Notes the code points to").
     id = models.BigAutoField(primary_key=True)
@@ -457,6 +472,7 @@ class Notification(models.Model):
         MESSAGE = "message", _("message")  # params {"text"}: shown as written (a trigger's message)
         DELIVERY_FAILED = "delivery_failed", _("delivery failed")  # params {"to", "number"}
         ESCALATED = "escalated", _("escalated")  # params {"number", "tier", "group", "reason", "by", "rule"}
+        SIDE_REPLY = "side_reply", _("side conversation reply")  # params {"from", "number", "subject"}
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     ticket = models.ForeignKey(Ticket, null=True, on_delete=models.CASCADE, related_name="notifications")
@@ -482,6 +498,10 @@ class Notification(models.Model):
                 "to": self.params.get("to", ""), "number": self.params.get("number", "")}
         if self.kind == self.Kind.ESCALATED:
             return self._escalated_text()
+        if self.kind == self.Kind.SIDE_REPLY:
+            return _("%(from)s replied in a side conversation on #%(number)s: %(subject)s") % {
+                "from": self.params.get("from", ""), "number": self.params.get("number", ""),
+                "subject": self.params.get("subject", "")}
         return str(self.params.get("text", ""))
 
     @text.setter
@@ -590,3 +610,45 @@ class TicketFollower(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} follows #{self.ticket_id}"
+# --- issue 17 (outbound): side conversations with outside experts ----------------
+
+# How many addresses a side conversation's mail may go to.
+SIDE_CONVERSATION_MAX_TO = 10
+
+
+class SideConversation(models.Model):
+    """A question an agent sent by mail about a ticket to people outside the helpdesk (an expert, a
+    supplier): its messages are internal notes of the ticket; the requester never sees any of it."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+
+    ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE,
+                               related_name="side_conversations")
+    # S1, S2… within the ticket: the subject's hook [#1042-S2], never the customer's [#1042].
+    number = models.PositiveIntegerField(_("number"))
+    subject = models.CharField(_("subject"), max_length=settings.HELPDESK_SUBJECT_MAX_LENGTH)
+    to = models.JSONField(_("to"), default=list, help_text=_("The addresses the mail goes to (1 to 10)."))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("started by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_activity_at = models.DateTimeField(_("last activity"))
+
+    class Meta:
+        ordering = ["number"]
+        verbose_name = _("side conversation")
+        verbose_name_plural = _("side conversations")
+        constraints = [models.UniqueConstraint(fields=["ticket", "number"], name="side_conversation_number")]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id}-S{self.number} {self.subject}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+    @property
+    def to_display(self) -> str:
+        return ", ".join(self.to)

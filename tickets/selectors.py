@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import nh3
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.translation import gettext
@@ -23,6 +23,7 @@ from .models import (
     Message,
     Notification,
     OutgoingDelivery,
+    SideConversation,
     Status,
     Tag,
     Ticket,
@@ -101,8 +102,9 @@ def get_visible_ticket(user: Viewer, *, number: int | str | None = None, pk: int
 def visible_messages(user: User, ticket: Ticket) -> QuerySet[Message]:
     qs = ticket.messages.select_related("author").prefetch_related("attachments")
     if not user.is_agent:
-        qs = qs.filter(internal=False)
-    return qs
+        # Side conversations' messages are internal notes too: customers never see them.
+        return qs.filter(internal=False, side_conversation__isnull=True)
+    return qs.select_related("side_conversation")
 
 
 # The routing changes customers see when HELPDESK_CUSTOMERS_SEE_ROUTING is on.
@@ -223,15 +225,18 @@ def queue_counts(user: User, cap: int = 999) -> dict[str, int | str]:
 def timeline(user: User, ticket: Ticket) -> list[tuple[str, Message | TicketEvent]]:
     """Messages and events merged in time order for the ticket page."""
     messages = list(visible_messages(user, ticket))
-    events = [e for e in visible_events(user, ticket) if e.kind != TicketEvent.Kind.MESSAGE]
+    events = [e for e in visible_events(user, ticket) if e.kind not in _SHOWN_AS_MESSAGES]
     items: list[tuple[str, Any, int, Message | TicketEvent]] = [("message", m.created_at, m.id, m) for m in messages]
     items += [("event", e.created_at, e.id, e) for e in _grouped(events)]
     items.sort(key=lambda item: (item[1], 0 if item[0] == "event" else 1, item[2]))
     return [(kind, obj) for kind, _at, _id, obj in items]
 
 
+# Events the timeline shows as their message (labelled), not as a line of their own.
+_SHOWN_AS_MESSAGES = {TicketEvent.Kind.MESSAGE, TicketEvent.Kind.SIDE_STARTED, TicketEvent.Kind.SIDE_REPLIED}
 # Events that stand on their own line even inside a batch.
-_OWN_LINE = {TicketEvent.Kind.CREATED, TicketEvent.Kind.FOLLOW_UP, TicketEvent.Kind.DELIVERY_FAILED}
+_OWN_LINE = {TicketEvent.Kind.CREATED, TicketEvent.Kind.FOLLOW_UP, TicketEvent.Kind.DELIVERY_FAILED,
+             TicketEvent.Kind.DELIVERY_RETRIED}
 
 
 def _grouped(events: list[TicketEvent]) -> list[TicketEvent]:
@@ -548,3 +553,19 @@ def ticket_articles(user: Viewer, ticket: Ticket) -> list[tuple["TicketArticleLi
 def is_participant(*, ticket: Ticket, user: User) -> bool:
     """The requester or a follower of the ticket: who may write into it by naming it (a subject's `[#1042]`)."""
     return ticket.requester_id == user.pk or TicketFollower.objects.filter(ticket=ticket, user=user).exists()
+
+
+# --- issue 17 (outbound): side conversations with outside experts ----------------
+
+def ticket_side_conversations(user: Viewer, ticket: Ticket) -> QuerySet[SideConversation]:
+    """The ticket's side conversations with their message counts, for an agent who sees the ticket; none
+    for anyone else (the requester never sees them)."""
+    if not _signed_in(user) or not user.is_agent or not visible_tickets(user).filter(pk=ticket.pk).exists():
+        return SideConversation.objects.none()
+    return (SideConversation.objects.filter(ticket=ticket).select_related("created_by")
+            .annotate(message_count=Count("messages")).order_by("number"))
+
+
+def get_side_conversation(user: Viewer, ticket: Ticket, pk: int | str) -> SideConversation:
+    """One side conversation of the ticket if the user may use it, else SideConversation.DoesNotExist."""
+    return ticket_side_conversations(user, ticket).get(pk=pk)

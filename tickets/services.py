@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, models, transaction
 from django.db.models import CharField, F, Max
+from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -34,14 +35,20 @@ from .events import (
     CHAIN,
     CHANNEL,
     FOLLOW_UP_OF,
+    FROM,
     MESSAGE_ID,
+    NUMBER,
     PRIORITY,
+    SIDE_CONVERSATION,
+    SUBJECT,
     SUBMITTED_BY,
+    TO,
     TYPE,
     Cause,
     CustomFieldData,
     DeadlineData,
     DeliveryFailedData,
+    DeliveryRetriedData,
     EscalatedData,
     EscalationDueData,
     FollowUpData,
@@ -61,6 +68,7 @@ from .models import (
     OutgoingDelivery,
     Priority,
     SavedView,
+    SideConversation,
     Status,
     Tag,
     Ticket,
@@ -946,6 +954,11 @@ def merge_tickets(*, source: Ticket | int, target: Ticket | int, agent: User | N
         if not same_requester:
             moved.filter(internal=False).update(internal=True)
         moved.update(ticket=target)
+        # Side conversations go along, numbered after the target's (answers thread by Message-ID, not by S-number).
+        base = SideConversation.objects.filter(ticket=target).aggregate(m=Max("number"))["m"] or 0
+        for offset, side_pk in enumerate(SideConversation.objects.filter(ticket=source).order_by("number")
+                                         .values_list("pk", flat=True), 1):
+            SideConversation.objects.filter(pk=side_pk).update(ticket=target, number=base + offset)
         # Source: closed, linked. A merge closes from any status: the
         # conversation goes on, on the target.
         holder = source.load_agent_id
@@ -1300,14 +1313,22 @@ def delete_group(*, group: Group) -> None:
 # --- Issue 17, outbound: outgoing deliveries --------------------------------------------
 
 def retry_delivery(*, ticket: Ticket, delivery_id: int, actor: User) -> OutgoingDelivery:
-    """An agent sends a failed mail of the ticket again: the row is pending once more, with fresh tries, and its
-    task is sent after commit (the sweep sends it if that fails). ValidationError if it is not a failed one."""
+    """An agent sends a failed mail of the ticket again: the row is pending once more, with fresh tries, a
+    delivery_retried event says who did, and its task is sent after commit (the sweep sends it if that fails).
+    ValidationError if it is not a failed one."""
+    events: list[TicketEvent] = []
     with transaction.atomic():
+        lock_ticket(ticket.pk, required=True)  # its events are written in the ticket's order
         row = OutgoingDelivery.objects.select_for_update().filter(pk=delivery_id, ticket_id=ticket.pk).first()
         if row is None or not row.retryable:
             raise ValidationError({"delivery": _("Only a delivery of this ticket that failed can be sent again.")})
         row.status, row.attempts, row.next_try_at = OutgoingDelivery.Status.PENDING, 0, timezone.now()
         row.save(update_fields=["status", "attempts", "next_try_at"])
+        to = row.payload.get("to") if row.kind == OutgoingDelivery.Kind.MAIL else None  # a webhook's URL may hold a secret
+        _record(ticket.pk, Kind.DELIVERY_RETRIED, events=events, actor=actor, internal=True,
+                data=DeliveryRetriedData(to=[str(a) for a in to or []], delivery_id=row.pk,
+                                         message_id=row.message_id))
+        _save_events(events)
         logger.info("%s retries outgoing delivery %s of ticket %s", actor, row.pk, ticket.number)
         transaction.on_commit(lambda: deliveries.enqueue(row.pk))
     return row
@@ -1397,8 +1418,246 @@ def add_followers(*, ticket: Ticket, users: Iterable[User]) -> list[User]:
     wanted = {u.pk: u for u in users if u.pk != ticket.requester_id}
     if not wanted:
         return []
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction (two statements fewer per inbound mail): a failure here fails it.
+    with transaction.atomic(savepoint=False):
         have = set(TicketFollower.objects.filter(ticket=ticket, user_id__in=wanted).values_list("user_id", flat=True))
         new = [u for pk, u in wanted.items() if pk not in have]
         TicketFollower.objects.bulk_create([TicketFollower(ticket=ticket, user=u) for u in new], ignore_conflicts=True)
     return new
+# --- issue 17 (outbound): side conversations with outside experts ----------------
+
+_SIDE_SHOWN_MESSAGES = 50  # messages of the ticket one side-conversation mail may quote
+
+
+def clean_addresses(to: object, *, ticket: Ticket) -> list[str]:
+    """The addresses of a side conversation (a list, or one string split at commas, semicolons and spaces):
+    1 to SIDE_CONVERSATION_MAX_TO valid ones, none of ours and not the requester's (who never sees it)."""
+    from django.core.validators import validate_email
+
+    from .mail import support_address
+    from .models import SIDE_CONVERSATION_MAX_TO
+
+    items = re.split(r"[,;\s]+", to) if isinstance(to, str) else list(to) if isinstance(to, list | tuple) else []
+    found: dict[str, str] = {}
+    errors: list[str] = []
+    for item in items:
+        address = str(item or "").strip()
+        if not address:
+            continue
+        try:
+            validate_email(address)
+        except ValidationError:
+            errors.append(_("“%(address)s” is not a valid email address.") % {"address": address[:100]})
+            continue
+        found.setdefault(address.lower(), address)
+    own = {a.strip().lower() for a in (support_address(), settings.DEFAULT_FROM_EMAIL, *settings.HELPDESK_OWN_ADDRESSES)
+           if a}
+    for lower, address in found.items():
+        if lower in own:
+            errors.append(_("%(address)s is the helpdesk's own address.") % {"address": address})
+        elif ticket.requester.email and lower == ticket.requester.email.lower():
+            errors.append(_("%(address)s is the requester: side conversations are never shown to them.")
+                          % {"address": address})
+    if not errors and not found:
+        errors.append(_("Enter at least one email address."))
+    if len(found) > SIDE_CONVERSATION_MAX_TO:
+        errors.append(_("Send to at most %(n)d addresses.") % {"n": SIDE_CONVERSATION_MAX_TO})
+    if errors:
+        raise ValidationError({"to": errors})
+    return list(found.values())
+
+
+def _check_side_access(agent: User, ticket: Ticket) -> None:
+    """Only an agent who sees the ticket may use its side conversations."""
+    from .selectors import visible_tickets
+
+    if not agent.is_agent or not visible_tickets(agent).filter(pk=ticket.pk).exists():
+        raise PermissionDenied(_("Only agents who see the ticket can use its side conversations."))
+
+
+def _side_sources(ticket: Ticket, message_ids: Iterable[object], attachment_ids: Iterable[object]
+                  ) -> tuple[list[Message], list[Attachment]]:
+    """The ticket's messages and attachments the agent chose to send along (every id must be the ticket's;
+    the attachments fit the mail's size limit)."""
+    errors: dict[str, list[str]] = {}
+
+    def ids(values: Iterable[object], field: str) -> list[int]:
+        out = [int(str(v)) for v in values if str(v).isdecimal() and 0 < int(str(v)) < 2**63]
+        if len(out) != len(list(values)):
+            errors.setdefault(field, []).append(_("Choose from this ticket's messages and attachments."))
+        return list(dict.fromkeys(out))
+
+    message_ids, attachment_ids = list(message_ids or ()), list(attachment_ids or ())
+    wanted_messages, wanted_attachments = ids(message_ids, "include_messages"), ids(attachment_ids, "include_attachments")
+    if len(wanted_messages) > _SIDE_SHOWN_MESSAGES:
+        errors.setdefault("include_messages", []).append(
+            _("Include at most %(n)d messages.") % {"n": _SIDE_SHOWN_MESSAGES})
+    messages = list(Message.objects.filter(ticket=ticket, pk__in=wanted_messages[:_SIDE_SHOWN_MESSAGES])
+                    .select_related("author").order_by("created_at", "id"))
+    if len(messages) != len(wanted_messages[:_SIDE_SHOWN_MESSAGES]):
+        errors.setdefault("include_messages", []).append(_("Choose from this ticket's messages."))
+    attachments = list(Attachment.objects.filter(message__ticket=ticket, pk__in=wanted_attachments).order_by("id"))
+    if len(attachments) != len(wanted_attachments):
+        errors.setdefault("include_attachments", []).append(_("Choose from this ticket's attachments."))
+    if len(attachments) > settings.HELPDESK_ATTACHMENT_MAX_COUNT:
+        errors.setdefault("include_attachments", []).append(
+            _("Attach at most %(n)d files.") % {"n": settings.HELPDESK_ATTACHMENT_MAX_COUNT})
+    limit = settings.HELPDESK_SIDE_CONVERSATION_ATTACHMENTS_MAX_BYTES
+    if sum(a.size for a in attachments) > limit:
+        errors.setdefault("include_attachments", []).append(
+            _("The attachments are too large together (%(size)d MB at most).") % {"size": limit // 2**20})
+    if errors:
+        raise ValidationError(errors)
+    return messages, attachments
+
+
+def _side_mail(*, side: SideConversation, ticket: Ticket, message: Message, agent: User,
+               quoted: Sequence[Message] = (), attachments: Sequence[Attachment] = ()) -> None:
+    """Queue the mail of a side conversation's message (in the caller's transaction): the subject's hook is
+    [#n-Sk], never the customer's [#n]; In-Reply-To / References chain the side conversation's own mails."""
+    from helpdesk.locales import usable_language
+
+    from .mail import REFERENCES_KEPT, make_message_id, queue_email
+
+    mail_message_id = make_message_id()
+    earlier = list(Message.objects.filter(side_conversation=side).exclude(pk=message.pk).exclude(external_id="")
+                   .order_by("created_at", "id").values_list("external_id", "author__role"))
+    headers = {"X-Helpdesk-Ticket": str(ticket.number), "X-Helpdesk-Side-Conversation": f"{ticket.number}-S{side.number}"}
+    if earlier:
+        chain = [f"<{mid}>" for mid, _role in earlier]
+        if len(chain) > REFERENCES_KEPT:
+            chain = [chain[0], *chain[-(REFERENCES_KEPT - 1):]]
+        replies = [mid for mid, role in earlier if role not in ("agent", "admin")]  # the expert's last mail
+        headers["In-Reply-To"] = f"<{replies[-1]}>" if replies else chain[-1]
+        headers["References"] = " ".join(chain)
+    with translation.override(usable_language(agent.language)):
+        context = {"body": message.body, "agent": agent, "quoted": quoted, "attachments": attachments,
+                   "ticket": ticket, "side": side}
+        body = render_to_string("emails/side_conversation.txt", context)
+        html = render_to_string("emails/side_conversation.html", context)
+    # The Message-ID without <> (as inbound mail's are kept): the key the expert's replies name.
+    Message.objects.filter(pk=message.pk).update(external_id=mail_message_id.strip("<>"))
+    queue_email(subject=f"{side.subject} [#{ticket.number}-S{side.number}]", body=body, html=html, to=side.to,
+                headers=headers, about=f"side conversation S{side.number} of ticket {ticket.number}",
+                ticket_id=ticket.pk, message_id=message.pk, mail_message_id=mail_message_id,
+                attachment_ids=[a.pk for a in attachments])
+
+
+def _side_data(side: SideConversation, **extra: object) -> dict[str, object]:
+    return {SIDE_CONVERSATION: side.pk, NUMBER: side.number, SUBJECT: side.subject, TO: list(side.to), **extra}
+
+
+def start_side_conversation(*, ticket: Ticket, agent: User, to: object, subject: object, body: object,
+                            include_message_ids: Iterable[object] = (),
+                            include_attachment_ids: Iterable[object] = ()) -> SideConversation:
+    """An agent asks people outside the helpdesk about the ticket by mail (with messages and attachments of
+    the ticket they chose): the side conversation, its first message as an internal note, the mail queued."""
+    _check_side_access(agent, ticket)
+    errors: dict[str, list[str]] = {}
+    addresses: list[str] = []
+    quoted: list[Message] = []
+    attachments: list[Attachment] = []
+    for check in ("to", "subject", "body", "sources"):
+        try:
+            if check == "to":
+                addresses = clean_addresses(to, ticket=ticket)
+            elif check == "subject":
+                subject = clean_subject(subject)
+            elif check == "body":
+                body = clean_body(body)
+            else:
+                quoted, attachments = _side_sources(ticket, include_message_ids, include_attachment_ids)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    assert isinstance(subject, str) and isinstance(body, str)
+    events: list[TicketEvent] = []
+    with unit_of_work.change(ticket) as work:
+        ticket = work.ticket
+        now = timezone.now()
+        number = (SideConversation.objects.filter(ticket=ticket).aggregate(m=Max("number"))["m"] or 0) + 1
+        side = SideConversation.objects.create(ticket=ticket, number=number, subject=subject, to=addresses,
+                                               created_by=agent, last_activity_at=now)
+        message = Message.objects.create(ticket=ticket, author=agent, internal=True, channel=Channel.EMAIL,
+                                         body=body, side_conversation=side)
+        search.add_message_text(ticket_id=ticket.pk, body=body, internal=True)
+        _side_mail(side=side, ticket=ticket, message=message, agent=agent, quoted=quoted, attachments=attachments)
+        _record(ticket, Kind.SIDE_STARTED, actor=agent, internal=True, events=events,
+                data=_side_data(side, message_id=message.pk))
+        ticket.save(update_fields=["updated_at"])
+        _save_events(events)
+    return side
+
+
+def reply_side_conversation(*, side_conversation: SideConversation, agent: User, body: object) -> Message:
+    """The agent writes again in a side conversation (by mail, threaded); a closed one opens again."""
+    ticket = side_conversation.ticket
+    _check_side_access(agent, ticket)
+    body = clean_body(body)
+    events: list[TicketEvent] = []
+    with unit_of_work.change(ticket) as work:
+        ticket = work.ticket
+        side = SideConversation.objects.select_for_update().get(pk=side_conversation.pk)
+        message = Message.objects.create(ticket=ticket, author=agent, internal=True, channel=Channel.EMAIL,
+                                         body=body, side_conversation=side)
+        search.add_message_text(ticket_id=ticket.pk, body=body, internal=True)
+        side.status, side.last_activity_at = side.Status.OPEN, timezone.now()
+        side.save(update_fields=["status", "last_activity_at"])
+        _side_mail(side=side, ticket=ticket, message=message, agent=agent)
+        _record(ticket, Kind.SIDE_REPLIED, actor=agent, internal=True, events=events,
+                data=_side_data(side, message_id=message.pk, direction="out"))
+        ticket.save(update_fields=["updated_at"])
+        _save_events(events)
+    return message
+
+
+def close_side_conversation(*, side_conversation: SideConversation, agent: User) -> SideConversation:
+    """The agent is done with a side conversation (an expert's later reply still lands, and opens it again)."""
+    ticket = side_conversation.ticket
+    _check_side_access(agent, ticket)
+    events: list[TicketEvent] = []
+    with unit_of_work.change(ticket) as work:
+        side = SideConversation.objects.select_for_update().get(pk=side_conversation.pk)
+        if side.status == side.Status.CLOSED:
+            return side
+        side.status = side.Status.CLOSED
+        side.save(update_fields=["status"])
+        _record(work.ticket, Kind.SIDE_CLOSED, actor=agent, internal=True, events=events, data=_side_data(side))
+        _save_events(events)
+    return side
+
+
+def receive_side_conversation_reply(*, side_conversation: SideConversation, author: User, from_address: str,
+                                    body: str, body_html: str = "", quoted: str = "",
+                                    attachments: Iterable[UploadedFile] = (), external_id: str = "") -> Message:
+    """A mail naming one of the side conversation's Message-IDs (the expert's answer): an internal note of the
+    ticket, never public, the requester not told, the ticket's status untouched; the agent who started the
+    side conversation and the assignee are notified."""
+    body = clean_body(body)
+    attachments = validate_attachments(attachments)
+    events: list[TicketEvent] = []
+    with unit_of_work.change(side_conversation.ticket) as work:
+        ticket = work.ticket
+        side = SideConversation.objects.select_for_update().get(pk=side_conversation.pk)
+        message = Message.objects.create(
+            ticket=ticket, author=author, internal=True, channel=Channel.EMAIL, body=body,
+            body_html=sanitize_html(body_html), external_id=external_id, quoted=_clean_quoted(quoted),
+            side_conversation=side)
+        _store_attachments(message, attachments)
+        search.add_message_text(ticket_id=ticket.pk, body=body, internal=True)
+        side.status, side.last_activity_at = side.Status.OPEN, timezone.now()
+        side.save(update_fields=["status", "last_activity_at"])
+        data = _side_data(side, message_id=message.pk, direction="in")
+        data[FROM] = from_address
+        _record(ticket, Kind.SIDE_REPLIED, actor=author, internal=True, events=events, data=data)
+        User_ = get_user_model()
+        agents = User_.objects.filter(pk__in={side.created_by_id, ticket.assignee_id} - {None}, is_active=True,
+                                      role__in=[User_.Role.AGENT, User_.Role.ADMIN])
+        Notification.objects.bulk_create([
+            Notification(user=agent, ticket=ticket, kind=Notification.Kind.SIDE_REPLY,
+                         params={"from": from_address[:254], "number": ticket.number, "subject": side.subject})
+            for agent in agents])
+        ticket.save(update_fields=["updated_at"])
+        _save_events(events)
+    return message

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import agent, kb, macros
+from .views import agent, kb, macros, side
 
 app_name = "agent"
 urlpatterns = [
@@ -23,6 +23,9 @@ urlpatterns = [
     path("tickets/<int:number>/deliveries/<int:pk>/retry/", agent.retry_delivery, name="retry_delivery"),
     path("tickets/<int:number>/kb/", kb.ticket_kb, name="ticket_kb"),
     path("tickets/<int:number>/kb/article/", kb.create_article, name="ticket_create_article"),
+    path("tickets/<int:number>/side-conversations/", side.side_start, name="side_start"),
+    path("tickets/<int:number>/side-conversations/<int:pk>/reply/", side.side_reply, name="side_reply"),
+    path("tickets/<int:number>/side-conversations/<int:pk>/close/", side.side_close, name="side_close"),
     path("tickets/<int:number>/macros/<int:pk>/preview/", macros.macro_preview, name="macro_preview"),
     path("macros/", macros.macro_list, name="macros"),
     path("macros/new/", macros.macro_create, name="macro_create"),

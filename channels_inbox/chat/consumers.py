@@ -132,7 +132,8 @@ class VisitorChatConsumer(_Limited):
             await self.close(code=4403)
             return
         self.session_id, self.public_id = session.pk, session.public_id
-        self.visitor_id, self.visitor_name = session.visitor_id, session.visitor_name
+        # The visitor's account, read once: a message costs only the transaction's statements.
+        self.visitor, self.visitor_name = session.visitor, session.visitor_name
         self.group = visitor_group(self.public_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -153,11 +154,8 @@ class VisitorChatConsumer(_Limited):
         await self.send_json(state)
 
     def _post(self, body: Any, client_id: Any) -> Any:
-        from django.contrib.auth import get_user_model
-
-        author = get_user_model().objects.get(pk=self.visitor_id)
-        return services.post_message(session=self.session_id, author=author, role=ChatEntry.Role.VISITOR, body=body,
-                                     client_id=client_id)
+        return services.post_message(session=self.session_id, author=self.visitor, role=ChatEntry.Role.VISITOR,
+                                     body=body, client_id=client_id)
 
     async def on_message(self, frame: Frame) -> None:
         client_id, body = _message_fields(frame)
@@ -343,3 +341,25 @@ class AgentChatConsumer(_Limited):
             services.end_chat(session=session, by=user)
 
         await database_sync_to_async(end)()
+
+    async def on_transfer(self, frame: Frame) -> None:
+        def transfer() -> None:
+            from django.contrib.auth import get_user_model
+
+            from helpdesk.models import Group, Tier
+
+            user, session = self._chat(frame)
+            targets: dict[str, Any] = {}
+            for key, model in (("to_agent", get_user_model()), ("to_group", Group), ("to_tier", Tier)):
+                value = frame.get(key)
+                if value is None:
+                    continue
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValidationError({key: [_("Give an id.")]})
+                found = model.objects.filter(pk=value).first()
+                if found is None:
+                    raise ValidationError({key: [_("No such one.")]})
+                targets[key] = found
+            services.transfer_chat(session=session, actor=user, note=str(frame.get("note") or ""), **targets)
+
+        await database_sync_to_async(transfer)()

@@ -33,6 +33,7 @@ SYSTEM_TEXT = {
     "left": _("%(name)s left the chat."),
     "transferred": _("The chat was transferred to %(name)s."),
     "ended": _("The chat has ended."),
+    "transferring": _("We are passing your chat to a colleague; please wait."),
     "waiting": _("All our agents are busy; please wait, someone will answer soon."),
     "offline": _("Nobody can answer right now: we will reply by email."),
 }

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from escalation import business_time
 from escalation.calendars import AROUND_THE_CLOCK, Snapshot
-from helpdesk.models import Group, User
+from helpdesk.models import Group, Tier, User
 from helpdesk.teams import AgentProfile
 from tickets.models import TicketType
 
@@ -66,9 +66,9 @@ def connected_cutoff() -> datetime:
     return timezone.now() - timedelta(seconds=settings.HELPDESK_CHAT_PRESENCE_GRACE)
 
 
-def available_agents(group: Group | None, *, exclude: Sequence[int] = ()) -> list[User]:
+def available_agents(group: Group | None, *, exclude: Sequence[int] = (), tier: Tier | None = None) -> list[User]:
     """Online agents with a chat socket heard within the grace period, under their chat capacity, least loaded
-    (open chats / capacity) first; in `group` when given."""
+    (open chats / capacity) first; in `group` (else `tier`) when given."""
     qs = (get_user_model().objects
           .filter(is_active=True, role__in=[User.Role.AGENT, User.Role.ADMIN], chat_presence__sockets__gt=0,
                   chat_presence__seen_at__gte=connected_cutoff())
@@ -78,6 +78,8 @@ def available_agents(group: Group | None, *, exclude: Sequence[int] = ()) -> lis
                     chat_capacity=Coalesce("agent_profile__max_concurrent_chats", DEFAULT_CHAT_CAPACITY)))
     if group is not None:
         qs = qs.filter(agent_groups=group)
+    elif tier is not None:
+        qs = qs.filter(pk__in=Group.members.through.objects.filter(group__tier=tier).values("user_id"))
     rows = sorted((load / max(capacity, 1), pk) for pk, load, capacity
                   in qs.values_list("pk", "chat_load", "chat_capacity") if load < capacity)
     users = get_user_model().objects.in_bulk([pk for _share, pk in rows])

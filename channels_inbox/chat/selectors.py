@@ -18,7 +18,7 @@ REPLAY_LIMIT = 500  # one resume's frames at most; the client resumes again from
 
 def session_for_token_id(public_id: Any) -> ChatSession | None:
     """The visitor's chat, from the public id their verified token carries."""
-    return ChatSession.objects.select_related("ticket", "agent").filter(public_id=public_id).first()
+    return ChatSession.objects.select_related("ticket", "agent", "visitor").filter(public_id=public_id).first()
 
 
 def entries_after(session: ChatSession, seq: int, viewer_role: str, *, language: str = "") -> list[Frame]:
@@ -63,3 +63,9 @@ def agent_offers(user: User) -> list[ChatSession]:
 def visitor_transcript(session: ChatSession) -> list[Frame]:
     """Everything the visitor may read of the chat, in order (no notes)."""
     return entries_after(session, 0, ChatEntry.Role.VISITOR, language=session.language)
+
+
+def visitor_attachment(session: ChatSession, pk: int) -> Attachment | None:
+    """An attachment of a visitor-visible message of this chat, else None."""
+    return (Attachment.objects.filter(pk=pk, message__chat_entry__session=session, message__internal=False)
+            .exclude(message__chat_entry__kind=ChatEntry.Kind.NOTE).first())

@@ -3,25 +3,32 @@ then (on commit) the frames go to the channel-layer groups (docs/live-chat.md)."
 
 import asyncio
 import logging
+import mimetypes
+import os
+import re
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from escalation.actions import system_actor
-from helpdesk.models import User
+from helpdesk.models import Group, Tier, User
+from helpdesk.text import clean_line
 from tickets import services as ticket_services
-from tickets.models import Channel, Message, Status, TicketType
+from tickets.events import MESSAGE_ID
+from tickets.mail import queue_email
+from tickets.models import Attachment, Channel, Message, Status, TicketEvent, TicketType
 
 from ..email.ingest import _account
 from ..models import ChatAgentPresence, ChatEntry, ChatSession
@@ -35,6 +42,7 @@ logger = logging.getLogger(__name__)
 Status_ = ChatSession.Status
 CLOSED_STATUSES = (Status_.ENDED, Status_.OFFLINE)
 CLIENT_ID_MAX = 64
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 NAME_MAX = 150
 
 
@@ -204,7 +212,7 @@ def offer_frame(session: ChatSession) -> Frame:
 
 def _offer_next(session: ChatSession) -> User | None:
     """Offer the (locked) waiting session to the next available agent not tried yet; None when nobody is left."""
-    for agent in available_agents(session.group, exclude=list(session.tried)):
+    for agent in available_agents(session.group, exclude=list(session.tried), tier=session.tier):
         if lock_agent_slot(agent):
             session.offered_to = agent
             session.offer_expires_at = timezone.now() + timedelta(seconds=settings.HELPDESK_CHAT_OFFER_TIMEOUT)
@@ -437,3 +445,165 @@ def expire_presence() -> int:
 
 def _publish_now_presence(user_id: int) -> None:
     send_now([(agent_chat_group(user_id), {"type": "chat.frame", "frame": {"type": "presence", "status": "away"}})])
+
+
+# --- transfer, attachments, rating, transcript -------------------------------------------------
+
+def transfer_chat(*, session: ChatSession | int, actor: User, to_agent: User | None = None,
+                  to_group: Group | None = None, to_tier: Tier | None = None, note: str = "") -> ChatSession:
+    """Hand the chat to another agent (assigned at once) or to a group or tier (offered there); the note is an
+    internal one; the visitor sees a system line, the old agent gets chat_removed, the new one chat_assigned."""
+    if sum(x is not None for x in (to_agent, to_group, to_tier)) != 1:
+        raise ValidationError({"to_agent": [_("Choose one agent, group or tier to transfer to.")]})
+    if to_agent is not None and (not to_agent.is_agent or not to_agent.is_active):
+        raise ValidationError({"to_agent": [_("Choose an active agent.")]})
+    note = str(note or "").strip()
+    if note:
+        note = clean_chat_body(note, field="note")
+    with transaction.atomic():
+        session = _lock(session)
+        if session.status not in (Status_.WAITING, Status_.ACTIVE):
+            raise ChatClosed(_("This chat has ended."))
+        if session.agent_id != actor.pk and not actor.is_helpdesk_admin:
+            raise NotYours(_("Only the chat's agent (or an admin) transfers it."))
+        old_agent_id = session.agent_id
+        pushes = _withdraw(session, "taken")
+        payloads: list[tuple[str, dict[str, Any]]] = []
+        if note:
+            message = Message.objects.create(ticket_id=session.ticket_id, author=actor, internal=True,
+                                             channel=Channel.CHAT, body=note)
+            entry = _entry(session, kind=ChatEntry.Kind.NOTE, role=ChatEntry.Role.AGENT, message=message)
+            pushes += _entry_pushes(entry, session, attachments=[])
+        ticket = session.ticket
+        if to_agent is not None:
+            session.agent, session.status = to_agent, Status_.ACTIVE
+            session.accepted_at = session.accepted_at or timezone.now()
+            session.save(update_fields=["agent", "status", "accepted_at"])
+            ticket = ticket_services.assign_ticket(ticket=ticket, actor=actor, assignee=to_agent)
+            pushes += _system(session, "transferred", name=to_agent.public_name)
+            pushes.append((visitor_group(session.public_id), frames.state_frame(session, agent_name=to_agent.public_name)))
+            session.ticket = ticket
+            payloads.append((agent_chat_group(to_agent.pk), {"type": "chat.frame", "join": str(session.public_id),
+                                                             "frame": {"type": "chat_assigned", **summary(session)}}))
+        else:
+            session.agent, session.status = None, Status_.WAITING
+            session.group, session.tier = to_group, (to_tier if to_group is None else to_group.tier)
+            session.tried = [old_agent_id] if old_agent_id else []
+            session.save(update_fields=["agent", "status", "group", "tier", "tried"])
+            changes: dict[str, Any] = {"assignee": None}
+            if to_group is not None:
+                changes["group"] = to_group
+            else:
+                changes.update(tier=to_tier, group=None)
+            ticket = ticket_services.update_ticket(ticket=ticket, actor=actor, **changes)
+            session.ticket = ticket
+            pushes += _system(session, "transferring")
+            pushes.append((visitor_group(session.public_id), frames.state_frame(session)))
+        if old_agent_id is not None and (to_agent is None or to_agent.pk != old_agent_id):
+            payloads.append((agent_chat_group(old_agent_id), {"type": "chat.frame", "leave": str(session.public_id),
+                             "frame": {"type": "chat_removed", "chat": str(session.public_id), "reason": "transferred"}}))
+        payloads = [(g, {"type": "chat.frame", "frame": f}) for g, f in pushes] + payloads
+        transaction.on_commit(lambda: send_now(payloads))
+        if to_agent is None and _offer_next(session) is None:
+            _publish(_system(session, "waiting"))
+    return session
+
+
+def post_attachment(*, session: ChatSession | int, author: User, role: str, upload: UploadedFile,
+                    client_id: str | None = None) -> tuple[ChatEntry, bool]:
+    """A file sent in the chat: a Message (its name as the text) with the Attachment, numbered like any message."""
+    name = clean_line(os.path.basename(getattr(upload, "name", "") or ""))[:200] or "file"
+    limit = settings.HELPDESK_CHAT_MAX_ATTACHMENT_BYTES
+    if upload.size is None or upload.size > limit:
+        raise ValidationError({"file": [_("The file is too large (%(size)d MB at most).") % {"size": limit // (1024 * 1024)}]})
+    try:
+        ticket_services.validate_attachments([upload])
+    except ValidationError as exc:
+        raise ValidationError({"file": exc.message_dict.get("attachments", [])}) from None
+    client_id = (str(client_id)[:CLIENT_ID_MAX] or None) if client_id else None
+    with transaction.atomic():
+        locked = _lock(session)
+        if client_id is not None:
+            seen = ChatEntry.objects.filter(session=locked, client_id=client_id).first()
+            if seen is not None:
+                return seen, False
+        if locked.status in CLOSED_STATUSES:
+            raise ChatClosed(_("This chat has ended."))
+        message = Message.objects.create(ticket_id=locked.ticket_id, author=author, internal=False,
+                                         channel=Channel.CHAT, body=name)
+        attachment = Attachment(message=message, filename=name, size=upload.size,
+                                content_type=mimetypes.guess_type(name)[0] or "application/octet-stream")
+        attachment.file.save(name, upload, save=False)
+        attachment.save()
+        entry = _entry(locked, kind=ChatEntry.Kind.MESSAGE, role=role, message=message, client_id=client_id)
+        _publish(_entry_pushes(entry, locked))
+    return entry, True
+
+
+def rate_chat(*, session: ChatSession | int, score: object, comment: object = "") -> ChatSession:
+    """The visitor's rating (1-5 and a comment), once."""
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise ValidationError({"score": [_("Rate from 1 to 5.")]})
+    comment = _CONTROL.sub("", str(comment or "")).strip()
+    if len(comment) > 2000:
+        raise ValidationError({"comment": [_("The comment is too long (at most 2000 characters).")]})
+    with transaction.atomic():
+        session = _lock(session)
+        if session.rating is not None:
+            raise ValidationError({"score": [_("This chat has been rated already.")]})
+        session.rating, session.rating_comment = score, comment
+        session.save(update_fields=["rating", "rating_comment"])
+        _publish([(agents_group(session.public_id), {"type": "rating", "chat": str(session.public_id),
+                                                     "score": score, "comment": comment})])
+    return session
+
+
+def transcript_text(session: ChatSession) -> str:
+    """The visitor-visible transcript as plain text, in the chat's language."""
+    from .selectors import visitor_transcript
+
+    with translation.override(session.language or None):
+        lines = [_("Chat transcript, ticket #%(number)d") % {"number": session.ticket.number}, ""]
+        for frame in visitor_transcript(session):
+            at = timezone.localtime(datetime.fromisoformat(frame["at"])).strftime("%Y-%m-%d %H:%M")
+            who = frame["name"] or ("" if frame["author"] == "system" else frame["author"])
+            text = frame["body"] + "".join(f"\n  [{a['name']}]" for a in frame["attachments"] if a["name"] != frame["body"])
+            lines.append(f"[{at}] {who + ': ' if who else ''}{text}")
+    return "\n".join(lines) + "\n"
+
+
+def email_transcript(*, session: ChatSession) -> None:
+    """Mail the transcript to the visitor (a reliable outgoing delivery)."""
+    email = session.visitor.email
+    if not email:
+        raise ValidationError({"email": [_("This chat has no email address.")]})
+    with translation.override(session.language or None):
+        subject = _("Your chat transcript (ticket #%(number)d)") % {"number": session.ticket.number}
+    with transaction.atomic():
+        queue_email(subject=subject, body=transcript_text(session), to=[email], ticket_id=session.ticket_id,
+                    about=f"the chat transcript of ticket {session.ticket.number}",
+                    headers={"X-Helpdesk-Ticket": str(session.ticket.number), "Auto-Submitted": "auto-generated"})
+
+
+# --- replies written on the ticket page --------------------------------------------------------
+
+def relay_ticket_messages(events: list[TicketEvent]) -> None:
+    """Outbox handler: a Message added on a chat's ticket outside the chat sockets (the ticket page's reply box,
+    the API) becomes the chat's next entry and reaches the sockets; chat lines themselves emit no such event."""
+    for event in events:
+        if event.kind != TicketEvent.Kind.MESSAGE:
+            continue
+        message_id = event.data.get(MESSAGE_ID)
+        with transaction.atomic():
+            session = ChatSession.objects.select_for_update().select_related("ticket").filter(
+                ticket_id=event.ticket_id).first()
+            if session is None or session.status == Status_.OFFLINE:
+                continue
+            message = Message.objects.select_related("author").filter(pk=message_id).first()
+            if message is None or ChatEntry.objects.filter(message=message).exists():
+                continue
+            author = message.author
+            role = (ChatEntry.Role.AGENT if author is not None and author.is_agent else ChatEntry.Role.VISITOR)
+            entry = _entry(session, kind=ChatEntry.Kind.NOTE if message.internal else ChatEntry.Kind.MESSAGE,
+                           role=role, message=message)
+            _publish(_entry_pushes(entry, session))

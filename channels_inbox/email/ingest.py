@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -22,7 +23,7 @@ from django.utils.translation import gettext as _
 from helpdesk.models import User
 from helpdesk.services import create_customer_from_mail
 from tickets import services as ticket_services
-from tickets.models import Channel, Status, Ticket
+from tickets.models import Channel, SideConversation, Status, Ticket
 
 from ..models import InboundMessage, MailKey
 from . import html as dom
@@ -68,9 +69,22 @@ def store_raw(raw: bytes, *, channel: str = "email") -> InboundMessage:
         return InboundMessage.objects.create(channel=channel, raw=raw, size=len(raw), **_sniff(raw))
 
 
+def store_raw_many(raws: Sequence[bytes], *, channel: str = "email") -> list[InboundMessage]:
+    """Write a batch of raw mails (a poll, many files) in one INSERT and one commit, before any is processed:
+    the rows in the order given."""
+    with transaction.atomic():
+        return InboundMessage.objects.bulk_create(
+            [InboundMessage(channel=channel, raw=raw, size=len(raw), **_sniff(raw)) for raw in raws])
+
+
 def ingest(raw: bytes, *, channel: str = "email") -> Outcome:
     """Store the mail, then process it (see `process`)."""
     return process(store_raw(raw, channel=channel))
+
+
+def ingest_many(raws: Sequence[bytes], *, channel: str = "email") -> list[Outcome]:
+    """Store the batch (one commit), then process each mail in its own transaction (one's failure is its own)."""
+    return [process(row) for row in store_raw_many(raws, channel=channel)]
 
 
 def process(row: InboundMessage, *, rate_limit: bool = True) -> Outcome:
@@ -119,8 +133,10 @@ def _process(row: InboundMessage, *, rate_limit: bool) -> Outcome:
             "size": len(raw) // 2**20, "limit": settings.HELPDESK_EMAIL_MAX_BYTES // 2**20})
     mail = parse(raw)
     row.message_id = mail.message_id[:500]
+    # One read for the mail's own key (a duplicate, our own mail) and those it answers (its thread).
+    keys = threading.keys_for([mail.message_id, *threading.reply_ids(mail)])
     if mail.message_id:
-        key = threading.known_key(mail.message_id)
+        key = keys.get(mail.message_id)
         if key is not None:
             row.ticket = key.ticket
             if key.direction == MailKey.Direction.OUT:
@@ -146,7 +162,7 @@ def _process(row: InboundMessage, *, rate_limit: bool) -> Outcome:
             "address": mail.from_email})
     if not sender.is_active:
         return Outcome("ignored", None, _("The sender's account %(address)s is disabled.") % {"address": mail.from_email})
-    return _deliver(row, mail, sender)
+    return _deliver(row, mail, sender, keys)
 
 
 def _account(address: str, name: str) -> User:
@@ -198,8 +214,11 @@ def _uploads(mail: ParsedMail, notes: list[str]) -> list[SimpleUploadedFile]:
     return kept
 
 
-def _deliver(row: InboundMessage, mail: ParsedMail, sender: User) -> Outcome:
-    thread = threading.find_thread(mail, sender)
+def _deliver(row: InboundMessage, mail: ParsedMail, sender: User, keys: dict[str, MailKey]) -> Outcome:
+    side = threading.find_side_conversation(mail)
+    if side is not None:
+        return _side_reply(row, mail, sender, side)
+    thread = threading.find_thread(mail, sender, keys=keys)
     body, html, quoted, notes = _content(mail)
     uploads = _uploads(mail, notes)
     if notes:
@@ -214,9 +233,9 @@ def _deliver(row: InboundMessage, mail: ParsedMail, sender: User) -> Outcome:
         reason = _("The subject names #%(n)s, but %(address)s is neither its requester nor a follower: opened a new "
                    "ticket linked to it.") % {"n": thread.linked.number, "address": mail.from_email}
     else:
-        was_closed = before is not None and Ticket.objects.filter(pk=before.pk, status=Status.CLOSED).exists()
         ticket, message, created = ticket_services.receive_message(subject=subject, ticket=before, **common)
-        reason = _reason(before, ticket, created, was_closed)
+        # receive_message read `before` afresh before choosing (no read of our own): closed, so a follow-up.
+        reason = _reason(before, ticket, created, created and before is not None and before.status == Status.CLOSED)
     if mail.message_id:
         # Not get_or_create: a concurrent delivery of the same mail fails here and is rolled back as a duplicate.
         MailKey.objects.create(message_id=mail.message_id, ticket=ticket, ticket_message=message,
@@ -226,6 +245,25 @@ def _deliver(row: InboundMessage, mail: ParsedMail, sender: User) -> Outcome:
             "n": settings.HELPDESK_EMAIL_MAX_FOLLOWERS}
     row.ticket, row.ticket_message = ticket, message
     return Outcome("created" if created else "appended", ticket.number, reason)
+
+
+def _side_reply(row: InboundMessage, mail: ParsedMail, sender: User, side: SideConversation) -> Outcome:
+    """An answer in a side conversation: an internal note on its ticket, never a public message, a new
+    ticket or a follower (tickets.services.receive_side_conversation_reply)."""
+    body, html, quoted, notes = _content(mail)
+    uploads = _uploads(mail, notes)
+    if notes:
+        body = body + "\n\n" + "\n".join(f"[{n}]" for n in notes)
+    message = ticket_services.receive_side_conversation_reply(
+        side_conversation=side, author=sender, from_address=mail.from_email, body=body, body_html=html,
+        quoted=quoted, attachments=uploads, external_id=mail.message_id[:255])
+    ticket = side.ticket
+    if mail.message_id:
+        MailKey.objects.create(message_id=mail.message_id, ticket=ticket, ticket_message=message,
+                               direction=MailKey.Direction.IN)
+    row.ticket, row.ticket_message = ticket, message
+    return Outcome("appended", ticket.number, _("Added to side conversation S%(s)d of #%(n)s as an internal note.") % {
+        "s": side.number, "n": ticket.number})
 
 
 def _reason(before: Ticket | None, ticket: Ticket, created: bool, was_closed: bool) -> str:

@@ -1,5 +1,6 @@
-"""Which ticket a mail belongs to: our Message-IDs first (MailKey), then the
-subject's ticket hook, but only from the ticket's requester or followers."""
+"""Which ticket a mail belongs to: our Message-IDs first (MailKey), then the subject's ticket hook, but only
+from the ticket's requester or followers. A mail naming a side conversation's Message-ID belongs to that
+side conversation (find_side_conversation), whatever else it names."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from helpdesk.models import User
-from tickets.models import Message, OutgoingDelivery, Ticket
+from tickets.models import Message, OutgoingDelivery, SideConversation, Ticket
 from tickets.selectors import is_participant
 
 from ..models import MailKey
@@ -63,11 +64,25 @@ def _merge_target(ticket: Ticket) -> Ticket:
     return ticket
 
 
-def find_thread(mail: ParsedMail, sender: User) -> Thread:
-    """The ticket the mail answers (see the module's docstring)."""
-    ids = list(dict.fromkeys(mail.in_reply_to + list(reversed(mail.references))))[:100]
+def reply_ids(mail: ParsedMail) -> list[str]:
+    """The Message-IDs the mail answers, nearest first (In-Reply-To, then References from the end)."""
+    return list(dict.fromkeys(mail.in_reply_to + list(reversed(mail.references))))[:100]
+
+
+def keys_for(message_ids: list[str]) -> dict[str, MailKey]:
+    """The keys recorded for these (normalized) Message-IDs, with their tickets: one query."""
+    wanted = [m for m in message_ids if m]
+    if not wanted:
+        return {}
+    return {k.message_id: k for k in MailKey.objects.select_related("ticket").filter(message_id__in=wanted)}
+
+
+def find_thread(mail: ParsedMail, sender: User, *, keys: dict[str, MailKey] | None = None) -> Thread:
+    """The ticket the mail answers (see the module's docstring); `keys`: those of reply_ids(mail) when the
+    caller read them already."""
+    ids = reply_ids(mail)
     if ids:
-        keys = {k.message_id: k for k in MailKey.objects.select_related("ticket").filter(message_id__in=ids)}
+        keys = keys_for(ids) if keys is None else keys
         for message_id in ids:
             if message_id in keys:
                 return Thread(ticket=keys[message_id].ticket, how="key")
@@ -80,3 +95,15 @@ def find_thread(mail: ParsedMail, sender: User) -> Thread:
                 return Thread(ticket=hooked, how="hook")
             return Thread(linked=target, how="stranger")
     return Thread()
+
+
+def find_side_conversation(mail: ParsedMail) -> SideConversation | None:
+    """The side conversation one of whose mails this one answers (In-Reply-To, then References, latest
+    first): only our Message-ID makes a mail an expert's reply; the subject's [#n-Sk] hook never does."""
+    ids = list(dict.fromkeys(mail.in_reply_to + list(reversed(mail.references))))[:100]
+    if not ids:
+        return None
+    found = {m.external_id: m.side_conversation for m in Message.objects.filter(
+        external_id__in=[i[:255] for i in ids], side_conversation__isnull=False)
+        .select_related("side_conversation__ticket")}
+    return next((found[i] for i in ids if i in found), None)

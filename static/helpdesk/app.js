@@ -174,6 +174,13 @@
       var now = document.querySelector(part[0]), fresh = doc.querySelector(part[0]);
       if (now && fresh) now[part[1]] = fresh[part[1]];
     });
+    // The side conversations' list (an expert answered): not while the agent writes a reply in it.
+    var sides = document.getElementById("side-conversations-list"), freshSides = doc.getElementById("side-conversations-list");
+    var drafting = sides && Array.prototype.some.call(sides.querySelectorAll("textarea"), function (t) { return t.value.trim(); });
+    if (sides && freshSides && !drafting && !sides.contains(document.activeElement)) {
+      sides.replaceWith(freshSides);
+      if (window.htmx) window.htmx.process(freshSides);
+    }
     var panel = document.getElementById("properties"), freshPanel = doc.getElementById("properties");
     if (!panel || !freshPanel) return;
     if (panel.contains(document.activeElement)) {

@@ -269,3 +269,78 @@ def test_suggest_lists_readable_articles_only(client, agent):
     assert [r["title"] for r in results] == ["Принтер не печатает"]
     assert results[0]["url"].startswith("http://testserver/kb/") and set(results[0]) == {"title", "url", "snippet"}
     assert client.get("/chat/api/suggest/", {"q": ""}).json() == {"results": []}
+
+
+def test_transfer_over_the_agent_sockets(client):
+    from tests.factories import AgentFactory
+
+    first, second = AgentFactory(), AgentFactory()
+    cookies = session_cookie(Client(), first), session_cookie(Client(), second)
+
+    async def scenario():
+        desk1, ok1, _ = await agent_socket(cookies[0])
+        await frame_of(desk1, "hello")
+        await asyncio.sleep(0.3)
+        started = (await start_chat(client)).json()
+        chat = started["chat"]
+        await frame_of(desk1, "offer", chat=chat)  # the first connected agent, by id
+        desk2, ok2, _ = await agent_socket(cookies[1])
+        await frame_of(desk2, "hello")
+        visitor, _ok, _ = await visitor_socket(started["token"])
+        await asyncio.sleep(0.3)
+        await desk1.send_json_to({"type": "accept", "chat": chat})
+        await frame_of(desk1, "chat_assigned", chat=chat)
+        await frame_of(visitor, "state", status="active")
+        await desk1.send_json_to({"type": "transfer", "chat": chat, "to_agent": second.pk, "note": "по-русски"})
+        assigned = await frame_of(desk2, "chat_assigned", chat=chat)
+        removed = await frame_of(desk1, "chat_removed", chat=chat)
+        line = await frame_of(visitor, "message", author="system", seq=4)  # 3 is the note, not for the visitor
+        state = await frame_of(visitor, "state")
+        await desk2.send_json_to({"type": "transfer", "chat": chat, "to_agent": "x"})
+        bad = await frame_of(desk2, "error")
+        for communicator in (desk1, desk2, visitor):
+            await communicator.disconnect()
+        return assigned, removed, line, state, bad
+
+    assigned, removed, line, state, bad = asyncio.run(scenario())
+    assert assigned["status"] == "active" and removed["reason"] == "transferred"
+    assert second.get_full_name() in line["body"] and state["agent"] == second.get_full_name()
+    assert bad["code"] == "bad_frame"
+    session = ChatSession.objects.get()
+    assert session.agent == second and session.ticket.assignee == second
+
+
+def test_a_reply_from_the_ticket_page_reaches_the_visitor_socket(client, agent):
+    from channels.db import database_sync_to_async
+
+    from channels_inbox.chat import services as chat_services
+    from tickets import services as ticket_services
+
+    cookie = session_cookie(Client(), agent)
+
+    async def scenario():
+        desk, _ok, _ = await agent_socket(cookie)
+        await frame_of(desk, "hello")
+        await asyncio.sleep(0.3)
+        started = (await start_chat(client)).json()
+        await frame_of(desk, "offer", chat=started["chat"])
+        session = await database_sync_to_async(ChatSession.objects.select_related("ticket").get)(
+            public_id=started["chat"])
+        await database_sync_to_async(chat_services.accept_offer)(session=session, agent=agent)
+        visitor, _ok, _ = await visitor_socket(started["token"])
+        await asyncio.sleep(0.3)
+        await database_sync_to_async(ticket_services.add_message)(ticket=session.ticket, author=agent,
+                                                                  body="Ответ со страницы тикета")
+        frame = await frame_of(visitor, "message", author="agent", timeout=10)
+        await database_sync_to_async(ticket_services.add_message)(ticket=session.ticket, author=agent,
+                                                                  body="заметка со страницы", internal=True)
+        await database_sync_to_async(ticket_services.add_message)(ticket=session.ticket, author=agent,
+                                                                  body="ещё ответ")
+        after = await frames_until(visitor, lambda f: f.get("body") == "ещё ответ", timeout=10)
+        await visitor.disconnect()
+        await desk.disconnect()
+        return frame, after
+
+    frame, after = asyncio.run(scenario())
+    assert frame["body"] == "Ответ со страницы тикета" and frame["seq"] == 3
+    assert all("заметка" not in str(f) for f in after) and after[-1]["seq"] == 5

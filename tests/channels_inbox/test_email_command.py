@@ -58,3 +58,38 @@ def test_a_failed_mail_still_exits_zero_an_unreadable_file_does_not(tmp_path, se
     assert code == 1
     assert lines[0]["status"] == "failed" and "missing.eml" in lines[0]["reason"]
     assert len(lines) == 2 and InboundMessage.objects.count() == 2
+
+
+def test_many_files_are_stored_in_one_insert_then_processed_one_by_one(tmp_path, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    small = build(message_id="<b1@customer.example>")
+    settings.HELPDESK_EMAIL_MAX_BYTES = len(small) + 500
+    paths = []
+    for name, raw in [("1.eml", small), ("big.eml", build(message_id="<b2@customer.example>", body="x" * 2000)),
+                      ("3.eml", build(message_id="<b3@customer.example>", in_reply_to="<b1@customer.example>"))]:
+        (tmp_path / name).write_bytes(raw)
+        paths.append(str(tmp_path / name))
+    (tmp_path / "5.eml").write_bytes(build(message_id="<b5@customer.example>", sender="other@customer.example"))
+    with CaptureQueriesContext(connection) as ctx:
+        code, lines = run(*paths, str(tmp_path / "missing.eml"), str(tmp_path / "5.eml"))
+    # The lines keep the files' order; the mail too large to process fails alone, the unreadable file exits 1.
+    assert code == 1
+    assert [line["status"] for line in lines] == ["created", "failed", "appended", "failed", "created"]
+    assert "too large" in lines[1]["reason"] and "missing.eml" in lines[3]["reason"]
+    inserts = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith('INSERT INTO "channels_inbox_inboundmessage"')]
+    assert len(inserts) == 2  # the three files before the unreadable one, then the last: one INSERT each
+    rows = list(InboundMessage.objects.order_by("id").values_list("message_id", "status"))
+    assert rows == [("b1@customer.example", "processed"), ("b2@customer.example", "failed"),
+                    ("b3@customer.example", "processed"), ("b5@customer.example", "processed")]
+
+
+def test_store_raw_many_keeps_every_mail_even_unparsable_ones():
+    from channels_inbox.email import ingest_many, store_raw_many
+
+    rows = store_raw_many([build(message_id="<m1@customer.example>"), b"\x00\xff not a mail", b""])
+    assert [r.status for r in rows] == ["received"] * 3 and all(r.pk for r in rows)
+    assert [r.message_id for r in rows] == ["m1@customer.example", "", ""] and rows[1].size == 13
+    outcomes = ingest_many([build(message_id="<m2@customer.example>"), b"garbage"])
+    assert [o.status for o in outcomes] == ["created", "ignored"] and InboundMessage.objects.count() == 5

@@ -112,11 +112,44 @@ def test_agents_read_internal_articles(client, agent):
     assert client.get(reverse("kb:article", args=[article.pk])).status_code == 200
 
 
-def test_each_reading_counts_a_view(client, printer_article):
+def test_a_reader_counts_one_view_a_visitor_without_a_session_each_reading(client, customer, printer_article):
     url = reverse("kb:article", args=[printer_article.pk])
     client.get(url)
     client.get(url)
-    assert Article.objects.get(pk=printer_article.pk).view_count == 2
+    assert Article.objects.get(pk=printer_article.pk).view_count == 2  # no session is made just to count
+    assert "sessionid" not in client.cookies
+    client.session.save()  # an anonymous visitor with a session (e.g. after answering "Was this helpful?")
+    client.cookies["sessionid"] = client.session.session_key
+    client.get(url)
+    client.get(url)
+    assert Article.objects.get(pk=printer_article.pk).view_count == 3
+    client.force_login(customer)
+    client.get(url)
+    client.get(url)
+    assert Article.objects.get(pk=printer_article.pk).view_count == 4
+    assert client.post(reverse("kb:feedback", args=[printer_article.pk]), {"helpful": "yes"}).status_code == 302
+    assert Article.objects.get(pk=printer_article.pk).view_count == 4  # a POST is no reading
+
+
+def test_a_counted_view_is_one_update_without_a_read(client, printer_article):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(reverse("kb:article", args=[printer_article.pk])).status_code == 200
+    counting = [q["sql"] for q in ctx.captured_queries if "view_count" in q["sql"] and "knowledgebase_article" in q["sql"]
+                and not q["sql"].lstrip().upper().startswith("SELECT")]
+    assert len(counting) == 1 and counting[0].lstrip().upper().startswith("UPDATE")
+    assert '"view_count" = ("knowledgebase_article"."view_count" + 1)' in counting[0]
+
+
+def test_the_readers_answer_is_read_by_a_selector(customer, printer_article):
+    assert selectors.reader_feedback(printer_article, None) is None
+    assert selectors.reader_feedback(printer_article, f"user:{customer.pk}") is None
+    answer, _created = services.record_feedback(article=printer_article, language="en", helpful=True, comment="",
+                                                user=customer, reader=f"user:{customer.pk}")
+    assert selectors.reader_feedback(printer_article, f"user:{customer.pk}") == answer
+    assert selectors.reader_feedback(printer_article, "session:other") is None
 
 
 def test_article_shows_related_readable_articles_tags_and_breadcrumbs(client, agent, printer_article):
@@ -304,6 +337,18 @@ def test_report_numbers(client, editor, agent, printer_article):
     client.force_login(editor)
     page = client.get(reverse("kb:report")).content.decode()
     assert "refund" in page and "75%" in page and "Useless article" in page
+    # The four tables come from one include: each with its headings, rows and (when empty) what to do next.
+    for table_id in ("kb-unanswered", "kb-deflection", "kb-most-viewed", "kb-least-helpful"):
+        assert page.count(f'id="{table_id}"') == 1
+    assert "Searches with no result (last 30 days)" in page and '<th scope="col" class="text-end">Views</th>' in page
+    assert "Deflection rate = deflected / (deflected + submitted after suggestions)." in page
+    SearchLog.objects.all().delete()
+    Article.objects.update(view_count=0, helpful_count=0, unhelpful_count=0)
+    Deflection.objects.all().delete()
+    empty = client.get(reverse("kb:report")).content.decode()
+    assert "Every search found something." in empty and "No deflections yet" in empty
+    assert "No article has been read yet." in empty and "once readers have answered" in empty
+    assert empty.count('colspan="3"') == 2 and empty.count('colspan="4"') == 2
 
 
 def test_report_is_for_editors_only(client, agent, customer, admin_user):

@@ -169,3 +169,38 @@ def test_admins_see_the_deliveries_read_only(client, admin_user, customer, make_
     detail = client.get(f"/admin/tickets/outgoingdelivery/{row.pk}/change/")
     assert detail.status_code == 200 and "secret text" not in detail.content.decode()
     assert client.get("/admin/tickets/outgoingdelivery/add/").status_code == 403
+
+
+def test_a_retry_is_an_event_on_the_ticket_and_a_final_failure_is_recorded_once(
+        settings, refusing_smtp, client, api, customer, agent, make_ticket, django_capture_on_commit_callbacks):
+    ticket, reply, row = _refused_reply(customer, agent, make_ticket, django_capture_on_commit_callbacks)
+    assert ticket.events.filter(kind="delivery_failed").count() == 1
+    assert deliveries.deliver(row.pk) == "skipped" and deliveries.send_pending() == 0  # nothing records it again
+    assert ticket.events.filter(kind="delivery_failed").count() == 1
+
+    # The agent retries (the server still refuses): who did it, which delivery, to whom; then the new failure.
+    client.force_login(agent)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"/agent/tickets/{ticket.number}/deliveries/{row.pk}/retry/").status_code == 302
+    retried = ticket.events.get(kind="delivery_retried")
+    assert retried.actor == agent and retried.internal
+    assert (retried.data["delivery_id"], retried.data["to"], retried.data["message_id"]) == \
+        (row.pk, [customer.email], reply.pk)
+    assert ticket.events.filter(kind="delivery_failed").count() == 2  # one per failed send, none more
+    page = client.get(f"/agent/tickets/{ticket.number}/").content.decode()
+    assert f"{agent.display_name} sent the email to {customer.email} again" in page
+    client.force_login(customer)
+    assert "again" not in client.get(f"/portal/tickets/{ticket.number}/").content.decode()  # internal
+
+    # The API's retry records the same; a refused retry records nothing.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.as_user(agent).post(f"/api/v1/tickets/{ticket.pk}/retry-delivery/", {"delivery": row.pk},
+                                       format="json").status_code == 200
+    assert ticket.events.filter(kind="delivery_retried").count() == 2
+    pending = queue_email(subject="Hello", body="b", to=[customer.email], ticket_id=ticket.pk)  # not failed
+    assert api.post(f"/api/v1/tickets/{ticket.pk}/retry-delivery/", {"delivery": pending.pk},
+                    format="json").status_code == 400
+    assert ticket.events.filter(kind="delivery_retried").count() == 2
+    events = api.get(f"/api/v1/tickets/{ticket.pk}/events/").json()
+    kinds = [e["kind"] for e in (events["results"] if isinstance(events, dict) else events)]
+    assert kinds.count("delivery_retried") == 2

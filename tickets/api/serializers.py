@@ -343,3 +343,44 @@ class OutgoingDeliverySerializer(serializers.Serializer):
     mail_message_id = serializers.CharField(read_only=True, help_text="The Message-ID the mail goes out with.")
     next_try_at = serializers.DateTimeField(read_only=True)
     sent_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+# --- issue 17 (outbound): side conversations with outside experts ----------------
+
+# What Django's validate_email accepts, declared so the schema says it (the service checks again).
+EMAIL = RegexValidator(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+                       r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$",
+                       _("Enter a valid email address."))
+
+
+class SideConversationSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    number = serializers.IntegerField(read_only=True, help_text="S1, S2… within the ticket.")
+    hook = serializers.SerializerMethodField(help_text="The subject's tag, e.g. [#1042-S1].")
+    subject = serializers.CharField(read_only=True)
+    to = serializers.ListField(child=serializers.CharField(), read_only=True)
+    status = serializers.CharField(read_only=True, help_text="open or closed.")
+    created_by = UserRefSerializer(read_only=True, allow_null=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    last_activity_at = serializers.DateTimeField(read_only=True)
+    message_count = serializers.IntegerField(read_only=True)
+
+    def get_hook(self, obj) -> str:
+        return f"[#{obj.ticket.number}-S{obj.number}]"
+
+
+class SideConversationCreateSerializer(serializers.Serializer):
+    to = serializers.ListField(child=serializers.CharField(max_length=254, validators=[EMAIL]), min_length=1,
+                               max_length=10, help_text="1 to 10 addresses; not the requester's, not ours.")
+    subject = subject_field()
+    body = body_field()
+    include_messages = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, default=list,
+        max_length=50, help_text="Ids of this ticket's messages (public or internal) quoted in the mail.")
+    include_attachments = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, default=list,
+        max_length=settings.HELPDESK_ATTACHMENT_MAX_COUNT, help_text="Ids of this ticket's attachments sent along.")
+
+
+class SideConversationReplySerializer(serializers.Serializer):
+    body = body_field()

@@ -4,10 +4,10 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -16,7 +16,7 @@ from helpdesk.services import create_customer_by_agent
 
 from .. import selectors, services
 from ..filters import TicketFilter
-from ..models import Channel, Ticket
+from ..models import Channel, SideConversation, Ticket
 from .serializers import (
     CustomerMessageSerializer,
     CustomerTicketEventSerializer,
@@ -26,6 +26,9 @@ from .serializers import (
     MessageSerializer,
     OutgoingDeliverySerializer,
     SavedViewSerializer,
+    SideConversationCreateSerializer,
+    SideConversationReplySerializer,
+    SideConversationSerializer,
     TicketCreateFormSerializer,
     TicketCreateJSONSerializer,
     TicketCreateSerializer,
@@ -220,6 +223,66 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         ticket = self.get_object()
         page = self.paginate_queryset(selectors.visible_events(request.user, ticket))
         return self.get_paginated_response(self._serializers()[2](page, many=True).data)
+
+    # --- issue 17 (outbound): side conversations with outside experts (agents only; customers get 404) ---
+
+    def _side_ticket(self, request):
+        ticket = self.get_object()
+        if not request.user.is_agent:
+            raise NotFound
+        return ticket
+
+    def _side_conversation(self, request, ticket, sc_id):
+        try:
+            return selectors.ticket_side_conversations(request.user, ticket).select_related("ticket").get(pk=sc_id)
+        except SideConversation.DoesNotExist:
+            raise NotFound from None
+
+    @extend_schema(request=SideConversationCreateSerializer,
+                   responses={200: SideConversationSerializer(many=True), 201: SideConversationSerializer})
+    @action(detail=True, methods=["get", "post"], url_path="side-conversations", filterset_class=None,
+            pagination_class=None)
+    def side_conversations(self, request, pk=None):
+        """The ticket's side conversations (GET), or a new one (POST): the question is mailed to the
+        addresses, with the messages and attachments named; the requester never sees any of it."""
+        ticket = self._side_ticket(request)
+        if request.method == "POST":
+            data = SideConversationCreateSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            v = data.validated_data
+            side = services.start_side_conversation(
+                ticket=ticket, agent=request.user, to=v["to"], subject=v["subject"], body=v["body"],
+                include_message_ids=v["include_messages"], include_attachment_ids=v["include_attachments"])
+            side = self._side_conversation(request, ticket, side.pk)
+            return Response(SideConversationSerializer(side).data, status=status.HTTP_201_CREATED)
+        rows = selectors.ticket_side_conversations(request.user, ticket).select_related("ticket")
+        return Response(SideConversationSerializer(rows, many=True).data)
+
+    @extend_schema(request=SideConversationReplySerializer, responses={200: SideConversationSerializer},
+                   parameters=[OpenApiParameter("sc_id", int, OpenApiParameter.PATH,
+                                                description="The side conversation's id.")])
+    @action(detail=True, methods=["post"], url_path=r"side-conversations/(?P<sc_id>[0-9]{1,18})/reply",
+            filterset_class=None)
+    def side_conversation_reply(self, request, pk=None, sc_id=None):
+        """Write again in a side conversation (mailed, threaded); a closed one opens again."""
+        ticket = self._side_ticket(request)
+        side = self._side_conversation(request, ticket, sc_id)
+        data = SideConversationReplySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.reply_side_conversation(side_conversation=side, agent=request.user, body=data.validated_data["body"])
+        return Response(SideConversationSerializer(self._side_conversation(request, ticket, sc_id)).data)
+
+    @extend_schema(request=None, responses={200: SideConversationSerializer},
+                   parameters=[OpenApiParameter("sc_id", int, OpenApiParameter.PATH,
+                                                description="The side conversation's id.")])
+    @action(detail=True, methods=["post"], url_path=r"side-conversations/(?P<sc_id>[0-9]{1,18})/close",
+            filterset_class=None)
+    def side_conversation_close(self, request, pk=None, sc_id=None):
+        """Close a side conversation (a later answer from the expert still lands, and opens it again)."""
+        ticket = self._side_ticket(request)
+        side = self._side_conversation(request, ticket, sc_id)
+        services.close_side_conversation(side_conversation=side, agent=request.user)
+        return Response(SideConversationSerializer(self._side_conversation(request, ticket, sc_id)).data)
 
 
 @extend_schema(tags=["ticket types"])

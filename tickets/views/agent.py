@@ -196,7 +196,7 @@ def saved_view_delete(request, pk):
     return redirect("agent:saved_views")
 
 
-def _ticket_context(request, ticket, reply_form=None, panel_errors=None, escalation=None):
+def _ticket_context(request, ticket, reply_form=None, panel_errors=None, escalation=None, side=None):
     timeline = selectors.timeline(request.user, ticket)
     mails = list(selectors.ticket_deliveries(request.user, ticket))
     by_message = {d.message_id: d for d in mails if d.message_id}  # the latest mail of each message
@@ -223,6 +223,10 @@ def _ticket_context(request, ticket, reply_form=None, panel_errors=None, escalat
                        "keeps_assignee": settings.HELPDESK_ESCALATION_KEEPS_ASSIGNEE},
         "articles_used": selectors.ticket_articles(request.user, ticket),
         "can_create_article": request.user.can_edit_kb and ticket.status in (Status.SOLVED, Status.CLOSED),
+        # Side conversations (issue 17): the panel, the "Ask an expert" form and what it may include.
+        "side_conversations": list(selectors.ticket_side_conversations(request.user, ticket)),
+        "side": {"values": {"subject": ticket.subject}, **(side or {})},
+        "side_sources": [item for kind, item in timeline if kind == "message" and not item.side_conversation_id],
     }
 
 
