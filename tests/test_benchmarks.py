@@ -119,3 +119,17 @@ def test_kb_search_benchmark_runs(bench_database_url):
     assert seeded["articles"] == 400 and seeded["translations"] == 460
     assert (api["case"], api["n"], suggestions["case"], suggestions["n"]) == ("api", 30, "suggestions", 30)
     assert sum(q["hits"] for q in api["queries"]) > 0 and api["median_ms"] > 0
+
+
+def test_chat_benchmark_runs(bench_database_url):
+    """bench_chat.py (issue 18): two uvicorn servers, 12 conversations (4 agents, 2 client
+    processes) for 3 s; nothing lost or duplicated, every message stored once."""
+    out = _run("benchmarks/bench_chat.py", "--conversations", "12", "--seconds", "3", "--rate", "1",
+               "--database-url", bench_database_url, url=bench_database_url)
+    result = json.loads(out.strip().splitlines()[-1])
+    assert (result["conversations"], result["agents"], result["sockets"], result["client_processes"]) == (12, 4, 16, 2)
+    assert result["sent"]["visitor"] >= 24 and result["sent"]["agent"] >= 24
+    assert (result["lost"], result["duplicated"], result["unacked"], result["closed_early"]) == (0, 0, 0, 0)
+    assert result["stored_messages"] == result["expected_stored"]
+    assert result["c2a_ms"]["n"] == result["sent"]["visitor"] and result["c2a_ms"]["median"] > 0
+    assert result["memory_per_idle_socket_kb"] is not None and "customer → agent" in out
