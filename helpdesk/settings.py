@@ -518,6 +518,7 @@ HELPDESK_CHAT_BODY_MAX_CHARS = 5000
 HELPDESK_CHAT_OFFER_TIMEOUT = env.int("CHAT_OFFER_TIMEOUT", default=30)  # seconds an offer waits for an answer
 HELPDESK_CHAT_WAIT_LIMIT = env.int("CHAT_WAIT_LIMIT", default=300)  # seconds waiting with nobody: offline
 HELPDESK_CHAT_PRESENCE_GRACE = env.int("CHAT_PRESENCE_GRACE", default=60)  # a dropped agent socket: away after
+HELPDESK_CHAT_DB_THREADS = env.int("CHAT_DB_THREADS", default=4)  # per ASGI process: chat sockets' database connections
 HELPDESK_CHAT_GREETING = env("CHAT_GREETING", default="")
 HELPDESK_CHAT_START_RATE = env("CHAT_START_RATE", default="20/h")  # per address
 HELPDESK_CHAT_API_RATE = env("CHAT_API_RATE", default="120/m")  # config and suggest, per address

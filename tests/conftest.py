@@ -82,6 +82,16 @@ def _persistent_connection():
 
 
 @pytest.fixture(autouse=True)
+def _chat_connections_closed():
+    """The chat sockets' database threads keep their connections (channels_inbox.chat.db): closed after
+    each test, so that no connection outlives the data or the test database it was opened on."""
+    yield
+    from channels_inbox.chat.db import close_connections
+
+    close_connections()
+
+
+@pytest.fixture(autouse=True)
 def _language_reset():
     """A request activates its language for the thread (LocaleMiddleware,
     the user's preference) and nothing turns it off after the response: a
