@@ -82,6 +82,8 @@ class _Limited(AsyncWebsocketConsumer):
         except _TooLong:
             await self.send_json(error_frame("too_large", _("The message is too long (at most %(limit)d characters).")
                                              % {"limit": settings.HELPDESK_CHAT_BODY_MAX_CHARS}))
+        except services.ChatOffline as exc:
+            await self.send_json(error_frame("offline", str(exc)))
         except services.ChatClosed as exc:
             await self.send_json(error_frame("ended", str(exc)))
         except services.NotYours as exc:
@@ -137,10 +139,15 @@ class VisitorChatConsumer(_Limited):
         self.group = visitor_group(self.public_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        await database_sync_to_async(services.visitor_connected)(session_id=self.session_id)
+        if session.status == ChatSession.Status.OFFLINE:
+            # Nobody took the chat: say so at once; its messages are refused with the code "offline".
+            await self.send_json(state_frame(session, agent_name=None))
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await database_sync_to_async(services.visitor_disconnected)(session_id=self.session_id)
 
     def _replay(self, last_seq: int) -> tuple[list[Frame], Frame]:
         session = ChatSession.objects.select_related("ticket", "agent").get(pk=self.session_id)
