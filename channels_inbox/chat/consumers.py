@@ -23,6 +23,10 @@ from .tokens import verify_chat
 MAX_FRAME_BYTES = 8 * 1024
 RATE_FRAMES, RATE_WINDOW = 20, 10.0  # more in the window: an error frame
 FLOOD_FRAMES = 40  # more in the window: the socket is closed (4429)
+# Seconds an agent socket trusts its last check of a chat's ticket for message frames (3 queries a frame
+# otherwise). The holder of the chat is checked on the locked row each time, and a chat_removed push (transferred
+# away, ended) drops the cache at once: a lost right to a ticket lasts at most this long, for internal notes.
+PERMISSION_TTL = 10.0
 
 
 def allowed_origin(origin: str | None, host: str | None) -> bool:
@@ -200,6 +204,7 @@ class AgentChatConsumer(_Limited):
             return
         self.user_id, self.name, self.public_name = user.pk, user.display_name, user.public_name
         self.chats: set[str] = set()
+        self.allowed: dict[str, tuple[float, Any, int]] = {}  # chat -> (checked at, agent, session pk)
         await self.channel_layer.group_add(agent_chat_group(self.user_id), self.channel_name)
         await self.accept()
         hello = await database_sync_to_async(self._hello)()
@@ -244,6 +249,9 @@ class AgentChatConsumer(_Limited):
         if message.get("leave") and message["leave"] in self.chats:
             await self.channel_layer.group_discard(agents_group(message["leave"]), self.channel_name)
             self.chats.discard(message["leave"])
+        frame = message.get("frame") or {}
+        if frame.get("type") == "chat_removed":
+            self.allowed.pop(str(frame.get("chat")), None)
         await super().chat_frame(message)
 
     def _chat(self, frame: Frame) -> tuple[Any, ChatSession]:
@@ -310,12 +318,17 @@ class AgentChatConsumer(_Limited):
         internal = bool(frame.get("internal"))
 
         def post() -> Any:
-            user, session = self._chat(frame)
-            if not internal and session.agent_id != user.pk and not user.is_helpdesk_admin:
-                raise services.NotYours(_("Only the chat's agent answers the visitor; write an internal note."))
-            entry, _created = services.post_message(session=session, author=user, role=ChatEntry.Role.AGENT,
-                                                    body=body, client_id=client_id, internal=internal)
-            return str(session.public_id), entry
+            chat = str(frame.get("chat"))
+            cached = self.allowed.get(chat)
+            if cached is None or time.monotonic() - cached[0] >= PERMISSION_TTL:
+                user, session = self._chat(frame)
+                chat = str(session.public_id)
+                cached = self.allowed[chat] = (time.monotonic(), user, session.pk)
+            _at, user, session_pk = cached
+            entry, _created = services.post_message(
+                session=session_pk, author=user, role=ChatEntry.Role.AGENT, body=body, client_id=client_id,
+                internal=internal, must_hold=not internal and not user.is_helpdesk_admin)
+            return chat, entry
 
         chat, entry = await database_sync_to_async(post)()
         await self._join(chat)

@@ -289,9 +289,10 @@ def decline_offer(*, session: ChatSession | int, agent: User, reason: str = "dec
 # --- messages ---------------------------------------------------------------------------
 
 def post_message(*, session: ChatSession | int, author: User, role: str, body: object, client_id: str | None = None,
-                 internal: bool = False) -> tuple[ChatEntry, bool]:
+                 internal: bool = False, must_hold: bool = False) -> tuple[ChatEntry, bool]:
     """Store a chat message (Message + ChatEntry, seq = the locked last_seq + 1) and broadcast it on commit.
-    A client_id seen before returns the stored entry, not a new one: (entry, created)."""
+    A client_id seen before returns the stored entry, not a new one: (entry, created). `must_hold`: only the
+    chat's current agent may post (checked on the locked row, so a transfer takes effect at once)."""
     body = clean_chat_body(body)
     client_id = (str(client_id)[:CLIENT_ID_MAX] or None) if client_id else None
     internal = internal and role == ChatEntry.Role.AGENT
@@ -301,6 +302,8 @@ def post_message(*, session: ChatSession | int, author: User, role: str, body: o
             seen = ChatEntry.objects.filter(session=locked, client_id=client_id).first()
             if seen is not None:
                 return seen, False
+        if must_hold and locked.agent_id != author.pk:
+            raise NotYours(_("Only the chat's agent answers the visitor; write an internal note."))
         if locked.status == Status_.OFFLINE:
             raise ChatOffline(_("Nobody is available to chat: your message was kept and we will answer by e-mail."))
         if locked.status in CLOSED_STATUSES:

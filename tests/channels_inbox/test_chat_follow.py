@@ -7,17 +7,20 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from channels_inbox.chat import services
-from channels_inbox.models import ChatSession
+from channels_inbox.models import ChatRoute, ChatSession
+from helpdesk.models import Group, Tier
+from tests.factories import AgentFactory
 from tickets import search
 from tickets import services as ticket_services
 from tickets.models import OutgoingDelivery, Ticket, TicketEvent
 
-from .chat_helpers import frame_of, start_chat, visitor_socket
-from .test_chat_routing import connected, start
+from .chat_helpers import agent_socket, frame_of, session_cookie, start_chat, visitor_socket
+from .test_chat_routing import codes, connected, start
 
 
 def _accepted(agent, **kw):
@@ -137,3 +140,81 @@ def test_an_offline_chat_says_so_on_connect_and_refuses_messages_with_code_offli
     assert list(session.entries.filter(kind="message").values_list("message__body", flat=True)) == [
         "Принтер не печатает"]  # only the first message, kept on the ticket
     assert session.visitor_sockets == 0 and session.visitor_seen_at is not None
+
+
+@pytest.mark.django_db
+def test_transfer_to_a_tier_offers_the_chat_there(team_l2):
+    l1_group, l2, l2_agent = team_l2
+    holder = AgentFactory()
+    l1_group.members.add(holder)
+    connected(holder, l2_agent)
+    session = start()
+    assert session.offered_to == holder
+    services.accept_offer(session=session, agent=holder)
+    services.transfer_chat(session=session.pk, actor=holder, to_tier=l2, note="нужен второй уровень")
+    session = ChatSession.objects.select_related("ticket").get(pk=session.pk)
+    assert session.status == "waiting" and session.agent is None and session.tier == l2
+    assert session.offered_to == l2_agent and session.tried == [holder.pk]
+    assert session.ticket.tier == l2 and session.ticket.group is None and session.ticket.assignee is None
+    assert codes(session)[-1] == "transferring"
+    with pytest.raises(services.NotYours):  # no longer the holder: no public line
+        services.post_message(session=session.pk, author=holder, role="agent", body="ещё я", client_id="late",
+                              must_hold=True)
+    services.accept_offer(session=session.pk, agent=l2_agent)
+    assert ChatSession.objects.get(pk=session.pk).agent == l2_agent
+
+
+@pytest.fixture
+def team_l2():
+    l1 = Tier.objects.create(level=1, name="L1")
+    l2 = Tier.objects.create(level=2, name="L2")
+    l1_group = Group.objects.create(name="Printers", tier=l1)
+    l2_group = Group.objects.create(name="Printers L2", tier=l2)
+    ChatRoute.objects.create(name="all", group=l1_group, position=1)
+    l2_agent = AgentFactory()
+    l2_group.members.add(l2_agent)
+    return l1_group, l2, l2_agent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transferred_away_agent_can_no_longer_post_and_a_tier_transfer_over_the_socket(client, team_l2):
+    l1_group, l2, l2_agent = team_l2
+    holder = AgentFactory()
+    l1_group.members.add(holder)
+    cookies = session_cookie(Client(), holder), session_cookie(Client(), l2_agent)
+
+    async def scenario():
+        desk1, _ok, _ = await agent_socket(cookies[0])
+        await frame_of(desk1, "hello")
+        desk2, _ok, _ = await agent_socket(cookies[1])
+        await frame_of(desk2, "hello")
+        started = (await start_chat(client)).json()
+        chat = started["chat"]
+        await frame_of(desk1, "offer", chat=chat)
+        await desk1.send_json_to({"type": "accept", "chat": chat})
+        await frame_of(desk1, "chat_assigned", chat=chat)
+        await desk1.send_json_to({"type": "message", "chat": chat, "client_id": "h1", "body": "Здравствуйте"})
+        await frame_of(desk1, "ack", client_id="h1")  # the check is cached from here on
+        await desk1.send_json_to({"type": "transfer", "chat": chat, "to_tier": l2.pk, "note": "L2"})
+        offer = await frame_of(desk2, "offer", chat=chat)
+        # At once, before or after the chat_removed push: the locked row says who holds the chat.
+        await desk1.send_json_to({"type": "message", "chat": chat, "client_id": "h2", "body": "я ещё тут"})
+        refused = await frame_of(desk1, "error")
+        removed = await frame_of(desk1, "chat_removed", chat=chat)
+        await desk2.send_json_to({"type": "accept", "chat": chat})
+        await frame_of(desk2, "chat_assigned", chat=chat)
+        await desk2.send_json_to({"type": "message", "chat": chat, "client_id": "s1", "body": "Второй уровень"})
+        await frame_of(desk2, "ack", client_id="s1")
+        await desk1.send_json_to({"type": "message", "chat": chat, "client_id": "h3", "body": "и снова я"})
+        refused_again = await frame_of(desk1, "error")
+        for communicator in (desk1, desk2):
+            await communicator.disconnect()
+        return chat, offer, refused, removed, refused_again
+
+    chat, offer, refused, removed, refused_again = asyncio.run(scenario())
+    assert offer["chat"] == chat and removed["reason"] == "transferred"
+    assert refused["code"] == refused_again["code"] == "bad_frame"
+    session = ChatSession.objects.select_related("ticket").get(public_id=chat)
+    assert session.agent == l2_agent and session.tier == l2 and session.ticket.tier == l2
+    bodies = list(session.entries.filter(kind="message").order_by("seq").values_list("message__body", flat=True))
+    assert bodies == ["Принтер не печатает", "Здравствуйте", "Второй уровень"]
