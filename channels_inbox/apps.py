@@ -7,9 +7,10 @@ class ChannelsInboxConfig(AppConfig):
     verbose_name = _("Channels")
 
     def ready(self) -> None:
-        from tickets import mail, receivers
+        from tickets import mail, notifications, receivers
         from tickets.models import TicketEvent
 
+        from .chat.selectors import visitor_is_here
         from .chat.services import relay_ticket_messages
         from .email.threading import remember_outbound
         from .realtime import broadcast_ticket_event, connect_signals
@@ -28,3 +29,5 @@ class ChannelsInboxConfig(AppConfig):
         receivers.subscribe(relay_ticket_messages, kinds=[TicketEvent.Kind.MESSAGE], order=25, writes=False)
         if remember_outbound not in mail.ON_TICKET_MAIL:
             mail.ON_TICKET_MAIL.append(remember_outbound)  # our Message-IDs thread the replies
+        if visitor_is_here not in notifications.MAIL_NOT_NEEDED:
+            notifications.MAIL_NOT_NEEDED.append(visitor_is_here)  # a live chat's visitor reads the reply there

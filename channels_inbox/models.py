@@ -192,6 +192,9 @@ class ChatSession(models.Model):
     started_at = models.DateTimeField(_("started"), auto_now_add=True)
     accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
     ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+    # The visitor's open sockets and when one last came or went: is the visitor there to read a reply live?
+    visitor_sockets = models.PositiveSmallIntegerField(_("visitor sockets"), default=0)
+    visitor_seen_at = models.DateTimeField(_("visitor seen"), null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]

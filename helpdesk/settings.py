@@ -524,6 +524,8 @@ HELPDESK_CHAT_START_RATE = env("CHAT_START_RATE", default="20/h")  # per address
 HELPDESK_CHAT_API_RATE = env("CHAT_API_RATE", default="120/m")  # config and suggest, per address
 HELPDESK_CHAT_MAIL_RATE = env("CHAT_MAIL_RATE", default="5/h")  # transcripts mailed, per address
 HELPDESK_CHAT_UPLOAD_RATE = env("CHAT_UPLOAD_RATE", default="30/h")  # attachments, per address
+HELPDESK_CHAT_TICKET_SYNC = env.int("CHAT_TICKET_SYNC", default=60)  # seconds: a chat moves its ticket's updated_at
+HELPDESK_CHAT_VISITOR_GRACE = env.int("CHAT_VISITOR_GRACE", default=60)  # seconds gone: replies are mailed again
 CELERY_BEAT_SCHEDULE["expire-chat-offers"] = {"task": "channels_inbox.chat.tasks.expire_chat_offers", "schedule": 5.0}
 # --- issue 17 (outbound): side conversations with outside experts --------------------
 # What the attachments of one side-conversation mail may weigh together (each is also within ATTACHMENT_MAX_BYTES).

@@ -161,3 +161,20 @@ def test_the_demo_knowledge_base_answers_the_portal_search(db):
     assert not Article.objects.filter(pk__in=shown).exclude(status=Article.Status.PUBLISHED).exists()
     assert selectors.search_articles(viewer=User.objects.get(username="anna"), query="billing console").total
     assert User.objects.get(username="anna").can_edit_kb
+
+
+def test_seed_demo_has_chat_routes_capacity_and_one_ended_chat(db):
+    from channels_inbox.models import ChatAgentPresence, ChatRoute, ChatSession
+    from helpdesk.models import AgentProfile
+
+    call_command("seed_demo")
+    call_command("seed_demo")
+    routes = list(ChatRoute.objects.order_by("position").values_list("url_prefix", "language", "group__name"))
+    assert routes == [("/pricing", "", "Billing L1"), ("", "ru", "Support L1")]
+    assert AgentProfile.objects.get(user__username="anna").max_concurrent_chats == 4
+    chat = ChatSession.objects.select_related("ticket", "agent").get()
+    assert chat.status == "ended" and chat.agent.username == "anna" and chat.rating == 5
+    assert chat.ticket.channel == "chat" and chat.ticket.status == "solved" and chat.ticket.first_response_at
+    assert chat.entries.filter(kind="message").count() == 5
+    assert not ChatAgentPresence.objects.filter(sockets__gt=0).exists()  # nobody left "connected"
+    assert not TicketEvent.objects.filter(processed_at__isnull=True).exists()

@@ -1,7 +1,7 @@
 """Tells the requester about an agent's public reply, in their language, as an outbox handler in the worker:
 by email on every ticket (on an email ticket the mail is the reply itself, threaded into the conversation)."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -13,6 +13,10 @@ from helpdesk.locales import usable_language
 from .events import AUTHOR_ROLE, BY_REQUESTER, INTERNAL, MESSAGE_ID
 from .mail import make_message_id, queue_email, thread_headers
 from .models import Channel, Message, TicketEvent
+
+# Predicates an app above registers (channels_inbox: the visitor reads the reply live in the chat): any true,
+# and the requester gets no mail about this message.
+MAIL_NOT_NEEDED: list[Callable[[Message], bool]] = []
 
 
 def notify_requester(events: Iterable[TicketEvent]) -> None:
@@ -30,7 +34,7 @@ def _notify(event: TicketEvent) -> None:
     if event.data.get(BY_REQUESTER) or event.data.get(AUTHOR_ROLE) == "customer":
         return
     message = Message.objects.select_related("ticket__requester", "author").filter(pk=event.data.get(MESSAGE_ID)).first()
-    if message is None or message.internal:
+    if message is None or message.internal or any(not_needed(message) for not_needed in MAIL_NOT_NEEDED):
         return
     ticket = message.ticket
     requester = ticket.requester

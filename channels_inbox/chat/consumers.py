@@ -23,6 +23,10 @@ from .tokens import verify_chat
 MAX_FRAME_BYTES = 8 * 1024
 RATE_FRAMES, RATE_WINDOW = 20, 10.0  # more in the window: an error frame
 FLOOD_FRAMES = 40  # more in the window: the socket is closed (4429)
+# Seconds an agent socket trusts its last check of a chat's ticket for message frames (3 queries a frame
+# otherwise). The holder of the chat is checked on the locked row each time, and a chat_removed push (transferred
+# away, ended) drops the cache at once: a lost right to a ticket lasts at most this long, for internal notes.
+PERMISSION_TTL = 10.0
 
 
 def allowed_origin(origin: str | None, host: str | None) -> bool:
@@ -82,6 +86,8 @@ class _Limited(AsyncWebsocketConsumer):
         except _TooLong:
             await self.send_json(error_frame("too_large", _("The message is too long (at most %(limit)d characters).")
                                              % {"limit": settings.HELPDESK_CHAT_BODY_MAX_CHARS}))
+        except services.ChatOffline as exc:
+            await self.send_json(error_frame("offline", str(exc)))
         except services.ChatClosed as exc:
             await self.send_json(error_frame("ended", str(exc)))
         except services.NotYours as exc:
@@ -137,10 +143,15 @@ class VisitorChatConsumer(_Limited):
         self.group = visitor_group(self.public_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        await database_sync_to_async(services.visitor_connected)(session_id=self.session_id)
+        if session.status == ChatSession.Status.OFFLINE:
+            # Nobody took the chat: say so at once; its messages are refused with the code "offline".
+            await self.send_json(state_frame(session, agent_name=None))
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await database_sync_to_async(services.visitor_disconnected)(session_id=self.session_id)
 
     def _replay(self, last_seq: int) -> tuple[list[Frame], Frame]:
         session = ChatSession.objects.select_related("ticket", "agent").get(pk=self.session_id)
@@ -193,6 +204,7 @@ class AgentChatConsumer(_Limited):
             return
         self.user_id, self.name, self.public_name = user.pk, user.display_name, user.public_name
         self.chats: set[str] = set()
+        self.allowed: dict[str, tuple[float, Any, int]] = {}  # chat -> (checked at, agent, session pk)
         await self.channel_layer.group_add(agent_chat_group(self.user_id), self.channel_name)
         await self.accept()
         hello = await database_sync_to_async(self._hello)()
@@ -237,6 +249,9 @@ class AgentChatConsumer(_Limited):
         if message.get("leave") and message["leave"] in self.chats:
             await self.channel_layer.group_discard(agents_group(message["leave"]), self.channel_name)
             self.chats.discard(message["leave"])
+        frame = message.get("frame") or {}
+        if frame.get("type") == "chat_removed":
+            self.allowed.pop(str(frame.get("chat")), None)
         await super().chat_frame(message)
 
     def _chat(self, frame: Frame) -> tuple[Any, ChatSession]:
@@ -303,12 +318,17 @@ class AgentChatConsumer(_Limited):
         internal = bool(frame.get("internal"))
 
         def post() -> Any:
-            user, session = self._chat(frame)
-            if not internal and session.agent_id != user.pk and not user.is_helpdesk_admin:
-                raise services.NotYours(_("Only the chat's agent answers the visitor; write an internal note."))
-            entry, _created = services.post_message(session=session, author=user, role=ChatEntry.Role.AGENT,
-                                                    body=body, client_id=client_id, internal=internal)
-            return str(session.public_id), entry
+            chat = str(frame.get("chat"))
+            cached = self.allowed.get(chat)
+            if cached is None or time.monotonic() - cached[0] >= PERMISSION_TTL:
+                user, session = self._chat(frame)
+                chat = str(session.public_id)
+                cached = self.allowed[chat] = (time.monotonic(), user, session.pk)
+            _at, user, session_pk = cached
+            entry, _created = services.post_message(
+                session=session_pk, author=user, role=ChatEntry.Role.AGENT, body=body, client_id=client_id,
+                internal=internal, must_hold=not internal and not user.is_helpdesk_admin)
+            return chat, entry
 
         chat, entry = await database_sync_to_async(post)()
         await self._join(chat)

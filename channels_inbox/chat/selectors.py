@@ -2,12 +2,15 @@
 selectors."""
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.conf import settings
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from helpdesk.models import User
-from tickets.models import Attachment, Ticket
+from tickets.models import Attachment, Message, Ticket
 from tickets.selectors import get_visible_ticket
 
 from ..models import ChatEntry, ChatSession
@@ -19,6 +22,15 @@ REPLAY_LIMIT = 500  # one resume's frames at most; the client resumes again from
 def session_for_token_id(public_id: Any) -> ChatSession | None:
     """The visitor's chat, from the public id their verified token carries."""
     return ChatSession.objects.select_related("ticket", "agent", "visitor").filter(public_id=public_id).first()
+
+
+def visitor_is_here(message: Message) -> bool:
+    """The message's ticket has a live chat whose visitor has a socket open (or had, within the grace): the
+    reply reaches them in the chat, so tickets.notifications mails nothing (registered in channels_inbox.apps)."""
+    recent = timezone.now() - timedelta(seconds=settings.HELPDESK_CHAT_VISITOR_GRACE)
+    return ChatSession.objects.filter(
+        Q(visitor_sockets__gt=0) | Q(visitor_seen_at__gte=recent), ticket_id=message.ticket_id,
+        status__in=(ChatSession.Status.WAITING, ChatSession.Status.ACTIVE)).exists()
 
 
 def entries_after(session: ChatSession, seq: int, viewer_role: str, *, language: str = "") -> list[Frame]:

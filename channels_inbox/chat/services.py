@@ -50,6 +50,10 @@ class ChatClosed(Exception):
     """The chat has ended (or went offline): it takes no more messages."""
 
 
+class ChatOffline(ChatClosed):
+    """Nobody was there to take the chat: it is answered by e-mail, the socket takes no messages."""
+
+
 class NotYours(Exception):
     """The agent may not do this to this chat (offer gone, someone else's chat)."""
 
@@ -285,9 +289,10 @@ def decline_offer(*, session: ChatSession | int, agent: User, reason: str = "dec
 # --- messages ---------------------------------------------------------------------------
 
 def post_message(*, session: ChatSession | int, author: User, role: str, body: object, client_id: str | None = None,
-                 internal: bool = False) -> tuple[ChatEntry, bool]:
+                 internal: bool = False, must_hold: bool = False) -> tuple[ChatEntry, bool]:
     """Store a chat message (Message + ChatEntry, seq = the locked last_seq + 1) and broadcast it on commit.
-    A client_id seen before returns the stored entry, not a new one: (entry, created)."""
+    A client_id seen before returns the stored entry, not a new one: (entry, created). `must_hold`: only the
+    chat's current agent may post (checked on the locked row, so a transfer takes effect at once)."""
     body = clean_chat_body(body)
     client_id = (str(client_id)[:CLIENT_ID_MAX] or None) if client_id else None
     internal = internal and role == ChatEntry.Role.AGENT
@@ -297,10 +302,23 @@ def post_message(*, session: ChatSession | int, author: User, role: str, body: o
             seen = ChatEntry.objects.filter(session=locked, client_id=client_id).first()
             if seen is not None:
                 return seen, False
+        if must_hold and locked.agent_id != author.pk:
+            raise NotYours(_("Only the chat's agent answers the visitor; write an internal note."))
+        if locked.status == Status_.OFFLINE:
+            raise ChatOffline(_("Nobody is available to chat: your message was kept and we will answer by e-mail."))
         if locked.status in CLOSED_STATUSES:
             raise ChatClosed(_("This chat has ended."))
-        message = Message.objects.create(ticket_id=locked.ticket_id, author=author, internal=internal,
-                                         channel=Channel.CHAT, body=body)
+        ticket = locked.ticket  # read (and locked) with the session
+        if role == ChatEntry.Role.AGENT and not internal and ticket.first_response_at is None:
+            # The agent's first answer is a reply like the ticket page's: first response, SLA clocks, a message
+            # event for triggers (the relay sees its ChatEntry and skips it). Once per chat.
+            message = ticket_services.add_message(ticket=ticket, author=author, body=body, channel=Channel.CHAT)
+        else:
+            message = Message.objects.create(ticket_id=locked.ticket_id, author=author, internal=internal,
+                                             channel=Channel.CHAT, body=body)
+            if timezone.now() - ticket.updated_at >= timedelta(seconds=settings.HELPDESK_CHAT_TICKET_SYNC):
+                # The queue's "updated" and search follow the chat at most once a minute, not per line.
+                ticket_services.touch_ticket(ticket_id=ticket.pk)
         entry = _entry(locked, kind=ChatEntry.Kind.NOTE if internal else ChatEntry.Kind.MESSAGE, role=role,
                        message=message, client_id=client_id)
         _publish(_entry_pushes(entry, locked, attachments=[]))
@@ -354,8 +372,21 @@ def end_chat(*, session: ChatSession | int, by: User | None) -> ChatSession:
                 actor = by if by is not None and by.is_agent else session.agent
                 assert actor is not None, "an accepted chat has its agent"
                 ticket_services.change_status(ticket=ticket, actor=actor, status=Status.SOLVED)
+        ticket_services.touch_ticket(ticket_id=session.ticket_id)  # the lines since the last sync: searchable
         _publish(pushes)
     return session
+
+
+def visitor_connected(*, session_id: int) -> None:
+    """One more visitor socket on this chat (ticket-page replies then reach the visitor live, not by e-mail)."""
+    ChatSession.objects.filter(pk=session_id).update(visitor_sockets=F("visitor_sockets") + 1,
+                                                     visitor_seen_at=timezone.now())
+
+
+def visitor_disconnected(*, session_id: int) -> None:
+    """A visitor socket closed: the visitor counts as there for HELPDESK_CHAT_VISITOR_GRACE more seconds."""
+    ChatSession.objects.filter(pk=session_id).update(visitor_sockets=Greatest(F("visitor_sockets") - 1, 0),
+                                                     visitor_seen_at=timezone.now())
 
 
 # --- agents' chat sockets ------------------------------------------------------------------

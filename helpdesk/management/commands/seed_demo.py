@@ -133,6 +133,7 @@ class Command(BaseCommand):
                     types[name].field_definitions = FIELDS[name]
                     types[name].save(update_fields=["field_definitions"])
             self._escalation_demo()
+            self._chat_demo(with_chat=False)
             self._macros(admin)
             self._mailbox_demo()
             articles = self._knowledge_base(admin, agents)
@@ -141,6 +142,7 @@ class Command(BaseCommand):
             if not Ticket.objects.exists():
                 created = self._tickets(agents, customers, types)
                 self._route_new_tickets()
+                self._chat_demo(with_chat=True)
                 # The rest of the demo's history is not live traffic: no
                 # notifications or trigger runs for it when the worker starts.
                 TicketEvent.objects.filter(processed_at__isnull=True).update(processed_at=timezone.now())
@@ -194,6 +196,13 @@ class Command(BaseCommand):
         from channels_inbox.demo import seed_mailbox_demo
 
         seed_mailbox_demo()
+    def _chat_demo(self, *, with_chat):
+        """Chat routes and the agents' chat capacity; one ended chat with the demo's first tickets."""
+        try:
+            from channels_inbox.demo import seed_chat_demo
+        except ImportError:
+            return
+        seed_chat_demo(with_chat=with_chat)
 
     def _route_new_tickets(self):
         """The tickets nobody has touched are routed by the demo's triggers as
