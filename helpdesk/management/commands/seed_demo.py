@@ -196,6 +196,7 @@ class Command(BaseCommand):
         from channels_inbox.demo import seed_mailbox_demo
 
         seed_mailbox_demo()
+
     def _chat_demo(self, *, with_chat):
         """Chat routes and the agents' chat capacity; one ended chat with the demo's first tickets."""
         try:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('channels_inbox', '0003_chat_session_tier'),
+        ('channels_inbox', '0004_mailbox_and_imap_uid'),
     ]
 
     operations = [
