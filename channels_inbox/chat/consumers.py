@@ -7,7 +7,6 @@ from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,6 +16,7 @@ from helpdesk.services import set_presence
 
 from ..models import ChatEntry, ChatSession
 from . import selectors, services
+from .db import chat_db
 from .frames import Frame, agent_chat_group, agents_group, error_frame, state_frame, visitor_group
 from .tokens import verify_chat
 
@@ -133,7 +133,7 @@ class VisitorChatConsumer(_Limited):
         if public_id is None or not allowed_origin(origin, host):
             await self.close(code=4403)
             return
-        session = await database_sync_to_async(selectors.session_for_token_id)(public_id)
+        session = await chat_db(selectors.session_for_token_id)(public_id)
         if session is None:
             await self.close(code=4403)
             return
@@ -143,7 +143,7 @@ class VisitorChatConsumer(_Limited):
         self.group = visitor_group(self.public_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await database_sync_to_async(services.visitor_connected)(session_id=self.session_id)
+        await chat_db(services.visitor_connected)(session_id=self.session_id)
         if session.status == ChatSession.Status.OFFLINE:
             # Nobody took the chat: say so at once; its messages are refused with the code "offline".
             await self.send_json(state_frame(session, agent_name=None))
@@ -151,7 +151,7 @@ class VisitorChatConsumer(_Limited):
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
-            await database_sync_to_async(services.visitor_disconnected)(session_id=self.session_id)
+            await chat_db(services.visitor_disconnected)(session_id=self.session_id)
 
     def _replay(self, last_seq: int) -> tuple[list[Frame], Frame]:
         session = ChatSession.objects.select_related("ticket", "agent").get(pk=self.session_id)
@@ -159,7 +159,7 @@ class VisitorChatConsumer(_Limited):
         return frames, state_frame(session, agent_name=session.agent.public_name if session.agent else None)
 
     async def on_resume(self, frame: Frame) -> None:
-        frames, state = await database_sync_to_async(self._replay)(_seq(frame.get("last_seq", 0)))
+        frames, state = await chat_db(self._replay)(_seq(frame.get("last_seq", 0)))
         for item in frames:
             await self.send_json(item)
         await self.send_json(state)
@@ -170,7 +170,7 @@ class VisitorChatConsumer(_Limited):
 
     async def on_message(self, frame: Frame) -> None:
         client_id, body = _message_fields(frame)
-        entry, _created = await database_sync_to_async(self._post)(body, client_id)
+        entry, _created = await chat_db(self._post)(body, client_id)
         await self.send_json({"type": "ack", "client_id": client_id, "seq": entry.seq})
 
     async def on_typing(self, frame: Frame) -> None:
@@ -179,11 +179,11 @@ class VisitorChatConsumer(_Limited):
             "author": "visitor"}})
 
     async def on_read(self, frame: Frame) -> None:
-        await database_sync_to_async(services.mark_read)(session=self.session_id, role=ChatEntry.Role.VISITOR,
+        await chat_db(services.mark_read)(session=self.session_id, role=ChatEntry.Role.VISITOR,
                                                          seq=_seq(frame.get("seq")))
 
     async def on_end(self, frame: Frame) -> None:
-        await database_sync_to_async(services.end_chat)(session=self.session_id, by=None)
+        await chat_db(services.end_chat)(session=self.session_id, by=None)
 
 
 def _fresh_agent(user_id: int) -> Any:
@@ -207,7 +207,7 @@ class AgentChatConsumer(_Limited):
         self.allowed: dict[str, tuple[float, Any, int]] = {}  # chat -> (checked at, agent, session pk)
         await self.channel_layer.group_add(agent_chat_group(self.user_id), self.channel_name)
         await self.accept()
-        hello = await database_sync_to_async(self._hello)()
+        hello = await chat_db(self._hello)()
         for chat in hello["chats"]:
             await self._join(chat["chat"])
         await self.send_json(hello)
@@ -226,14 +226,14 @@ class AgentChatConsumer(_Limited):
         interval = max(1.0, settings.HELPDESK_CHAT_PRESENCE_GRACE / 3)
         while True:
             await asyncio.sleep(interval)
-            await database_sync_to_async(services.agent_seen)(user_id=self.user_id)
+            await chat_db(services.agent_seen)(user_id=self.user_id)
 
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "user_id"):
             return
         if hasattr(self, "beat"):
             self.beat.cancel()
-        await database_sync_to_async(services.agent_disconnected)(user_id=self.user_id)
+        await chat_db(services.agent_disconnected)(user_id=self.user_id)
         await self.channel_layer.group_discard(agent_chat_group(self.user_id), self.channel_name)
         for chat in list(self.chats):
             await self.channel_layer.group_discard(agents_group(chat), self.channel_name)
@@ -269,17 +269,17 @@ class AgentChatConsumer(_Limited):
             if status == "online":
                 services.offer_waiting_chats()
 
-        await database_sync_to_async(change)()
+        await chat_db(change)()
         await self.send_json({"type": "presence", "status": status})
 
     async def on_accept(self, frame: Frame) -> None:
-        _user, session = await database_sync_to_async(self._chat)(frame)
+        _user, session = await chat_db(self._chat)(frame)
         chat = str(session.public_id)
         # Joined first (it may see the chat), so that frames published on commit reach this socket.
         joined = chat not in self.chats
         await self._join(chat)
         try:
-            await database_sync_to_async(self._accept)(frame)
+            await chat_db(self._accept)(frame)
         except services.NotYours:
             if joined:
                 await self.channel_layer.group_discard(agents_group(chat), self.channel_name)
@@ -295,7 +295,7 @@ class AgentChatConsumer(_Limited):
             user, session = self._chat(frame)
             services.decline_offer(session=session, agent=user)
 
-        await database_sync_to_async(decline)()
+        await chat_db(decline)()
 
     async def on_resume(self, frame: Frame) -> None:
         last_seq = _seq(frame.get("last_seq", 0))
@@ -307,7 +307,7 @@ class AgentChatConsumer(_Limited):
                      "chat": str(session.public_id)}
             return str(session.public_id), frames, state
 
-        chat, frames, state = await database_sync_to_async(replay)()
+        chat, frames, state = await chat_db(replay)()
         await self._join(chat)
         for item in frames:
             await self.send_json(item)
@@ -330,7 +330,7 @@ class AgentChatConsumer(_Limited):
                 internal=internal, must_hold=not internal and not user.is_helpdesk_admin)
             return chat, entry
 
-        chat, entry = await database_sync_to_async(post)()
+        chat, entry = await chat_db(post)()
         await self._join(chat)
         await self.send_json({"type": "ack", "chat": chat, "client_id": client_id, "seq": entry.seq})
 
@@ -353,14 +353,14 @@ class AgentChatConsumer(_Limited):
             _user, session = self._chat(frame)
             services.mark_read(session=session, role=ChatEntry.Role.AGENT, seq=seq)
 
-        await database_sync_to_async(read)()
+        await chat_db(read)()
 
     async def on_end(self, frame: Frame) -> None:
         def end() -> None:
             user, session = self._chat(frame)
             services.end_chat(session=session, by=user)
 
-        await database_sync_to_async(end)()
+        await chat_db(end)()
 
     async def on_transfer(self, frame: Frame) -> None:
         def transfer() -> None:
@@ -382,4 +382,4 @@ class AgentChatConsumer(_Limited):
                 targets[key] = found
             services.transfer_chat(session=session, actor=user, note=str(frame.get("note") or ""), **targets)
 
-        await database_sync_to_async(transfer)()
+        await chat_db(transfer)()
