@@ -38,8 +38,8 @@ def test_transcript_download_has_no_notes(client, chat):
     text = response.content.decode()
     assert "Вера: Принтер не печатает" in text and "Проверьте кабель" in text
     assert "секретная" not in text
-    # The system line (worded in the chat's language once the lead translates it).
-    assert f"{chat.agent.get_full_name()} joined the chat." in text
+    # The system line, in the chat's language.
+    assert f"{chat.agent.get_full_name()} теперь в чате." in text
 
 
 def test_bad_token_is_404(client, chat):
