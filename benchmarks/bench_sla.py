@@ -73,13 +73,13 @@ def seed(n_tickets, n_due):
     with connection.cursor() as cur:
         cur.execute("""
             INSERT INTO tickets_ticket (id, number, subject, status, priority, channel, language, custom_fields,
-                created_at, updated_at, requester_id, sla, sla_due_at, resolution_due_at)
+                created_at, updated_at, requester_id, sla, sla_due_at, resolution_due_at, reply_address)
             SELECT i, 1000 + i, 'Ticket ' || i, CASE WHEN i <= %(due)s OR i %% 3 = 0 THEN 'open' ELSE 'closed' END,
                    'normal', 'email', 'en', '{}', %(now)s - make_interval(mins => i %% 100000), %(now)s, %(customer)s,
                    CASE WHEN i <= %(due)s THEN %(due_state)s::jsonb WHEN i %% 3 = 0 THEN %(later_state)s::jsonb
                         ELSE '{}'::jsonb END,
                    CASE WHEN i <= %(due)s THEN %(due_at)s WHEN i %% 3 = 0 THEN %(later)s END,
-                   CASE WHEN i <= %(due)s THEN %(due_at)s WHEN i %% 3 = 0 THEN %(later)s END
+                   CASE WHEN i <= %(due)s THEN %(due_at)s WHEN i %% 3 = 0 THEN %(later)s END, ''
             FROM generate_series(1, %(n)s) AS i""", {
             "n": n_tickets, "due": n_due, "now": NOW, "customer": customer.pk, "due_state": due_state,
             "later_state": later_state, "due_at": due, "later": later})

@@ -130,7 +130,8 @@ def seed(url, n_tickets, seed_value=1):
 
     ticket_cols = ["id", "number", "subject", "status", "priority", "type_id", "channel", "requester_id",
                    "organization_id", "assignee_id", "tier_id", "group_id", "language", "custom_fields",
-                   "follow_up_of_id", "created_at", "updated_at", "first_response_at", "solved_at", "closed_at", "sla"]
+                   "follow_up_of_id", "created_at", "updated_at", "first_response_at", "solved_at", "closed_at", "sla",
+                   "reply_address"]
     message_cols = ["ticket_id", "author_id", "internal", "channel", "body", "body_html", "external_id", "created_at",
                     "quoted"]
     event_cols = ["ticket_id", "kind", "actor_id", "field", "old_value", "new_value", "data", "cause_id",
@@ -174,7 +175,7 @@ def seed(url, n_tickets, seed_value=1):
             tickets.append((tid, 1000 + tid, sentence(rng, rng.randint(3, 9)).capitalize(), status,
                             weighted(rng, PRIORITIES), rng.randint(1, 4), channel, requester, org, assignee, None, None,
                             "en", "{}", None, created.isoformat(), updated.isoformat(),
-                            first_response.isoformat() if first_response else None, solved, closed, "{}"))
+                            first_response.isoformat() if first_response else None, solved, closed, "{}", ""))
             if rng.random() < 0.3:
                 ticket_tags.append((tid, rng.randint(1, len(tags))))
         copy_rows(cur, "tickets_ticket", ticket_cols, tickets)

@@ -149,10 +149,12 @@ def test_failing_handler_is_isolated(event_handlers, ticket):
 
 
 def test_default_handler_registry(event_handlers):
+    from channels_inbox.chat.services import relay_ticket_messages
     from tickets.notifications import notify_requester
     from tickets.tasks import _handlers
 
-    assert [s.handler for s in _handlers()] == [run_triggers, notify_requester, broadcast_ticket_event]
+    assert [s.handler for s in _handlers()] == [run_triggers, notify_requester, relay_ticket_messages,
+                                                broadcast_ticket_event]
     event_handlers(recording_handler)
     assert [s.handler for s in _handlers()] == [recording_handler]
 

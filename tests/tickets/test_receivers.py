@@ -57,15 +57,17 @@ def _calls():
 
 
 def test_the_apps_subscribe_their_handlers_in_order():
+    from channels_inbox.chat.services import relay_ticket_messages
     from channels_inbox.realtime import broadcast_ticket_event
     from escalation.engine import run_triggers
     from tickets.notifications import notify_requester
 
     subscribed = receivers.subscriptions()
-    assert [s.handler for s in subscribed] == [run_triggers, notify_requester, broadcast_ticket_event]
-    assert [s.writes for s in subscribed] == [True, False, False]
-    assert subscribed[1].kinds == {TicketEvent.Kind.MESSAGE}
-    assert subscribed[0].kinds is None and subscribed[2].kinds is None
+    assert [s.handler for s in subscribed] == [run_triggers, notify_requester, relay_ticket_messages,
+                                               broadcast_ticket_event]
+    assert [s.writes for s in subscribed] == [True, False, False, False]
+    assert subscribed[1].kinds == subscribed[2].kinds == {TicketEvent.Kind.MESSAGE}
+    assert subscribed[0].kinds is None and subscribed[3].kinds is None
 
 
 def test_handlers_run_by_order_not_by_subscription(ticket):
