@@ -92,6 +92,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "helpdesk.context_processors.helpdesk",
                 "tickets.context_processors.notifications",
+                "channels_inbox.context_processors.chats",
             ],
         },
     },

@@ -5,7 +5,6 @@ import json
 import time
 from collections import deque
 from typing import Any
-from urllib.parse import urlsplit
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -18,7 +17,7 @@ from ..models import ChatEntry, ChatSession
 from . import selectors, services
 from .db import chat_db
 from .frames import Frame, agent_chat_group, agents_group, error_frame, state_frame, visitor_group
-from .tokens import verify_chat
+from .tokens import allowed_origin, verify_chat
 
 MAX_FRAME_BYTES = 8 * 1024
 RATE_FRAMES, RATE_WINDOW = 20, 10.0  # more in the window: an error frame
@@ -27,20 +26,6 @@ FLOOD_FRAMES = 40  # more in the window: the socket is closed (4429)
 # otherwise). The holder of the chat is checked on the locked row each time, and a chat_removed push (transferred
 # away, ended) drops the cache at once: a lost right to a ticket lasts at most this long, for internal notes.
 PERMISSION_TTL = 10.0
-
-
-def allowed_origin(origin: str | None, host: str | None) -> bool:
-    """Same site, the configured HELPDESK_CHAT_ORIGINS, or no Origin at all (not a browser: the token is the only
-    credential, no cookie rides along)."""
-    if not origin:
-        return True
-    origin = origin.rstrip("/").lower()
-    allowed = {o.rstrip("/").lower() for o in settings.HELPDESK_CHAT_ORIGINS}
-    base = urlsplit(settings.HELPDESK_BASE_URL)
-    allowed.add(f"{base.scheme}://{base.netloc}".lower())
-    if "*" in allowed:
-        return True
-    return origin in allowed or (host is not None and urlsplit(origin).netloc == host.lower())
 
 
 class _Limited(AsyncWebsocketConsumer):
@@ -273,22 +258,18 @@ class AgentChatConsumer(_Limited):
         await self.send_json({"type": "presence", "status": status})
 
     async def on_accept(self, frame: Frame) -> None:
-        _user, session = await chat_db(self._chat)(frame)
+        user, session = await chat_db(self._chat)(frame)
         chat = str(session.public_id)
         # Joined first (it may see the chat), so that frames published on commit reach this socket.
         joined = chat not in self.chats
         await self._join(chat)
         try:
-            await chat_db(self._accept)(frame)
+            await chat_db(services.accept_offer)(session=session, agent=user)
         except services.NotYours:
             if joined:
                 await self.channel_layer.group_discard(agents_group(chat), self.channel_name)
                 self.chats.discard(chat)
             raise
-
-    def _accept(self, frame: Frame) -> None:
-        user, session = self._chat(frame)
-        services.accept_offer(session=session, agent=user)
 
     async def on_decline(self, frame: Frame) -> None:
         def decline() -> None:

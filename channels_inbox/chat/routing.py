@@ -86,10 +86,6 @@ def available_agents(group: Group | None, *, exclude: Sequence[int] = (), tier: 
     return [users[pk] for _share, pk in rows if pk in users]
 
 
-def anyone_available(group: Group | None) -> bool:
-    return bool(available_agents(group))
-
-
 def lock_agent_slot(user: User) -> bool:
     """Lock the agent's presence row (two chats offered at once serialize here) and re-check the capacity."""
     presence = ChatAgentPresence.objects.select_for_update().filter(user=user).first()

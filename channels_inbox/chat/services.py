@@ -22,7 +22,6 @@ from django.db.models.functions import Greatest
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from escalation.actions import system_actor
 from helpdesk.models import Group, Tier, User
 from helpdesk.text import clean_line
 from tickets import services as ticket_services
@@ -173,9 +172,7 @@ def start_chat(*, name: object = "", email: object = "", message: object, page_u
         subject = cleaned["message"].splitlines()[0][:80] if cleaned["message"] else _("Chat")
         ticket = ticket_services.create_ticket(
             requester=visitor, subject=_("Chat: %(text)s") % {"text": subject}, body=cleaned["message"],
-            channel=Channel.CHAT, language=cleaned["language"], type=ticket_type)
-        if routed.group is not None and ticket.group_id != routed.group.pk:
-            ticket = ticket_services.update_ticket(ticket=ticket, actor=system_actor(), group=routed.group)
+            channel=Channel.CHAT, language=cleaned["language"], type=ticket_type, group=routed.group)
         first = ticket.messages.get()
         online = routed.open_now and anyone_connected(routed)
         session = ChatSession.objects.create(
@@ -523,7 +520,7 @@ def transfer_chat(*, session: ChatSession | int, actor: User, to_agent: User | N
             session.save(update_fields=["agent", "status", "group", "tier", "tried"])
             changes: dict[str, Any] = {"assignee": None}
             if to_group is not None:
-                changes["group"] = to_group
+                changes.update(group=to_group, tier=to_group.tier)
             else:
                 changes.update(tier=to_tier, group=None)
             ticket = ticket_services.update_ticket(ticket=ticket, actor=actor, **changes)
@@ -621,8 +618,12 @@ def email_transcript(*, session: ChatSession) -> None:
 def relay_ticket_messages(events: list[TicketEvent]) -> None:
     """Outbox handler: a Message added on a chat's ticket outside the chat sockets (the ticket page's reply box,
     the API) becomes the chat's next entry and reaches the sockets; chat lines themselves emit no such event."""
+    wanted = {e.ticket_id for e in events if e.kind == TicketEvent.Kind.MESSAGE}
+    # Most tickets are no chat: one read finds the chats among them before any row is locked.
+    chats = set(ChatSession.objects.filter(ticket_id__in=wanted).exclude(status=Status_.OFFLINE)
+                .values_list("ticket_id", flat=True)) if wanted else set()
     for event in events:
-        if event.kind != TicketEvent.Kind.MESSAGE:
+        if event.kind != TicketEvent.Kind.MESSAGE or event.ticket_id not in chats:
             continue
         message_id = event.data.get(MESSAGE_ID)
         with transaction.atomic():

@@ -18,9 +18,8 @@ from tickets.models import TicketType
 
 from ..models import ChatEntry, ChatSession
 from . import routing, selectors, services
-from .consumers import allowed_origin
 from .frames import entry_frame
-from .tokens import sign_chat, verify_chat
+from .tokens import allowed_origin, sign_chat, verify_chat
 
 View = Callable[..., HttpResponseBase]
 MAX_JSON_BYTES = 64 * 1024
@@ -184,9 +183,7 @@ def attachments(request: HttpRequest, token: str) -> HttpResponse:
         return JsonResponse(exc.message_dict, status=400)
     except services.ChatClosed as exc:
         return JsonResponse({"file": [str(exc)]}, status=400)
-    frames = selectors.entries_after(session, entry.seq - 1, ChatEntry.Role.VISITOR, language=session.language)
-    frame = frames[0] if frames and frames[0]["seq"] == entry.seq else entry_frame(entry, session, for_agent=False)
-    return JsonResponse(frame, status=201)
+    return JsonResponse(entry_frame(entry, session, for_agent=False), status=201)
 
 
 @public_endpoint(("GET",), "chat_api", "HELPDESK_CHAT_API_RATE")

@@ -5,13 +5,10 @@ server (uvicorn) on the test database and the Redis channel layer."""
 import json
 import os
 import re
-import socket
-import threading
 import time
 import urllib.request
 
 import pytest
-import uvicorn
 from django.conf import settings
 from django.test import Client
 from playwright.sync_api import expect
@@ -27,60 +24,11 @@ from tickets.models import Message
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 SHOTS = os.environ.get("CHAT_SCREENSHOTS")  # a folder: the dashboard's states are saved there to look at
-PORTS = range(8171, 8180)  # this branch's range on the shared machine
 
 
 def _shot(page, name):
     if SHOTS:
         page.screenshot(path=os.path.join(SHOTS, f"{name}.png"))
-
-
-def _free_port():
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8171-8179")
-
-
-class AsgiServer:
-    """The project's ASGI application (HTTP and websockets) under uvicorn, in a
-    thread of this process: it reads the test database, pushes through Redis."""
-
-    def __init__(self):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = self.thread = None
-
-    def start(self):
-        from helpdesk.asgi import application
-
-        self.server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=self.port, lifespan="off",
-                                                    log_level="warning", ws="websockets-sansio"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-
-    def stop(self):
-        """As a restart or a crash looks to the browsers: every socket closes."""
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
-        assert not self.thread.is_alive(), "uvicorn did not stop"
-
-
-@pytest.fixture
-def asgi_server(transactional_db):
-    server = AsgiServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 class Visitor:
@@ -389,7 +337,7 @@ def test_decline_in_silence_presence_over_the_socket_and_an_article_link(asgi_se
     expect(anna.get_by_role("status").filter(has_text="You are now online.")).to_be_visible()
 
     # Insert article: the ticket page's KB search, a link at the cursor.
-    visitor = Visitor(base, name="Vera Visitor", email="vera@example.com", message="Paper jam, error 42.",
+    visitor = Visitor(base, name="Vera Visitor", email="vera@example.com", message="Hello, one question please.",
                       language="en")
     anna.get_by_role("button", name="Accept chat from Vera Visitor").click()
     column = anna.get_by_role("region", name="Vera Visitor")

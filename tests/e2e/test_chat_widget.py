@@ -5,8 +5,6 @@ server serves no websockets, hence the server of our own."""
 
 import os
 import re
-import socket
-import threading
 import time
 
 import pytest
@@ -30,32 +28,10 @@ def _shot(page, name):
         page.screenshot(path=os.path.join(SHOTS, f"{name}.png"))
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def chat_server(transactional_db):
-    """helpdesk.asgi (HTTP and websockets) under uvicorn in a thread of this process."""
-    import uvicorn
-
-    from helpdesk.asgi import application
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off",
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+def chat_server(asgi_server):
+    """The base URL of helpdesk.asgi under uvicorn (tests/e2e/conftest.py)."""
+    return asgi_server.url
 
 
 @pytest.fixture
