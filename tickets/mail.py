@@ -65,6 +65,11 @@ def support_address() -> str:
     return settings.HELPDESK_SUPPORT_EMAIL or settings.DEFAULT_FROM_EMAIL
 
 
+def from_address(ticket: Ticket) -> str:
+    """The address a ticket's mail goes out from and its answers come back to: its mailbox's, else ours."""
+    return ticket.reply_address or support_address()
+
+
 def make_message_id() -> str:
     """A new Message-ID in the site's domain (from SITE_URL)."""
     return make_msgid(domain=urlsplit(settings.HELPDESK_BASE_URL).hostname or "helpdesk.localhost")

@@ -11,7 +11,7 @@ from django.utils import translation
 from helpdesk.locales import usable_language
 
 from .events import AUTHOR_ROLE, BY_REQUESTER, INTERNAL, MESSAGE_ID
-from .mail import make_message_id, queue_email, thread_headers
+from .mail import from_address, make_message_id, queue_email, thread_headers
 from .models import Channel, Message, TicketEvent
 
 # Predicates an app above registers (channels_inbox: the visitor reads the reply live in the chat): any true,
@@ -66,4 +66,4 @@ def _notify(event: TicketEvent) -> None:
     queue_email(subject=" ".join(subject.split()), body=body, html=html, to=[requester.email], headers=headers,
                 about=f"the reply notification of ticket {ticket.number} to its requester",
                 ticket_id=ticket.pk, message_id=message.pk, mail_message_id=mail_message_id,
-                from_email=ticket.reply_address or None)
+                from_email=from_address(ticket))

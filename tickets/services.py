@@ -381,7 +381,7 @@ def record_delivery_failure(*, ticket_id: int, to: list[str], reason: str,
 
 def notify_agents(*, ticket: Ticket, recipients: Sequence[User], text: str, email: bool = False) -> None:
     """Put `text` in each recipient's bell for `ticket` and, with `email`, mail it to them after commit."""
-    from .mail import queue_email
+    from .mail import from_address, queue_email
 
     Notification.objects.bulk_create([Notification(user=u, ticket=ticket, kind=Notification.Kind.MESSAGE,
                                                     params={"text": text}) for u in recipients])
@@ -391,7 +391,7 @@ def notify_agents(*, ticket: Ticket, recipients: Sequence[User], text: str, emai
                 queue_email(subject=f"[#{ticket.number}] " + " ".join(text.split()), body=text, to=[user.email],
                             headers={"Auto-Submitted": "auto-replied", "X-Helpdesk-Ticket": str(ticket.number)},
                             about=f"a trigger notification of ticket {ticket.number} to {user}", ticket_id=ticket.pk,
-                            from_email=ticket.reply_address or None)
+                            from_email=from_address(ticket))
 
 
 @dataclass
@@ -970,9 +970,7 @@ def merge_tickets(*, source: Ticket | int, target: Ticket | int, agent: User | N
         moved.update(ticket=target)
         # Side conversations go along, numbered after the target's (answers thread by Message-ID, not by S-number).
         base = SideConversation.objects.filter(ticket=target).aggregate(m=Max("number"))["m"] or 0
-        for offset, side_pk in enumerate(SideConversation.objects.filter(ticket=source).order_by("number")
-                                         .values_list("pk", flat=True), 1):
-            SideConversation.objects.filter(pk=side_pk).update(ticket=target, number=base + offset)
+        SideConversation.objects.filter(ticket=source).update(ticket=target, number=F("number") + base)
         # Source: closed, linked. A merge closes from any status: the
         # conversation goes on, on the target.
         holder = source.load_agent_id
@@ -1448,7 +1446,7 @@ def clean_addresses(to: object, *, ticket: Ticket) -> list[str]:
     1 to SIDE_CONVERSATION_MAX_TO valid ones, none of ours and not the requester's (who never sees it)."""
     from django.core.validators import validate_email
 
-    from .mail import support_address
+    from .mail import from_address, support_address
     from .models import SIDE_CONVERSATION_MAX_TO
 
     items = re.split(r"[,;\s]+", to) if isinstance(to, str) else list(to) if isinstance(to, list | tuple) else []
@@ -1464,8 +1462,8 @@ def clean_addresses(to: object, *, ticket: Ticket) -> list[str]:
             errors.append(_("“%(address)s” is not a valid email address.") % {"address": address[:100]})
             continue
         found.setdefault(address.lower(), address)
-    own = {a.strip().lower() for a in (support_address(), settings.DEFAULT_FROM_EMAIL, *settings.HELPDESK_OWN_ADDRESSES)
-           if a}
+    own = {a.strip().lower() for a in (from_address(ticket), support_address(), settings.DEFAULT_FROM_EMAIL,
+                                       *settings.HELPDESK_OWN_ADDRESSES) if a}
     for lower, address in found.items():
         if lower in own:
             errors.append(_("%(address)s is the helpdesk's own address.") % {"address": address})
@@ -1531,7 +1529,7 @@ def _side_mail(*, side: SideConversation, ticket: Ticket, message: Message, agen
     [#n-Sk], never the customer's [#n]; In-Reply-To / References chain the side conversation's own mails."""
     from helpdesk.locales import usable_language
 
-    from .mail import REFERENCES_KEPT, make_message_id, queue_email
+    from .mail import REFERENCES_KEPT, from_address, make_message_id, queue_email
 
     mail_message_id = make_message_id()
     earlier = list(Message.objects.filter(side_conversation=side).exclude(pk=message.pk).exclude(external_id="")
@@ -1554,7 +1552,7 @@ def _side_mail(*, side: SideConversation, ticket: Ticket, message: Message, agen
     queue_email(subject=f"{side.subject} [#{ticket.number}-S{side.number}]", body=body, html=html, to=side.to,
                 headers=headers, about=f"side conversation S{side.number} of ticket {ticket.number}",
                 ticket_id=ticket.pk, message_id=message.pk, mail_message_id=mail_message_id,
-                attachment_ids=[a.pk for a in attachments])
+                attachment_ids=[a.pk for a in attachments], from_email=from_address(ticket))
 
 
 def _side_data(side: SideConversation, **extra: object) -> dict[str, object]:

@@ -25,7 +25,7 @@ from helpdesk.services import create_customer_from_mail
 from tickets import services as ticket_services
 from tickets.models import Channel, SideConversation, Status, Ticket
 
-from ..models import InboundMessage, Mailbox, MailKey
+from ..models import InboundMessage, MailKey
 from . import html as dom
 from . import noise, reply, threading
 from .parse import ParsedMail, decode_header_value, normalize_message_id, parse
@@ -221,7 +221,7 @@ def _uploads(mail: ParsedMail, notes: list[str]) -> list[SimpleUploadedFile]:
 
 def _deliver(row: InboundMessage, mail: ParsedMail, sender: User, keys: dict[str, MailKey], *,
              trust_hook: bool = False) -> Outcome:
-    side = threading.find_side_conversation(mail)
+    side = threading.find_side_conversation(mail, keys)
     if side is not None:
         return _side_reply(row, mail, sender, side)
     thread = threading.find_thread(mail, sender, keys=keys, trust_hook=trust_hook)
@@ -278,9 +278,9 @@ def _side_reply(row: InboundMessage, mail: ParsedMail, sender: User, side: SideC
         "s": side.number, "n": ticket.number})
 def _mailbox_defaults(row: InboundMessage) -> dict[str, Any]:
     """What a new ticket from the row's mailbox gets: its type (when still in use), group and reply address."""
-    if row.mailbox_id is None:
+    box = row.mailbox  # the poll's own instance: its type and group are read once per poll, not per mail
+    if box is None:
         return {}
-    box = Mailbox.objects.select_related("ticket_type", "group__tier").get(pk=row.mailbox_id)
     kind = box.ticket_type if box.ticket_type is not None and box.ticket_type.active else None
     return {"type": kind, "group": box.group, "reply_address": box.email_address}
 

@@ -179,7 +179,9 @@ def _poll(box: BaseMailBox, mailbox: Mailbox, result: PollResult) -> None:
         done: list[int] = []
         for uid in chunk:
             row = stored.get(uid)
-            if row is None:
+            if row is not None:
+                row.mailbox = mailbox  # one instance: its type and group are read once per poll
+            else:
                 if uid not in sizes:
                     continue  # expunged since the search
                 row = _store(box, uid, sizes[uid], origin)

@@ -87,7 +87,8 @@ def keys_for(message_ids: list[str]) -> dict[str, MailKey]:
     wanted = [m for m in message_ids if m]
     if not wanted:
         return {}
-    return {k.message_id: k for k in MailKey.objects.select_related("ticket").filter(message_id__in=wanted)}
+    return {k.message_id: k for k in MailKey.objects.select_related(
+        "ticket", "ticket_message__side_conversation__ticket").filter(message_id__in=wanted)}
 
 
 def find_thread(mail: ParsedMail, sender: User, *, keys: dict[str, MailKey] | None = None,
@@ -126,13 +127,12 @@ def _same_subject(mail: ParsedMail, sender: User) -> Ticket | None:
     return next((t for t in recent if normalize_subject(t.subject) == subject), None)
 
 
-def find_side_conversation(mail: ParsedMail) -> SideConversation | None:
+def find_side_conversation(mail: ParsedMail, keys: dict[str, MailKey]) -> SideConversation | None:
     """The side conversation one of whose mails this one answers (In-Reply-To, then References, latest
-    first): only our Message-ID makes a mail an expert's reply; the subject's [#n-Sk] hook never does."""
-    ids = list(dict.fromkeys(mail.in_reply_to + list(reversed(mail.references))))[:100]
-    if not ids:
-        return None
-    found = {m.external_id: m.side_conversation for m in Message.objects.filter(
-        external_id__in=[i[:255] for i in ids], side_conversation__isnull=False)
-        .select_related("side_conversation__ticket")}
-    return next((found[i] for i in ids if i in found), None)
+    first; `keys`: keys_for(reply_ids(mail))): only our Message-ID makes a mail an expert's reply; the
+    subject's [#n-Sk] hook never does."""
+    for message_id in reply_ids(mail):
+        key = keys.get(message_id)
+        if key is not None and key.ticket_message is not None and key.ticket_message.side_conversation is not None:
+            return key.ticket_message.side_conversation
+    return None

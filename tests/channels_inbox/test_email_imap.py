@@ -7,6 +7,7 @@ import re
 
 import psycopg2
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
@@ -231,6 +232,16 @@ def test_replies_go_out_from_the_mailbox_address(imap, smtp, settings, agent, dj
     mails = [m for m in wait_for_mail(smtp) if m["To"] == "ann@customer.example"]
     assert mails and all(m["From"] == "printers@helpdesk.test" for m in mails)
     assert any(m["In-Reply-To"] == "<r1@customer.example>" for m in mails), [(m["In-Reply-To"], m["Subject"]) for m in mails]
+    # A side conversation's question goes out from it too (the expert's answer comes back to the polled box),
+    # and the mailbox's own address is refused as an expert.
+    with pytest.raises(ValidationError):
+        services.start_side_conversation(ticket=ticket, agent=agent, to=["printers@helpdesk.test"], subject="Q",
+                                         body="Loop?")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.start_side_conversation(ticket=ticket, agent=agent, to=["vendor@printers.example"],
+                                         subject="Tray 2", body="Known fault?")
+    asked = [m for m in wait_for_mail(smtp, n=len(mails) + 1) if m["To"] == "vendor@printers.example"]
+    assert asked and asked[0]["From"] == "printers@helpdesk.test"
     # A follow-up of the closed ticket keeps the mailbox's address.
     Ticket.objects.filter(pk=ticket.pk).update(status="closed")  # closed days after it was solved
     put(imap, build(sender="ann@customer.example", subject="Re: Printer", message_id="<r2@customer.example>",
