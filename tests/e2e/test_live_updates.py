@@ -5,6 +5,7 @@ layer) and once with REDIS_URL (the production channel layer). pytest-django's
 live server cannot be used: it serves no websockets, and its channel layer
 would be the test process's own."""
 
+import json
 import os
 import re
 import signal
@@ -173,3 +174,44 @@ def test_two_agents_on_one_ticket_see_each_other_and_new_messages(demo, browser)
 
     marco.close()
     expect(anna.get_by_role("status").filter(has_text="Also viewing")).to_be_hidden()
+
+
+def test_a_visitor_on_the_widget_and_an_agent_on_the_chats_page_talk(demo, browser):
+    """Live chat in the demo's process layout (the `make run` layer, then Redis): the widget on the demo
+    page and the agent dashboard, each as its user works it, with no stand-in on either side."""
+    desk = _log_in(browser, demo, "anna")
+    desk.goto(f"{demo}/agent/chats/")
+    expect(desk.get_by_role("status").filter(has_text="Connected")).to_be_visible()
+    deadline = time.monotonic() + 15  # the agent socket's presence reaches the database
+    while not json.loads(urllib.request.urlopen(f"{demo}/chat/api/config/").read())["online"]:
+        assert time.monotonic() < deadline, "the agent's chat socket never counted as online"
+        time.sleep(0.3)
+
+    visitor_context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    visitor = visitor_context.new_page()
+    visitor.set_default_timeout(10_000)
+    visitor.goto(f"{demo}/widget-demo/")
+    visitor.get_by_role("button", name="Chat with support").click()
+    dialog = visitor.get_by_role("dialog")
+    dialog.get_by_label("Name").fill("Giulia Live")
+    dialog.get_by_label("Email").fill("giulia.live@example.org")
+    dialog.get_by_label("Your question").fill("The cap of my bottle is cracked")
+    dialog.get_by_role("button", name=re.compile("Start chat|Send question")).click()
+
+    desk.get_by_role("button", name="Accept chat from Giulia Live").click()
+    column = desk.get_by_role("region", name="Giulia Live")
+    expect(column.get_by_role("log")).to_contain_text("The cap of my bottle is cracked")
+    reply = column.get_by_label("Reply to Giulia Live")
+    reply.fill("Sorry! A new bottle ships today.")
+    reply.press("Enter")
+    log = dialog.get_by_role("log")
+    expect(log.get_by_text("A new bottle ships today.")).to_be_visible()
+
+    message = dialog.get_by_label("Your message")
+    message.press_sequentially("Thank you", delay=20)
+    expect(column.get_by_role("status").filter(has_text="is typing")).to_be_visible()
+    message.press("Enter")
+    expect(column.get_by_role("log")).to_contain_text("Thank you")
+    expect(log.get_by_role("listitem").filter(has_text="Thank you")).to_contain_text(re.compile("Delivered|Read"))
+    visitor_context.close()
+    desk.context.close()
