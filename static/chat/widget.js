@@ -741,7 +741,7 @@
     var file = fileInput.files && fileInput.files[0];
     composerError.textContent = "";
     if (!file || !chat) return;
-    var limit = (config && config.max_attachment_bytes) || chat.maxBytes || 10 * 1048576;
+    var limit = (config && config.max_attachment_bytes) || 10 * 1048576;
     if (file.size > limit) {
       composerError.textContent = t("file_too_large", {name: file.name, limit: humanSize(limit)});
       fileInput.value = "";

@@ -221,7 +221,7 @@
     if (chats[id]) return chats[id];
     var chat = {
       id: id, el: col, lastSeq: lastSeq || 0, seen: {}, pending: {}, pendingOrder: [], unread: 0,
-      lastVisitorSeq: 0, readSent: 0, readTimer: null, typingOnAt: 0, typingIdle: null, theirTyping: null,
+      readSent: 0, readTimer: null, typingOnAt: 0, typingIdle: null, theirTyping: null,
       visitorReadSeq: 0, closed: false,
     };
     chats[id] = chat;
@@ -337,12 +337,11 @@
     }
   }
 
-  document.addEventListener("visibilitychange", function () {
+  function markAllSeen() {
     Object.keys(chats).forEach(function (id) { markSeen(chats[id]); });
-  });
-  window.addEventListener("focus", function () {
-    Object.keys(chats).forEach(function (id) { markSeen(chats[id]); });
-  });
+  }
+  document.addEventListener("visibilitychange", markAllSeen);
+  window.addEventListener("focus", markAllSeen);
 
   // --- the conversation --------------------------------------------------------
 
@@ -439,7 +438,6 @@
       if (frame.author === "agent" && !frame.internal) setLineState(li, chat.visitorReadSeq >= frame.seq ? gettext("Read") : gettext("Delivered"));
     });
     if (frame.author === "visitor") {
-      chat.lastVisitorSeq = Math.max(chat.lastVisitorSeq, frame.seq);
       showTheirTyping(chat, null, false);
       if (frame.seq > (chat.countFrom || 0) && !isVisible(chat)) setUnread(chat, chat.unread + 1);
     }
