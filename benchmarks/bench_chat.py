@@ -7,7 +7,9 @@ sending a message every --rate seconds for --seconds.
 Rebuilds its own database (default helpdesk_bench_chat: drop, migrate), creates one agent per
 --chats-per-agent conversations (default 3, their capacity; online) and their sessions, starts and
 accepts the chats in this process through the services (start_chat routes each to the least-loaded
-connected agent; accept_offer), and starts the two servers. Then --clients client processes (this
+connected agent; accept_offer), has each agent answer once (the ticket's first response, which goes through
+add_message: conversations in progress; --no-greeting puts those 500 first answers into the load's first
+seconds), and starts the two servers. Then --clients client processes (this
 script, `client`) open the sockets: agent i's one socket (carrying all its chats) on server i % 2,
 each visitor on the other server than its agent's socket, a conversation's two sides in one client
 process (one clock for send and receive). Measured: customer → agent and agent → customer relay
@@ -96,7 +98,7 @@ class Server:
                    "--profile", profile or "", "--conn-max-age", str(conn_max_age or 0)]
         else:
             cmd = [sys.executable, "-m", "uvicorn", "helpdesk.asgi:application", "--host", "127.0.0.1",
-                   "--port", str(port), "--log-level", "warning"]
+                   "--port", str(port), "--log-level", "warning", "--ws-per-message-deflate", "false"]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout=60):
@@ -144,7 +146,8 @@ def serve(port, profile, conn_max_age):
 
         settings.DATABASES["default"]["CONN_MAX_AGE"] = conn_max_age
     if not profile:
-        uvicorn.run("helpdesk.asgi:application", host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.run("helpdesk.asgi:application", host="127.0.0.1", port=port, log_level="warning",
+                    ws_per_message_deflate=False)
         return
 
     profilers = [cProfile.Profile()]
@@ -158,7 +161,8 @@ def serve(port, profile, conn_max_age):
     threading.setprofile(start_in_thread)
     profilers[0].enable()
     try:
-        uvicorn.run("helpdesk.asgi:application", host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.run("helpdesk.asgi:application", host="127.0.0.1", port=port, log_level="warning",
+                    ws_per_message_deflate=False)
     finally:
         profilers[0].disable()
         import pstats
@@ -205,10 +209,11 @@ def seed_agents(n_agents, capacity):
     return cookies, ids
 
 
-def start_conversations(cookies, user_ids, n, origin):
+def start_conversations(cookies, user_ids, n, origin, greet, greetings):
     """n chats started and accepted in this process through the services (start_chat routes each to the
-    least-loaded connected agent, accept_offer as the offered agent does): {chat: {"token", "socket",
-    "agent"}}. (Over HTTP with the agents accepting on their sockets, the set-up took ~2 s a chat on the
+    least-loaded connected agent, accept_offer as the offered agent does) and, with `greet`, answered once by
+    their agent (each one's ms appended to `greetings`): {chat: {"token", "socket", "agent"}}. (Over HTTP with
+    the agents accepting on their sockets, the set-up took ~2 s a chat on the
     loaded machine; tests/channels_inbox/test_chat_multiprocess.py covers that path.)"""
     from django.contrib.auth import get_user_model
 
@@ -227,7 +232,13 @@ def start_conversations(cookies, user_ids, n, origin):
                                       page_title="Shop", language="en", origin=origin)
         if session.status != "waiting" or session.offered_to_id is None:
             raise RuntimeError(f"chat {j} started as {session.status!r}, offered to {session.offered_to_id}")
-        services.accept_offer(session=session, agent=agents[session.offered_to_id])
+        agent = agents[session.offered_to_id]
+        services.accept_offer(session=session, agent=agent)
+        if greet:  # the agent's first answer: the ticket's first response (add_message: SLA, triggers, event)
+            started = time.perf_counter()
+            services.post_message(session=session.pk, author=agent, role="agent", body="Hello, how can I help?",
+                                  client_id=f"greeting-{j}")
+            greetings.append((time.perf_counter() - started) * 1000)
         token = sign_chat(session.public_id)
         chats[str(session.public_id)] = {"token": token, "socket": f"/ws/chat/{token}/",
                                          "agent": index[session.offered_to_id]}
@@ -317,6 +328,7 @@ async def run_client(part, seconds, rate, origin):
     await loop.run_in_executor(None, sys.stdin.readline)  # "go"
 
     stop_at = loop.time() + seconds
+    go_at = time.perf_counter()
 
     async def sender(ws, client_id_prefix, extra):
         await asyncio.sleep(random.uniform(0, rate))
@@ -364,6 +376,9 @@ async def run_client(part, seconds, rate, origin):
         "c2a_ms": ms((sent[c], t[0]) for c, t in received.items() if c.startswith("v")),
         "a2c_ms": ms((sent[c], t[0]) for c, t in received.items() if c.startswith("a")),
         "ack_ms": ms((sent[c], t) for c, t in acked.items() if c in sent),
+        # (seconds after "go" the message was sent, customer → agent ms): where in the run the slow ones were.
+        "c2a_at": [(round(sent[c] - go_at, 2), round((t[0] - sent[c]) * 1000, 3))
+                   for c, t in received.items() if c.startswith("v")],
         "errors": dict(errors), "closed_early": closed_early[0],
         "drain_s": round(loop.time() - drain_start, 1),
     }
@@ -378,6 +393,11 @@ def client_main(args):
         uvloop.install()
     except ImportError:
         pass
+    # The client's own collector pauses would show as relay latency of every socket it holds (its dicts grow
+    # to tens of thousands of timestamps): it keeps none of that garbage, so it does not collect.
+    import gc
+
+    gc.disable()
     asyncio.run(run_client(part, args.seconds, args.rate, args.origin))
 
 
@@ -390,6 +410,15 @@ def summary(values):
     return {"n": len(ordered), "median": round(statistics.median(ordered), 2),
             "p99": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2),
             "max": round(ordered[-1], 2)}
+
+
+def by_window(timed, width):
+    """Customer → agent (median, p99) ms of the messages sent in each `width`-second window of the run."""
+    windows = {}
+    for at, ms in timed:
+        windows.setdefault(int(at // width), []).append(ms)
+    return {f"{k * width}-{(k + 1) * width}s": [summary(v)["median"], summary(v)["p99"]]
+            for k, v in sorted(windows.items())}
 
 
 def measure(args, servers, cookies, chats, tmp, origin):
@@ -438,13 +467,16 @@ def measure(args, servers, cookies, chats, tmp, origin):
         return [v for r in results for v in r[key]]
 
     sent = {side: sum(r["sent"][side] for r in results) for side in ("visitor", "agent")}
+    if args.dump:
+        Path(args.dump).write_text(json.dumps(sorted(joined("c2a_at"))))
     return {
         "bench": "chat", "conn_max_age": args.conn_max_age or 0, "conversations": args.conversations, "seconds": args.seconds, "rate_s": args.rate,
         "agents": len(cookies), "sockets": sockets, "client_processes": len(clients),
         "sent": sent, "lost": sum(sum(r["lost"].values()) for r in results),
         "duplicated": sum(r["duplicated"] for r in results), "unacked": sum(r["unacked"] for r in results),
-        "stored_messages": stored, "expected_stored": args.conversations + sent["visitor"] + sent["agent"],
+        "stored_messages": stored, "expected_stored": args.conversations * (1 if args.no_greeting else 2) + sent["visitor"] + sent["agent"],
         "c2a_ms": summary(joined("c2a_ms")), "a2c_ms": summary(joined("a2c_ms")),
+        "c2a_by_10s": by_window(joined("c2a_at"), 10),
         "ack_ms": summary(joined("ack_ms")),
         "memory_per_idle_socket_kb": round(1024 * (sum(rss_idle) - sum(rss_before)) / sockets, 1),
         "server_rss_mb": {"before": [round(v, 1) for v in rss_before], "idle": [round(v, 1) for v in rss_idle]},
@@ -467,6 +499,8 @@ def print_table(r):
     for key, label in (("c2a_ms", "customer → agent"), ("a2c_ms", "agent → customer"), ("ack_ms", "send → ack")):
         s = r[key]
         rows.append((f"{label} ms (median, p99, max)", f"{s.get('median')}, {s.get('p99')}, {s.get('max')}"))
+    rows.append(("customer → agent by send time (median, p99)",
+                 "; ".join(f"{k}: {v[0]}, {v[1]}" for k, v in r["c2a_by_10s"].items())))
     rows += [
         ("memory per idle socket", f"{r['memory_per_idle_socket_kb']} KB"),
         ("server CPU % (A, B)", ", ".join(map(str, r["server_cpu_pct"]))),
@@ -474,6 +508,8 @@ def print_table(r):
         ("machine busy %, load average", f"{r['machine_busy_pct']}, {r['load_average']}"),
         ("error frames, early closes", f"{r['errors']}, {r['closed_early']}"),
         ("catching up after the load stopped", f"{r['drain_s']} s"),
+        ("set-up: an agent's first answer ms (median, p99)",
+         f"{r['greeting_ms'].get('median')}, {r['greeting_ms'].get('p99')}"),
     ]
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
@@ -505,6 +541,9 @@ def main():
                         help="experiment: both servers keep database connections this long (helpdesk/asgi.py: 0)")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--no-greeting", action="store_true",
+                        help="the agents' first answers (the tickets' first responses) in the load, not the set-up")
+    parser.add_argument("--dump", default="", help="a file: every (sent at s, customer → agent ms), as JSON")
     args = parser.parse_args()
     if args.command == "client":
         return client_main(args)
@@ -533,7 +572,8 @@ def main():
             setup_django(args.database_url)
             cookies, user_ids = seed_agents(-(-args.conversations // args.chats_per_agent), args.chats_per_agent)
             started = time.monotonic()
-            chats = start_conversations(cookies, user_ids, args.conversations, origin)
+            greetings = []
+            chats = start_conversations(cookies, user_ids, args.conversations, origin, not args.no_greeting, greetings)
             print(f"{len(chats)} chats started and accepted in {time.monotonic() - started:.1f} s", flush=True)
             from django.db import connections
 
@@ -543,6 +583,7 @@ def main():
             for s in servers:
                 s.wait_ready()
             result = measure(args, servers, cookies, chats, tmp, origin)
+            result["greeting_ms"] = summary(greetings)
             if result["closed_early"] or result["lost"]:
                 for s in servers:
                     print(f"--- server {s.name} log ---\n{s.tail()}", file=sys.stderr)

@@ -15,6 +15,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.db.models import Model
 
+from .chat.frames import agent_chat_group
+
 if TYPE_CHECKING:
     from helpdesk.models import User
     from tickets.models import Ticket, TicketEvent
@@ -192,7 +194,8 @@ def membership_changed(user_ids: Iterable[int]) -> None:
     groups they belong to (a team's members, a role or account changed)."""
     message: dict[str, Any] = {"type": "membership.changed"}
     ids = sorted(set(user_ids))
-    transaction.on_commit(lambda: _send_now(message, [agent_group(i) for i in ids]))
+    # Their chat sockets too: those drop the chats' cached permission checks.
+    transaction.on_commit(lambda: _send_now(message, [g for i in ids for g in (agent_group(i), agent_chat_group(i))]))
 
 
 def _send_now(message: dict[str, Any], groups: Sequence[str]) -> None:

@@ -292,13 +292,14 @@ def related(obj: Model, name: str, *, along: tuple[str, ...] = ()) -> Model | No
 
 # --- writing ---------------------------------------------------------------------------
 
-def _insert_fields(model: type[Model]) -> list[Field[Any, Any]]:
+def insert_fields(model: type[Model]) -> list[Field[Any, Any]]:
+    """The columns an INSERT of a new instance writes (all concrete fields but the auto primary key)."""
     return [f for f in model._meta.concrete_fields if not f.primary_key]
 
 
 _INSERT = Statements(lambda model, count: SQL("INSERT INTO {} ({}) VALUES {} RETURNING {}").format(
-    table(model), SQL(", ").join(Identifier(f.column) for f in _insert_fields(model)),
-    SQL(", ").join([SQL("({})").format(placeholders(len(_insert_fields(model))))] * count),
+    table(model), SQL(", ").join(Identifier(f.column) for f in insert_fields(model)),
+    SQL(", ").join([SQL("({})").format(placeholders(len(insert_fields(model))))] * count),
     Identifier(model._meta.pk.column)))
 
 
@@ -326,7 +327,7 @@ def insert(objs: list[M]) -> list[M]:
     model = type(objs[0])
     if not conn.features.can_return_rows_from_bulk_insert:
         return model._default_manager.bulk_create(objs)
-    fields = _insert_fields(model)
+    fields = insert_fields(model)
     params: list[Any] = []
     for obj in objs:
         _check_relations(obj)

@@ -11,7 +11,7 @@ from typing import ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connections
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -23,8 +23,16 @@ def pool() -> ThreadPoolExecutor:
     """The process's chat database threads (HELPDESK_CHAT_DB_THREADS), made on first use."""
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=settings.HELPDESK_CHAT_DB_THREADS, thread_name_prefix="chat-db")
+        _pool = ThreadPoolExecutor(max_workers=settings.HELPDESK_CHAT_DB_THREADS, thread_name_prefix="chat-db",
+                                   initializer=_keep_connection)
     return _pool
+
+
+def _keep_connection() -> None:
+    """This thread's connection is kept (helpdesk/asgi.py sets CONN_MAX_AGE 0 for request threads), so that the
+    hand-written statements are prepared once on it (helpdesk.db.prepared_statements)."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    conn.settings_dict = {**conn.settings_dict, "CONN_MAX_AGE": None}
 
 
 def _drop_broken() -> None:

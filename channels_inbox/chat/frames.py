@@ -22,6 +22,11 @@ def agents_group(public_id: object) -> str:
     return f"chat.{public_id}.agents"
 
 
+def lines_group(public_id: object) -> str:
+    """Both sides' sockets of the chat, for its lines: one publish carries the visitor's and the agents' frame."""
+    return f"chat.{public_id}.lines"
+
+
 def agent_chat_group(user_id: int) -> str:
     """One agent's chat sockets: offers, assignments."""
     return f"chatagent.{user_id}"
@@ -63,10 +68,11 @@ def entry_frame(entry: "ChatEntry", session: "ChatSession", *, for_agent: bool, 
         else:
             name = (user.display_name if for_agent else user.public_name) if user else ""
         body = message.body
-        token = sign_chat(session.public_id)
-        attachments = attachments if attachments is not None else [{"name": a.filename, "size": a.size,
-                        "url": f"/attachments/{a.pk}/" if for_agent else f"/chat/api/{token}/attachments/{a.pk}/"}
-                       for a in message.attachments.all()]
+        if attachments is None:
+            token = sign_chat(session.public_id)
+            attachments = [{"name": a.filename, "size": a.size,
+                            "url": f"/attachments/{a.pk}/" if for_agent else f"/chat/api/{token}/attachments/{a.pk}/"}
+                           for a in message.attachments.all()]
     frame: Frame = {"type": "message", "seq": entry.seq, "client_id": entry.client_id, "author": author,
                     "name": name, "body": body, "at": entry.created_at.isoformat(), "attachments": attachments}
     if for_agent:

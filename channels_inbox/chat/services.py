@@ -2,13 +2,15 @@
 then (on commit) the frames go to the channel-layer groups (docs/live-chat.md)."""
 
 import asyncio
+import functools
 import logging
 import mimetypes
 import os
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -16,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone, translation
@@ -33,10 +35,13 @@ from ..email.ingest import _account
 from ..models import ChatAgentPresence, ChatEntry, ChatSession
 from ..realtime import _sender_loop
 from . import frames
-from .frames import Frame, agent_chat_group, agents_group, visitor_group
+from . import sql as chat_sql
+from .frames import Frame, agent_chat_group, agents_group, lines_group, visitor_group
 from .routing import Routed, available_agents, connected_cutoff, lock_agent_slot, route_chat
 
 logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 Status_ = ChatSession.Status
 CLOSED_STATUSES = (Status_.ENDED, Status_.OFFLINE)
@@ -59,15 +64,64 @@ class NotYours(Exception):
 
 # --- pushes -------------------------------------------------------------------------
 
-def _publish(messages: Sequence[tuple[str, Frame]], **extra: Any) -> None:
-    """After commit, each frame to its group, in order, from the process's sender loop (realtime._sender_loop)."""
-    payloads = [(group, {"type": "chat.frame", "frame": frame, **extra}) for group, frame in messages]
-    transaction.on_commit(lambda: send_now(payloads))
+Payloads = list[tuple[str, dict[str, Any]]]
+_socket_call = threading.local()  # .pushes: the committed pushes of a call made for a chat socket (pushes_returned)
+
+
+class Line(NamedTuple):
+    """A chat line's frames for both sides, one payload to frames.lines_group (one publish for both sockets)."""
+    visitor: Frame | None  # None: an internal note, never sent to the visitor
+    agents: Frame
+
+
+Push = tuple[str, Frame | Line]  # a group and what it gets
+
+
+def _payloads(messages: Sequence[Push], **extra: Any) -> Payloads:
+    """The channel-layer messages of these pushes (consumers' chat_line and chat_frame)."""
+    return [(group, {"type": "chat.line", "visitor": frame.visitor, "agents": frame.agents, **extra}
+             if isinstance(frame, Line) else {"type": "chat.frame", "frame": frame, **extra})
+            for group, frame in messages]
+
+
+def _publish(messages: Sequence[Push], **extra: Any) -> None:
+    """After commit, each frame to its group, in order: from the process's sender loop (realtime._sender_loop), or
+    returned to the chat socket whose call this is (pushes_returned)."""
+    payloads = _payloads(messages, **extra)
+    transaction.on_commit(lambda: _deliver(payloads))
+
+
+def _deliver(payloads: Payloads) -> None:
+    pending = getattr(_socket_call, "pushes", None)
+    if pending is not None:
+        pending.extend(payloads)
+    else:
+        send_now(payloads)
+
+
+def pushes_returned(func: Callable[P, R]) -> Callable[P, tuple[R, Payloads]]:
+    """`func` (run outside a transaction) whose committed pushes are returned, for the socket that called it to send
+    from its own event loop: no hop through the sender loop's thread on the path of every chat line."""
+
+    @functools.wraps(func)
+    def call(*args: P.args, **kwargs: P.kwargs) -> tuple[R, Payloads]:
+        pushes: Payloads = []
+        _socket_call.pushes = pushes
+        try:
+            result = func(*args, **kwargs)
+        except BaseException:
+            send_now(pushes)  # committed before the error: sent all the same
+            raise
+        finally:
+            _socket_call.pushes = None
+        return result, pushes
+
+    return call
 
 
 def send_now(payloads: Sequence[tuple[str, dict[str, Any]]]) -> None:
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not payloads:
         return
 
     async def send() -> None:
@@ -90,11 +144,11 @@ def _entry(session: ChatSession, *, kind: str, role: str, message: Message | Non
     return entry
 
 
-def _system(session: ChatSession, code: str, **data: Any) -> list[tuple[str, Frame]]:
+def _system(session: ChatSession, code: str, **data: Any) -> list[Push]:
     """A system line stored in the session (locked) and its frames for both sides."""
     entry = _entry(session, kind=ChatEntry.Kind.SYSTEM, role=ChatEntry.Role.SYSTEM, system={"code": code, **data})
-    return [(visitor_group(session.public_id), frames.entry_frame(entry, session, for_agent=False)),
-            (agents_group(session.public_id), frames.entry_frame(entry, session, for_agent=True))]
+    return [(lines_group(session.public_id), Line(frames.entry_frame(entry, session, for_agent=False),
+                                                  frames.entry_frame(entry, session, for_agent=True)))]
 
 
 def _lock(session: ChatSession | int) -> ChatSession:
@@ -226,7 +280,7 @@ def _offer_next(session: ChatSession) -> User | None:
     return None
 
 
-def _withdraw(session: ChatSession, reason: str) -> list[tuple[str, Frame]]:
+def _withdraw(session: ChatSession, reason: str) -> list[Push]:
     if session.offered_to_id is None:
         return []
     frame = {"type": "offer_withdrawn", "chat": str(session.public_id), "reason": reason}
@@ -264,8 +318,8 @@ def accept_offer(*, session: ChatSession | int, agent: User) -> ChatSession:
         # chat_assigned first (the dashboard opens the chat, its sockets join the chat's group), then the lines.
         payloads = [(agent_chat_group(agent.pk), {"type": "chat.frame", "join": str(session.public_id),
                                                   "frame": {"type": "chat_assigned", **summary(session)}})]
-        payloads += [(group, {"type": "chat.frame", "frame": frame}) for group, frame in pushes]
-        transaction.on_commit(lambda: send_now(payloads))
+        payloads += _payloads(pushes)
+        transaction.on_commit(lambda: _deliver(payloads))
     return session
 
 
@@ -293,6 +347,11 @@ def post_message(*, session: ChatSession | int, author: User, role: str, body: o
     body = clean_chat_body(body)
     client_id = (str(client_id)[:CLIENT_ID_MAX] or None) if client_id else None
     internal = internal and role == ChatEntry.Role.AGENT
+    kind = ChatEntry.Kind.NOTE if internal else ChatEntry.Kind.MESSAGE
+    entry = _store_line(session, author=author, role=role, kind=kind, body=body, client_id=client_id,
+                        must_hold=must_hold)
+    if entry is not None:
+        return entry, True
     with transaction.atomic():
         locked = _lock(session)
         if client_id is not None:
@@ -316,20 +375,43 @@ def post_message(*, session: ChatSession | int, author: User, role: str, body: o
             if timezone.now() - ticket.updated_at >= timedelta(seconds=settings.HELPDESK_CHAT_TICKET_SYNC):
                 # The queue's "updated" and search follow the chat at most once a minute, not per line.
                 ticket_services.touch_ticket(ticket_id=ticket.pk)
-        entry = _entry(locked, kind=ChatEntry.Kind.NOTE if internal else ChatEntry.Kind.MESSAGE, role=role,
-                       message=message, client_id=client_id)
+        entry = _entry(locked, kind=kind, role=role, message=message, client_id=client_id)
         _publish(_entry_pushes(entry, locked, attachments=[]))
     return entry, True
 
 
+def _store_line(session: ChatSession | int, *, author: User, role: str, kind: str, body: str, client_id: str | None,
+                must_hold: bool) -> ChatEntry | None:
+    """The common line (an open chat, a new client_id, a ticket that needs no update) in one statement, broadcast
+    at once; None: nothing was written and post_message's transaction decides (chat_sql.post_line)."""
+    message = Message(author=author, internal=kind == ChatEntry.Kind.NOTE, channel=Channel.CHAT, body=body)
+    entry = ChatEntry(kind=kind, author_role=role, client_id=client_id)
+    pk = session.pk if isinstance(session, ChatSession) else session
+    arguments: dict[str, Any] = {
+        "session_id": pk, "message": message, "entry": entry, "holder_id": author.pk if must_hold else None,
+        "public_reply": role == ChatEntry.Role.AGENT and kind == ChatEntry.Kind.MESSAGE,
+        "touched_after": timezone.now() - timedelta(seconds=settings.HELPDESK_CHAT_TICKET_SYNC)}
+    try:
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():  # a savepoint: a clash on client_id leaves the caller's transaction usable
+                stored = chat_sql.post_line(**arguments)
+        else:
+            stored = chat_sql.post_line(**arguments)  # its own transaction: no BEGIN and COMMIT round trips
+    except IntegrityError:  # the same client_id stored meanwhile: the full path returns that entry
+        return None
+    if stored is None:
+        return None
+    shell = ChatSession(pk=pk, public_id=stored.public_id, visitor_name=stored.visitor_name)
+    _publish(_entry_pushes(entry, shell, attachments=[]))
+    return entry
+
+
 def _entry_pushes(entry: ChatEntry, session: ChatSession, *, attachments: list[Frame] | None = None,
-                  ) -> list[tuple[str, Frame]]:
-    pushes = [(agents_group(session.public_id),
-               frames.entry_frame(entry, session, for_agent=True, attachments=attachments))]
-    if entry.kind != ChatEntry.Kind.NOTE:  # notes never reach the visitor
-        pushes.insert(0, (visitor_group(session.public_id),
-                          frames.entry_frame(entry, session, for_agent=False, attachments=attachments)))
-    return pushes
+                  ) -> list[Push]:
+    visitor = (None if entry.kind == ChatEntry.Kind.NOTE  # notes never reach the visitor
+               else frames.entry_frame(entry, session, for_agent=False, attachments=attachments))
+    return [(lines_group(session.public_id),
+             Line(visitor, frames.entry_frame(entry, session, for_agent=True, attachments=attachments)))]
 
 
 def mark_read(*, session: ChatSession | int, role: str, seq: int) -> None:
@@ -530,8 +612,8 @@ def transfer_chat(*, session: ChatSession | int, actor: User, to_agent: User | N
         if old_agent_id is not None and (to_agent is None or to_agent.pk != old_agent_id):
             payloads.append((agent_chat_group(old_agent_id), {"type": "chat.frame", "leave": str(session.public_id),
                              "frame": {"type": "chat_removed", "chat": str(session.public_id), "reason": "transferred"}}))
-        payloads = [(g, {"type": "chat.frame", "frame": f}) for g, f in pushes] + payloads
-        transaction.on_commit(lambda: send_now(payloads))
+        payloads = _payloads(pushes) + payloads
+        transaction.on_commit(lambda: _deliver(payloads))
         if to_agent is None and _offer_next(session) is None:
             _publish(_system(session, "waiting"))
     return session

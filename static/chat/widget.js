@@ -674,6 +674,14 @@
     sendRead();
   }
   function acknowledge(clientId, seq, quiet) {
+    // The server sends this socket no copy of its own line: the ack makes it an entry (its other tabs get the line).
+    var own = chat.outbox.filter(function (p) { return p.client_id === clientId; })[0];
+    if (own && seq && !entries[seq]) {
+      entries[seq] = {seq: seq, client_id: clientId, author: "visitor", name: "", body: own.body,
+        at: new Date().toISOString(), attachments: []};
+      lastSeq = Math.max(lastSeq, seq);
+      saveHistory();
+    }
     var before = chat.outbox.length;
     chat.outbox = chat.outbox.filter(function (p) { return p.client_id !== clientId; });
     if (chat.outbox.length !== before) saveChat();

@@ -84,7 +84,7 @@ def _imports_and_private_attributes(path):
 def test_hand_written_sql_stays_behind_its_named_functions():
     """Only the named statements' modules use helpdesk.db, and it reads no
     private attribute of Django's beyond the documented _meta and _state."""
-    allowed = {"tickets/sql.py", "escalation/sql.py", "helpdesk/db.py"}
+    allowed = {"tickets/sql.py", "escalation/sql.py", "channels_inbox/chat/sql.py", "helpdesk/db.py"}
     users = set()
     for path in ROOT.glob("*/**/*.py"):
         relative = path.relative_to(ROOT).as_posix()
