@@ -15,4 +15,5 @@ worker=$!
   --concurrency=4 --loglevel=WARNING &
 outgoing=$!
 trap 'kill $worker $outgoing 2>/dev/null || true' EXIT INT TERM
-.venv/bin/uvicorn helpdesk.asgi:application --host "$host" --port "$port" --log-level warning
+.venv/bin/uvicorn helpdesk.asgi:application --host "$host" --port "$port" --log-level warning \
+  --ws-per-message-deflate false

@@ -1,0 +1,93 @@
+"""An agent socket carries many busy chats (its rate limit is per open chat), and a chat's cached permission check
+is dropped the moment the agent's groups change."""
+
+import asyncio
+
+import pytest
+from django.test import Client
+
+from channels_inbox.chat import services
+from channels_inbox.models import ChatRoute
+from helpdesk.models import AgentProfile, Group, Tier
+from tests.factories import AgentFactory
+
+from .chat_helpers import agent_socket, frame_of, frames_until, nothing_more, session_cookie
+from .test_chat_routing import connected, start
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def group():
+    group = Group.objects.create(name="Printers", tier=Tier.objects.create(level=1, name="L1"))
+    ChatRoute.objects.create(name="all", group=group, position=1)
+    return group
+
+
+def _chats(agent, n):
+    connected(agent)
+    chats = []
+    for i in range(n):
+        session = start(email=f"v{i}@example.com")
+        services.accept_offer(session=session, agent=agent)
+        chats.append(str(session.public_id))
+    return chats
+
+
+def test_an_agent_socket_is_limited_per_open_chat(group):
+    agent = AgentFactory()
+    group.members.add(agent)
+    AgentProfile.objects.update_or_create(user=agent, defaults={"max_concurrent_chats": 10})
+    chats = _chats(agent, 4)
+    cookie = session_cookie(Client(), agent)
+
+    async def scenario():
+        desk, ok, _ = await agent_socket(cookie)
+        assert ok
+        hello = await frame_of(desk, "hello")
+        assert sorted(c["chat"] for c in hello["chats"]) == sorted(chats)
+        # 20 + 3 × 19 frames inside the window: the old per-socket limit (20, closed over 40) refused this.
+        for n, chat in enumerate(chats):
+            for _ in range(20 if n == 0 else 19):
+                await desk.send_json_to({"type": "typing", "chat": chat, "on": True})
+        quiet = await nothing_more(desk, wait=1.0)
+        await desk.send_json_to({"type": "typing", "chat": chats[0], "on": False})  # the 21st of that chat
+        limited = await frame_of(desk, "error")
+        await desk.send_json_to({"type": "message", "chat": chats[1], "client_id": "m1", "body": "Есть"})
+        got = await frames_until(desk, lambda f: f.get("type") in ("ack", "error"))
+        await desk.disconnect()
+        return quiet, limited, got[-1]
+
+    quiet, limited, answer = asyncio.run(scenario())
+    assert quiet and limited["code"] == "rate_limited"
+    assert answer["type"] == "ack" and answer["chat"] == chats[1]  # another chat's window has room
+
+
+def test_a_chat_socket_drops_its_permission_checks_when_the_agents_groups_change(group):
+    holder, viewer = AgentFactory(), AgentFactory()
+    group.members.add(holder, viewer)
+    chat = _chats(holder, 1)[0]
+    cookie = session_cookie(Client(), viewer)
+
+    async def scenario():
+        desk, ok, _ = await agent_socket(cookie)
+        assert ok
+        await frame_of(desk, "hello")
+        await desk.send_json_to({"type": "resume", "chat": chat, "last_seq": 0})
+        await frame_of(desk, "state", chat=chat)
+        await desk.send_json_to({"type": "message", "chat": chat, "client_id": "n1", "body": "заметка",
+                                 "internal": True})
+        first = await frame_of(desk, "ack", client_id="n1")  # allowed, and the check is cached from here on
+        from channels.db import database_sync_to_async
+
+        await database_sync_to_async(group.members.remove)(viewer)
+        await asyncio.sleep(0.5)  # the membership push reaches the socket
+        await desk.send_json_to({"type": "message", "chat": chat, "client_id": "n2", "body": "ещё одна",
+                                 "internal": True})
+        second = (await frames_until(desk, lambda f: f.get("type") in ("ack", "error")))[-1]
+        await desk.disconnect()
+        return first, second
+
+    first, second = asyncio.run(scenario())
+    assert first["seq"] > 0
+    assert second["type"] == "error" and second["code"] == "bad_frame"  # not ten seconds, nor two minutes later
