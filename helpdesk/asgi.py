@@ -3,6 +3,7 @@
 In production HTTP is served by gunicorn (WSGI) and only /ws/ by uvicorn: see
 the architecture guide for the measured reason."""
 
+import gc
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
@@ -55,3 +56,7 @@ async def websocket_app(scope, receive, send):
 
 
 application = ProtocolTypeRouter({"http": http_app, "websocket": websocket_app})
+
+# What start-up loaded lives as long as the process: the collector's full passes leave it alone (they paused every
+# socket of the process for tens of ms; BENCHMARKS.md, issue 18).
+gc.freeze()
