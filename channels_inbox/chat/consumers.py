@@ -217,12 +217,24 @@ class VisitorChatConsumer(_Limited):
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         await self.db(services.visitor_connected)(session_id=self.session_id)
+        self.beat = asyncio.ensure_future(self._beat())
         if session.status == ChatSession.Status.OFFLINE:
             # Nobody took the chat: say so at once; its messages are refused with the code "offline".
             await self.send_json(state_frame(session, agent_name=None))
 
+    async def _beat(self) -> None:
+        # While the socket is open the visitor counts as there (replies are not mailed); a crashed process's
+        # sockets stop beating (selectors.visitor_is_here). At its own phase: reconnects after a restart spread.
+        interval = max(1.0, settings.HELPDESK_CHAT_VISITOR_GRACE / 3)
+        await asyncio.sleep(random.uniform(0.5, 1.0) * interval)
+        while True:
+            await self.db(services.visitor_seen)(session_id=self.session_id)
+            await asyncio.sleep(interval)
+
     async def disconnect(self, code: int) -> None:
         await self.finish_frames()
+        if hasattr(self, "beat"):
+            self.beat.cancel()
         if hasattr(self, "session_id"):
             for group in self.groups:
                 await self.channel_layer.group_discard(group, self.channel_name)

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from helpdesk.models import User
@@ -25,11 +25,11 @@ def session_for_token_id(public_id: Any) -> ChatSession | None:
 
 
 def visitor_is_here(message: Message) -> bool:
-    """The message's ticket has a live chat whose visitor has a socket open (or had, within the grace): the
-    reply reaches them in the chat, so tickets.notifications mails nothing (registered in channels_inbox.apps)."""
+    """The message's ticket has a live chat whose visitor's socket beat (or closed) within the grace: the reply
+    reaches them in the chat, so tickets.notifications mails nothing (registered in channels_inbox.apps)."""
     recent = timezone.now() - timedelta(seconds=settings.HELPDESK_CHAT_VISITOR_GRACE)
     return ChatSession.objects.filter(
-        Q(visitor_sockets__gt=0) | Q(visitor_seen_at__gte=recent), ticket_id=message.ticket_id,
+        visitor_seen_at__gte=recent, ticket_id=message.ticket_id,
         status__in=(ChatSession.Status.WAITING, ChatSession.Status.ACTIVE)).exists()
 
 

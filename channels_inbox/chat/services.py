@@ -462,6 +462,11 @@ def visitor_connected(*, session_id: int) -> None:
                                                      visitor_seen_at=timezone.now())
 
 
+def visitor_seen(*, session_id: int) -> None:
+    """A visitor socket's beat: a crashed process's sockets stop beating, and their visitor is gone after the grace."""
+    ChatSession.objects.filter(pk=session_id).update(visitor_seen_at=timezone.now())
+
+
 def visitor_disconnected(*, session_id: int) -> None:
     """A visitor socket closed: the visitor counts as there for HELPDESK_CHAT_VISITOR_GRACE more seconds."""
     ChatSession.objects.filter(pk=session_id).update(visitor_sockets=Greatest(F("visitor_sockets") - 1, 0),

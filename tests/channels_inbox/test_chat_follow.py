@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from channels.db import database_sync_to_async
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -118,6 +119,42 @@ def test_a_ticket_page_reply_is_not_mailed_while_the_visitor_is_in_the_chat(agen
     assert mails() == before + 2  # ended: mailed as before, even with a socket open
     rows = OutgoingDelivery.objects.filter(ticket_id=session.ticket_id).order_by("id")
     assert all(row.payload["to"] == ["here@example.com"] for row in rows)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_visitor_whose_socket_stopped_beating_gets_replies_by_mail(agent, time_machine, settings):
+    """A crashed ws process never counts its sockets down: the beats stop, and after the grace replies are mailed."""
+    settings.HELPDESK_CHAT_VISITOR_GRACE = 60
+    time_machine.move_to(timezone.now(), tick=False)
+    session = _accepted(agent, email="crash@example.com")
+    services.visitor_connected(session_id=session.pk)  # its process is killed: no disconnect, no beat
+    before = OutgoingDelivery.objects.filter(ticket_id=session.ticket_id).count()
+    time_machine.shift(timedelta(seconds=61))
+    ticket_services.add_message(ticket=session.ticket, author=agent, body="вы ещё здесь?")
+    assert ChatSession.objects.get(pk=session.pk).visitor_sockets == 1
+    assert OutgoingDelivery.objects.filter(ticket_id=session.ticket_id).count() == before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_open_visitor_socket_beats(client, settings):
+    settings.HELPDESK_CHAT_VISITOR_GRACE = 3  # a beat every second
+
+    async def scenario():
+        started = (await start_chat(client)).json()
+        visitor, ok, _ = await visitor_socket(started["token"])
+        assert ok
+        first = await database_sync_to_async(_seen_at)(started["chat"])
+        await asyncio.sleep(2.2)
+        later = await database_sync_to_async(_seen_at)(started["chat"])
+        await visitor.disconnect()
+        return first, later
+
+    first, later = asyncio.run(scenario())
+    assert later > first
+
+
+def _seen_at(chat):
+    return ChatSession.objects.get(public_id=chat).visitor_seen_at
 
 
 @pytest.mark.django_db(transaction=True)
