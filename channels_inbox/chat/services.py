@@ -147,8 +147,7 @@ def _entry(session: ChatSession, *, kind: str, role: str, message: Message | Non
 def _system(session: ChatSession, code: str, **data: Any) -> list[Push]:
     """A system line stored in the session (locked) and its frames for both sides."""
     entry = _entry(session, kind=ChatEntry.Kind.SYSTEM, role=ChatEntry.Role.SYSTEM, system={"code": code, **data})
-    return [(lines_group(session.public_id), Line(frames.entry_frame(entry, session, for_agent=False),
-                                                  frames.entry_frame(entry, session, for_agent=True)))]
+    return _entry_pushes(entry, session)
 
 
 def _lock(session: ChatSession | int) -> ChatSession:
