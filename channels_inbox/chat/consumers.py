@@ -7,6 +7,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, ParamSpec, TypeVar
 
 from channels.consumer import get_handler_name
@@ -35,6 +36,13 @@ FLOOD_FRAMES = 40  # more in the window (per chat the socket has open): the sock
 # together. The holder of the chat is checked on the locked row each time; a chat_removed push (transferred away,
 # ended) or a change of the agent's groups, role or account (realtime.membership_changed) drops the cache at once.
 PERMISSION_TTL = 120.0
+
+
+def _cancel_requested() -> bool:
+    """Whether this task was cancelled: redis-py at times swallows the CancelledError of a cancel that arrives
+    inside a command (a publish), and a loop must still end."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class _Limited(AsyncWebsocketConsumer):
@@ -119,7 +127,7 @@ class _Limited(AsyncWebsocketConsumer):
             self.worker = asyncio.ensure_future(self._work())
 
     async def _work(self) -> None:
-        while True:
+        while not _cancel_requested():
             frame = await self.inbox.get()
             try:
                 await self._handle(frame)
@@ -159,6 +167,13 @@ class _Limited(AsyncWebsocketConsumer):
         except TimeoutError:
             logger.warning("chat socket: %d frames not handled at disconnect", self.inbox.qsize())
         self.worker.cancel()
+
+    async def beat_every(self, interval: float, first: float, beat: Callable[[], Awaitable[Any]]) -> None:
+        """`beat()` every `interval` seconds, the first after `first`, until the task is cancelled."""
+        await asyncio.sleep(first)
+        while not _cancel_requested():
+            await beat()
+            await asyncio.sleep(interval)
 
     async def chat_frame(self, message: dict[str, Any]) -> None:
         if message.get("skip") == self.channel_name:
@@ -217,19 +232,14 @@ class VisitorChatConsumer(_Limited):
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         await self.db(services.visitor_connected)(session_id=self.session_id)
-        self.beat = asyncio.ensure_future(self._beat())
-        if session.status == ChatSession.Status.OFFLINE:
-            # Nobody took the chat: say so at once; its messages are refused with the code "offline".
-            await self.send_json(state_frame(session, agent_name=None))
-
-    async def _beat(self) -> None:
         # While the socket is open the visitor counts as there (replies are not mailed); a crashed process's
         # sockets stop beating (selectors.visitor_is_here). At its own phase: reconnects after a restart spread.
         interval = max(1.0, settings.HELPDESK_CHAT_VISITOR_GRACE / 3)
-        await asyncio.sleep(random.uniform(0.5, 1.0) * interval)
-        while True:
-            await self.db(services.visitor_seen)(session_id=self.session_id)
-            await asyncio.sleep(interval)
+        self.beat = asyncio.ensure_future(self.beat_every(interval, random.uniform(0.5, 1.0) * interval, partial(
+            self.db(services.visitor_seen), session_id=self.session_id)))
+        if session.status == ChatSession.Status.OFFLINE:
+            # Nobody took the chat: say so at once; its messages are refused with the code "offline".
+            await self.send_json(state_frame(session, agent_name=None))
 
     async def disconnect(self, code: int) -> None:
         await self.finish_frames()
@@ -300,7 +310,11 @@ class AgentChatConsumer(_Limited):
         for chat in hello["chats"]:
             await self._join(chat["chat"])
         await self.send_json(hello)
-        self.beat = asyncio.ensure_future(self._beat())
+        # A crashed process never decrements its sockets: its beats stop instead (routing.connected_cutoff). Each
+        # socket's beats at its own phase: sockets opened together (a server restart) don't beat together.
+        interval = max(1.0, settings.HELPDESK_CHAT_PRESENCE_GRACE / 3)
+        self.beat = asyncio.ensure_future(self.beat_every(interval, random.uniform(0, interval), partial(
+            self.db(services.agent_seen), user_id=self.user_id)))
 
     def _hello(self) -> Frame:
         user = _fresh_agent(self.user_id)
@@ -309,15 +323,6 @@ class AgentChatConsumer(_Limited):
         return {"type": "hello", "presence": profile.presence if profile else "online",
                 "chats": [services.summary(s) for s in selectors.agent_open_chats(user)],
                 "offers": [services.offer_frame(s) for s in selectors.agent_offers(user)]}
-
-    async def _beat(self) -> None:
-        # A crashed process never decrements its sockets: its beats stop instead (routing.connected_cutoff).
-        interval = max(1.0, settings.HELPDESK_CHAT_PRESENCE_GRACE / 3)
-        # Each socket's beats at its own phase: sockets opened together (a server restart) don't beat together.
-        await asyncio.sleep(random.uniform(0, interval))
-        while True:
-            await self.db(services.agent_seen)(user_id=self.user_id)
-            await asyncio.sleep(interval)
 
     async def disconnect(self, code: int) -> None:
         await self.finish_frames()

@@ -193,6 +193,7 @@ def test_oversized_and_too_fast_frames(client):
         closed = await visitor.receive_output(timeout=5)
         while closed["type"] != "websocket.close":
             closed = await visitor.receive_output(timeout=5)
+        await visitor.disconnect()  # what the server sends the consumer once it closed the connection
         return too_large, too_long, bad, no_id, limited, closed
 
     too_large, too_long, bad, no_id, limited, closed = asyncio.run(scenario())

@@ -7,11 +7,12 @@ import pytest
 from django.test import Client
 
 from channels_inbox.chat import services
+from channels_inbox.chat.consumers import VisitorChatConsumer
 from channels_inbox.models import ChatRoute
 from helpdesk.models import AgentProfile, Group, Tier
 from tests.factories import AgentFactory
 
-from .chat_helpers import agent_socket, frame_of, frames_until, nothing_more, session_cookie
+from .chat_helpers import agent_socket, frame_of, frames_until, nothing_more, session_cookie, start_chat, visitor_socket
 from .test_chat_routing import connected, start
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -91,3 +92,34 @@ def test_a_chat_socket_drops_its_permission_checks_when_the_agents_groups_change
     first, second = asyncio.run(scenario())
     assert first["seq"] > 0
     assert second["type"] == "error" and second["code"] == "bad_frame"  # not ten seconds, nor two minutes later
+
+
+async def _swallows_cancel(*args):
+    try:
+        await asyncio.sleep(30)
+    except asyncio.CancelledError:
+        pass  # what redis-py does at times with a cancel that arrives inside a publish
+
+
+def test_a_socket_task_ends_even_when_a_library_swallows_its_cancellation(client, monkeypatch):
+    monkeypatch.setattr(VisitorChatConsumer, "on_typing", _swallows_cancel)
+    token = asyncio.run(start_chat(client)).json()["token"]
+
+    async def scenario():
+        visitor, connected, _ = await visitor_socket(token)
+        assert connected
+        await visitor.send_json_to({"type": "typing", "on": True})
+        await asyncio.sleep(0.3)
+        worker = next(t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "_Limited._work")
+        worker.cancel()
+        await asyncio.wait([worker], timeout=2)
+        beat = asyncio.ensure_future(VisitorChatConsumer.beat_every(None, 0.01, 0, _swallows_cancel))
+        await asyncio.sleep(0.1)
+        beat.cancel()
+        await asyncio.wait([beat], timeout=2)
+        ended = worker.done(), beat.done()
+        worker.cancel(), beat.cancel()  # without the check: their second cancel, so that the test fails, not hangs
+        await visitor.disconnect()
+        return ended
+
+    assert asyncio.run(scenario()) == (True, True)  # without the check each would wait for its next frame or beat
