@@ -48,6 +48,9 @@ SIDE_CONVERSATION: Final = "side_conversation"
 NUMBER: Final = "number"
 SUBJECT: Final = "subject"
 FROM: Final = "from"
+# rated
+SCORE: Final = "score"
+COMMENT: Final = "comment"
 
 
 class Ref(TypedDict):
@@ -162,3 +165,11 @@ class SideConversationData(EventData):
     internal: NotRequired[bool]
     direction: NotRequired[Literal["in", "out"]]
     # "from" is a keyword: set as data["from"] (events.FROM)
+
+
+class RatedData(EventData):
+    """rated: the customer's rating of the conversation (1-5, a comment) and where it was given (`source`: "chat")."""
+
+    score: int
+    comment: str
+    source: str

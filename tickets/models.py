@@ -344,6 +344,7 @@ class TicketEvent(models.Model):
         SIDE_STARTED = "side_conversation_started", _("Side conversation started")
         SIDE_REPLIED = "side_conversation_replied", _("Side conversation replied")
         SIDE_CLOSED = "side_conversation_closed", _("Side conversation closed")
+        RATED = "rated", _("Rated by the customer")
 
     # Only the indexes a query needs: each costs every write and mark (BENCHMARKS.md, "Notes the code points to").
     id = models.BigAutoField(primary_key=True)

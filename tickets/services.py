@@ -55,6 +55,7 @@ from .events import (
     MergedFromData,
     MergedIntoData,
     MessageData,
+    RatedData,
     Ref,
 )
 from .models import (
@@ -849,6 +850,17 @@ def record_escalation_due(*, ticket: Ticket, actor: User, rule: Ref, condition: 
         fields = clocks.advance(work.ticket, events)
         if fields:
             work.save(fields)
+        _save_events(events)
+    return event
+
+
+def record_rating(*, ticket: Ticket, actor: User | None, score: int, comment: str, source: str) -> TicketEvent:
+    """The customer rated the conversation (a chat at its end): a `rated` event on the ticket, for agents and
+    triggers. The caller validated the score and comment (it stores them on its own record too)."""
+    events: list[TicketEvent] = []
+    with unit_of_work.change(ticket) as work:
+        event = _record(work.ticket, Kind.RATED, actor=actor, events=events, internal=True,
+                        data=RatedData(score=score, comment=comment, source=source))
         _save_events(events)
     return event
 

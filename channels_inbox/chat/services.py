@@ -667,6 +667,8 @@ def rate_chat(*, session: ChatSession | int, score: object, comment: object = ""
             raise ValidationError({"score": [_("This chat has been rated already.")]})
         session.rating, session.rating_comment = score, comment
         session.save(update_fields=["rating", "rating_comment"])
+        ticket_services.record_rating(ticket=session.ticket, actor=session.visitor, score=score, comment=comment,
+                                      source="chat")
         _publish([(agents_group(session.public_id), {"type": "rating", "chat": str(session.public_id),
                                                      "score": score, "comment": comment})])
     return session

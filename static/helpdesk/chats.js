@@ -493,6 +493,15 @@
     showTheirTyping(chat, frame.name, !!frame.on);
   }
 
+  function onRating(frame) {
+    var chat = chats[frame.chat];
+    var box = chat && chat.el.querySelector("[data-chat-rating]");
+    if (!box) return;
+    var text = interpolate(gettext("The visitor rated the chat %s of 5."), [frame.score]);
+    box.textContent = frame.comment ? text + " “" + frame.comment + "”" : text;
+    box.hidden = false;
+  }
+
   function onState(frame) {
     var chat = chats[frame.chat];
     if (!chat) return;
@@ -700,6 +709,7 @@
         break;
       }
       case "message": onMessage(frame); break;
+      case "rating": onRating(frame); break;
       case "ack": onAck(frame); break;
       case "read": onRead(frame); break;
       case "typing": onTyping(frame); break;

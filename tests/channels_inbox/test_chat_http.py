@@ -1,12 +1,15 @@
 """The chat's token endpoints: transcript (download, email), attachments (upload, download, limits), rating."""
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils.html import strip_tags
 
 from channels_inbox.chat import services
 from channels_inbox.chat.tokens import sign_chat
 from channels_inbox.models import ChatAgentPresence, ChatEntry
-from tickets.models import Attachment, OutgoingDelivery
+from tickets.models import Attachment, OutgoingDelivery, TicketEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -89,7 +92,7 @@ def test_attachment_limits_and_other_chats(client, chat, settings):
     assert ChatEntry.objects.filter(session=chat).count() == 4
 
 
-def test_rating_once(client, chat):
+def test_rating_once(client, chat, agent):
     bad = client.post(url(chat, "rating/"), {"score": 6}, content_type="application/json")
     assert bad.status_code == 400 and set(bad.json()) == {"score"}
     ok = client.post(url(chat, "rating/"), {"score": 5, "comment": "Спасибо!"}, content_type="application/json")
@@ -98,3 +101,11 @@ def test_rating_once(client, chat):
     assert again.status_code == 400
     chat.refresh_from_db()
     assert (chat.rating, chat.rating_comment) == (5, "Спасибо!")
+    # The ticket's log has it once, for the agents (the ticket page's timeline), by the visitor.
+    event = TicketEvent.objects.get(ticket=chat.ticket, kind=TicketEvent.Kind.RATED)
+    assert (event.actor, event.internal, event.data["score"], event.data["comment"], event.data["source"]) == (
+        chat.visitor, True, 5, "Спасибо!", "chat")
+    client.force_login(agent)
+    page = client.get(f"/agent/tickets/{chat.ticket.number}/", HTTP_ACCEPT_LANGUAGE="en")
+    rated = re.search(r'data-testid="event-rated">(.*?)</span>', page.content.decode(), re.S)
+    assert " ".join(strip_tags(rated.group(1)).split()) == "Вера rated the conversation 5 of 5: “Спасибо!”"

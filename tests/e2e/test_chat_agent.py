@@ -74,6 +74,15 @@ class Visitor:
             self.frames.append(frame)
             self.last_seq = max(self.last_seq, frame.get("seq") or 0)
 
+    def rate(self, score, comment=""):
+        """The widget's rating form, sent after the chat ended."""
+        body = json.dumps({"score": score, "comment": comment}).encode()
+        request = urllib.request.Request(f"{self.base}/chat/api/{self.start['token']}/rating/", data=body,
+                                         method="POST", headers={"Content-Type": "application/json",
+                                                                 "Origin": self.base})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+
     def close(self):
         self.ws.close()
 
@@ -185,6 +194,9 @@ def test_agent_takes_a_chat_from_offer_to_end(asgi_server, browser, desk):
     visitor.wait_for(lambda f: f["type"] == "state" and f["status"] == "ended")
     expect(column).to_contain_text("This chat has ended.")
     expect(reply).to_be_hidden()  # no reply box: the notice says why
+    # The visitor rates the chat from the widget: Anna sees it in the ended chat.
+    visitor.rate(4, "Quick and kind.")
+    expect(column.get_by_text("The visitor rated the chat 4 of 5. “Quick and kind.”")).to_be_visible()
     _shot(anna, "4-ended")
     column.get_by_role("button", name="Close").click()
     expect(column).to_have_count(0)
