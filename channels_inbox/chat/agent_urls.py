@@ -6,4 +6,5 @@ app_name = "agent_chats"
 urlpatterns = [
     path("", agent_views.chats, name="chats"),
     path("<uuid:public_id>/column/", agent_views.chat_column, name="column"),
+    path("<uuid:public_id>/attachments/", agent_views.chat_attachment, name="attachments"),
 ]

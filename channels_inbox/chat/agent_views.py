@@ -3,15 +3,21 @@ offers come over the socket) and one chat's column for a chat that arrives later
 
 from typing import cast
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from helpdesk.models import User
 from tickets import selectors as ticket_selectors
 from tickets.models import Macro
 from tickets.views.agent import agent_required
 
-from . import agent_selectors, selectors
+from ..models import ChatEntry
+from . import agent_selectors, selectors, services
+from .frames import entry_frame
 
 
 def _macros(user: User) -> list[Macro]:
@@ -28,6 +34,7 @@ def chats(request: HttpRequest) -> HttpResponse:
     return render(request, "agent/chats.html", {
         "columns": [(s, previous[s.pk]) for s in sessions],
         "macros": _macros(user),
+        "max_attachment_bytes": settings.HELPDESK_CHAT_MAX_ATTACHMENT_BYTES,
         **agent_selectors.transfer_targets(user),
     })
 
@@ -43,3 +50,25 @@ def chat_column(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "agent/_chat_column_response.html", {
         "chat": session, "previous": previous[session.pk], "macros": _macros(user),
     })
+
+
+@require_POST
+@agent_required
+def chat_attachment(request: HttpRequest, public_id: str) -> HttpResponse:
+    """A file from the chat's agent to the visitor: 201 and its message frame; both sides get the line."""
+    user = cast(User, request.user)
+    session = selectors.agent_chat(user, public_id)
+    if session is None:
+        raise Http404
+    upload = request.FILES.get("file")
+    if upload is None:
+        return JsonResponse({"file": [_("Choose a file.")]}, status=400)
+    try:
+        entry, _created = services.post_attachment(session=session, author=user, role=ChatEntry.Role.AGENT,
+                                                   upload=upload, client_id=request.POST.get("client_id") or None,
+                                                   must_hold=True)
+    except ValidationError as exc:
+        return JsonResponse(exc.message_dict, status=400)
+    except (services.ChatClosed, services.NotYours) as exc:
+        return JsonResponse({"file": [str(exc)]}, status=400)
+    return JsonResponse(entry_frame(entry, session, for_agent=True), status=201)

@@ -624,8 +624,9 @@ def transfer_chat(*, session: ChatSession | int, actor: User, to_agent: User | N
 
 
 def post_attachment(*, session: ChatSession | int, author: User, role: str, upload: UploadedFile,
-                    client_id: str | None = None) -> tuple[ChatEntry, bool]:
-    """A file sent in the chat: a Message (its name as the text) with the Attachment, numbered like any message."""
+                    client_id: str | None = None, must_hold: bool = False) -> tuple[ChatEntry, bool]:
+    """A file sent in the chat: a Message (its name as the text) with the Attachment, numbered like any message.
+    `must_hold`: only the chat's current agent may send it (as post_message)."""
     name = clean_line(os.path.basename(getattr(upload, "name", "") or ""))[:200] or "file"
     limit = settings.HELPDESK_CHAT_MAX_ATTACHMENT_BYTES
     if upload.size is None or upload.size > limit:
@@ -643,6 +644,8 @@ def post_attachment(*, session: ChatSession | int, author: User, role: str, uplo
                 return seen, False
         if locked.status in CLOSED_STATUSES:
             raise ChatClosed(_("This chat has ended."))
+        if must_hold and locked.agent_id != author.pk:
+            raise NotYours(_("Only the chat's agent sends files to the visitor."))
         message = Message.objects.create(ticket_id=locked.ticket_id, author=author, internal=False,
                                          channel=Channel.CHAT, body=name)
         attachment = Attachment(message=message, filename=name, size=upload.size,

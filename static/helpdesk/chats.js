@@ -373,8 +373,10 @@
     li.appendChild(meta);
     var text = document.createElement("div");
     text.className = "chat-text";
-    text.textContent = frame.body || "";
-    (frame.attachments || []).forEach(function (a) {
+    var files = frame.attachments || [];
+    // A file's line: its body is the file's name, which the link already says.
+    text.textContent = files.length === 1 && frame.body === files[0].name ? "" : frame.body || "";
+    files.forEach(function (a) {
       var link = document.createElement("a");
       link.href = a.url;
       link.target = "_blank";
@@ -586,6 +588,38 @@
       })
       .catch(function () { select.value = ""; say(col, gettext("The canned reply could not be loaded."), true); });
   }
+
+  // --- a file to the visitor ------------------------------------------------------------
+
+  function sendFile(input) {
+    var col = input.closest("[data-chat]");
+    var file = input.files && input.files[0];
+    input.value = "";
+    if (!file || !col) return;
+    var limit = Number(desk.dataset.maxAttachment) || 10 * 1048576;
+    var tooLarge = interpolate(gettext("%s is too large: the limit is %s KB."), [file.name, Math.floor(limit / 1024)]);
+    if (file.size > limit) { say(col, tooLarge, true); return; }
+    var form = new FormData();
+    form.append("file", file);
+    form.append("client_id", newClientId());
+    say(col, interpolate(gettext("Sending %s…"), [file.name]), false);
+    fetch(input.dataset.url, { method: "POST", body: form, credentials: "same-origin",
+                               headers: { "X-CSRFToken": desk.dataset.csrf, "Accept": "application/json" } })
+      .then(function (r) {
+        if (r.status === 413) return { ok: false, data: { file: [tooLarge] } };
+        return r.json().then(function (data) { return { ok: r.ok, data: data }; });
+      })
+      .then(function (res) {
+        if (!res.ok) { say(col, (res.data.file || [gettext("The file could not be sent.")]).join(" "), true); return; }
+        say(col, "", false);
+        onMessage(res.data);  // the socket brings it too: the seq keeps it once
+      })
+      .catch(function () { say(col, gettext("The file could not be sent."), true); });
+  }
+
+  document.addEventListener("change", function (e) {
+    if (e.target.matches && e.target.matches("[data-chat-file]")) sendFile(e.target);
+  });
 
   var kbTimer = null;
   function searchArticles(col) {
@@ -824,6 +858,8 @@
       // The panel folds away so the conversation gets its room back.
       col.querySelector("[data-chat-kb]").hidden = true;
       col.querySelector("[data-chat-kb-toggle]").setAttribute("aria-expanded", "false");
+    } else if (t.closest("[data-chat-attach]") && col) {
+      col.querySelector("[data-chat-file]").click();
     } else if (t.closest("[data-transfer-cancel]")) {
       document.getElementById("transfer-dialog").close();
     }

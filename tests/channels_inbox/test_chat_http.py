@@ -1,14 +1,18 @@
-"""The chat's token endpoints: transcript (download, email), attachments (upload, download, limits), rating."""
+"""The chat's token endpoints: transcript (download, email), attachments (upload, download, limits), rating; the
+agent's file to the visitor."""
 
 import re
+import uuid
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.html import strip_tags
 
 from channels_inbox.chat import services
+from channels_inbox.chat.frames import entry_frame
 from channels_inbox.chat.tokens import sign_chat
 from channels_inbox.models import ChatAgentPresence, ChatEntry
+from tests.factories import AdminFactory
 from tickets.models import Attachment, OutgoingDelivery, TicketEvent
 
 pytestmark = pytest.mark.django_db
@@ -109,3 +113,51 @@ def test_rating_once(client, chat, agent):
     page = client.get(f"/agent/tickets/{chat.ticket.number}/", HTTP_ACCEPT_LANGUAGE="en")
     rated = re.search(r'data-testid="event-rated">(.*?)</span>', page.content.decode(), re.S)
     assert " ".join(strip_tags(rated.group(1)).split()) == "Вера rated the conversation 5 of 5: “Спасибо!”"
+
+
+def agent_upload(client, chat, name="manual.txt", data=b"Step 1: unplug it.", client_id="a-1"):
+    return client.post(f"/agent/chats/{chat.public_id}/attachments/",
+                       {"file": SimpleUploadedFile(name, data, "text/plain"), "client_id": client_id})
+
+
+def test_the_chats_agent_sends_a_file_the_visitor_downloads(client, chat, agent):
+    client.force_login(agent)
+    response = agent_upload(client, chat)
+    assert response.status_code == 201, response.content
+    frame = response.json()
+    assert (frame["author"], frame["body"], frame["chat"], frame["internal"]) == (
+        "agent", "manual.txt", str(chat.public_id), False)
+    assert frame["attachments"][0]["name"] == "manual.txt"
+    entry = ChatEntry.objects.get(session=chat, seq=frame["seq"])
+    assert (entry.author_role, entry.message.author, entry.message.internal) == ("agent", agent, False)
+    # The visitor's copy of the line links through the chat's token, and the file is there.
+    client.logout()
+    visitor_frame = entry_frame(entry, chat, for_agent=False)
+    download = client.get(visitor_frame["attachments"][0]["url"])
+    assert download.status_code == 200 and b"".join(download.streaming_content) == b"Step 1: unplug it."
+    # A resend (same client id) is the same line.
+    client.force_login(agent)
+    again = agent_upload(client, chat)
+    assert again.status_code == 201 and again.json()["seq"] == frame["seq"]
+    assert Attachment.objects.filter(filename="manual.txt").count() == 1
+
+
+def test_only_the_chats_agent_sends_files_within_the_limits(client, chat, agent, settings):
+    admin = AdminFactory()  # sees every ticket, but does not hold this chat
+    client.force_login(admin)
+    not_holder = agent_upload(client, chat)
+    assert not_holder.status_code == 400 and "Only the chat's agent" in not_holder.json()["file"][0]
+    assert client.post(f"/agent/chats/{uuid.uuid4()}/attachments/", {}).status_code == 404
+    client.force_login(chat.visitor)
+    assert agent_upload(client, chat).status_code == 403
+    client.force_login(agent)
+    assert client.get(f"/agent/chats/{chat.public_id}/attachments/").status_code == 405
+    assert client.post(f"/agent/chats/{chat.public_id}/attachments/", {}).json() == {"file": ["Choose a file."]}
+    settings.HELPDESK_CHAT_MAX_ATTACHMENT_BYTES = 10
+    too_big = agent_upload(client, chat)
+    assert too_big.status_code == 400 and set(too_big.json()) == {"file"}
+    settings.HELPDESK_CHAT_MAX_ATTACHMENT_BYTES = 1000
+    services.end_chat(session=chat, by=agent)
+    ended = agent_upload(client, chat, client_id="a-2")
+    assert ended.status_code == 400 and ended.json() == {"file": ["This chat has ended."]}
+    assert not Attachment.objects.filter(filename="manual.txt").exists()

@@ -189,6 +189,16 @@ def test_agent_takes_a_chat_from_offer_to_end(asgi_server, browser, desk):
     found = blocking(axe_violations(anna))
     assert not found, "axe on the chat dashboard with a chat:\n" + report(found)
 
+    # A file for the visitor: the paperclip, the file chooser; the line links it on both sides.
+    with anna.expect_file_chooser() as chooser:
+        column.get_by_role("button", name="Send a file").click()
+    chooser.value.set_files(files=[{"name": "reset-steps.txt", "mimeType": "text/plain", "buffer": b"Hold reset 5 s."}])
+    expect(column.get_by_role("link", name="reset-steps.txt (1 KB)")).to_be_visible()
+    sent = visitor.wait_for(lambda f: f["type"] == "message" and f.get("body") == "reset-steps.txt")
+    assert sent["author"] == "agent" and sent["attachments"][0]["url"].startswith("/chat/api/")
+    with urllib.request.urlopen(visitor.base + sent["attachments"][0]["url"], timeout=10) as download:
+        assert download.read() == b"Hold reset 5 s."
+
     # Anna ends the chat: the visitor is told, the column says so and takes no more replies.
     column.get_by_role("button", name="End chat").click()
     visitor.wait_for(lambda f: f["type"] == "state" and f["status"] == "ended")
