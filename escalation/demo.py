@@ -40,6 +40,10 @@ TRIGGERS = [
      "conditions": {"all": [{"field": "message_author_role", "operator": "is", "value": "customer"},
                             {"field": "body", "operator": "matches_regex", "value": r"\b(refund now|unacceptable|немедленно|subito)\b"}]},
      "actions": [{"type": "set_priority", "value": "high"}, {"type": "add_tags", "tags": ["escalated-tone"]}]},
+    {"name": "Low chat rating → tell the lead", "position": 45, "events": ["rated"],
+     "conditions": {"all": [{"field": "rating", "operator": "lt", "value": 3}]},
+     "actions": [{"type": "add_tags", "tags": ["low-rating"]},
+                 {"type": "notify", "to": "lead", "message": "Ticket #{ticket_number} was rated low: {ticket_subject}"}]},
 ]
 
 

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy
 
 from helpdesk.models import User
 from tickets import sql as ticket_sql
-from tickets.events import MESSAGE_ID
+from tickets.events import MESSAGE_ID, SCORE
 from tickets.models import Channel, Message, Priority, Status, Ticket, TicketEvent
 
 REGEX_MAX_LENGTH = 200
@@ -41,7 +41,7 @@ EVENT_LABELS = {
     kind: format_lazy("{} ({})", TicketEvent.Kind(kind).label, _GATHERS[kind]) if kind in _GATHERS
     else TicketEvent.Kind(kind).label
     for kind in ("ticket_created", "message_added", "ticket_updated", "ticket_reopened",
-                 "sla_warning", "sla_breached", "escalation_due")
+                 "sla_warning", "sla_breached", "escalation_due", "rated")
 }
 EVENTS = set(EVENT_LABELS)
 UPDATE_KINDS = {
@@ -99,6 +99,12 @@ def _requester_email(facts: Facts) -> str:
     return (requester.email or "").lower()
 
 
+def _rating(facts: Facts) -> int | None:
+    """The customer's score (1-5) on a `rated` event; nothing on any other."""
+    event = facts.event
+    return event.data.get(SCORE) if event is not None and event.kind == TicketEvent.Kind.RATED else None
+
+
 for _field in (
     ConditionField("type", "ref", _related("type"), changes=True),
     ConditionField("priority", "choice", lambda facts: facts.ticket.priority or "", lambda: Priority.values,
@@ -123,6 +129,7 @@ for _field in (
     ConditionField("message_author_role", "choice",
                    lambda facts: facts.message.author.role if facts.message and facts.message.author else "",
                    lambda: get_user_model().Role.values),
+    ConditionField("rating", "number", _rating),
 ):
     register_field(_field)
 

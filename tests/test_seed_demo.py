@@ -29,7 +29,7 @@ def test_seed_demo_routes_new_tickets(db):
     from tickets.tasks import process_events
 
     call_command("seed_demo")
-    assert Tier.objects.count() == 4 and Group.objects.count() == 4 and Trigger.objects.count() == 9
+    assert Tier.objects.count() == 4 and Group.objects.count() == 4 and Trigger.objects.count() == 10
     olga = User.objects.get(email="olga@acme.example")
     ticket = services.create_ticket(requester=olga, subject="Charged twice", body="b",
                                     type=TicketType.objects.get(name="payment"))

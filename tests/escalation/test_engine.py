@@ -182,6 +182,20 @@ def test_message_added_conditions(customer, agent, billing, make_trigger):
     assert ticket.priority == "high"
 
 
+def test_a_low_rating_fires_a_rated_trigger(customer, make_trigger):
+    make_trigger(events=["rated"], all=[{"field": "rating", "operator": "lt", "value": 3}],
+                 actions=[{"type": "add_tags", "tags": ["low-rating"]}, {"type": "set_priority", "value": "high"}])
+    happy, unhappy = create(customer), create(customer)
+    services.record_rating(ticket=happy, actor=customer, score=5, comment="Great", source="chat")
+    services.record_rating(ticket=unhappy, actor=customer, score=2, comment="Slow", source="chat")
+    services.add_message(ticket=happy, author=customer, body="One more thing")  # no rating on this event
+    process_events()
+    assert list(unhappy.tags.values_list("name", flat=True)) == ["low-rating"]
+    assert not happy.tags.exists()
+    unhappy.refresh_from_db()
+    assert unhappy.priority == "high"
+
+
 def test_failing_action_does_not_block_the_others(customer, billing, make_trigger):
     trigger = make_trigger(actions=[{"type": "set_status", "value": "closed"},  # new → closed is refused
                                     {"type": "add_tags", "tags": ["still"]}])
