@@ -1,4 +1,4 @@
-"""The agent chat dashboard's reads: an agent's open chats, their visitors' earlier
+"""The agent chat dashboard's reads: an agent's open chats, the team's chats to watch, the visitors' earlier
 tickets, the navbar's count and the transfer targets (one chat: selectors.agent_chat)."""
 
 from typing import Any
@@ -27,6 +27,17 @@ def open_chats(user: User) -> list[ChatSession]:
         .filter(agent=user, status=ChatSession.Status.ACTIVE)
         .select_related("ticket", "visitor")
         .order_by("accepted_at", "id")[:MAX_COLUMNS]
+    )
+
+
+def team_chats(user: User, limit: int = 50) -> list[ChatSession]:
+    """Chats going on (waiting or active) that the agent does not hold and may see, oldest first: to watch."""
+    return list(
+        _visible_sessions(user)
+        .filter(status__in=[ChatSession.Status.WAITING, ChatSession.Status.ACTIVE])
+        .exclude(agent=user)
+        .select_related("agent", "ticket")
+        .order_by("started_at", "id")[:limit]
     )
 
 

@@ -15,7 +15,7 @@ from tickets import selectors as ticket_selectors
 from tickets.models import Macro
 from tickets.views.agent import agent_required
 
-from ..models import ChatEntry
+from ..models import ChatEntry, ChatSession
 from . import agent_selectors, selectors, services
 from .frames import entry_frame
 
@@ -23,6 +23,15 @@ from .frames import entry_frame
 def _macros(user: User) -> list[Macro]:
     """The canned replies' picker: the agent's usable macros by name."""
     return list(ticket_selectors.usable_macros(user).only("id", "name").order_by("name"))
+
+
+def _visible_chat(request: HttpRequest, public_id: str) -> tuple[User, ChatSession]:
+    """The signed-in agent and the chat, if they may see its ticket; else 404."""
+    user = cast(User, request.user)  # agent_required let only agents in
+    session = selectors.agent_chat(user, public_id)
+    if session is None:
+        raise Http404
+    return user, session
 
 
 @agent_required
@@ -35,17 +44,21 @@ def chats(request: HttpRequest) -> HttpResponse:
         "columns": [(s, previous[s.pk]) for s in sessions],
         "macros": _macros(user),
         "max_attachment_bytes": settings.HELPDESK_CHAT_MAX_ATTACHMENT_BYTES,
+        "team": agent_selectors.team_chats(user),
         **agent_selectors.transfer_targets(user),
     })
 
 
 @agent_required
+def team_chats(request: HttpRequest) -> HttpResponse:
+    """The team's chats (the dashboard refreshes the list every few seconds): whom to watch."""
+    return render(request, "agent/_team_chats.html", {"team": agent_selectors.team_chats(cast(User, request.user))})
+
+
+@agent_required
 def chat_column(request: HttpRequest, public_id: str) -> HttpResponse:
-    """One chat's column (HTML), fetched by chats.js when a chat is accepted or transferred in."""
-    user = cast(User, request.user)
-    session = selectors.agent_chat(user, public_id)
-    if session is None:
-        raise Http404
+    """One chat's column (HTML), fetched by chats.js when a chat is accepted, transferred in or watched."""
+    user, session = _visible_chat(request, public_id)
     previous = agent_selectors.other_tickets(user, [session])
     return render(request, "agent/_chat_column_response.html", {
         "chat": session, "previous": previous[session.pk], "macros": _macros(user),
@@ -56,10 +69,7 @@ def chat_column(request: HttpRequest, public_id: str) -> HttpResponse:
 @agent_required
 def chat_attachment(request: HttpRequest, public_id: str) -> HttpResponse:
     """A file from the chat's agent to the visitor: 201 and its message frame; both sides get the line."""
-    user = cast(User, request.user)
-    session = selectors.agent_chat(user, public_id)
-    if session is None:
-        raise Http404
+    user, session = _visible_chat(request, public_id)
     upload = request.FILES.get("file")
     if upload is None:
         return JsonResponse({"file": [_("Choose a file.")]}, status=400)

@@ -466,8 +466,9 @@ class AgentChatConsumer(_Limited):
         seq = _seq(frame.get("seq"))
 
         def read() -> None:
-            _user, session = self._chat(frame)
-            services.mark_read(session=session, role=ChatEntry.Role.AGENT, seq=seq)
+            user, session = self._chat(frame)
+            if session.agent_id == user.pk:  # a colleague watching the chat does not read it for its agent
+                services.mark_read(session=session, role=ChatEntry.Role.AGENT, seq=seq)
 
         await self.db(read)()
 

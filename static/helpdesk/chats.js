@@ -222,7 +222,7 @@
     var chat = {
       id: id, el: col, lastSeq: lastSeq || 0, seen: {}, pending: {}, pendingOrder: [], unread: 0,
       readSent: 0, readTimer: null, typingOnAt: 0, typingIdle: null, theirTyping: null,
-      visitorReadSeq: 0, closed: false,
+      visitorReadSeq: 0, closed: false, watching: col.hasAttribute("data-watching"),
     };
     chats[id] = chat;
     if (col.dataset.status === "ended") closeChat(chat, gettext("This chat has ended."));
@@ -249,6 +249,14 @@
         if (then) then(col);
       })
       .catch(function () { setTimeout(function () { fetchColumn(id, then); }, 2000); });
+  }
+
+  function watch(id) {
+    if (columnOf(id)) { makeCurrent(id, true); return; }
+    fetchColumn(id, function (col) {
+      if (col) makeCurrent(id, true);
+      else toast(gettext("That chat has ended or is no longer yours to see."), "warning");
+    });
   }
 
   function closeChat(chat, text) {
@@ -327,7 +335,7 @@
   function markSeen(chat) {
     if (!isVisible(chat)) return;
     if (chat.unread) setUnread(chat, 0);
-    if (chat.lastSeq > chat.readSent && !chat.readTimer) {
+    if (chat.lastSeq > chat.readSent && !chat.readTimer && !chat.watching) {  // a watcher's reading is not the agent's
       chat.readTimer = setTimeout(function () {
         chat.readTimer = null;
         if (isVisible(chat) && chat.lastSeq > chat.readSent && send({ type: "read", chat: chat.id, seq: chat.lastSeq })) {
@@ -626,14 +634,17 @@
     var q = col.querySelector("[data-chat-kb-q]").value.trim();
     var results = col.querySelector("[data-chat-kb-results]");
     var url = col.dataset.kbUrl + (q ? "?q=" + encodeURIComponent(q) : "");
+    // Only the latest search of this column shows: an earlier one answering late is dropped.
+    var asked = col.kbAsked = (col.kbAsked || 0) + 1;
     fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (r) { return r.text(); })
       .then(function (html) {
+        if (asked !== col.kbAsked) return;
         // Our own server's partial (escaped by its templates); parsed, not eval'd.
         var doc = new DOMParser().parseFromString(html, "text/html");
         results.replaceChildren.apply(results, Array.prototype.slice.call(doc.body.childNodes).map(function (n) { return document.adoptNode(n); }));
       })
-      .catch(function () { results.textContent = gettext("The search did not answer; try again."); });
+      .catch(function () { if (asked === col.kbAsked) results.textContent = gettext("The search did not answer; try again."); });
   }
 
   // --- transfer -------------------------------------------------------------------
@@ -687,9 +698,10 @@
       chat.countFrom = Math.max(chat.countFrom || 0, Number(c.last_seq) || 0);
       if (c.unread && !isVisible(chat)) setUnread(chat, Math.max(chat.unread, Number(c.unread)));
     });
-    // Columns the server no longer counts as ours: ended or moved while we were away.
+    // Columns the server no longer counts as ours: ended or moved while we were away. Watched ones resume.
     Object.keys(chats).forEach(function (id) {
-      if (!listed[id] && !chats[id].closed) closeChat(chats[id], gettext("This chat is no longer assigned to you."));
+      if (chats[id].watching) listed[id] = true;
+      else if (!listed[id] && !chats[id].closed) closeChat(chats[id], gettext("This chat is no longer assigned to you."));
     });
     Object.keys(listed).forEach(function (id) {
       var chat = chats[id];
@@ -726,7 +738,8 @@
       case "chat_assigned": {
         var accepted = !!offers[frame.chat];  // else it was transferred to us
         dropOffer(frame.chat);
-        if (chats[frame.chat] && chats[frame.chat].closed) removeColumn(frame.chat);
+        // A closed column, or one we were watching: the chat's own column (reply box, actions) replaces it.
+        if (chats[frame.chat] && (chats[frame.chat].closed || chats[frame.chat].watching)) removeColumn(frame.chat);
         if (!columnOf(frame.chat)) {
           fetchColumn(frame.chat, function (col) { if (col && accepted) makeCurrent(frame.chat, true); });
           if (!accepted) toast(interpolate(gettext("Chat with %s transferred to you."), [frame.visitor || gettext("a visitor")]), "info");
@@ -858,6 +871,8 @@
       // The panel folds away so the conversation gets its room back.
       col.querySelector("[data-chat-kb]").hidden = true;
       col.querySelector("[data-chat-kb-toggle]").setAttribute("aria-expanded", "false");
+    } else if (t.closest("[data-chat-watch]")) {
+      watch(t.closest("[data-chat-watch]").dataset.chatWatch);
     } else if (t.closest("[data-chat-attach]") && col) {
       col.querySelector("[data-chat-file]").click();
     } else if (t.closest("[data-transfer-cancel]")) {

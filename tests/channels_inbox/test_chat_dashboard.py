@@ -120,3 +120,35 @@ def test_the_navbar_badge_counts_offers_and_chats_with_unread_lines(client, anna
     chat_services.post_message(session=offered, author=anna, role="agent", body="Note", internal=True)
     chat_services.mark_read(session=offered, role="agent", seq=entry.seq)
     assert _badge(client) == 0
+
+
+def test_the_team_list_shows_colleagues_chats_to_watch_and_a_watched_column_writes_notes_only(client, anna):
+    mine, theirs = _chat(anna, 1), _chat(anna, 2)
+    marco = AgentFactory(username="marco", first_name="Marco", last_name="Rossi")
+    AgentProfile.objects.update_or_create(user=marco, defaults={"presence": "online", "max_concurrent_chats": 5})
+    chat_services.transfer_chat(session=theirs, actor=anna, to_agent=marco)
+    waiting = _chat(anna, 3, accept=False)
+    client.force_login(anna)
+    html = client.get(reverse("agent_chats:chats")).content.decode()
+    listed = re.findall(r'data-team-chat="([0-9a-f-]+)"', html)
+    assert listed == [str(theirs.public_id), str(waiting.public_id)]  # oldest first; not her own chat
+    assert "Marco Rossi" in html and "Waiting" in html
+    assert 'aria-label="Watch the chat with Visitor2 Test"' in html
+    assert str(mine.public_id) not in listed
+    # The list the page refreshes: the same rows, and the count for the summary.
+    partial = client.get(reverse("agent_chats:team"), HTTP_HX_REQUEST="true").content.decode()
+    assert re.findall(r'data-team-chat="([0-9a-f-]+)"', partial) == listed
+    assert 'id="team-chats-count" hx-swap-oob="true">2<' in partial
+    # Watching Marco's chat: no transfer, end or file; the reply box writes internal notes only.
+    column = client.get(reverse("agent_chats:column", args=[theirs.public_id])).content.decode()
+    assert "data-watching" in column and "Watching Marco Rossi's chat" in column
+    assert "data-chat-transfer" not in column and "data-chat-end" not in column and "data-chat-file" not in column
+    assert re.search(r'data-chat-internal checked disabled', column)
+    own = client.get(reverse("agent_chats:column", args=[mine.public_id])).content.decode()
+    assert "data-watching" not in own and "data-chat-end" in own
+
+
+def test_a_customer_gets_no_team_list(client, anna):
+    session = _chat(anna, 1)
+    client.force_login(session.visitor)
+    assert client.get(reverse("agent_chats:team")).status_code == 403

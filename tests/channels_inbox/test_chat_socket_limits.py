@@ -8,7 +8,7 @@ from django.test import Client
 
 from channels_inbox.chat import services
 from channels_inbox.chat.consumers import VisitorChatConsumer
-from channels_inbox.models import ChatRoute
+from channels_inbox.models import ChatRoute, ChatSession
 from helpdesk.models import AgentProfile, Group, Tier
 from tests.factories import AgentFactory
 
@@ -123,3 +123,33 @@ def test_a_socket_task_ends_even_when_a_library_swallows_its_cancellation(client
         return ended
 
     assert asyncio.run(scenario()) == (True, True)  # without the check each would wait for its next frame or beat
+
+
+def test_a_colleague_watching_a_chat_writes_notes_and_does_not_read_it_for_its_agent(group):
+    anna, marco = AgentFactory(), AgentFactory()
+    group.members.add(anna, marco)
+    [chat] = _chats(anna, 1)
+    session = ChatSession.objects.get(public_id=chat)
+    services.post_message(session=session, author=session.visitor, role="visitor", body="Hello?", client_id="v1")
+    read_before = ChatSession.objects.get(pk=session.pk).agent_read_seq
+    cookie = session_cookie(Client(), marco)
+
+    async def scenario():
+        desk, ok, _ = await agent_socket(cookie)
+        assert ok
+        await frame_of(desk, "hello")
+        await desk.send_json_to({"type": "resume", "chat": chat, "last_seq": 0})
+        replayed = await frames_until(desk, lambda f: f.get("type") == "state")
+        await desk.send_json_to({"type": "read", "chat": chat, "seq": replayed[-2]["seq"]})
+        await desk.send_json_to({"type": "message", "chat": chat, "client_id": "n1", "body": "Try the fuser reset",
+                                 "internal": True})
+        note = await frame_of(desk, "ack")
+        await desk.send_json_to({"type": "message", "chat": chat, "client_id": "p1", "body": "Hi, I'm Marco"})
+        public = await frame_of(desk, "error")
+        await desk.disconnect()
+        return replayed, note, public
+
+    replayed, note, public = asyncio.run(scenario())
+    assert [f.get("body") for f in replayed if f["type"] == "message" and f["author"] == "visitor"][-1] == "Hello?"
+    assert note["client_id"] == "n1" and public["code"] == "bad_frame"
+    assert ChatSession.objects.get(pk=session.pk).agent_read_seq == read_before

@@ -366,7 +366,17 @@ def test_decline_in_silence_presence_over_the_socket_and_an_article_link(asgi_se
     reply = column.get_by_label("Reply to Vera Visitor")
     reply.fill("This should help:")
     column.get_by_role("button", name="Insert article").click()
+    # A first search answers late (held here until the second one showed): its answer must not replace the results.
+    held = []
+    anna.route(lambda url: "q=toner" in url, lambda route: held.append(route))
+    column.get_by_label("Search articles").fill("toner")
+    while not held:
+        anna.wait_for_timeout(50)
     column.get_by_label("Search articles").fill("rear door jammed")
+    expect(column.get_by_role("button", name="Insert link: Clearing error 42")).to_be_visible()
+    with anna.expect_response(lambda r: "q=toner" in r.url):
+        held[0].continue_()
+    anna.wait_for_timeout(200)  # the late answer's handler runs after its response
     column.get_by_role("button", name="Insert link: Clearing error 42").click()
     url = f"{base}/kb/articles/{article.pk}/"
     expect(reply).to_have_value(re.compile(r"^This should help: Clearing error 42: " + re.escape(url)))
@@ -376,3 +386,48 @@ def test_decline_in_silence_presence_over_the_socket_and_an_article_link(asgi_se
     assert url in got["body"]
     visitor.close()
     anna_ctx.close()
+
+
+def test_a_colleague_watches_a_chat_live_and_whispers_a_note(asgi_server, browser, desk):
+    base = asgi_server.url
+    anna_ctx, anna = _agent_page(browser, base, desk["anna"])
+    visitor = Visitor(base, name="Vera Visitor", email="vera@example.com", message="My printer shows error 42.",
+                      language="en")
+    anna.get_by_role("button", name="Accept chat from Vera Visitor").click()
+    anna_column = anna.get_by_role("region", name="Vera Visitor")
+    expect(anna_column.get_by_role("log")).to_contain_text("Anna Agent joined the chat.")
+
+    # Marco opens the team's chats and watches Anna's: its history, then what is said now.
+    marco_ctx, marco = _agent_page(browser, base, desk["marco"])
+    marco.get_by_text("Team chats").click()
+    team = marco.locator("#team-chats")
+    expect(team.get_by_role("row", name=re.compile("Vera Visitor"))).to_contain_text("Anna Agent")
+    team.get_by_role("button", name="Watch the chat with Vera Visitor").click()
+    watched = marco.get_by_role("region", name="Vera Visitor")
+    expect(watched).to_contain_text("Watching Anna Agent's chat")
+    expect(watched.get_by_role("log")).to_contain_text("My printer shows error 42.")
+    expect(watched.get_by_role("button", name="End chat")).to_have_count(0)
+    visitor.send(type="message", client_id="v-2", body="It blinks orange now.")
+    expect(watched.get_by_role("log")).to_contain_text("It blinks orange now.")
+
+    # His reply box writes internal notes only: Anna sees the note, the visitor never does.
+    note = watched.get_by_label("Internal note (agents only)")
+    expect(watched.get_by_label("Internal note", exact=True)).to_be_disabled()
+    note.fill("Try the fuser reset first.")
+    note.press("Enter")
+    expect(anna_column.get_by_role("log")).to_contain_text("Try the fuser reset first.")
+    expect(anna_column.locator(".chat-line-note")).to_contain_text("Marco Rossi")
+    anna_column.get_by_label("Reply to Vera Visitor").fill("Please hold reset for 5 seconds.")
+    anna_column.get_by_label("Reply to Vera Visitor").press("Enter")
+    visitor.wait_for(lambda f: f["type"] == "message" and f.get("body") == "Please hold reset for 5 seconds.")
+    expect(watched.get_by_role("log")).to_contain_text("Please hold reset for 5 seconds.")
+    assert not [f for f in visitor.frames if "fuser" in json.dumps(f)], "a watcher's note reached the visitor"
+    _shot(marco, "8-watching")
+    found = blocking(axe_violations(marco))
+    assert not found, "axe on the dashboard watching a chat:\n" + report(found)
+
+    watched.get_by_role("button", name="Stop watching").click()
+    expect(watched).to_have_count(0)
+    visitor.close()
+    anna_ctx.close()
+    marco_ctx.close()
