@@ -462,6 +462,13 @@ class AgentChatConsumer(_Limited):
                                                                            "name": self.name, "on": on,
                                                                            "author": "agent"}})
 
+    async def on_leave(self, frame: Frame) -> None:
+        """The page closed the chat's column (stopped watching it, or dismissed it once ended): none of its frames
+        come here any more."""
+        chat = str(frame.get("chat"))
+        self.allowed.pop(chat, None)
+        await self._leave(chat)
+
     async def on_read(self, frame: Frame) -> None:
         seq = _seq(frame.get("seq"))
 

@@ -858,6 +858,7 @@
     } else if (t.closest("[data-chat-transfer]") && col) {
       openTransfer(col);
     } else if (t.closest("[data-chat-close]") && col) {
+      send({ type: "leave", chat: col.dataset.chat });  // its frames stop coming to this page
       removeColumn(col.dataset.chat);
     } else if (t.closest("[data-chat-kb-toggle]") && col) {
       var button = t.closest("[data-chat-kb-toggle]"), panel = col.querySelector("[data-chat-kb]");

@@ -8,6 +8,7 @@ from django.test import Client
 
 from channels_inbox.chat import services
 from channels_inbox.chat.consumers import VisitorChatConsumer
+from channels_inbox.chat.db import chat_db
 from channels_inbox.models import ChatRoute, ChatSession
 from helpdesk.models import AgentProfile, Group, Tier
 from tests.factories import AgentFactory
@@ -125,7 +126,7 @@ def test_a_socket_task_ends_even_when_a_library_swallows_its_cancellation(client
     assert asyncio.run(scenario()) == (True, True)  # without the check each would wait for its next frame or beat
 
 
-def test_a_colleague_watching_a_chat_writes_notes_and_does_not_read_it_for_its_agent(group):
+def test_a_colleague_watching_a_chat_writes_notes_does_not_read_it_for_its_agent_and_leaves(group):
     anna, marco = AgentFactory(), AgentFactory()
     group.members.add(anna, marco)
     [chat] = _chats(anna, 1)
@@ -146,10 +147,18 @@ def test_a_colleague_watching_a_chat_writes_notes_and_does_not_read_it_for_its_a
         note = await frame_of(desk, "ack")
         await desk.send_json_to({"type": "message", "chat": chat, "client_id": "p1", "body": "Hi, I'm Marco"})
         public = await frame_of(desk, "error")
+        # Stop watching: the visitor's next line no longer comes to this socket.
+        await desk.send_json_to({"type": "leave", "chat": chat})
+        await desk.send_json_to({"type": "typing", "chat": chat, "on": True})
+        not_open = await frame_of(desk, "error")  # the leave was handled: typing needs the chat open
+        await chat_db(services.post_message)(session=session.pk, author=session.visitor, role="visitor",
+                                             body="Anyone?", client_id="v2")
+        quiet = await nothing_more(desk, wait=1.0)
         await desk.disconnect()
-        return replayed, note, public
+        return replayed, note, public, not_open, quiet
 
-    replayed, note, public = asyncio.run(scenario())
+    replayed, note, public, not_open, quiet = asyncio.run(scenario())
+    assert not_open["detail"] == "Open the chat first." and quiet
     assert [f.get("body") for f in replayed if f["type"] == "message" and f["author"] == "visitor"][-1] == "Hello?"
     assert note["client_id"] == "n1" and public["code"] == "bad_frame"
     assert ChatSession.objects.get(pk=session.pk).agent_read_seq == read_before
