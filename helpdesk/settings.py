@@ -515,6 +515,7 @@ if HELPDESK_EMAIL_STRANGER_HOOK not in ("link", "hold"):
 # https://www.example.com; the site's own origin is always allowed.
 HELPDESK_CHAT_ORIGINS = env.list("CHAT_ORIGINS", default=[])
 HELPDESK_CHAT_MAX_ATTACHMENT_BYTES = env.int("CHAT_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024)
+HELPDESK_CHAT_TEAM_REFRESH_SECONDS = 15  # the chat dashboard's "Team chats" list is read again this often
 HELPDESK_CHAT_BODY_MAX_CHARS = 5000
 HELPDESK_CHAT_OFFER_TIMEOUT = env.int("CHAT_OFFER_TIMEOUT", default=30)  # seconds an offer waits for an answer
 HELPDESK_CHAT_WAIT_LIMIT = env.int("CHAT_WAIT_LIMIT", default=300)  # seconds waiting with nobody: offline

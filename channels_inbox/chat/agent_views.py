@@ -7,7 +7,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from helpdesk.models import User
@@ -45,6 +44,7 @@ def chats(request: HttpRequest) -> HttpResponse:
         "macros": _macros(user),
         "max_attachment_bytes": settings.HELPDESK_CHAT_MAX_ATTACHMENT_BYTES,
         "team": agent_selectors.team_chats(user),
+        "team_refresh_seconds": settings.HELPDESK_CHAT_TEAM_REFRESH_SECONDS,
         **agent_selectors.transfer_targets(user),
     })
 
@@ -70,12 +70,9 @@ def chat_column(request: HttpRequest, public_id: str) -> HttpResponse:
 def chat_attachment(request: HttpRequest, public_id: str) -> HttpResponse:
     """A file from the chat's agent to the visitor: 201 and its message frame; both sides get the line."""
     user, session = _visible_chat(request, public_id)
-    upload = request.FILES.get("file")
-    if upload is None:
-        return JsonResponse({"file": [_("Choose a file.")]}, status=400)
     try:
         entry, _created = services.post_attachment(session=session, author=user, role=ChatEntry.Role.AGENT,
-                                                   upload=upload, client_id=request.POST.get("client_id") or None,
+                                                   upload=request.FILES.get("file"), client_id=request.POST.get("client_id") or None,
                                                    must_hold=True)
     except ValidationError as exc:
         return JsonResponse(exc.message_dict, status=400)

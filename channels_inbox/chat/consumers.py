@@ -45,6 +45,14 @@ def _cancel_requested() -> bool:
     return task is not None and task.cancelling() > 0
 
 
+async def beat_every(interval: float, first: float, beat: Callable[[], Awaitable[Any]]) -> None:
+    """`beat()` every `interval` seconds, the first after `first`, until the task is cancelled."""
+    await asyncio.sleep(first)
+    while not _cancel_requested():
+        await beat()
+        await asyncio.sleep(interval)
+
+
 class _Limited(AsyncWebsocketConsumer):
     """Frame size and rate limits, JSON parsing, per socket; a socket's frames are handled in order by its own task,
     so that what the channel layer brings it (the other side's lines) never waits behind its stores."""
@@ -168,13 +176,6 @@ class _Limited(AsyncWebsocketConsumer):
             logger.warning("chat socket: %d frames not handled at disconnect", self.inbox.qsize())
         self.worker.cancel()
 
-    async def beat_every(self, interval: float, first: float, beat: Callable[[], Awaitable[Any]]) -> None:
-        """`beat()` every `interval` seconds, the first after `first`, until the task is cancelled."""
-        await asyncio.sleep(first)
-        while not _cancel_requested():
-            await beat()
-            await asyncio.sleep(interval)
-
     async def chat_frame(self, message: dict[str, Any]) -> None:
         if message.get("skip") == self.channel_name:
             return
@@ -235,7 +236,7 @@ class VisitorChatConsumer(_Limited):
         # While the socket is open the visitor counts as there (replies are not mailed); a crashed process's
         # sockets stop beating (selectors.visitor_is_here). At its own phase: reconnects after a restart spread.
         interval = max(1.0, settings.HELPDESK_CHAT_VISITOR_GRACE / 3)
-        self.beat = asyncio.ensure_future(self.beat_every(interval, random.uniform(0.5, 1.0) * interval, partial(
+        self.beat = asyncio.ensure_future(beat_every(interval, random.uniform(0.5, 1.0) * interval, partial(
             self.db(services.visitor_seen), session_id=self.session_id)))
         if session.status == ChatSession.Status.OFFLINE:
             # Nobody took the chat: say so at once; its messages are refused with the code "offline".
@@ -313,7 +314,7 @@ class AgentChatConsumer(_Limited):
         # A crashed process never decrements its sockets: its beats stop instead (routing.connected_cutoff). Each
         # socket's beats at its own phase: sockets opened together (a server restart) don't beat together.
         interval = max(1.0, settings.HELPDESK_CHAT_PRESENCE_GRACE / 3)
-        self.beat = asyncio.ensure_future(self.beat_every(interval, random.uniform(0, interval), partial(
+        self.beat = asyncio.ensure_future(beat_every(interval, random.uniform(0, interval), partial(
             self.db(services.agent_seen), user_id=self.user_id)))
 
     def _hello(self) -> Frame:

@@ -623,10 +623,12 @@ def transfer_chat(*, session: ChatSession | int, actor: User, to_agent: User | N
     return session
 
 
-def post_attachment(*, session: ChatSession | int, author: User, role: str, upload: UploadedFile,
+def post_attachment(*, session: ChatSession | int, author: User, role: str, upload: UploadedFile | None,
                     client_id: str | None = None, must_hold: bool = False) -> tuple[ChatEntry, bool]:
     """A file sent in the chat: a Message (its name as the text) with the Attachment, numbered like any message.
     `must_hold`: only the chat's current agent may send it (as post_message)."""
+    if upload is None:
+        raise ValidationError({"file": [_("Choose a file.")]})
     name = clean_line(os.path.basename(getattr(upload, "name", "") or ""))[:200] or "file"
     limit = settings.HELPDESK_CHAT_MAX_ATTACHMENT_BYTES
     if upload.size is None or upload.size > limit:

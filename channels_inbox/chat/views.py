@@ -172,12 +172,9 @@ def transcript_email(request: HttpRequest, token: str) -> HttpResponse:
 def attachments(request: HttpRequest, token: str) -> HttpResponse:
     """A file from the visitor: 201 and its message frame."""
     session = _session(token)
-    upload = request.FILES.get("file")
-    if upload is None:
-        return JsonResponse({"file": [_("Choose a file.")]}, status=400)
     try:
         entry, _created = services.post_attachment(session=session, author=session.visitor,
-                                                   role=ChatEntry.Role.VISITOR, upload=upload,
+                                                   role=ChatEntry.Role.VISITOR, upload=request.FILES.get("file"),
                                                    client_id=request.POST.get("client_id") or None)
     except ValidationError as exc:
         return JsonResponse(exc.message_dict, status=400)

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from channels_inbox.chat import services
-from channels_inbox.chat.consumers import VisitorChatConsumer
+from channels_inbox.chat.consumers import VisitorChatConsumer, beat_every
 from channels_inbox.chat.db import chat_db
 from channels_inbox.models import ChatRoute, ChatSession
 from helpdesk.models import AgentProfile, Group, Tier
@@ -114,7 +114,7 @@ def test_a_socket_task_ends_even_when_a_library_swallows_its_cancellation(client
         worker = next(t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "_Limited._work")
         worker.cancel()
         await asyncio.wait([worker], timeout=2)
-        beat = asyncio.ensure_future(VisitorChatConsumer.beat_every(None, 0.01, 0, _swallows_cancel))
+        beat = asyncio.ensure_future(beat_every(0.01, 0, _swallows_cancel))
         await asyncio.sleep(0.1)
         beat.cancel()
         await asyncio.wait([beat], timeout=2)

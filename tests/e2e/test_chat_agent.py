@@ -388,20 +388,30 @@ def test_decline_in_silence_presence_over_the_socket_and_an_article_link(asgi_se
     anna_ctx.close()
 
 
-def test_a_colleague_watches_a_chat_live_and_whispers_a_note(asgi_server, browser, desk):
+def test_a_colleague_watches_a_chat_live_and_whispers_a_note(asgi_server, browser, desk, settings):
+    settings.HELPDESK_CHAT_TEAM_REFRESH_SECONDS = 1
+    AgentProfile.objects.filter(user=desk["marco"]).update(presence="away")  # the chat is offered to Anna
     base = asgi_server.url
     anna_ctx, anna = _agent_page(browser, base, desk["anna"])
+    marco_ctx, marco = _agent_page(browser, base, desk["marco"])
+    marco.get_by_text("Team chats").click()
+    team = marco.locator("#team-chats")
+    expect(team).to_contain_text("No other chats going on that you can see.")
     visitor = Visitor(base, name="Vera Visitor", email="vera@example.com", message="My printer shows error 42.",
                       language="en")
     anna.get_by_role("button", name="Accept chat from Vera Visitor").click()
     anna_column = anna.get_by_role("region", name="Vera Visitor")
     expect(anna_column.get_by_role("log")).to_contain_text("Anna Agent joined the chat.")
 
-    # Marco opens the team's chats and watches Anna's: its history, then what is said now.
-    marco_ctx, marco = _agent_page(browser, base, desk["marco"])
-    marco.get_by_text("Team chats").click()
-    team = marco.locator("#team-chats")
-    expect(team.get_by_role("row", name=re.compile("Vera Visitor"))).to_contain_text("Anna Agent")
+    # Marco's open list picks the chat up at its next refresh, and stays open and filled past the next ones.
+    row = team.get_by_role("row", name=re.compile("Vera Visitor"))
+    expect(row).to_contain_text("Anna Agent")
+    expect(marco.locator("#team-chats-count")).to_have_text("1")
+    marco.wait_for_timeout(2500)
+    expect(marco.locator("#team-chats-box")).to_have_attribute("open", "")
+    expect(row).to_contain_text("Anna Agent")
+
+    # Marco watches Anna's chat: its history, then what is said now.
     team.get_by_role("button", name="Watch the chat with Vera Visitor").click()
     watched = marco.get_by_role("region", name="Vera Visitor")
     expect(watched).to_contain_text("Watching Anna Agent's chat")
